@@ -1,0 +1,134 @@
+using InceptionNet.Tensors;
+using InceptionNet.Weights;
+
+namespace InceptionNet.Models;
+
+/// <summary>How a batch normalization layer is parameterized in the weights file.</summary>
+/// <param name="Epsilon">Added to the moving variance.</param>
+/// <param name="HasGamma">False for Keras <c>scale=False</c> (no gamma stored; gamma = 1).</param>
+public readonly record struct BatchNormSpec(double Epsilon, bool HasGamma);
+
+/// <summary>
+/// A Keras Conv2D (or Dense, as a 1×1 convolution) with the BatchNormalization that follows it folded in at load time:
+/// <c>w' = w·γ/√(σ²+ε)</c>, <c>b' = (b − μ)·γ/√(σ²+ε) + β</c>, computed in double, then packed for <see cref="Conv2D"/>.
+/// </summary>
+public sealed class ConvLayer : ILayer
+{
+    private ConvLayer(string name, PackedConvWeights weights, WindowGeometry geometry, bool relu)
+    {
+        Name = name;
+        Weights = weights;
+        Geometry = geometry;
+        Relu = relu;
+    }
+
+    /// <summary>Keras name of the convolution.</summary>
+    public string Name { get; }
+
+    /// <summary>Packed weights with BN folded.</summary>
+    public PackedConvWeights Weights { get; }
+
+    /// <summary>Window, stride and padding.</summary>
+    public WindowGeometry Geometry { get; }
+
+    /// <summary>Whether ReLU follows.</summary>
+    public bool Relu { get; }
+
+    /// <summary>Output channels.</summary>
+    public int OutChannels => Weights.OutChannels;
+
+    /// <summary>
+    /// Binds <paramref name="conv"/> (kernel, and bias when <paramref name="hasBias"/>) and, when given,
+    /// <paramref name="batchNorm"/> from <paramref name="weights"/>.
+    /// </summary>
+    public static ConvLayer Load(WeightSet weights, string conv, int kernelH, int kernelW, int inChannels, int outChannels,
+        WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu) =>
+        Fold(weights, conv, weights.Take(conv, "kernel", kernelH, kernelW, inChannels, outChannels), kernelH, kernelW, inChannels, outChannels,
+            geometry, hasBias, batchNorm, bn, relu);
+
+    /// <summary>
+    /// Binds a Keras Dense layer (kernel (in, out)) and optionally the BatchNormalization after it, as a 1×1 convolution
+    /// over a [N, 1, 1, in] tensor (Flatten of a 1×1 map is the identity).
+    /// </summary>
+    public static ConvLayer LoadDense(WeightSet weights, string dense, int inputs, int outputs, bool hasBias, string? batchNorm, BatchNormSpec bn) =>
+        Fold(weights, dense, weights.Take(dense, "kernel", inputs, outputs), 1, 1, inputs, outputs,
+            WindowGeometry.Square(1, 1, PaddingMode.Valid), hasBias, batchNorm, bn, relu: false);
+
+    private static ConvLayer Fold(WeightSet weights, string conv, float[] kernel, int kernelH, int kernelW, int inChannels, int outChannels,
+        WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu)
+    {
+        float[] bias = hasBias ? weights.Take(conv, "bias", outChannels) : new float[outChannels];
+        if (batchNorm is null)
+        {
+            return new ConvLayer(conv, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, bias), geometry, relu);
+        }
+
+        float[]? gamma = bn.HasGamma ? weights.Take(batchNorm, "gamma", outChannels) : null;
+        float[] beta = weights.Take(batchNorm, "beta", outChannels);
+        float[] mean = weights.Take(batchNorm, "moving_mean", outChannels);
+        float[] variance = weights.Take(batchNorm, "moving_variance", outChannels);
+        var folded = new float[kernel.Length];
+        var foldedBias = new float[outChannels];
+        var scale = new double[outChannels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            if (!(variance[o] + bn.Epsilon > 0))
+            {
+                throw new InvalidWeightsException(weights.Source, $"'{batchNorm}/moving_variance' [{o}] = {variance[o]} makes the normalization undefined.");
+            }
+
+            scale[o] = (gamma?[o] ?? 1.0) / Math.Sqrt(variance[o] + bn.Epsilon);
+            foldedBias[o] = (float)(((double)bias[o] - mean[o]) * scale[o] + beta[o]);
+        }
+
+        for (int i = 0; i < kernel.Length; i++)
+        {
+            folded[i] = (float)(kernel[i] * scale[i % outChannels]);
+        }
+
+        return new ConvLayer(conv, new PackedConvWeights(folded, kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+    }
+
+    /// <summary>Output size for an input of <paramref name="h"/>×<paramref name="w"/>.</summary>
+    public (int H, int W) OutputSize(int h, int w)
+    {
+        var (outH, outW, _, _) = Geometry.Resolve(h, w);
+        return (outH, outW);
+    }
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input)
+    {
+        if (input.C != Weights.InChannels)
+        {
+            throw new InvalidOperationException($"{Name} expects {Weights.InChannels} input channels, the graph gives {input.C}.");
+        }
+
+        var (h, w) = OutputSize(input.H, input.W);
+        return new Shape(h, w, OutChannels);
+    }
+
+    /// <inheritdoc />
+    public long MultiplyAdds(Shape input)
+    {
+        var output = OutputShape(input);
+        return (long)output.H * output.W * Weights.MultiplyAddsPerPixel;
+    }
+
+    /// <summary>Runs into <paramref name="output"/> (may be a channel slice of a concatenation).</summary>
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
+        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.Bias(Relu), context.Level, context.Workers);
+
+    /// <summary>Runs into a new tensor rented from the context's pool.</summary>
+    public TensorSlice Forward(TensorSlice input, ExecutionContext context)
+    {
+        var (h, w) = OutputSize(input.H, input.W);
+        var output = context.Pool.Rent(input.N, h, w, OutChannels);
+        Forward(input, output, context);
+        return output;
+    }
+
+    /// <summary>Residual form: <c>output = act(residual + scale·conv(input))</c>; <paramref name="output"/> may be <paramref name="residual"/>.</summary>
+    public void ForwardResidual(TensorSlice input, TensorSlice residual, float scale, TensorSlice output, ExecutionContext context) =>
+        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.ScaledResidual(residual, scale, Relu), context.Level, context.Workers);
+}

@@ -1,0 +1,198 @@
+using InceptionNet.Tensors;
+using InceptionNet.Vision;
+using InceptionNet.Weights;
+
+namespace InceptionNet.Models;
+
+/// <summary>
+/// A face model: its preprocessing, its graph (stages from the input image to the 128-d raw output) and its
+/// identity (name, weights digest, default threshold). <see cref="Encode(string)"/> does the right preprocessing
+/// for the model. Instances are thread-safe; passes are serialized and use all cores inside each layer.
+/// </summary>
+public abstract class FaceEncoder
+{
+    private readonly Lock _gate = new();
+    private readonly ExecutionContext _context;
+
+    /// <summary>Creates the encoder from its stages; <paramref name="weights"/> must be fully consumed already.</summary>
+    protected FaceEncoder(WeightSet weights, IReadOnlyList<(string Name, ILayer Layer)> stages, ExecutionContext? context)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        weights.EnsureAllConsumed();
+        Stages = stages;
+        WeightsDigest = weights.Digest;
+        WeightsSource = weights.Source;
+        _context = context ?? new ExecutionContext();
+        var output = OutputShapeOf(new Shape(InputSize, InputSize, 3));
+        if (output != new Shape(1, 1, EmbeddingSize))
+        {
+            throw new InvalidOperationException($"{GetType().Name} produces {output}, expected [1, 1, {EmbeddingSize}].");
+        }
+    }
+
+    /// <summary>Model id as the CLI names it (<c>facenet</c>, <c>openface</c>, <c>openface-keras</c>).</summary>
+    public abstract string ModelId { get; }
+
+    /// <summary>Side of the square RGB input.</summary>
+    public abstract int InputSize { get; }
+
+    /// <summary>Identifies the preprocessing, so a gallery never mixes vectors made differently.</summary>
+    public abstract string PreprocessingId { get; }
+
+    /// <summary>Distance below which two faces are the same person (course: 0.7).</summary>
+    public virtual double DefaultThreshold => 0.7;
+
+    /// <summary>Length of the encoding.</summary>
+    public virtual int EmbeddingSize => 128;
+
+    /// <summary>SHA-256 digest of the weights (see <see cref="WeightSet.Digest"/>).</summary>
+    public string WeightsDigest { get; }
+
+    /// <summary>Where the weights came from.</summary>
+    public string WeightsSource { get; }
+
+    /// <summary>The graph, stage by stage, named as the Keras layers whose output each stage produces.</summary>
+    public IReadOnlyList<(string Name, ILayer Layer)> Stages { get; }
+
+    /// <summary>Vector width in use.</summary>
+    public SimdLevel Level => _context.Level;
+
+    /// <summary>Multiply-adds per image, derived from the architecture (convolutions and dense layers).</summary>
+    public long MultiplyAddsPerImage
+    {
+        get
+        {
+            long total = 0;
+            var shape = new Shape(InputSize, InputSize, 3);
+            foreach (var (_, layer) in Stages)
+            {
+                total += layer.MultiplyAdds(shape);
+                shape = layer.OutputShape(shape);
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>When set, called after every stage with its name and output (for debugging and checkpoint tests).</summary>
+    public Action<string, TensorSlice>? StageObserver { get; set; }
+
+    /// <summary>
+    /// Turns an RGB image into the model input, [InputSize, InputSize, 3] floats: resized with PIL NEAREST when its size
+    /// differs (the Keras <c>load_img</c> default), then <c>(float)v / 255f</c>, which equals the course's
+    /// <c>np.around(v / 255.0, 12)</c> cast to float32 for every byte value.
+    /// </summary>
+    public float[] Preprocess(RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var resized = Resize.PilNearest(image, InputSize, InputSize);
+        var input = new float[resized.Pixels.Length];
+        for (int i = 0; i < input.Length; i++)
+        {
+            input[i] = resized.Pixels[i] / 255f;
+        }
+
+        return input;
+    }
+
+    /// <summary>Decodes, preprocesses and encodes one image file.</summary>
+    public FaceEncoding Encode(string imagePath) => Encode(ImageDecoder.Decode(imagePath));
+
+    /// <summary>Encodes one decoded image.</summary>
+    public FaceEncoding Encode(RgbImage image) => EncodeInputs(Preprocess(image), 1)[0];
+
+    /// <summary>Encodes images in batches of <paramref name="batchSize"/>.</summary>
+    public IReadOnlyList<FaceEncoding> Encode(IReadOnlyList<RgbImage> images, int batchSize = 16)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var results = new List<FaceEncoding>(images.Count);
+        int per = InputSize * InputSize * 3;
+        for (int start = 0; start < images.Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, images.Count - start);
+            var batch = new float[n * per];
+            for (int i = 0; i < n; i++)
+            {
+                Preprocess(images[start + i]).CopyTo(batch, i * per);
+            }
+
+            results.AddRange(EncodeInputs(batch, n));
+        }
+
+        return results;
+    }
+
+    /// <summary>Encodes preprocessed inputs: <paramref name="inputs"/> is [n, InputSize, InputSize, 3] NHWC.</summary>
+    public FaceEncoding[] EncodeInputs(ReadOnlySpan<float> inputs, int n)
+    {
+        var raw = new float[n * EmbeddingSize];
+        Forward(inputs, n, raw);
+        var embeddings = new float[raw.Length];
+        ElementwiseOps.L2NormalizeRows(raw, n, EmbeddingSize, embeddings);
+        var result = new FaceEncoding[n];
+        for (int i = 0; i < n; i++)
+        {
+            result[i] = new FaceEncoding(raw.AsSpan(i * EmbeddingSize, EmbeddingSize).ToArray(), embeddings.AsSpan(i * EmbeddingSize, EmbeddingSize).ToArray());
+        }
+
+        return result;
+    }
+
+    /// <summary>Runs the graph: <paramref name="inputs"/> [n, S, S, 3] → <paramref name="raw"/> [n, 128]. Allocation-free after warm-up.</summary>
+    public void Forward(ReadOnlySpan<float> inputs, int n, Span<float> raw)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        int per = InputSize * InputSize * 3;
+        if (inputs.Length != n * per)
+        {
+            throw new ArgumentException($"Expected {n}x{InputSize}x{InputSize}x3 = {n * per} input values, got {inputs.Length}.");
+        }
+
+        if (raw.Length < n * EmbeddingSize)
+        {
+            throw new ArgumentException($"Output needs {n * EmbeddingSize} values.");
+        }
+
+        lock (_gate)
+        {
+            var pool = _context.Pool;
+            var current = pool.Rent(n, InputSize, InputSize, 3);
+            inputs.CopyTo(current.Buffer);
+            var shape = new Shape(InputSize, InputSize, 3);
+            foreach (var (name, layer) in Stages)
+            {
+                shape = layer.OutputShape(shape);
+                var next = pool.Rent(n, shape.H, shape.W, shape.C);
+                layer.Forward(current, next, _context);
+                pool.Return(current);
+                current = next;
+                StageObserver?.Invoke(name, current);
+            }
+
+            current.Buffer.AsSpan(0, n * EmbeddingSize).CopyTo(raw);
+            pool.Return(current);
+        }
+    }
+
+    private Shape OutputShapeOf(Shape input)
+    {
+        foreach (var (_, layer) in Stages)
+        {
+            input = layer.OutputShape(input);
+        }
+
+        return input;
+    }
+}
+
+/// <summary>Keras GlobalAveragePooling2D (kept 4-D: output [N, 1, 1, C]).</summary>
+public sealed class GlobalAveragePoolLayer : ILayer
+{
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => new(1, 1, input.C);
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
+        Pooling.GlobalAvgPool(input, output, context.Level);
+}

@@ -1,0 +1,228 @@
+using InceptionNet.Tensors;
+
+namespace InceptionNet.Models;
+
+/// <summary>Per-image spatial shape of an activation, H × W × C (NHWC without the batch).</summary>
+public readonly record struct Shape(int H, int W, int C)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"[{H}, {W}, {C}]";
+}
+
+/// <summary>A graph node with one input and one output, run batch-wise on NHWC tensors.</summary>
+public interface ILayer
+{
+    /// <summary>Output shape for an input shape; throws when the input does not fit.</summary>
+    Shape OutputShape(Shape input);
+
+    /// <summary>Writes the output for <paramref name="input"/> into <paramref name="output"/> (possibly a channel slice).</summary>
+    void Forward(TensorSlice input, TensorSlice output, ExecutionContext context);
+
+    /// <summary>Multiply-adds per image (convolutions and dense layers only).</summary>
+    long MultiplyAdds(Shape input) => 0;
+}
+
+/// <summary>Keras MaxPooling2D / AveragePooling2D, or the L2 pooling of Keras-OpenFace.</summary>
+public sealed class PoolLayer(PoolLayer.Kind kind, WindowGeometry geometry) : ILayer
+{
+    /// <summary>Which reduction.</summary>
+    public enum Kind
+    {
+        /// <summary>Maximum.</summary>
+        Max,
+
+        /// <summary>Mean over the elements inside the input.</summary>
+        Average,
+
+        /// <summary>sqrt(k² · mean(x²)).</summary>
+        L2,
+    }
+
+    /// <summary>Max pooling, square window.</summary>
+    public static PoolLayer Max(int size, int stride, PaddingMode padding = PaddingMode.Valid) => new(Kind.Max, WindowGeometry.Square(size, stride, padding));
+
+    /// <summary>Average pooling, square window.</summary>
+    public static PoolLayer Average(int size, int stride, PaddingMode padding = PaddingMode.Valid) => new(Kind.Average, WindowGeometry.Square(size, stride, padding));
+
+    /// <summary>L2 pooling, square window.</summary>
+    public static PoolLayer L2(int size, int stride) => new(Kind.L2, WindowGeometry.Square(size, stride, PaddingMode.Valid));
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input)
+    {
+        var (h, w, _, _) = geometry.Resolve(input.H, input.W);
+        return new Shape(h, w, input.C);
+    }
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        switch (kind)
+        {
+            case Kind.Max:
+                Pooling.MaxPool(input, geometry, output, context.Level);
+                break;
+            case Kind.Average:
+                Pooling.AvgPool(input, geometry, output, context.Level);
+                break;
+            default:
+                Pooling.L2Pool(input, geometry, output, context.Level);
+                break;
+        }
+    }
+}
+
+/// <summary>Keras ZeroPadding2D((top, bottom), (left, right)).</summary>
+public sealed class ZeroPadLayer(int top, int bottom, int left, int right) : ILayer
+{
+    /// <summary>Symmetric padding.</summary>
+    public ZeroPadLayer(int pad)
+        : this(pad, pad, pad, pad)
+    {
+    }
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => new(input.H + top + bottom, input.W + left + right, input.C);
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) => ElementwiseOps.ZeroPad(input, top, left, output);
+}
+
+/// <summary>Channel LRN as <c>tf.nn.lrn(depth_radius=5, bias=1, alpha=1e-4, beta=0.75)</c> (Keras-OpenFace lrn_1/lrn_2).</summary>
+public sealed class LrnLayer : ILayer
+{
+    private const int DepthRadius = 5; // 11-channel window; Keras-OpenFace LRN2D
+    private const float Bias = 1f;
+    private const float Alpha = 1e-4f; // not divided by the window size (tf.nn.lrn semantics)
+    private const float Beta = 0.75f;
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => input;
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
+        ElementwiseOps.LocalResponseNorm(input, output, DepthRadius, Bias, Alpha, Beta);
+}
+
+/// <summary>Layers applied one after the other; intermediates come from the context's pool.</summary>
+public sealed class Sequential(params ILayer[] layers) : ILayer
+{
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<ILayer> Layers { get; } = layers;
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input)
+    {
+        foreach (var layer in Layers)
+        {
+            input = layer.OutputShape(input);
+        }
+
+        return input;
+    }
+
+    /// <inheritdoc />
+    public long MultiplyAdds(Shape input)
+    {
+        long total = 0;
+        foreach (var layer in Layers)
+        {
+            total += layer.MultiplyAdds(input);
+            input = layer.OutputShape(input);
+        }
+
+        return total;
+    }
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        var current = input;
+        bool rented = false;
+        var shape = new Shape(input.H, input.W, input.C);
+        for (int i = 0; i < Layers.Count; i++)
+        {
+            shape = Layers[i].OutputShape(shape);
+            var next = i == Layers.Count - 1 ? output : context.Pool.Rent(input.N, shape.H, shape.W, shape.C);
+            Layers[i].Forward(current, next, context);
+            if (rented)
+            {
+                context.Pool.Return(current);
+            }
+
+            current = next;
+            rented = i != Layers.Count - 1;
+        }
+    }
+}
+
+/// <summary>Branches run on the same input and concatenated on channels, in order (Keras <c>concatenate(axis=channels)</c>).</summary>
+public sealed class Concatenate(params ILayer[] branches) : ILayer
+{
+    /// <summary>The branches in concatenation order.</summary>
+    public IReadOnlyList<ILayer> Branches { get; } = branches;
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input)
+    {
+        var first = Branches[0].OutputShape(input);
+        int channels = 0;
+        foreach (var branch in Branches)
+        {
+            var shape = branch.OutputShape(input);
+            if (shape.H != first.H || shape.W != first.W)
+            {
+                throw new InvalidOperationException($"Concatenated branches disagree on spatial size: {first} and {shape}.");
+            }
+
+            channels += shape.C;
+        }
+
+        return first with { C = channels };
+    }
+
+    /// <inheritdoc />
+    public long MultiplyAdds(Shape input) => Branches.Sum(b => b.MultiplyAdds(input));
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        int offset = 0;
+        var shape = new Shape(input.H, input.W, input.C);
+        foreach (var branch in Branches)
+        {
+            int channels = branch.OutputShape(shape).C;
+            branch.Forward(input, output.Channels(offset, channels), context);
+            offset += channels;
+        }
+    }
+}
+
+/// <summary>
+/// Inception-ResNet residual block (Block35 / Block17 / Block8 of keras-facenet):
+/// <c>y = act(x + scale · up(concat(branches(x))))</c>, where <c>up</c> is a 1×1 convolution with bias and no BN.
+/// The sum is fused into <c>up</c>'s store.
+/// </summary>
+public sealed class ResidualBlock(Concatenate branches, ConvLayer up, float scale) : ILayer
+{
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input)
+    {
+        var mixed = branches.OutputShape(input);
+        var output = up.OutputShape(mixed);
+        return output == input ? output : throw new InvalidOperationException($"Residual block maps {input} to {output}.");
+    }
+
+    /// <inheritdoc />
+    public long MultiplyAdds(Shape input) => branches.MultiplyAdds(input) + up.MultiplyAdds(branches.OutputShape(input));
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        var mixedShape = branches.OutputShape(new Shape(input.H, input.W, input.C));
+        var mixed = context.Pool.Rent(input.N, mixedShape.H, mixedShape.W, mixedShape.C);
+        branches.Forward(input, mixed, context);
+        up.ForwardResidual(mixed, input, scale, output, context);
+        context.Pool.Return(mixed);
+    }
+}

@@ -1,0 +1,414 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace InceptionNet.Tensors;
+
+/// <summary>What happens to each convolution output before it is stored: <c>y = act(residual + scale·(conv + bias))</c>.</summary>
+public readonly record struct ConvEpilogue
+{
+    /// <summary>Plain bias, optionally followed by ReLU.</summary>
+    public static ConvEpilogue Bias(bool relu) => new() { Relu = relu, Scale = 1f };
+
+    /// <summary>Residual scale-add (Inception-ResNet): <c>act(residual + scale·(conv + bias))</c>.</summary>
+    public static ConvEpilogue ScaledResidual(TensorSlice residual, float scale, bool relu) =>
+        new() { Relu = relu, Scale = scale, Residual = residual, HasResidual = true };
+
+    /// <summary>Apply ReLU last.</summary>
+    public bool Relu { get; init; }
+
+    /// <summary>Multiplier of conv + bias (1 unless residual scaling).</summary>
+    public float Scale { get; init; }
+
+    /// <summary>Tensor added after scaling, same shape as the output (may be the output itself).</summary>
+    public TensorSlice Residual { get; init; }
+
+    /// <summary>Whether <see cref="Residual"/> is used.</summary>
+    public bool HasResidual { get; init; }
+}
+
+/// <summary>
+/// 2-D convolution on NHWC float32 as a GEMM: C[N·OH·OW, out] = A[N·OH·OW, kh·kw·in] · B[kh·kw·in, out], where the
+/// rows of A are gathered tile by tile from the input (1×1 stride-1 convolutions read the input in place) and B
+/// is pre-packed (<see cref="PackedConvWeights"/>). A register-tiled micro-kernel (6×32 with 512-bit vectors,
+/// 3×32 with 256-bit, or scalar loops) computes each tile; bias, residual scale-add and ReLU are fused into the
+/// store. Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
+/// </summary>
+public static class Conv2D
+{
+    /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height.</summary>
+    internal const int RowBlock = 48;
+
+    [ThreadStatic]
+    private static ConvJob? t_job;
+
+    /// <summary>Runs the convolution; see the type summary. Allocation-free after the pool's scratch has grown.</summary>
+    public static void Forward(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, TensorSlice output,
+        ConvEpilogue epilogue, SimdLevel level, WorkerPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(pool);
+        if (geometry.KernelH != weights.KernelH || geometry.KernelW != weights.KernelW)
+        {
+            throw new ArgumentException($"Geometry window {geometry.KernelH}x{geometry.KernelW} does not match kernel {weights.KernelH}x{weights.KernelW}.");
+        }
+
+        if (input.C != weights.InChannels)
+        {
+            throw new ArgumentException($"Input {input} has {input.C} channels, the kernel expects {weights.InChannels}.");
+        }
+
+        var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
+        if (output.N != input.N || output.H != outH || output.W != outW || output.C != weights.OutChannels)
+        {
+            throw new ArgumentException($"Output {output} should be [{input.N}, {outH}, {outW}, {weights.OutChannels}] for input {input}.");
+        }
+
+        if (epilogue.HasResidual && (epilogue.Residual.N != output.N || epilogue.Residual.H != outH || epilogue.Residual.W != outW || epilogue.Residual.C != output.C))
+        {
+            throw new ArgumentException($"Residual {epilogue.Residual} does not match output {output}.");
+        }
+
+        int m = output.Pixels;
+        if (m == 0)
+        {
+            return;
+        }
+
+        var job = t_job ??= new ConvJob();
+        job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, Simd.Clamp(level), pool);
+        try
+        {
+            pool.Run(job, job.ItemCount);
+        }
+        finally
+        {
+            job.Clear();
+        }
+    }
+
+    private sealed unsafe class ConvJob : IParallelWork
+    {
+        private TensorSlice _input;
+        private TensorSlice _output;
+        private PackedConvWeights? _weights;
+        private WindowGeometry _geometry;
+        private ConvEpilogue _epilogue;
+        private WorkerPool? _pool;
+        private SimdLevel _level;
+        private int _outH, _outW, _top, _left;
+        private int _rows, _rowBlocks, _panelGroups, _panelsPerGroup;
+        private bool _direct;
+
+        public int ItemCount => _rowBlocks * _panelGroups;
+
+        public void Set(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, int outH, int outW, int top, int left,
+            TensorSlice output, ConvEpilogue epilogue, SimdLevel level, WorkerPool pool)
+        {
+            _input = input;
+            _weights = weights;
+            _geometry = geometry;
+            _outH = outH;
+            _outW = outW;
+            _top = top;
+            _left = left;
+            _output = output;
+            _epilogue = epilogue;
+            _level = level;
+            _pool = pool;
+            _rows = output.Pixels;
+            _direct = weights.KernelH == 1 && weights.KernelW == 1 && geometry.StrideH == 1 && geometry.StrideW == 1
+                && top == 0 && left == 0 && outH == input.H && outW == input.W;
+            _rowBlocks = (_rows + RowBlock - 1) / RowBlock;
+            int target = 4 * pool.WorkerCount;
+            _panelGroups = Math.Clamp((target + _rowBlocks - 1) / _rowBlocks, 1, weights.Panels);
+            _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
+            _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
+        }
+
+        public void Clear()
+        {
+            _input = default;
+            _output = default;
+            _epilogue = default;
+            _weights = null;
+            _pool = null;
+        }
+
+        public void Execute(int item, int worker)
+        {
+            var weights = _weights!;
+            int rowBlock = item / _panelGroups;
+            int group = item % _panelGroups;
+            int m0 = rowBlock * RowBlock;
+            int rows = Math.Min(RowBlock, _rows - m0);
+            int k = weights.ReductionLength;
+            int firstPanel = group * _panelsPerGroup;
+            int lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
+
+            float[] aBuffer;
+            int aOffset, lda;
+            if (_direct)
+            {
+                aBuffer = _input.Buffer;
+                aOffset = _input.Offset + m0 * _input.PixelStride;
+                lda = _input.PixelStride;
+            }
+            else
+            {
+                aBuffer = _pool!.Scratch(worker, RowBlock * k);
+                aOffset = 0;
+                lda = k;
+                GatherRows(m0, rows, aBuffer, k);
+            }
+
+            float* tile = stackalloc float[6 * PackedConvWeights.PanelWidth];
+            fixed (float* aBase = aBuffer)
+            fixed (float* packed = weights.Packed)
+            {
+                float* a = aBase + aOffset;
+                for (int panel = firstPanel; panel < lastPanel; panel++)
+                {
+                    float* b = packed + (long)panel * k * PackedConvWeights.PanelWidth;
+                    int cols = Math.Min(PackedConvWeights.PanelWidth, weights.OutChannels - panel * PackedConvWeights.PanelWidth);
+                    int r = 0;
+                    while (r < rows)
+                    {
+                        int tileRows = MicroKernel(a + (long)r * lda, lda, b, k, tile, rows - r);
+                        Store(tile, m0 + r, tileRows, panel, cols);
+                        r += tileRows;
+                    }
+                }
+            }
+        }
+
+        // Copies the receptive fields of output pixels [m0, m0 + rows) into rows of length k (zeros where padded).
+        private void GatherRows(int m0, int rows, float[] a, int k)
+        {
+            var input = _input;
+            int c = input.C;
+            int kh = _geometry.KernelH, kw = _geometry.KernelW, sh = _geometry.StrideH, sw = _geometry.StrideW;
+            int perImage = _outH * _outW;
+            for (int r = 0; r < rows; r++)
+            {
+                int m = m0 + r;
+                int n = m / perImage;
+                int oy = (m % perImage) / _outW;
+                int ox = m % _outW;
+                var row = a.AsSpan(r * k, k);
+                int dst = 0;
+                for (int ky = 0; ky < kh; ky++)
+                {
+                    int iy = oy * sh - _top + ky;
+                    if ((uint)iy >= (uint)input.H)
+                    {
+                        row.Slice(dst, kw * c).Clear();
+                        dst += kw * c;
+                        continue;
+                    }
+
+                    for (int kx = 0; kx < kw; kx++)
+                    {
+                        int ix = ox * sw - _left + kx;
+                        var target = row.Slice(dst, c);
+                        if ((uint)ix >= (uint)input.W)
+                        {
+                            target.Clear();
+                        }
+                        else
+                        {
+                            input.Buffer.AsSpan(input.PixelIndex(n, iy, ix), c).CopyTo(target);
+                        }
+
+                        dst += c;
+                    }
+                }
+            }
+        }
+
+        private int MicroKernel(float* a, int lda, float* b, int k, float* tile, int rowsLeft)
+        {
+            switch (_level)
+            {
+                case SimdLevel.Vector512 when rowsLeft >= 6:
+                    Micro6x32V512(a, lda, b, k, tile);
+                    return 6;
+                case SimdLevel.Vector512:
+                    Micro1x32V512(a, b, k, tile);
+                    return 1;
+                case SimdLevel.Vector256 when rowsLeft >= 3:
+                    Micro3x32V256(a, lda, b, k, tile);
+                    return 3;
+                case SimdLevel.Vector256:
+                    Micro1x32V256(a, b, k, tile);
+                    return 1;
+                default:
+                    int rows = Math.Min(rowsLeft, 6);
+                    MicroScalar(a, lda, b, k, tile, rows);
+                    return rows;
+            }
+        }
+
+        private void Store(float* tile, int m, int rows, int panel, int cols)
+        {
+            var output = _output;
+            var epilogue = _epilogue;
+            float[] bias = _weights!.Bias;
+            int biasOffset = panel * PackedConvWeights.PanelWidth;
+            for (int r = 0; r < rows; r++)
+            {
+                var dst = output.Buffer.AsSpan(output.Offset + (m + r) * output.PixelStride + biasOffset, cols);
+                var acc = new ReadOnlySpan<float>(tile + r * PackedConvWeights.PanelWidth, cols);
+                if (epilogue.HasResidual)
+                {
+                    var residual = epilogue.Residual;
+                    var res = residual.Buffer.AsSpan(residual.Offset + (m + r) * residual.PixelStride + biasOffset, cols);
+                    float scale = epilogue.Scale;
+                    for (int j = 0; j < cols; j++)
+                    {
+                        float v = res[j] + scale * (acc[j] + bias[biasOffset + j]);
+                        dst[j] = epilogue.Relu && v < 0f ? 0f : v;
+                    }
+                }
+                else
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        float v = acc[j] + bias[biasOffset + j];
+                        dst[j] = epilogue.Relu && v < 0f ? 0f : v;
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void MicroScalar(float* a, int lda, float* b, int k, float* tile, int rows)
+    {
+        const int nr = PackedConvWeights.PanelWidth;
+        for (int r = 0; r < rows; r++)
+        {
+            float* t = tile + r * nr;
+            for (int j = 0; j < nr; j++)
+            {
+                t[j] = 0f;
+            }
+
+            float* ar = a + (long)r * lda;
+            float* bp = b;
+            for (int p = 0; p < k; p++, bp += nr)
+            {
+                float x = ar[p];
+                for (int j = 0; j < nr; j++)
+                {
+                    t[j] += x * bp[j];
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Micro6x32V512(float* a, int lda, float* b, int k, float* tile)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        for (int p = 0; p < k; p++, b += 32)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a0[p]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a1[p]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a2[p]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a3[p]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a4[p]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a5[p]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+        }
+
+        c00.Store(tile); c01.Store(tile + 16);
+        c10.Store(tile + 32); c11.Store(tile + 48);
+        c20.Store(tile + 64); c21.Store(tile + 80);
+        c30.Store(tile + 96); c31.Store(tile + 112);
+        c40.Store(tile + 128); c41.Store(tile + 144);
+        c50.Store(tile + 160); c51.Store(tile + 176);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Micro1x32V512(float* a, float* b, int k, float* tile)
+    {
+        Vector512<float> c0 = default, c1 = default;
+        for (int p = 0; p < k; p++, b += 32)
+        {
+            var x = Vector512.Create(a[p]);
+            c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
+            c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
+        }
+
+        c0.Store(tile);
+        c1.Store(tile + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Micro3x32V256(float* a, int lda, float* b, int k, float* tile)
+    {
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        float* a0 = a, a1 = a + lda, a2 = a1 + lda;
+        for (int p = 0; p < k; p++, b += 32)
+        {
+            var x0 = Vector256.Create(a0[p]);
+            var x1 = Vector256.Create(a1[p]);
+            var x2 = Vector256.Create(a2[p]);
+            var bv = Vector256.Load(b);
+            c00 = Vector256.FusedMultiplyAdd(x0, bv, c00);
+            c10 = Vector256.FusedMultiplyAdd(x1, bv, c10);
+            c20 = Vector256.FusedMultiplyAdd(x2, bv, c20);
+            bv = Vector256.Load(b + 8);
+            c01 = Vector256.FusedMultiplyAdd(x0, bv, c01);
+            c11 = Vector256.FusedMultiplyAdd(x1, bv, c11);
+            c21 = Vector256.FusedMultiplyAdd(x2, bv, c21);
+            bv = Vector256.Load(b + 16);
+            c02 = Vector256.FusedMultiplyAdd(x0, bv, c02);
+            c12 = Vector256.FusedMultiplyAdd(x1, bv, c12);
+            c22 = Vector256.FusedMultiplyAdd(x2, bv, c22);
+            bv = Vector256.Load(b + 24);
+            c03 = Vector256.FusedMultiplyAdd(x0, bv, c03);
+            c13 = Vector256.FusedMultiplyAdd(x1, bv, c13);
+            c23 = Vector256.FusedMultiplyAdd(x2, bv, c23);
+        }
+
+        c00.Store(tile); c01.Store(tile + 8); c02.Store(tile + 16); c03.Store(tile + 24);
+        c10.Store(tile + 32); c11.Store(tile + 40); c12.Store(tile + 48); c13.Store(tile + 56);
+        c20.Store(tile + 64); c21.Store(tile + 72); c22.Store(tile + 80); c23.Store(tile + 88);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Micro1x32V256(float* a, float* b, int k, float* tile)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        for (int p = 0; p < k; p++, b += 32)
+        {
+            var x = Vector256.Create(a[p]);
+            c0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b), c0);
+            c1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 8), c1);
+            c2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 16), c2);
+            c3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 24), c3);
+        }
+
+        c0.Store(tile);
+        c1.Store(tile + 8);
+        c2.Store(tile + 16);
+        c3.Store(tile + 24);
+    }
+}

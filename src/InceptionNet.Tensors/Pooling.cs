@@ -1,0 +1,146 @@
+using System.Numerics.Tensors;
+
+namespace InceptionNet.Tensors;
+
+/// <summary>
+/// Pooling over NHWC data with Keras semantics: window elements that fall in the padding are ignored (max) or
+/// not counted (average, as TensorFlow's "same" average pooling does). The vector path works on the contiguous
+/// channels of each pixel with <see cref="TensorPrimitives"/>; the scalar path is the same traversal with plain loops
+/// and gives bit-identical results (same summation order).
+/// </summary>
+public static class Pooling
+{
+    /// <summary>Max pooling.</summary>
+    public static void MaxPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
+        Pool(input, geometry, output, level, PoolKind.Max);
+
+    /// <summary>Average pooling; the divisor is the number of window elements inside the input.</summary>
+    public static void AvgPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
+        Pool(input, geometry, output, level, PoolKind.Average);
+
+    /// <summary>
+    /// L2 pooling as Keras-OpenFace builds it: <c>sqrt(kh·kw · AveragePooling2D(x²))</c>
+    /// (layers power2_*, average_pooling2d, mult9_*, sqrt_*).
+    /// </summary>
+    public static void L2Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
+        Pool(input, geometry, output, level, PoolKind.L2);
+
+    /// <summary>GlobalAveragePooling2D: mean over H and W, output [N, 1, 1, C].</summary>
+    public static void GlobalAvgPool(TensorSlice input, TensorSlice output, SimdLevel level) =>
+        Pool(input, new WindowGeometry(input.H, input.W, 1, 1, PaddingMode.Valid), output, level, PoolKind.Average);
+
+    private enum PoolKind
+    {
+        Max,
+        Average,
+        L2,
+    }
+
+    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind)
+    {
+        var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
+        if (output.N != input.N || output.H != outH || output.W != outW || output.C != input.C)
+        {
+            throw new ArgumentException($"Pooling output {output} should be [{input.N}, {outH}, {outW}, {input.C}] for input {input}.");
+        }
+
+        bool vector = Simd.Clamp(level) != SimdLevel.Scalar;
+        int c = input.C;
+        for (int n = 0; n < input.N; n++)
+        {
+            for (int oy = 0; oy < outH; oy++)
+            {
+                int y0 = Math.Max(oy * geometry.StrideH - top, 0);
+                int y1 = Math.Min(oy * geometry.StrideH - top + geometry.KernelH, input.H);
+                for (int ox = 0; ox < outW; ox++)
+                {
+                    int x0 = Math.Max(ox * geometry.StrideW - left, 0);
+                    int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
+                    var dst = output.Pixel(n, oy, ox);
+                    int count = (y1 - y0) * (x1 - x0);
+                    if (count <= 0)
+                    {
+                        throw new ArgumentException($"A pooling window at output ({oy}, {ox}) lies entirely in the padding.");
+                    }
+
+                    bool first = true;
+                    for (int iy = y0; iy < y1; iy++)
+                    {
+                        for (int ix = x0; ix < x1; ix++)
+                        {
+                            Accumulate(input.Pixel(n, iy, ix), dst, first, kind, vector);
+                            first = false;
+                        }
+                    }
+
+                    Finish(dst, count, geometry.KernelH * geometry.KernelW, kind, vector);
+                }
+            }
+        }
+    }
+
+    private static void Accumulate(ReadOnlySpan<float> src, Span<float> dst, bool first, PoolKind kind, bool vector)
+    {
+        if (vector)
+        {
+            switch (kind)
+            {
+                case PoolKind.Max when first:
+                case PoolKind.Average when first:
+                    src.CopyTo(dst);
+                    break;
+                case PoolKind.Max:
+                    TensorPrimitives.Max(dst, src, dst);
+                    break;
+                case PoolKind.Average:
+                    TensorPrimitives.Add(dst, src, dst);
+                    break;
+                case PoolKind.L2 when first:
+                    TensorPrimitives.Multiply(src, src, dst);
+                    break;
+                default:
+                    TensorPrimitives.FusedMultiplyAdd(src, src, dst, dst);
+                    break;
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < dst.Length; i++)
+        {
+            float v = src[i];
+            dst[i] = kind switch
+            {
+                PoolKind.Max => first || v > dst[i] ? v : dst[i],
+                PoolKind.Average => first ? v : dst[i] + v,
+                _ => first ? v * v : MathF.FusedMultiplyAdd(v, v, dst[i]),
+            };
+        }
+    }
+
+    private static void Finish(Span<float> dst, int count, int windowSize, PoolKind kind, bool vector)
+    {
+        if (kind == PoolKind.Max)
+        {
+            return;
+        }
+
+        if (vector)
+        {
+            TensorPrimitives.Divide(dst, count, dst);
+            if (kind == PoolKind.L2)
+            {
+                TensorPrimitives.Multiply(dst, windowSize, dst);
+                TensorPrimitives.Sqrt(dst, dst);
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < dst.Length; i++)
+        {
+            float mean = dst[i] / count;
+            dst[i] = kind == PoolKind.L2 ? MathF.Sqrt(mean * windowSize) : mean;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace InceptionNet.Tensors;
+
+/// <summary>The widest vector instructions a kernel may use.</summary>
+public enum SimdLevel
+{
+    /// <summary>Plain scalar loops: the reference behaviour, available everywhere.</summary>
+    Scalar = 0,
+
+    /// <summary>256-bit vectors with fused multiply-add (AVX2 + FMA class hardware).</summary>
+    Vector256 = 1,
+
+    /// <summary>512-bit vectors (AVX-512F class hardware).</summary>
+    Vector512 = 2,
+}
+
+/// <summary>
+/// Chooses the vector width for every kernel in one place. The default can be lowered from outside
+/// with the <c>INCEPTIONNET_SIMD</c> environment variable (<c>scalar</c>/<c>0</c>/<c>off</c>, <c>256</c>, <c>512</c>)
+/// so the test suite can prove every path, not only the one this machine picks.
+/// </summary>
+public static class Simd
+{
+    /// <summary>Name of the environment variable that caps the vector width.</summary>
+    public const string EnvironmentVariable = "INCEPTIONNET_SIMD";
+
+    /// <summary>The widest level this hardware runs natively.</summary>
+    public static SimdLevel Best { get; } = DetectBest();
+
+    /// <summary>The level kernels use unless told otherwise: <see cref="Best"/> capped by the environment variable.</summary>
+    public static SimdLevel Default { get; } = Clamp(Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
+
+    /// <summary>Every level this hardware can run, from scalar up to <see cref="Best"/>.</summary>
+    public static IReadOnlyList<SimdLevel> Supported { get; } =
+        Enum.GetValues<SimdLevel>().Where(l => l <= Best).ToArray();
+
+    /// <summary>Lowers <paramref name="requested"/> to what the hardware supports.</summary>
+    public static SimdLevel Clamp(SimdLevel requested) => requested <= Best ? requested : Best;
+
+    /// <summary>Parses the environment variable's value; unknown or empty means "best available".</summary>
+    public static SimdLevel Parse(string? value) => value?.Trim().ToUpperInvariant() switch
+    {
+        "0" or "OFF" or "SCALAR" or "NONE" or "FALSE" => SimdLevel.Scalar,
+        "128" or "256" or "AVX2" => SimdLevel.Vector256,
+        _ => SimdLevel.Vector512,
+    };
+
+    private static SimdLevel DetectBest()
+    {
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+        {
+            return SimdLevel.Vector512;
+        }
+
+        return Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdLevel.Vector256 : SimdLevel.Scalar;
+    }
+}

@@ -1,0 +1,196 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace InceptionNet.Weights;
+
+/// <summary>How a stored tensor's values are ordered.</summary>
+public enum WeightLayout
+{
+    /// <summary>Keras order: conv kernels (kh, kw, in, out), dense (in, out); the shape is known.</summary>
+    Keras,
+
+    /// <summary>
+    /// Flat values in Torch order — conv (out, in, kh, kw), dense (out, in) — as in the course's OpenFace CSV files.
+    /// The shape is only known when a model asks for the tensor.
+    /// </summary>
+    TorchFlat,
+}
+
+/// <summary>
+/// All weight tensors of one file, addressed by Keras layer name and weight name (<c>kernel</c>, <c>bias</c>,
+/// <c>gamma</c>, <c>beta</c>, <c>moving_mean</c>, <c>moving_variance</c>). Binding is strict: <see cref="Take"/> checks
+/// the shape and marks the tensor consumed, and <see cref="EnsureAllConsumed"/> fails when the file holds weights
+/// the model did not use. Errors name the file, the layer and both shapes.
+/// </summary>
+public sealed class WeightSet
+{
+    private readonly Dictionary<(string Layer, string Name), Entry> _entries = [];
+    private readonly HashSet<string> _layers = new(StringComparer.Ordinal);
+    private string? _digest;
+
+    /// <summary>Creates an empty set for <paramref name="source"/> (a path, used in messages).</summary>
+    public WeightSet(string source, string format)
+    {
+        Source = source;
+        Format = format;
+    }
+
+    /// <summary>The file or directory the weights came from.</summary>
+    public string Source { get; }
+
+    /// <summary>Human-readable format, e.g. "Keras h5 (save_weights)".</summary>
+    public string Format { get; }
+
+    /// <summary>Names of layers that hold at least one weight.</summary>
+    public IReadOnlyCollection<string> Layers => _layers;
+
+    /// <summary>Number of tensors.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Total number of values (parameters).</summary>
+    public long ParameterCount => _entries.Values.Sum(e => (long)e.Data.Length);
+
+    /// <summary>
+    /// SHA-256 over every tensor in (layer, name) order: name, shape and float32 bytes as stored. The same weights give
+    /// the same digest whether they come from a <c>save_weights</c> or a full-model h5 file; a gallery is pinned to it.
+    /// </summary>
+    public string Digest => _digest ??= ComputeDigest();
+
+    /// <summary>Adds a tensor; used by readers.</summary>
+    public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
+    {
+        if (!_entries.TryAdd((layer, name), new Entry(shape, data, layout)))
+        {
+            throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' appears twice.");
+        }
+
+        _layers.Add(layer);
+        _digest = null;
+    }
+
+    /// <summary>Whether the file has <paramref name="layer"/>/<paramref name="name"/>.</summary>
+    public bool Contains(string layer, string name) => _entries.ContainsKey((layer, name));
+
+    /// <summary>
+    /// Returns the tensor in Keras layout after checking it has exactly <paramref name="shape"/>, and marks it consumed.
+    /// </summary>
+    public float[] Take(string layer, string name, params int[] shape)
+    {
+        if (!_entries.TryGetValue((layer, name), out var entry))
+        {
+            string hint = _layers.Contains(layer)
+                ? $"layer '{layer}' has [{string.Join(", ", _entries.Keys.Where(k => k.Layer == layer).Select(k => k.Name))}]"
+                : $"the file has no layer '{layer}'";
+            throw new InvalidWeightsException(Source, $"missing weight '{layer}/{name}' with shape {ShapeText(shape)}: {hint}.");
+        }
+
+        long expected = shape.Aggregate(1L, (a, b) => a * b);
+        if (entry.Layout == WeightLayout.TorchFlat)
+        {
+            if (entry.Data.Length != expected)
+            {
+                throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has {entry.Data.Length} values; the model expects shape {ShapeText(shape)} = {expected} values.");
+            }
+
+            entry.Consumed = true;
+            return FromTorch(entry.Data, shape);
+        }
+
+        if (!entry.Shape!.SequenceEqual(shape))
+        {
+            throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has shape {ShapeText(entry.Shape!)}; the model expects {ShapeText(shape)}.");
+        }
+
+        entry.Consumed = true;
+        return entry.Data;
+    }
+
+    /// <summary>Fails, naming every tensor, when the file holds weights that no layer consumed.</summary>
+    public void EnsureAllConsumed()
+    {
+        var unused = _entries.Where(e => !e.Value.Consumed).Select(e => $"{e.Key.Layer}/{e.Key.Name}").Order(StringComparer.Ordinal).ToList();
+        if (unused.Count > 0)
+        {
+            throw new InvalidWeightsException(Source,
+                $"{unused.Count} weight(s) in the file are not used by the model (wrong model for this file?): {string.Join(", ", unused.Take(12))}{(unused.Count > 12 ? ", …" : string.Empty)}.");
+        }
+    }
+
+    private static string ShapeText(int[] shape) => "(" + string.Join(", ", shape) + ")";
+
+    // Torch (out, in, kh, kw) → Keras (kh, kw, in, out); Torch (out, in) → Keras (in, out); vectors unchanged.
+    private static float[] FromTorch(float[] data, int[] shape)
+    {
+        if (shape.Length == 4)
+        {
+            int kh = shape[0], kw = shape[1], cin = shape[2], cout = shape[3];
+            var result = new float[data.Length];
+            for (int o = 0; o < cout; o++)
+            {
+                for (int i = 0; i < cin; i++)
+                {
+                    for (int y = 0; y < kh; y++)
+                    {
+                        for (int x = 0; x < kw; x++)
+                        {
+                            result[((y * kw + x) * cin + i) * cout + o] = data[((o * cin + i) * kh + y) * kw + x];
+                        }
+                    }
+                }
+            }
+
+            return result;
+        }
+
+        if (shape.Length == 2)
+        {
+            int rows = shape[0], cols = shape[1];
+            var result = new float[data.Length];
+            for (int o = 0; o < cols; o++)
+            {
+                for (int i = 0; i < rows; i++)
+                {
+                    result[i * cols + o] = data[o * rows + i];
+                }
+            }
+
+            return result;
+        }
+
+        return data;
+    }
+
+    private string ComputeDigest()
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var ((layer, name), entry) in _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal))
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
+            if (entry.Layout == WeightLayout.TorchFlat)
+            {
+                // The Keras shape is unknown until bound; hash the values in their stored order, tagged as such.
+                hash.AppendData(Encoding.UTF8.GetBytes($"torch[{entry.Data.Length}]\n"));
+            }
+            else
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes($"[{string.Join(",", entry.Shape!)}]\n"));
+            }
+
+            hash.AppendData(MemoryMarshal.AsBytes(entry.Data.AsSpan()));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private sealed class Entry(int[]? shape, float[] data, WeightLayout layout)
+    {
+        public int[]? Shape { get; } = shape;
+
+        public float[] Data { get; } = data;
+
+        public WeightLayout Layout { get; } = layout;
+
+        public bool Consumed { get; set; }
+    }
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using InceptionNet.Models;
+using InceptionNet.TestSupport;
+using InceptionNet.Vision;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace InceptionNet.Models.Tests;
+
+/// <summary>Loads the synthetic FaceNet once and encodes the 18 course images from libjpeg-turbo pixels.</summary>
+public sealed class FaceNetFixture
+{
+    public FaceNetFixture()
+    {
+        Model = FaceNetInceptionResNetV1.Load(SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+        Expected = SharedData.Json("fixtures", "facenet-synthetic", "expected.json");
+        // The fixture's own pixels (PIL decode + PIL NEAREST 160), so this check does not depend on our JPEG decoder.
+        var inputs = SharedData.CourseImages
+            .Select(n => Model.Preprocess(RgbImage.FromRawFile(SharedData.PathOf("fixtures", "decode", "course-rgb", n + ".nearest160.rgb"), 160, 160)))
+            .ToList();
+        Inputs = inputs;
+        var batch = inputs.SelectMany(x => x).ToArray();
+        Batch = Model.EncodeInputs(batch, inputs.Count);
+    }
+
+    public FaceNetInceptionResNetV1 Model { get; }
+
+    public JsonElement Expected { get; }
+
+    public IReadOnlyList<float[]> Inputs { get; }
+
+    public FaceEncoding[] Batch { get; }
+
+    public FaceEncoding Of(string name) => Batch[SharedData.CourseImages.ToList().IndexOf(name)];
+}
+
+public sealed class FaceNetFixtureTests(FaceNetFixture fixture, ITestOutputHelper output) : IClassFixture<FaceNetFixture>
+{
+    // expected.json values are PyTorch float64; its README measures PyTorch float32 at 3.4e-5 and ORT at 2.0e-5 on raw,
+    // so a float32 engine with a different summation order belongs within 1e-4 (raw) and 1e-5 (embedding).
+    private const double RawTolerance = 1e-4;
+    private const double EmbeddingTolerance = 1e-5;
+
+    [Fact]
+    public void Raw_and_embedding_match_pytorch_for_all_18_images_in_one_batch()
+    {
+        double worstRaw = 0, worstEmbedding = 0;
+        foreach (string name in SharedData.CourseImages)
+        {
+            var expected = fixture.Expected.GetProperty("encodings").GetProperty(name);
+            var actual = fixture.Of(name);
+            worstRaw = Math.Max(worstRaw, TestData.MaxAbsDiff(actual.Raw, SharedData.Numbers(expected.GetProperty("raw"))));
+            worstEmbedding = Math.Max(worstEmbedding, TestData.MaxAbsDiff(actual.Embedding, SharedData.Numbers(expected.GetProperty("embedding"))));
+        }
+
+        output.WriteLine($"FaceNet synthetic: max |raw − expected| = {worstRaw:E2}, max |embedding − expected| = {worstEmbedding:E2}");
+        Assert.InRange(worstRaw, 0, RawTolerance);
+        Assert.InRange(worstEmbedding, 0, EmbeddingTolerance);
+    }
+
+    [Fact]
+    public void Single_image_runs_equal_the_batch_of_18()
+    {
+        for (int i = 0; i < SharedData.CourseImages.Count; i++)
+        {
+            var single = fixture.Model.EncodeInputs(fixture.Inputs[i], 1)[0];
+            // Same kernels, same summation order per output pixel: batching must not change a single bit.
+            Assert.Equal(fixture.Batch[i].Raw, single.Raw);
+        }
+    }
+
+    [Fact]
+    public void Verify_distances_are_reproduced()
+    {
+        foreach (var v in fixture.Expected.GetProperty("verify").EnumerateArray())
+        {
+            double distance = fixture.Of(v.GetProperty("image").GetString()!).DistanceTo(fixture.Of(v.GetProperty("identity").GetString()!));
+            double expected = v.GetProperty("distance").GetDouble();
+            output.WriteLine($"verify {v.GetProperty("image")} as {v.GetProperty("identity")}: {distance:F7} (expected {expected:F7})");
+            Assert.InRange(distance, expected - 1e-5, expected + 1e-5);
+            Assert.Equal(v.GetProperty("door_open").GetBoolean(), distance < 0.7);
+        }
+    }
+
+    [Fact]
+    public void Who_is_it_distances_to_the_12_person_database_are_reproduced()
+    {
+        foreach (var w in fixture.Expected.GetProperty("who_is_it").EnumerateArray())
+        {
+            var probe = fixture.Of(w.GetProperty("image").GetString()!);
+            foreach (var d in w.GetProperty("distances").EnumerateObject())
+            {
+                double distance = probe.DistanceTo(fixture.Of(d.Name));
+                Assert.InRange(distance, d.Value.GetDouble() - 1e-5, d.Value.GetDouble() + 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public void Architecture_counts_the_fixture_multiply_adds() =>
+        Assert.Equal(fixture.Expected.GetProperty("weights").GetProperty("multiply_adds_per_image").GetInt64(), fixture.Model.MultiplyAddsPerImage);
+
+    [Fact]
+    public void Checkpoints_of_camera_0_match()
+    {
+        var seen = new Dictionary<string, float[]>();
+        fixture.Model.StageObserver = (name, t) => seen[name] = t.ToArray();
+        try
+        {
+            fixture.Model.EncodeInputs(fixture.Inputs[SharedData.CourseImages.ToList().IndexOf("camera_0")], 1);
+        }
+        finally
+        {
+            fixture.Model.StageObserver = null;
+        }
+
+        foreach (var checkpoint in fixture.Expected.GetProperty("checkpoints_camera_0").EnumerateObject())
+        {
+            Assert.True(seen.TryGetValue(checkpoint.Name, out var actual), $"no stage named {checkpoint.Name}");
+            double mean = actual!.Average(v => (double)v);
+            var first8 = SharedData.Numbers(checkpoint.Value.GetProperty("first8"));
+            output.WriteLine($"{checkpoint.Name}: mean {mean:F6} (expected {checkpoint.Value.GetProperty("mean").GetDouble():F6}), first8 Δ {TestData.MaxAbsDiff(actual.AsSpan(0, 8), first8):E2}");
+            // Activations inside the network: same 1e-4 budget as the output.
+            Assert.InRange(TestData.MaxAbsDiff(actual.AsSpan(0, 8), first8), 0, 1e-4);
+            Assert.InRange(mean, checkpoint.Value.GetProperty("mean").GetDouble() - 1e-5, checkpoint.Value.GetProperty("mean").GetDouble() + 1e-5);
+        }
+    }
+}
