@@ -1,0 +1,155 @@
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+public sealed class Conv2DTests : IDisposable
+{
+    // Float32 accumulation over K ≤ ~600 terms of magnitude ≤ 1 vs a double reference: |error| ≲ K·2^-24·Σ|terms| ≈ 1e-5.
+    private const double Tolerance = 5e-5;
+
+    private readonly WorkerPool _pool = new(3); // more workers than cores: exercises the item split and the helpers
+
+    public static TheoryData<SimdLevel> Levels
+    {
+        get
+        {
+            var data = new TheoryData<SimdLevel>();
+            foreach (var level in Simd.Supported)
+            {
+                data.Add(level);
+            }
+
+            return data;
+        }
+    }
+
+    public void Dispose() => _pool.Dispose();
+
+    public static TheoryData<int, int, int, int, int, int, int, int, PaddingMode> Cases => new()
+    {
+        // n, h, w, cin, cout, kh, kw, stride, padding
+        { 1, 1, 1, 1, 1, 1, 1, 1, PaddingMode.Valid },
+        { 1, 7, 7, 3, 7, 3, 3, 2, PaddingMode.Valid },
+        { 2, 15, 17, 7, 15, 3, 3, 1, PaddingMode.Same },
+        { 1, 17, 15, 17, 33, 3, 3, 2, PaddingMode.Same },   // stride 2, odd size: asymmetric "same" padding
+        { 1, 16, 16, 16, 31, 3, 3, 2, PaddingMode.Same },   // even size, stride 2: extra row/column at bottom/right
+        { 3, 9, 8, 33, 17, 1, 1, 1, PaddingMode.Valid },    // 1×1: GEMM straight on the input
+        { 1, 11, 13, 5, 65, 1, 7, 1, PaddingMode.Same },
+        { 1, 13, 11, 5, 63, 7, 1, 1, PaddingMode.Same },
+        { 1, 9, 9, 4, 16, 1, 3, 1, PaddingMode.Same },
+        { 1, 9, 9, 4, 16, 3, 1, 1, PaddingMode.Same },
+        { 2, 12, 12, 6, 32, 5, 5, 2, PaddingMode.Same },
+        { 1, 22, 22, 3, 8, 7, 7, 2, PaddingMode.Valid },
+        { 1, 40, 40, 3, 1001, 1, 1, 1, PaddingMode.Valid }, // 1600 rows, 1001 columns: many row blocks and panels
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Fast_path_matches_reference_at_every_simd_level(int n, int h, int w, int cin, int cout, int kh, int kw, int stride, PaddingMode padding)
+    {
+        var geometry = new WindowGeometry(kh, kw, stride, stride, padding);
+        var x = TestData.Uniform(n * h * w * cin, 1);
+        var kernel = TestData.Uniform(kh * kw * cin * cout, 2);
+        var bias = TestData.Uniform(cout, 3);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: true);
+        var packed = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        foreach (var level in Simd.Supported)
+        {
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), level, _pool);
+            Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Levels))]
+    public void Explicit_asymmetric_padding_matches_reference(SimdLevel level)
+    {
+        var geometry = new WindowGeometry(3, 3, 2, 2, PaddingMode.Explicit, padTop: 1, padBottom: 2, padLeft: 0, padRight: 1);
+        var x = TestData.Uniform(2 * 7 * 9 * 5, 4);
+        var kernel = TestData.Uniform(3 * 3 * 5 * 6, 5);
+        var expected = ReferenceOps.Conv2D(x, 2, 7, 9, 5, kernel, 3, 3, 6, null, geometry, relu: false);
+        var (oh, ow, _, _) = geometry.Resolve(7, 9);
+        var y = new float[2 * oh * ow * 6];
+        Conv2D.Forward(TensorSlice.Dense(x, 2, 7, 9, 5), new PackedConvWeights(kernel, 3, 3, 5, 6, default), geometry,
+            TensorSlice.Dense(y, 2, oh, ow, 6), ConvEpilogue.Bias(relu: false), level, _pool);
+        Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
+    }
+
+    [Theory]
+    [MemberData(nameof(Levels))]
+    public void Residual_scale_add_in_place_and_channel_slices_match_reference(SimdLevel level)
+    {
+        // Input is a channel slice of a wider tensor; the output is written in place over the residual.
+        const int n = 2, h = 5, w = 3, cin = 7, cout = 17, wide = 30;
+        var wideInput = TestData.Uniform(n * h * w * wide, 6);
+        var input = new TensorSlice(wideInput, 4, n, h, w, cin, wide);
+        var dense = input.ToArray();
+        var kernel = TestData.Uniform(cin * cout, 7);
+        var bias = TestData.Uniform(cout, 8);
+        var residual = TestData.Uniform(n * h * w * cout, 9);
+        var expected = ReferenceOps.Conv2D(dense, n, h, w, cin, kernel, 1, 1, cout, bias, WindowGeometry.Square(1, 1, PaddingMode.Valid), relu: true, residual, 0.17f);
+        var output = (float[])residual.Clone();
+        var outSlice = TensorSlice.Dense(output, n, h, w, cout);
+        Conv2D.Forward(input, new PackedConvWeights(kernel, 1, 1, cin, cout, bias), WindowGeometry.Square(1, 1, PaddingMode.Valid), outSlice,
+            ConvEpilogue.ScaledResidual(outSlice, 0.17f, relu: true), level, _pool);
+        Assert.InRange(TestData.MaxAbsDiff(output, expected), 0, Tolerance);
+    }
+
+    [Fact]
+    public void Output_into_a_channel_slice_leaves_other_channels_alone()
+    {
+        const int cout = 5, wide = 12;
+        var kernel = TestData.Uniform(3 * cout, 10);
+        var x = TestData.Uniform(4 * 3, 11);
+        var y = Enumerable.Repeat(42f, 4 * wide).ToArray();
+        Conv2D.Forward(TensorSlice.Dense(x, 1, 2, 2, 3), new PackedConvWeights(kernel, 1, 1, 3, cout, default), WindowGeometry.Square(1, 1, PaddingMode.Valid),
+            new TensorSlice(y, 3, 1, 2, 2, cout, wide), ConvEpilogue.Bias(false), Simd.Default, _pool);
+        for (int p = 0; p < 4; p++)
+        {
+            for (int c = 0; c < wide; c++)
+            {
+                bool written = c >= 3 && c < 3 + cout;
+                Assert.Equal(!written, y[p * wide + c] == 42f);
+            }
+        }
+    }
+
+    [Fact]
+    public void Zero_batch_is_a_no_op_and_shape_mismatches_are_reported()
+    {
+        var packed = new PackedConvWeights(new float[9 * 2 * 4], 3, 3, 2, 4, default);
+        Conv2D.Forward(TensorSlice.Dense([], 0, 5, 5, 2), packed, WindowGeometry.Square(3, 1, PaddingMode.Same), TensorSlice.Dense([], 0, 5, 5, 4),
+            ConvEpilogue.Bias(false), Simd.Default, _pool);
+        var ex = Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(new float[50], 1, 5, 5, 2), packed,
+            WindowGeometry.Square(3, 1, PaddingMode.Valid), TensorSlice.Dense(new float[100], 1, 5, 5, 4), ConvEpilogue.Bias(false), Simd.Default, _pool));
+        Assert.Contains("should be [1, 3, 3, 4]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Packing_round_trips_the_kernel()
+    {
+        var kernel = TestData.Uniform(2 * 3 * 5 * 33, 12);
+        var bias = TestData.Uniform(33, 13);
+        var packed = new PackedConvWeights(kernel, 2, 3, 5, 33, bias);
+        Assert.Equal(2, packed.Panels);
+        Assert.Equal(kernel, packed.UnpackKernel());
+        Assert.Equal(bias, packed.UnpackBias());
+    }
+
+    [Theory]
+    [InlineData(160, 3, 2, PaddingMode.Valid, 79, 0)]
+    [InlineData(17, 3, 2, PaddingMode.Same, 9, 1)]  // total pad 2: 1 top, 1 bottom
+    [InlineData(16, 3, 2, PaddingMode.Same, 8, 0)]  // total pad 1: 0 top, 1 bottom (Keras/TF)
+    [InlineData(8, 7, 1, PaddingMode.Same, 8, 3)]
+    [InlineData(5, 1, 2, PaddingMode.Same, 3, 0)]
+    public void Keras_same_and_valid_output_sizes(int input, int kernel, int stride, PaddingMode padding, int expectedOut, int expectedTop)
+    {
+        var (outH, _, top, _) = WindowGeometry.Square(kernel, stride, padding).Resolve(input, input);
+        Assert.Equal(expectedOut, outH);
+        Assert.Equal(expectedTop, top);
+    }
+}
