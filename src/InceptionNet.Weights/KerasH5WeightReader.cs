@@ -141,9 +141,10 @@ public static class KerasH5WeightReader
     }
 
     // h5py stores Keras's empty weight list as an empty float64 array, so check the type before decoding strings.
+    // Keras writes fixed-length strings; other writers use variable-length ones, which PureHDF reports as VariableLength.
     private static string[] ReadStrings(IH5Attribute attribute)
     {
-        if (attribute.Type.Class != H5DataTypeClass.String)
+        if (attribute.Type.Class is not (H5DataTypeClass.String or H5DataTypeClass.VariableLength))
         {
             return [];
         }

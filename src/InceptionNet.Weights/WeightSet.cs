@@ -57,6 +57,11 @@ public sealed class WeightSet
     /// </summary>
     public string Digest => _digest ??= ComputeDigest();
 
+    /// <summary>Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order.</summary>
+    public IEnumerable<WeightTensor> Tensors =>
+        _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal)
+            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Data, e.Value.Layout));
+
     /// <summary>Adds a tensor; used by readers.</summary>
     public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
     {
@@ -182,6 +187,14 @@ public sealed class WeightSet
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+
+    /// <summary>A stored tensor.</summary>
+    /// <param name="Layer">Keras layer name.</param>
+    /// <param name="Name">Short weight name (kernel, bias, gamma, …).</param>
+    /// <param name="Shape">Stored shape (null for <see cref="WeightLayout.TorchFlat"/>).</param>
+    /// <param name="Data">Values as stored.</param>
+    /// <param name="Layout">Value order.</param>
+    public sealed record WeightTensor(string Layer, string Name, int[]? Shape, float[] Data, WeightLayout Layout);
 
     private sealed class Entry(int[]? shape, float[] data, WeightLayout layout)
     {
