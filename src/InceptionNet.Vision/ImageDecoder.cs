@@ -46,6 +46,12 @@ public static class ImageDecoder
             throw new InvalidImageException(name, "not a JPEG or PNG file (unrecognized signature).");
         }
 
+        if (isJpeg && !HasEndOfImageAfterScan(bytes))
+        {
+            // PIL refuses these too ("image file is truncated"); StbImageSharp would return a partly grey image.
+            throw new InvalidImageException(name, "truncated JPEG: no end-of-image marker after the scan data.");
+        }
+
         ImageInfo? info;
         try
         {
@@ -85,5 +91,33 @@ public static class ImageDecoder
         }
 
         return new RgbImage(result.Width, result.Height, result.Data);
+    }
+
+    private static bool HasEndOfImageAfterScan(byte[] bytes)
+    {
+        int scan = -1;
+        for (int i = 2; i < bytes.Length - 1; i++)
+        {
+            if (bytes[i] == 0xFF && bytes[i + 1] == 0xDA)
+            {
+                scan = i;
+                break;
+            }
+        }
+
+        if (scan < 0)
+        {
+            return false;
+        }
+
+        for (int i = bytes.Length - 2; i > scan; i--)
+        {
+            if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
