@@ -1,0 +1,137 @@
+using System.CommandLine;
+using System.Diagnostics;
+using InceptionNet.Models;
+using InceptionNet.Tensors;
+using InceptionNet.Vision;
+using InceptionNet.Weights;
+
+namespace InceptionNet.Cli;
+
+/// <summary>The command tree; <see cref="Run"/> is what <c>inceptionnet</c> executes.</summary>
+public static class CliApp
+{
+    /// <summary>Exit code: success.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code: an input or weights problem; the message is on stderr.</summary>
+    public const int Error = 2;
+
+    /// <summary>Parses <paramref name="args"/> and runs the command, writing to the given streams.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("InceptionNet: pure-managed face recognition (FaceNet, OpenFace) from Keras h5 weights.");
+        root.Subcommands.Add(EmbedCommand(stdout, stderr));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // Usage errors are errors like any other (exit 2), so a caller can tell them from a rejection (exit 1).
+            foreach (var error in parsed.Errors)
+            {
+                stderr.WriteLine($"error: {error.Message}");
+            }
+
+            stderr.WriteLine("Run 'inceptionnet --help' or 'inceptionnet <command> --help' for usage.");
+            return Error;
+        }
+
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>The <c>--model</c> option shared by every command that encodes.</summary>
+    internal static Option<string> ModelOption()
+    {
+        var option = new Option<string>("--model", "-m")
+        {
+            Description = "Model: facenet (Inception-ResNet-v1, 160×160), openface (course nn4.small2, 96×96) or openface-keras (Keras-OpenFace graph with LRN and L2 pooling).",
+            DefaultValueFactory = _ => "facenet",
+        };
+        option.AcceptOnlyFromAmong([.. FaceModels.Ids]);
+        return option;
+    }
+
+    /// <summary>The <c>--weights</c> option shared by every command that encodes.</summary>
+    internal static Option<string?> WeightsOption() => new("--weights", "-w")
+    {
+        Description = $"Keras .h5 file (or course OpenFace CSV directory). Default: ${WeightsLoader.EnvironmentVariable}, then ./weights/…, then ../shared/weights/….",
+    };
+
+    private static Command EmbedCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var model = ModelOption();
+        var weights = WeightsOption();
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 16 };
+        batch.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--batch must be at least 1.");
+            }
+        });
+        var json = new Option<bool>("--json") { Description = "Print a JSON array [{\"image\", \"embedding\", \"raw\"}] instead of a summary." };
+        var images = new Argument<string[]>("images") { Description = "JPEG or PNG files.", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("embed", "Print the 128-d encoding of each image.") { model, weights, batch, json, images };
+        command.SetAction(result => Embed(result.GetValue(model)!, result.GetValue(weights), result.GetValue(batch), result.GetValue(json),
+            result.GetValue(images)!, stdout, stderr));
+        return command;
+    }
+
+    private static int Embed(string modelId, string? weightsPath, int batchSize, bool json, string[] images, TextWriter stdout, TextWriter stderr)
+    {
+        FaceEncoder encoder;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            encoder = FaceModels.Resolve(modelId, weightsPath);
+        }
+        catch (InvalidWeightsException ex)
+        {
+            stderr.WriteLine($"error: {ex.Message}");
+            return Error;
+        }
+
+        if (!json)
+        {
+            stderr.WriteLine($"Loaded {encoder.ModelId} from {encoder.WeightsSource} in {clock.ElapsedMilliseconds} ms (weights sha256 {encoder.WeightsDigest[..16]}…, {encoder.Level}, {WorkerPool.Shared.WorkerCount} threads).");
+        }
+
+        // Decode everything first: a bad file is reported by name and the good ones are still encoded.
+        var decoded = new List<(string Path, RgbImage Image)>();
+        int failures = 0;
+        foreach (string path in images)
+        {
+            try
+            {
+                decoded.Add((path, ImageDecoder.Decode(path)));
+            }
+            catch (InvalidImageException ex)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                failures++;
+            }
+        }
+
+        clock.Restart();
+        var encodings = encoder.Encode(decoded.Select(d => d.Image).ToList(), batchSize);
+        double milliseconds = clock.Elapsed.TotalMilliseconds;
+        if (json)
+        {
+            EmbeddingJson.Write(stdout, decoded.Select(d => d.Path).ToList(), encodings);
+        }
+        else
+        {
+            for (int i = 0; i < decoded.Count; i++)
+            {
+                var e = encodings[i];
+                double norm = Math.Sqrt(e.Raw.Sum(v => (double)v * v));
+                stdout.WriteLine($"{decoded[i].Path}: {decoded[i].Image.Width}x{decoded[i].Image.Height} → {e.Embedding.Length}-d, ‖raw‖ = {norm:F4}, embedding[0..4] = [{string.Join(", ", e.Embedding.Take(4).Select(v => v.ToString("F5", System.Globalization.CultureInfo.InvariantCulture)))}, …]");
+            }
+
+            if (decoded.Count > 0)
+            {
+                stderr.WriteLine($"Encoded {decoded.Count} image(s) in {milliseconds:F1} ms ({milliseconds / decoded.Count:F1} ms per image, batch {batchSize}).");
+            }
+        }
+
+        return failures > 0 ? Error : Success;
+    }
+}
