@@ -78,6 +78,13 @@ public static class Conv2D
         job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, Simd.Clamp(level), pool);
         try
         {
+            if (job.PreGather)
+            {
+                job.Phase = ConvJob.GatherPhase;
+                pool.Run(job, job.RowBlocks);
+            }
+
+            job.Phase = ConvJob.ComputePhase;
             pool.Run(job, job.ItemCount);
         }
         finally
@@ -98,8 +105,20 @@ public static class Conv2D
         private int _outH, _outW, _top, _left;
         private int _rows, _rowBlocks, _panelGroups, _panelsPerGroup;
         private bool _direct;
+        private float[] _gathered = [];
+
+        public const int GatherPhase = 0;
+        public const int ComputePhase = 1;
+
+        public int Phase { get; set; }
 
         public int ItemCount => _rowBlocks * _panelGroups;
+
+        public int RowBlocks => _rowBlocks;
+
+        // When the output channels are split over several items, gather the receptive fields once into a shared buffer
+        // (first phase) instead of once per item.
+        public bool PreGather => !_direct && _panelGroups > 1;
 
         public void Set(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, int outH, int outW, int top, int left,
             TensorSlice output, ConvEpilogue epilogue, SimdLevel level, WorkerPool pool)
@@ -123,6 +142,10 @@ public static class Conv2D
             _panelGroups = Math.Clamp((target + _rowBlocks - 1) / _rowBlocks, 1, weights.Panels);
             _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
             _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
+            if (PreGather && _gathered.Length < _rows * weights.ReductionLength)
+            {
+                _gathered = new float[_rows * weights.ReductionLength];
+            }
         }
 
         public void Clear()
@@ -137,6 +160,13 @@ public static class Conv2D
         public void Execute(int item, int worker)
         {
             var weights = _weights!;
+            if (Phase == GatherPhase)
+            {
+                int start = item * RowBlock;
+                GatherRows(start, Math.Min(RowBlock, _rows - start), _gathered.AsSpan(start * weights.ReductionLength), weights.ReductionLength);
+                return;
+            }
+
             int rowBlock = item / _panelGroups;
             int group = item % _panelGroups;
             int m0 = rowBlock * RowBlock;
@@ -153,6 +183,12 @@ public static class Conv2D
                 aOffset = _input.Offset + m0 * _input.PixelStride;
                 lda = _input.PixelStride;
             }
+            else if (PreGather)
+            {
+                aBuffer = _gathered;
+                aOffset = m0 * k;
+                lda = k;
+            }
             else
             {
                 aBuffer = _pool!.Scratch(worker, RowBlock * k);
@@ -161,7 +197,23 @@ public static class Conv2D
                 GatherRows(m0, rows, aBuffer, k);
             }
 
+            // A tail of fewer rows than the micro-kernel height is copied into zero-padded rows, so the full-height
+            // kernel runs on it (the padding rows' results are discarded) instead of a slow one-row kernel.
+            int kernelRows = _level switch { SimdLevel.Vector512 => 6, SimdLevel.Vector256 => 3, _ => 1 };
+            int fullRows = rows - rows % kernelRows;
+            float[]? tail = null;
+            if (fullRows < rows)
+            {
+                tail = _pool!.TailScratch(worker, kernelRows * k);
+                Array.Clear(tail, 0, kernelRows * k);
+                for (int r = fullRows; r < rows; r++)
+                {
+                    aBuffer.AsSpan(aOffset + r * lda, k).CopyTo(tail.AsSpan((r - fullRows) * k, k));
+                }
+            }
+
             float* tile = stackalloc float[6 * PackedConvWeights.PanelWidth];
+            fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
             fixed (float* packed = weights.Packed)
             {
@@ -170,19 +222,23 @@ public static class Conv2D
                 {
                     float* b = packed + (long)panel * k * PackedConvWeights.PanelWidth;
                     int cols = Math.Min(PackedConvWeights.PanelWidth, weights.OutChannels - panel * PackedConvWeights.PanelWidth);
-                    int r = 0;
-                    while (r < rows)
+                    for (int r = 0; r < fullRows; r += kernelRows)
                     {
-                        int tileRows = MicroKernel(a + (long)r * lda, lda, b, k, tile, rows - r);
-                        Store(tile, m0 + r, tileRows, panel, cols);
-                        r += tileRows;
+                        MicroKernel(a + (long)r * lda, lda, b, k, tile, kernelRows);
+                        Store(tile, m0 + r, kernelRows, panel, cols);
+                    }
+
+                    if (tail is not null)
+                    {
+                        MicroKernel(tailBase, k, b, k, tile, kernelRows);
+                        Store(tile, m0 + fullRows, rows - fullRows, panel, cols);
                     }
                 }
             }
         }
 
         // Copies the receptive fields of output pixels [m0, m0 + rows) into rows of length k (zeros where padded).
-        private void GatherRows(int m0, int rows, float[] a, int k)
+        private void GatherRows(int m0, int rows, Span<float> a, int k)
         {
             var input = _input;
             int c = input.C;
@@ -194,7 +250,7 @@ public static class Conv2D
                 int n = m / perImage;
                 int oy = (m % perImage) / _outW;
                 int ox = m % _outW;
-                var row = a.AsSpan(r * k, k);
+                var row = a.Slice(r * k, k);
                 int dst = 0;
                 for (int ky = 0; ky < kh; ky++)
                 {
@@ -225,26 +281,19 @@ public static class Conv2D
             }
         }
 
-        private int MicroKernel(float* a, int lda, float* b, int k, float* tile, int rowsLeft)
+        private void MicroKernel(float* a, int lda, float* b, int k, float* tile, int rows)
         {
             switch (_level)
             {
-                case SimdLevel.Vector512 when rowsLeft >= 6:
-                    Micro6x32V512(a, lda, b, k, tile);
-                    return 6;
                 case SimdLevel.Vector512:
-                    Micro1x32V512(a, b, k, tile);
-                    return 1;
-                case SimdLevel.Vector256 when rowsLeft >= 3:
-                    Micro3x32V256(a, lda, b, k, tile);
-                    return 3;
+                    Micro6x32V512(a, lda, b, k, tile);
+                    break;
                 case SimdLevel.Vector256:
-                    Micro1x32V256(a, b, k, tile);
-                    return 1;
+                    Micro3x32V256(a, lda, b, k, tile);
+                    break;
                 default:
-                    int rows = Math.Min(rowsLeft, 6);
                     MicroScalar(a, lda, b, k, tile, rows);
-                    return rows;
+                    break;
             }
         }
 
@@ -344,21 +393,6 @@ public static class Conv2D
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro1x32V512(float* a, float* b, int k, float* tile)
-    {
-        Vector512<float> c0 = default, c1 = default;
-        for (int p = 0; p < k; p++, b += 32)
-        {
-            var x = Vector512.Create(a[p]);
-            c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
-            c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
-        }
-
-        c0.Store(tile);
-        c1.Store(tile + 16);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Micro3x32V256(float* a, int lda, float* b, int k, float* tile)
     {
         Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
@@ -391,24 +425,5 @@ public static class Conv2D
         c00.Store(tile); c01.Store(tile + 8); c02.Store(tile + 16); c03.Store(tile + 24);
         c10.Store(tile + 32); c11.Store(tile + 40); c12.Store(tile + 48); c13.Store(tile + 56);
         c20.Store(tile + 64); c21.Store(tile + 72); c22.Store(tile + 80); c23.Store(tile + 88);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro1x32V256(float* a, float* b, int k, float* tile)
-    {
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        for (int p = 0; p < k; p++, b += 32)
-        {
-            var x = Vector256.Create(a[p]);
-            c0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b), c0);
-            c1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 8), c1);
-            c2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 16), c2);
-            c3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 24), c3);
-        }
-
-        c0.Store(tile);
-        c1.Store(tile + 8);
-        c2.Store(tile + 16);
-        c3.Store(tile + 24);
     }
 }

@@ -15,11 +15,14 @@ public interface IParallelWork
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
+    private const int SpinIterations = 2000;
+
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim _start;
     private readonly ManualResetEventSlim _done = new(false);
     private readonly Lock _runLock = new();
     private readonly float[][] _scratch;
+    private readonly float[][] _tailScratch;
     private IParallelWork? _work;
     private int _itemCount;
     private int _nextItem;
@@ -34,9 +37,11 @@ public sealed class WorkerPool : IDisposable
         WorkerCount = workers;
         _start = new SemaphoreSlim(0, workers);
         _scratch = new float[workers][];
+        _tailScratch = new float[workers][];
         for (int i = 0; i < workers; i++)
         {
             _scratch[i] = [];
+            _tailScratch[i] = [];
         }
 
         _threads = new Thread[workers - 1];
@@ -110,6 +115,17 @@ public sealed class WorkerPool : IDisposable
         return _scratch[worker];
     }
 
+    /// <summary>A second per-worker buffer, for data that must live alongside <see cref="Scratch"/>.</summary>
+    public float[] TailScratch(int worker, int length)
+    {
+        if (_tailScratch[worker].Length < length)
+        {
+            _tailScratch[worker] = new float[length];
+        }
+
+        return _tailScratch[worker];
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -139,7 +155,24 @@ public sealed class WorkerPool : IDisposable
     {
         while (true)
         {
-            _start.Wait();
+            // Kernels come back to back during a forward pass: spin briefly (~tens of µs) before sleeping, so a helper is
+            // awake for the next layer instead of paying a thread wake-up per convolution.
+            if (!_start.Wait(0))
+            {
+                var spinner = new SpinWait();
+                bool started = false;
+                for (int i = 0; i < SpinIterations && !started; i++)
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                    started = _start.Wait(0);
+                }
+
+                if (!started)
+                {
+                    _start.Wait();
+                }
+            }
+
             if (_disposed)
             {
                 return;

@@ -1,0 +1,48 @@
+using BenchmarkDotNet.Attributes;
+using InceptionNet.Models;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace InceptionNet.Bench;
+
+/// <summary>FaceNet-160 forward pass: our engine against ONNX Runtime on the same synthetic weights, 2 threads each.</summary>
+[MemoryDiagnoser]
+public class FaceNetBenchmarks
+{
+    private FaceNetInceptionResNetV1 _model = null!;
+    private InferenceSession _ort = null!;
+    private float[] _input = [];
+    private float[] _raw = [];
+    private DenseTensor<float> _ortInput = null!;
+
+    [Params(1, 16)]
+    public int Batch { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+        _input = BenchData.Batch(_model, Batch);
+        _raw = new float[Batch * 128];
+        var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        _ort = new InferenceSession(BenchData.PathOf("fixtures", "facenet-synthetic", "model.onnx"), options);
+        _ortInput = new DenseTensor<float>(_input, [Batch, 160, 160, 3]);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _ort.Dispose();
+
+    [Benchmark(Baseline = true, Description = "ONNX Runtime")]
+    public float OnnxRuntime()
+    {
+        using var results = _ort.Run([NamedOnnxValue.CreateFromTensor("input", _ortInput)]);
+        return results[0].AsTensor<float>().GetValue(0);
+    }
+
+    [Benchmark(Description = "InceptionNet")]
+    public float InceptionNet()
+    {
+        _model.Forward(_input, Batch, _raw);
+        return _raw[0];
+    }
+}

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using InceptionNet.Models;
+using InceptionNet.Tensors;
+
+namespace InceptionNet.Bench;
+
+/// <summary>A fast Stopwatch report: latency per batch size, GFLOP/s, allocations and peak working set.</summary>
+internal static class QuickReport
+{
+    public static void Run(string[] args)
+    {
+        int repeats = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        var model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+        long macs = model.MultiplyAddsPerImage;
+        Console.WriteLine($"FaceNet-160: {macs:N0} multiply-adds per image ({2.0 * macs / 1e9:F2} GFLOP), {model.Level}, {WorkerPool.Shared.WorkerCount} threads");
+        foreach (int batch in new[] { 1, 16 })
+        {
+            var input = BenchData.Batch(model, batch);
+            var raw = new float[batch * 128];
+            for (int i = 0; i < 3; i++)
+            {
+                model.Forward(input, batch, raw);
+            }
+
+            var times = new List<double>();
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < repeats; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                model.Forward(input, batch, raw);
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+
+            allocated = (GC.GetAllocatedBytesForCurrentThread() - allocated) / repeats;
+            times.Sort();
+            double median = times[times.Count / 2];
+            Console.WriteLine($"batch {batch,2}: median {median,8:F2} ms ({median / batch:F2} ms/image), {2.0 * macs * batch / (median / 1000) / 1e9:F0} GFLOP/s, {allocated} B allocated per pass (calling thread)");
+        }
+
+        if (args.Contains("--stages"))
+        {
+            var input = BenchData.Batch(model, 1);
+            var raw = new float[128];
+            var totals = new Dictionary<string, double>();
+            var clock = new Stopwatch();
+            model.StageObserver = (name, _) =>
+            {
+                string key = name.Split('_')[0];
+                totals[key] = totals.GetValueOrDefault(key) + clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+            };
+            for (int i = 0; i < repeats; i++)
+            {
+                clock.Restart();
+                model.Forward(input, 1, raw);
+            }
+
+            model.StageObserver = null;
+            foreach (var (key, ms) in totals)
+            {
+                Console.WriteLine($"  {key,-10} {ms / repeats,7:F2} ms");
+            }
+        }
+
+        Console.WriteLine($"peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+    }
+}
