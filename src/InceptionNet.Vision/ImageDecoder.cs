@@ -4,8 +4,8 @@ namespace InceptionNet.Vision;
 
 /// <summary>
 /// Decodes JPEG and PNG files to RGB like PIL's <c>Image.open(p).convert("RGB")</c>: alpha is dropped (not blended),
-/// grey is replicated to three channels. JPEG decoding currently uses StbImageSharp, which is not bit-exact with
-/// libjpeg-turbo (up to a few levels on some pixels); PNG is lossless and exact.
+/// grey is replicated to three channels. JPEG goes through <see cref="Jpeg.JpegDecoder"/>, byte-identical to
+/// libjpeg-turbo; PNG (lossless) through StbImageSharp.
 /// </summary>
 public static class ImageDecoder
 {
@@ -46,10 +46,9 @@ public static class ImageDecoder
             throw new InvalidImageException(name, "not a JPEG or PNG file (unrecognized signature).");
         }
 
-        if (isJpeg && !HasEndOfImageAfterScan(bytes))
+        if (isJpeg)
         {
-            // PIL refuses these too ("image file is truncated"); StbImageSharp would return a partly grey image.
-            throw new InvalidImageException(name, "truncated JPEG: no end-of-image marker after the scan data.");
+            return Jpeg.JpegDecoder.Decode(bytes, name, maxPixels);
         }
 
         ImageInfo? info;
@@ -91,33 +90,5 @@ public static class ImageDecoder
         }
 
         return new RgbImage(result.Width, result.Height, result.Data);
-    }
-
-    private static bool HasEndOfImageAfterScan(byte[] bytes)
-    {
-        int scan = -1;
-        for (int i = 2; i < bytes.Length - 1; i++)
-        {
-            if (bytes[i] == 0xFF && bytes[i + 1] == 0xDA)
-            {
-                scan = i;
-                break;
-            }
-        }
-
-        if (scan < 0)
-        {
-            return false;
-        }
-
-        for (int i = bytes.Length - 2; i > scan; i--)
-        {
-            if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -1,0 +1,772 @@
+namespace InceptionNet.Vision.Jpeg;
+
+/// <summary>
+/// A baseline and progressive Huffman JPEG decoder whose RGB output is byte-identical to libjpeg-turbo's defaults (as
+/// used by PIL <c>Image.open(p).convert("RGB")</c> and <c>cv2.imread</c>): ISLOW integer IDCT, "fancy" triangle
+/// upsampling (h2v1, h1v2, h2v2; box replication for other ratios), libjpeg's fixed-point YCbCr→RGB tables, and the
+/// same colour-space guess (JFIF, Adobe transform flag, component ids). EXIF orientation is ignored, as PIL's open does.
+/// Arithmetic-coded, lossless, hierarchical, 12-bit and CMYK/YCCK files are refused with a message.
+/// </summary>
+public static class JpegDecoder
+{
+    private static readonly byte[] NaturalOrder =
+    [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+        35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+        // libjpeg pads the table so that a corrupt run past the end lands on the last coefficient.
+        63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+    ];
+
+    /// <summary>Decodes a JPEG file held in memory; <paramref name="name"/> is used in error messages.</summary>
+    /// <exception cref="InvalidImageException">Corrupt, truncated, unsupported, or above <paramref name="maxPixels"/>.</exception>
+    public static RgbImage Decode(ReadOnlySpan<byte> data, string name, long maxPixels = ImageDecoder.DefaultMaxPixels)
+    {
+        try
+        {
+            return new Decoder(name, maxPixels).Run(data);
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidImageException(name, $"corrupt JPEG: {ex.Message}", ex);
+        }
+        catch (IndexOutOfRangeException ex)
+        {
+            throw new InvalidImageException(name, "corrupt JPEG: a segment is shorter than its contents.", ex);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new InvalidImageException(name, "corrupt JPEG: a segment is shorter than its contents.", ex);
+        }
+    }
+
+    private sealed class Component
+    {
+        public int Id;
+        public int H;
+        public int V;
+        public int QuantTable;
+        public int DcTable;
+        public int AcTable;
+        public int Width;          // downsampled_width: ceil(imageWidth · H / Hmax)
+        public int Height;         // downsampled_height
+        public int BlocksPerLine;  // padded to whole MCUs
+        public int BlocksPerColumn;
+        public short[] Coefficients = [];
+        public int DcPredictor;
+    }
+
+    private sealed class Decoder(string name, long maxPixels)
+    {
+        private readonly ushort[][] _quant = new ushort[4][];
+        private readonly HuffmanTable?[] _dc = new HuffmanTable?[4];
+        private readonly HuffmanTable?[] _ac = new HuffmanTable?[4];
+        private Component[] _components = [];
+        private int _width, _height, _hMax, _vMax, _mcusPerLine, _mcusPerColumn, _restartInterval;
+        private bool _progressive, _frameSeen, _sawJfif, _sawAdobe;
+        private int _adobeTransform;
+        private int _eobRun;
+
+        public RgbImage Run(ReadOnlySpan<byte> data)
+        {
+            if (data.Length < 4 || data[0] != 0xFF || data[1] != 0xD8)
+            {
+                throw new FormatException("no start-of-image marker.");
+            }
+
+            int pos = 2;
+            while (true)
+            {
+                // Find the next marker, skipping fill bytes (libjpeg tolerates garbage between segments the same way).
+                while (pos < data.Length && data[pos] != 0xFF)
+                {
+                    pos++;
+                }
+
+                while (pos < data.Length && data[pos] == 0xFF)
+                {
+                    pos++;
+                }
+
+                if (pos >= data.Length)
+                {
+                    throw new FormatException("the file ends before the end-of-image marker (truncated).");
+                }
+
+                byte marker = data[pos++];
+                if (marker == 0xD9)
+                {
+                    break;
+                }
+
+                if (marker is >= 0xD0 and <= 0xD7 or 0x01)
+                {
+                    continue;
+                }
+
+                if (pos + 2 > data.Length)
+                {
+                    throw new FormatException("truncated marker segment.");
+                }
+
+                int length = (data[pos] << 8) | data[pos + 1];
+                if (length < 2 || pos + length > data.Length)
+                {
+                    throw new FormatException($"marker 0x{marker:X2} segment of {length} bytes runs past the end of the file (truncated).");
+                }
+
+                var segment = data.Slice(pos + 2, length - 2);
+                switch (marker)
+                {
+                    case 0xC0 or 0xC1 or 0xC2:
+                        ReadFrame(segment, progressive: marker == 0xC2);
+                        break;
+                    case 0xC3 or 0xC5 or 0xC6 or 0xC7 or 0xCB or 0xCD or 0xCE or 0xCF:
+                        throw new InvalidImageException(name, "lossless or hierarchical JPEG is not supported.");
+                    case 0xC9 or 0xCA:
+                        throw new InvalidImageException(name, "arithmetic-coded JPEG is not supported.");
+                    case 0xC4:
+                        ReadHuffmanTables(segment);
+                        break;
+                    case 0xDB:
+                        ReadQuantTables(segment);
+                        break;
+                    case 0xDD:
+                        _restartInterval = length >= 4 ? (segment[0] << 8) | segment[1] : throw new FormatException("bad DRI segment.");
+                        break;
+                    case 0xDA:
+                        pos = ReadScan(data, pos + length, segment);
+                        continue;
+                    case 0xE0:
+                        _sawJfif |= segment.Length >= 5 && segment[..5].SequenceEqual("JFIF\0"u8);
+                        break;
+                    case 0xEE:
+                        if (segment.Length >= 12 && segment[..5].SequenceEqual("Adobe"u8))
+                        {
+                            _sawAdobe = true;
+                            _adobeTransform = segment[11];
+                        }
+
+                        break;
+                }
+
+                pos += length;
+            }
+
+            if (!_frameSeen)
+            {
+                throw new FormatException("no frame header (SOF) before the end of the image.");
+            }
+
+            return Output();
+        }
+
+        private void ReadFrame(ReadOnlySpan<byte> s, bool progressive)
+        {
+            if (_frameSeen)
+            {
+                throw new FormatException("more than one frame header.");
+            }
+
+            if (s[0] != 8)
+            {
+                throw new InvalidImageException(name, $"{s[0]}-bit JPEG samples are not supported (only 8-bit).");
+            }
+
+            _height = (s[1] << 8) | s[2];
+            _width = (s[3] << 8) | s[4];
+            int count = s[5];
+            if (_width == 0 || _height == 0)
+            {
+                throw new FormatException($"image size {_width}x{_height} (a zero height needs a DNL marker, which is not supported).");
+            }
+
+            if ((long)_width * _height > maxPixels)
+            {
+                throw new InvalidImageException(name, $"{_width}x{_height} is above the limit of {maxPixels} pixels.");
+            }
+
+            if (count is not (1 or 3))
+            {
+                throw new InvalidImageException(name, count == 4
+                    ? "CMYK/YCCK JPEG is not supported (PIL would return CMYK; convert it to RGB first)."
+                    : $"JPEG with {count} components is not supported.");
+            }
+
+            _components = new Component[count];
+            for (int i = 0; i < count; i++)
+            {
+                var c = new Component { Id = s[6 + i * 3], H = s[7 + i * 3] >> 4, V = s[7 + i * 3] & 15, QuantTable = s[8 + i * 3] };
+                if (c.H is < 1 or > 4 || c.V is < 1 or > 4 || c.QuantTable > 3)
+                {
+                    throw new FormatException($"component {c.Id} has sampling {c.H}x{c.V} / quant table {c.QuantTable}.");
+                }
+
+                _components[i] = c;
+            }
+
+            _hMax = _components.Max(c => c.H);
+            _vMax = _components.Max(c => c.V);
+            foreach (var c in _components)
+            {
+                if (_hMax % c.H != 0 || _vMax % c.V != 0)
+                {
+                    throw new InvalidImageException(name, $"fractional sampling ratio {c.H}x{c.V} of {_hMax}x{_vMax} is not supported (libjpeg refuses it too).");
+                }
+            }
+
+            _mcusPerLine = (_width + 8 * _hMax - 1) / (8 * _hMax);
+            _mcusPerColumn = (_height + 8 * _vMax - 1) / (8 * _vMax);
+            foreach (var c in _components)
+            {
+                c.Width = (int)(((long)_width * c.H + _hMax - 1) / _hMax);
+                c.Height = (int)(((long)_height * c.V + _vMax - 1) / _vMax);
+                c.BlocksPerLine = _mcusPerLine * c.H;
+                c.BlocksPerColumn = _mcusPerColumn * c.V;
+                c.Coefficients = new short[c.BlocksPerLine * c.BlocksPerColumn * 64];
+            }
+
+            _progressive = progressive;
+            _frameSeen = true;
+        }
+
+        private void ReadHuffmanTables(ReadOnlySpan<byte> s)
+        {
+            while (s.Length > 0)
+            {
+                int tableClass = s[0] >> 4, id = s[0] & 15;
+                if (tableClass > 1 || id > 3 || s.Length < 17)
+                {
+                    throw new FormatException("bad DHT segment.");
+                }
+
+                var counts = s.Slice(1, 16);
+                int total = 0;
+                foreach (byte b in counts)
+                {
+                    total += b;
+                }
+
+                if (total > 256 || s.Length < 17 + total)
+                {
+                    throw new FormatException("DHT segment is shorter than its code counts.");
+                }
+
+                var table = new HuffmanTable(counts, s.Slice(17, total));
+                (tableClass == 0 ? _dc : _ac)[id] = table;
+                s = s[(17 + total)..];
+            }
+        }
+
+        private void ReadQuantTables(ReadOnlySpan<byte> s)
+        {
+            while (s.Length > 0)
+            {
+                int precision = s[0] >> 4, id = s[0] & 15;
+                int size = precision == 0 ? 64 : 128;
+                if (id > 3 || precision > 1 || s.Length < 1 + size)
+                {
+                    throw new FormatException("bad DQT segment.");
+                }
+
+                var table = new ushort[64];
+                for (int k = 0; k < 64; k++)
+                {
+                    table[NaturalOrder[k]] = precision == 0 ? s[1 + k] : (ushort)((s[1 + 2 * k] << 8) | s[2 + 2 * k]);
+                }
+
+                _quant[id] = table;
+                s = s[(1 + size)..];
+            }
+        }
+
+        private int ReadScan(ReadOnlySpan<byte> data, int entropyStart, ReadOnlySpan<byte> s)
+        {
+            if (!_frameSeen)
+            {
+                throw new FormatException("scan before the frame header.");
+            }
+
+            int count = s[0];
+            if (count < 1 || count > _components.Length || s.Length < 4 + 2 * count)
+            {
+                throw new FormatException("bad SOS segment.");
+            }
+
+            var scan = new Component[count];
+            for (int i = 0; i < count; i++)
+            {
+                int id = s[1 + 2 * i];
+                scan[i] = _components.FirstOrDefault(c => c.Id == id) ?? throw new FormatException($"scan refers to unknown component {id}.");
+                scan[i].DcTable = s[2 + 2 * i] >> 4;
+                scan[i].AcTable = s[2 + 2 * i] & 15;
+                if (scan[i].DcTable > 3 || scan[i].AcTable > 3)
+                {
+                    throw new FormatException("scan uses a Huffman table id above 3.");
+                }
+            }
+
+            int ss = s[1 + 2 * count], se = s[2 + 2 * count], ah = s[3 + 2 * count] >> 4, al = s[3 + 2 * count] & 15;
+            if (!_progressive)
+            {
+                ss = 0;
+                se = 63;
+                ah = al = 0;
+            }
+            else if (ss > se || se > 63 || (ss == 0) != (se == 0) || (ss > 0 && count != 1) || al > 13)
+            {
+                throw new FormatException($"invalid progressive scan parameters Ss={ss} Se={se} Ah={ah} Al={al}.");
+            }
+
+            foreach (var c in _components)
+            {
+                c.DcPredictor = 0;
+            }
+
+            _eobRun = 0;
+            var reader = new BitReader(data, entropyStart);
+            int mcusPerLine, mcusPerColumn;
+            if (count == 1)
+            {
+                // A non-interleaved scan covers only the component's own blocks, not the MCU padding.
+                mcusPerLine = (scan[0].Width + 7) / 8;
+                mcusPerColumn = (scan[0].Height + 7) / 8;
+            }
+            else
+            {
+                mcusPerLine = _mcusPerLine;
+                mcusPerColumn = _mcusPerColumn;
+            }
+
+            int total = mcusPerLine * mcusPerColumn;
+            int restart = 0;
+            for (int mcu = 0; mcu < total; mcu++)
+            {
+                if (_restartInterval > 0 && mcu > 0 && mcu % _restartInterval == 0)
+                {
+                    reader.Restart(restart);
+                    restart = (restart + 1) & 7;
+                    foreach (var c in _components)
+                    {
+                        c.DcPredictor = 0;
+                    }
+
+                    _eobRun = 0;
+                }
+
+                int row = mcu / mcusPerLine, col = mcu % mcusPerLine;
+                foreach (var c in scan)
+                {
+                    int hBlocks = count == 1 ? 1 : c.H, vBlocks = count == 1 ? 1 : c.V;
+                    for (int v = 0; v < vBlocks; v++)
+                    {
+                        for (int h = 0; h < hBlocks; h++)
+                        {
+                            int blockRow = row * vBlocks + v, blockCol = col * hBlocks + h;
+                            var block = c.Coefficients.AsSpan((blockRow * c.BlocksPerLine + blockCol) * 64, 64);
+                            DecodeBlock(ref reader, c, block, ss, se, ah, al);
+                        }
+                    }
+                }
+
+                // libjpeg feeds zeros past a premature marker and only warns (PIL keeps the image); a long run of them means
+                // the scan is mostly missing, which we refuse rather than return a grey picture.
+                if (reader.OverrunBits > 4096)
+                {
+                    throw new FormatException("entropy-coded data ends early (truncated file).");
+                }
+            }
+
+            return reader.Position;
+        }
+
+        private void DecodeBlock(ref BitReader reader, Component c, Span<short> block, int ss, int se, int ah, int al)
+        {
+            if (!_progressive)
+            {
+                var dc = _dc[c.DcTable] ?? throw new FormatException($"DC Huffman table {c.DcTable} is not defined.");
+                var ac = _ac[c.AcTable] ?? throw new FormatException($"AC Huffman table {c.AcTable} is not defined.");
+                int t = reader.Decode(dc);
+                c.DcPredictor += reader.ReceiveExtend(t);
+                block[0] = (short)c.DcPredictor;
+                for (int k = 1; k < 64; k++)
+                {
+                    int rs = reader.Decode(ac);
+                    int r = rs >> 4, size = rs & 15;
+                    if (size != 0)
+                    {
+                        k += r;
+                        block[NaturalOrder[k]] = (short)reader.ReceiveExtend(size);
+                    }
+                    else
+                    {
+                        if (r != 15)
+                        {
+                            break;
+                        }
+
+                        k += 15;
+                    }
+                }
+
+                return;
+            }
+
+            if (ss == 0)
+            {
+                if (ah == 0)
+                {
+                    var dc = _dc[c.DcTable] ?? throw new FormatException($"DC Huffman table {c.DcTable} is not defined.");
+                    int t = reader.Decode(dc);
+                    c.DcPredictor += reader.ReceiveExtend(t);
+                    block[0] = (short)(c.DcPredictor << al);
+                }
+                else if (reader.ReadBit() != 0)
+                {
+                    block[0] |= (short)(1 << al);
+                }
+
+                return;
+            }
+
+            var table = _ac[c.AcTable] ?? throw new FormatException($"AC Huffman table {c.AcTable} is not defined.");
+            if (ah == 0)
+            {
+                if (_eobRun > 0)
+                {
+                    _eobRun--;
+                    return;
+                }
+
+                for (int k = ss; k <= se; k++)
+                {
+                    int rs = reader.Decode(table);
+                    int r = rs >> 4, size = rs & 15;
+                    if (size != 0)
+                    {
+                        k += r;
+                        block[NaturalOrder[k]] = (short)(reader.ReceiveExtend(size) * (1 << al));
+                    }
+                    else if (r == 15)
+                    {
+                        k += 15;
+                    }
+                    else
+                    {
+                        _eobRun = (1 << r) - 1;
+                        if (r > 0)
+                        {
+                            _eobRun += reader.ReadBits(r);
+                        }
+
+                        break;
+                    }
+                }
+
+                return;
+            }
+
+            RefineAc(ref reader, table, block, ss, se, al);
+        }
+
+        // jdphuff.c decode_mcu_AC_refine: correction bits for nonzero coefficients, new ±1 coefficients, EOB runs.
+        private void RefineAc(ref BitReader reader, HuffmanTable table, Span<short> block, int ss, int se, int al)
+        {
+            int p1 = 1 << al, m1 = -1 << al;
+            int k = ss;
+            if (_eobRun == 0)
+            {
+                for (; k <= se; k++)
+                {
+                    int rs = reader.Decode(table);
+                    int r = rs >> 4, s = rs & 15;
+                    if (s != 0)
+                    {
+                        s = reader.ReadBit() != 0 ? p1 : m1;
+                    }
+                    else if (r != 15)
+                    {
+                        _eobRun = 1 << r;
+                        if (r > 0)
+                        {
+                            _eobRun += reader.ReadBits(r);
+                        }
+
+                        break;
+                    }
+
+                    do
+                    {
+                        int z = NaturalOrder[k];
+                        if (block[z] != 0)
+                        {
+                            if (reader.ReadBit() != 0 && (block[z] & p1) == 0)
+                            {
+                                block[z] += (short)(block[z] >= 0 ? p1 : m1);
+                            }
+                        }
+                        else
+                        {
+                            if (--r < 0)
+                            {
+                                break;
+                            }
+                        }
+
+                        k++;
+                    }
+                    while (k <= se);
+
+                    if (s != 0)
+                    {
+                        block[NaturalOrder[k]] = (short)s;
+                    }
+                }
+            }
+
+            if (_eobRun > 0)
+            {
+                for (; k <= se; k++)
+                {
+                    int z = NaturalOrder[k];
+                    if (block[z] != 0 && reader.ReadBit() != 0 && (block[z] & p1) == 0)
+                    {
+                        block[z] += (short)(block[z] >= 0 ? p1 : m1);
+                    }
+                }
+
+                _eobRun--;
+            }
+        }
+
+        private RgbImage Output()
+        {
+            // IDCT every block into a padded plane per component.
+            var planes = new byte[_components.Length][];
+            var strides = new int[_components.Length];
+            for (int i = 0; i < _components.Length; i++)
+            {
+                var c = _components[i];
+                var quant = _quant[c.QuantTable] ?? throw new FormatException($"quantization table {c.QuantTable} is not defined.");
+                int stride = c.BlocksPerLine * 8;
+                var plane = new byte[stride * c.BlocksPerColumn * 8];
+                for (int by = 0; by < c.BlocksPerColumn; by++)
+                {
+                    for (int bx = 0; bx < c.BlocksPerLine; bx++)
+                    {
+                        JpegIdct.Transform(c.Coefficients.AsSpan((by * c.BlocksPerLine + bx) * 64, 64), quant,
+                            plane.AsSpan(by * 8 * stride + bx * 8), stride);
+                    }
+                }
+
+                planes[i] = plane;
+                strides[i] = stride;
+                c.Coefficients = [];
+            }
+
+            var pixels = new byte[_width * _height * 3];
+            if (_components.Length == 1)
+            {
+                for (int y = 0; y < _height; y++)
+                {
+                    for (int x = 0; x < _width; x++)
+                    {
+                        byte v = planes[0][y * strides[0] + x];
+                        int o = (y * _width + x) * 3;
+                        pixels[o] = pixels[o + 1] = pixels[o + 2] = v;
+                    }
+                }
+
+                return new RgbImage(_width, _height, pixels);
+            }
+
+            var full = new byte[3][];
+            for (int i = 0; i < 3; i++)
+            {
+                full[i] = JpegUpsampler.Upsample(planes[i], strides[i], _components[i], _hMax / _components[i].H, _vMax / _components[i].V, _width, _height);
+            }
+
+            if (IsRgb())
+            {
+                for (int p = 0; p < _width * _height; p++)
+                {
+                    pixels[p * 3] = full[0][p];
+                    pixels[p * 3 + 1] = full[1][p];
+                    pixels[p * 3 + 2] = full[2][p];
+                }
+            }
+            else
+            {
+                JpegColor.YccToRgb(full[0], full[1], full[2], pixels);
+            }
+
+            return new RgbImage(_width, _height, pixels);
+        }
+
+        // libjpeg's default_decompress_parms colour-space guess for three components.
+        private bool IsRgb()
+        {
+            if (_sawJfif)
+            {
+                return false;
+            }
+
+            if (_sawAdobe)
+            {
+                return _adobeTransform == 0;
+            }
+
+            return _components[0].Id == 'R' && _components[1].Id == 'G' && _components[2].Id == 'B';
+        }
+    }
+
+    private static class JpegUpsampler
+    {
+        // Returns a width×height plane of the component at full resolution.
+        public static byte[] Upsample(byte[] plane, int stride, Component c, int hRatio, int vRatio, int width, int height)
+        {
+            var output = new byte[width * height];
+            int cw = c.Width, ch = c.Height;
+            if (hRatio == 1 && vRatio == 1)
+            {
+                for (int y = 0; y < height; y++)
+                {
+                    plane.AsSpan(y * stride, width).CopyTo(output.AsSpan(y * width));
+                }
+
+                return output;
+            }
+
+            bool fancyH = hRatio == 2 && cw > 2;
+            if (hRatio == 2 && vRatio == 1 && fancyH)
+            {
+                var row = new byte[2 * cw];
+                for (int y = 0; y < height; y++)
+                {
+                    H2Fancy(plane.AsSpan(y * stride, cw), row);
+                    row.AsSpan(0, width).CopyTo(output.AsSpan(y * width));
+                }
+
+                return output;
+            }
+
+            if (hRatio == 1 && vRatio == 2)
+            {
+                for (int y = 0; y < height; y++)
+                {
+                    var (near, far, bias) = VerticalNeighbours(y, ch);
+                    var o = output.AsSpan(y * width, width);
+                    for (int x = 0; x < width; x++)
+                    {
+                        o[x] = (byte)((plane[near * stride + x] * 3 + plane[far * stride + x] + bias) >> 2);
+                    }
+                }
+
+                return output;
+            }
+
+            if (hRatio == 2 && vRatio == 2 && fancyH)
+            {
+                var sums = new int[cw];
+                for (int y = 0; y < height; y++)
+                {
+                    var (near, far, _) = VerticalNeighbours(y, ch);
+                    for (int x = 0; x < cw; x++)
+                    {
+                        sums[x] = plane[near * stride + x] * 3 + plane[far * stride + x];
+                    }
+
+                    var o = output.AsSpan(y * width, width);
+                    for (int x = 0; x < width; x++)
+                    {
+                        int i = x >> 1;
+                        if ((x & 1) == 0)
+                        {
+                            o[x] = (byte)(i == 0 ? (sums[0] * 4 + 8) >> 4 : (sums[i] * 3 + sums[i - 1] + 8) >> 4);
+                        }
+                        else
+                        {
+                            o[x] = (byte)(i == cw - 1 ? (sums[i] * 4 + 7) >> 4 : (sums[i] * 3 + sums[i + 1] + 7) >> 4);
+                        }
+                    }
+                }
+
+                return output;
+            }
+
+            // Any other integral ratio (and 2x with a component 1-2 samples wide): libjpeg replicates (box filter).
+            for (int y = 0; y < height; y++)
+            {
+                int sy = y / vRatio;
+                for (int x = 0; x < width; x++)
+                {
+                    output[y * width + x] = plane[sy * stride + x / hRatio];
+                }
+            }
+
+            return output;
+        }
+
+        // h1v2/h2v2 fancy: output row y sits between component rows; 3/4 of the nearer, 1/4 of the next nearer
+        // (the row above for even y, below for odd y), edges replicated. The rounding bias is 1 above, 2 below.
+        private static (int Near, int Far, int Bias) VerticalNeighbours(int y, int componentHeight)
+        {
+            int near = Math.Min(y >> 1, componentHeight - 1);
+            bool upper = (y & 1) == 0;
+            int far = Math.Clamp(upper ? near - 1 : near + 1, 0, componentHeight - 1);
+            return (near, far, upper ? 1 : 2);
+        }
+
+        private static void H2Fancy(ReadOnlySpan<byte> input, Span<byte> output)
+        {
+            int w = input.Length;
+            output[0] = input[0];
+            output[1] = (byte)((input[0] * 3 + input[1] + 2) >> 2);
+            for (int i = 1; i < w - 1; i++)
+            {
+                int v = input[i] * 3;
+                output[2 * i] = (byte)((v + input[i - 1] + 1) >> 2);
+                output[2 * i + 1] = (byte)((v + input[i + 1] + 2) >> 2);
+            }
+
+            output[2 * w - 2] = (byte)((input[w - 1] * 3 + input[w - 2] + 1) >> 2);
+            output[2 * w - 1] = input[w - 1];
+        }
+    }
+
+    private static class JpegColor
+    {
+        private const int ScaleBits = 16;
+        private const int OneHalf = 1 << (ScaleBits - 1);
+        private static readonly int[] CrR = new int[256];
+        private static readonly int[] CbB = new int[256];
+        private static readonly int[] CrG = new int[256];
+        private static readonly int[] CbG = new int[256];
+
+        static JpegColor()
+        {
+            // jdcolor.c build_ycc_rgb_table, FIX(x) = (int)(x·2^16 + 0.5).
+            for (int i = 0, x = -128; i < 256; i++, x++)
+            {
+                CrR[i] = (Fix(1.40200) * x + OneHalf) >> ScaleBits;
+                CbB[i] = (Fix(1.77200) * x + OneHalf) >> ScaleBits;
+                CrG[i] = -Fix(0.71414) * x;
+                CbG[i] = -Fix(0.34414) * x + OneHalf;
+            }
+        }
+
+        public static void YccToRgb(byte[] y, byte[] cb, byte[] cr, byte[] rgb)
+        {
+            for (int p = 0; p < y.Length; p++)
+            {
+                int luma = y[p], b = cb[p], r = cr[p];
+                rgb[p * 3] = Clamp(luma + CrR[r]);
+                rgb[p * 3 + 1] = Clamp(luma + ((CbG[b] + CrG[r]) >> ScaleBits));
+                rgb[p * 3 + 2] = Clamp(luma + CbB[b]);
+            }
+        }
+
+        private static int Fix(double x) => (int)(x * (1 << ScaleBits) + 0.5);
+
+        private static byte Clamp(int v) => (byte)Math.Clamp(v, 0, 255);
+    }
+}
