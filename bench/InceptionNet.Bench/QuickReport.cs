@@ -9,6 +9,12 @@ internal static class QuickReport
 {
     public static void Run(string[] args)
     {
+        if (args.Contains("--decode"))
+        {
+            Decode();
+            return;
+        }
+
         int repeats = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
         var model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
         long macs = model.MultiplyAddsPerImage;
@@ -63,5 +69,35 @@ internal static class QuickReport
         }
 
         Console.WriteLine($"peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+    }
+
+    private static void Decode()
+    {
+        foreach (string file in new[] { "faces/test/obama_and_biden.jpg", "faces/test/obama1.jpg", "faces/misc/obama3.jpg" })
+        {
+            var bytes = File.ReadAllBytes(BenchData.PathOf(["images", .. file.Split('/')]));
+            double Time(Func<int> decode)
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    decode();
+                }
+
+                var times = new List<double>();
+                for (int i = 0; i < 10; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    decode();
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                times.Sort();
+                return times[5];
+            }
+
+            double ours = Time(() => InceptionNet.Vision.Jpeg.JpegDecoder.Decode(bytes, file).Pixels.Length);
+            double stb = Time(() => StbImageSharp.ImageResult.FromMemory(bytes, StbImageSharp.ColorComponents.RedGreenBlue).Data.Length);
+            Console.WriteLine($"{file}: ours {ours:F1} ms, StbImageSharp {stb:F1} ms, ratio {ours / stb:F2}");
+        }
     }
 }

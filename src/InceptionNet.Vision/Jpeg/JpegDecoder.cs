@@ -65,6 +65,11 @@ public static class JpegDecoder
         private bool _progressive, _frameSeen, _sawJfif, _sawAdobe;
         private int _adobeTransform;
         private int _eobRun;
+        private int _scans;
+
+        // libjpeg-turbo's tjDecompress limits progressive scans for the same reason: each scan walks every block, so a
+        // hostile file of thousands of tiny scans would take minutes.
+        private const int MaxScans = 1000;
 
         public RgbImage Run(ReadOnlySpan<byte> data)
         {
@@ -284,6 +289,11 @@ public static class JpegDecoder
             if (!_frameSeen)
             {
                 throw new FormatException("scan before the frame header.");
+            }
+
+            if (++_scans > MaxScans)
+            {
+                throw new FormatException($"more than {MaxScans} scans.");
             }
 
             int count = s[0];
@@ -543,6 +553,7 @@ public static class JpegDecoder
             // IDCT every block into a padded plane per component.
             var planes = new byte[_components.Length][];
             var strides = new int[_components.Length];
+            Span<int> workspace = stackalloc int[64];
             for (int i = 0; i < _components.Length; i++)
             {
                 var c = _components[i];
@@ -554,7 +565,7 @@ public static class JpegDecoder
                     for (int bx = 0; bx < c.BlocksPerLine; bx++)
                     {
                         JpegIdct.Transform(c.Coefficients.AsSpan((by * c.BlocksPerLine + bx) * 64, 64), quant,
-                            plane.AsSpan(by * 8 * stride + bx * 8), stride);
+                            plane.AsSpan(by * 8 * stride + bx * 8), stride, workspace);
                     }
                 }
 
@@ -667,6 +678,7 @@ public static class JpegDecoder
             if (hRatio == 2 && vRatio == 2 && fancyH)
             {
                 var sums = new int[cw];
+                var rowBuffer = new byte[2 * cw];
                 for (int y = 0; y < height; y++)
                 {
                     var (near, far, _) = VerticalNeighbours(y, ch);
@@ -675,19 +687,20 @@ public static class JpegDecoder
                         sums[x] = plane[near * stride + x] * 3 + plane[far * stride + x];
                     }
 
-                    var o = output.AsSpan(y * width, width);
-                    for (int x = 0; x < width; x++)
+                    // Columns 2i and 2i+1 of the row: 3/4 of column i's vertical sum plus 1/4 of its left / right neighbour.
+                    var row = rowBuffer.AsSpan(0, 2 * cw);
+                    row[0] = (byte)((sums[0] * 4 + 8) >> 4);
+                    row[1] = (byte)((sums[0] * 3 + sums[1] + 7) >> 4);
+                    for (int i = 1; i < cw - 1; i++)
                     {
-                        int i = x >> 1;
-                        if ((x & 1) == 0)
-                        {
-                            o[x] = (byte)(i == 0 ? (sums[0] * 4 + 8) >> 4 : (sums[i] * 3 + sums[i - 1] + 8) >> 4);
-                        }
-                        else
-                        {
-                            o[x] = (byte)(i == cw - 1 ? (sums[i] * 4 + 7) >> 4 : (sums[i] * 3 + sums[i + 1] + 7) >> 4);
-                        }
+                        int nearest = sums[i] * 3;
+                        row[2 * i] = (byte)((nearest + sums[i - 1] + 8) >> 4);
+                        row[2 * i + 1] = (byte)((nearest + sums[i + 1] + 7) >> 4);
                     }
+
+                    row[2 * cw - 2] = (byte)((sums[cw - 1] * 3 + sums[cw - 2] + 8) >> 4);
+                    row[2 * cw - 1] = (byte)((sums[cw - 1] * 4 + 7) >> 4);
+                    row[..width].CopyTo(output.AsSpan(y * width, width));
                 }
 
                 return output;
@@ -754,19 +767,21 @@ public static class JpegDecoder
             }
         }
 
+        // libjpeg's sample_range_limit: clamps [-384, 639] to [0, 255] by lookup (indices offset by 384).
+        private static readonly byte[] Limit = Enumerable.Range(-384, 1024).Select(v => (byte)Math.Clamp(v, 0, 255)).ToArray();
+
         public static void YccToRgb(byte[] y, byte[] cb, byte[] cr, byte[] rgb)
         {
-            for (int p = 0; p < y.Length; p++)
+            var limit = Limit;
+            for (int p = 0, o = 0; p < y.Length; p++, o += 3)
             {
-                int luma = y[p], b = cb[p], r = cr[p];
-                rgb[p * 3] = Clamp(luma + CrR[r]);
-                rgb[p * 3 + 1] = Clamp(luma + ((CbG[b] + CrG[r]) >> ScaleBits));
-                rgb[p * 3 + 2] = Clamp(luma + CbB[b]);
+                int luma = y[p] + 384, b = cb[p], r = cr[p];
+                rgb[o] = limit[luma + CrR[r]];
+                rgb[o + 1] = limit[luma + ((CbG[b] + CrG[r]) >> ScaleBits)];
+                rgb[o + 2] = limit[luma + CbB[b]];
             }
         }
 
         private static int Fix(double x) => (int)(x * (1 << ScaleBits) + 0.5);
-
-        private static byte Clamp(int v) => (byte)Math.Clamp(v, 0, 255);
     }
 }

@@ -3,7 +3,9 @@ namespace InceptionNet.Vision.Jpeg;
 /// <summary>
 /// libjpeg's "ISLOW" integer inverse DCT (jidctint.c, the default of libjpeg-turbo and therefore of PIL and OpenCV):
 /// 13-bit fixed-point constants, 2 extra bits kept between the column and row passes, and the output range-limit
-/// table indexed modulo 1024 exactly as libjpeg's. Dequantization happens inside, as in libjpeg.
+/// table indexed modulo 1024 exactly as libjpeg's. Dequantization happens inside, as in libjpeg. Arithmetic is 32-bit,
+/// like libjpeg-turbo's SIMD IDCT that PIL and OpenCV run on x86: for any real JPEG nothing overflows, so this equals the
+/// C code's 64-bit JLONG results; on hostile coefficients it wraps instead of failing.
 /// </summary>
 internal static class JpegIdct
 {
@@ -29,6 +31,14 @@ internal static class JpegIdct
     public static void Transform(ReadOnlySpan<short> coefficients, ReadOnlySpan<ushort> quant, Span<byte> output, int stride)
     {
         Span<int> workspace = stackalloc int[64];
+        Transform(coefficients, quant, output, stride, workspace);
+    }
+
+    /// <summary>As above, with a caller-provided 64-int workspace.</summary>
+    public static void Transform(ReadOnlySpan<short> coefficients, ReadOnlySpan<ushort> quant, Span<byte> output, int stride, Span<int> workspace)
+    {
+        unchecked
+        {
         for (int col = 0; col < 8; col++)
         {
             if (coefficients[8 + col] == 0 && coefficients[16 + col] == 0 && coefficients[24 + col] == 0 && coefficients[32 + col] == 0
@@ -43,16 +53,16 @@ internal static class JpegIdct
                 continue;
             }
 
-            long z2 = coefficients[16 + col] * quant[16 + col];
-            long z3 = coefficients[48 + col] * quant[48 + col];
-            long z1 = (z2 + z3) * Fix0_541196100;
-            long tmp2 = z1 + z3 * -Fix1_847759065;
-            long tmp3 = z1 + z2 * Fix0_765366865;
+            int z2 = coefficients[16 + col] * quant[16 + col];
+            int z3 = coefficients[48 + col] * quant[48 + col];
+            int z1 = (z2 + z3) * Fix0_541196100;
+            int tmp2 = z1 + z3 * -Fix1_847759065;
+            int tmp3 = z1 + z2 * Fix0_765366865;
             z2 = coefficients[col] * quant[col];
             z3 = coefficients[32 + col] * quant[32 + col];
-            long tmp0 = (z2 + z3) << ConstBits;
-            long tmp1 = (z2 - z3) << ConstBits;
-            long tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
+            int tmp0 = (z2 + z3) << ConstBits;
+            int tmp1 = (z2 - z3) << ConstBits;
+            int tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
 
             tmp0 = coefficients[56 + col] * quant[56 + col];
             tmp1 = coefficients[40 + col] * quant[40 + col];
@@ -61,14 +71,14 @@ internal static class JpegIdct
             Odd(ref tmp0, ref tmp1, ref tmp2, ref tmp3);
 
             const int shift = ConstBits - Pass1Bits;
-            workspace[0 * 8 + col] = (int)Descale(tmp10 + tmp3, shift);
-            workspace[7 * 8 + col] = (int)Descale(tmp10 - tmp3, shift);
-            workspace[1 * 8 + col] = (int)Descale(tmp11 + tmp2, shift);
-            workspace[6 * 8 + col] = (int)Descale(tmp11 - tmp2, shift);
-            workspace[2 * 8 + col] = (int)Descale(tmp12 + tmp1, shift);
-            workspace[5 * 8 + col] = (int)Descale(tmp12 - tmp1, shift);
-            workspace[3 * 8 + col] = (int)Descale(tmp13 + tmp0, shift);
-            workspace[4 * 8 + col] = (int)Descale(tmp13 - tmp0, shift);
+            workspace[0 * 8 + col] = Descale(tmp10 + tmp3, shift);
+            workspace[7 * 8 + col] = Descale(tmp10 - tmp3, shift);
+            workspace[1 * 8 + col] = Descale(tmp11 + tmp2, shift);
+            workspace[6 * 8 + col] = Descale(tmp11 - tmp2, shift);
+            workspace[2 * 8 + col] = Descale(tmp12 + tmp1, shift);
+            workspace[5 * 8 + col] = Descale(tmp12 - tmp1, shift);
+            workspace[3 * 8 + col] = Descale(tmp13 + tmp0, shift);
+            workspace[4 * 8 + col] = Descale(tmp13 - tmp0, shift);
         }
 
         for (int row = 0; row < 8; row++)
@@ -77,19 +87,19 @@ internal static class JpegIdct
             var o = output.Slice(row * stride, 8);
             if (w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0)
             {
-                byte value = RangeLimit[(int)Descale(w[0], Pass1Bits + 3) & 1023];
+                byte value = RangeLimit[Descale(w[0], Pass1Bits + 3) & 1023];
                 o.Fill(value);
                 continue;
             }
 
-            long z2 = w[2];
-            long z3 = w[6];
-            long z1 = (z2 + z3) * Fix0_541196100;
-            long tmp2 = z1 + z3 * -Fix1_847759065;
-            long tmp3 = z1 + z2 * Fix0_765366865;
-            long tmp0 = ((long)w[0] + w[4]) << ConstBits;
-            long tmp1 = ((long)w[0] - w[4]) << ConstBits;
-            long tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
+            int z2 = w[2];
+            int z3 = w[6];
+            int z1 = (z2 + z3) * Fix0_541196100;
+            int tmp2 = z1 + z3 * -Fix1_847759065;
+            int tmp3 = z1 + z2 * Fix0_765366865;
+            int tmp0 = (w[0] + w[4]) << ConstBits;
+            int tmp1 = (w[0] - w[4]) << ConstBits;
+            int tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
 
             tmp0 = w[7];
             tmp1 = w[5];
@@ -98,25 +108,28 @@ internal static class JpegIdct
             Odd(ref tmp0, ref tmp1, ref tmp2, ref tmp3);
 
             const int shift = ConstBits + Pass1Bits + 3;
-            o[0] = RangeLimit[(int)Descale(tmp10 + tmp3, shift) & 1023];
-            o[7] = RangeLimit[(int)Descale(tmp10 - tmp3, shift) & 1023];
-            o[1] = RangeLimit[(int)Descale(tmp11 + tmp2, shift) & 1023];
-            o[6] = RangeLimit[(int)Descale(tmp11 - tmp2, shift) & 1023];
-            o[2] = RangeLimit[(int)Descale(tmp12 + tmp1, shift) & 1023];
-            o[5] = RangeLimit[(int)Descale(tmp12 - tmp1, shift) & 1023];
-            o[3] = RangeLimit[(int)Descale(tmp13 + tmp0, shift) & 1023];
-            o[4] = RangeLimit[(int)Descale(tmp13 - tmp0, shift) & 1023];
+            o[0] = RangeLimit[Descale(tmp10 + tmp3, shift) & 1023];
+            o[7] = RangeLimit[Descale(tmp10 - tmp3, shift) & 1023];
+            o[1] = RangeLimit[Descale(tmp11 + tmp2, shift) & 1023];
+            o[6] = RangeLimit[Descale(tmp11 - tmp2, shift) & 1023];
+            o[2] = RangeLimit[Descale(tmp12 + tmp1, shift) & 1023];
+            o[5] = RangeLimit[Descale(tmp12 - tmp1, shift) & 1023];
+            o[3] = RangeLimit[Descale(tmp13 + tmp0, shift) & 1023];
+            o[4] = RangeLimit[Descale(tmp13 - tmp0, shift) & 1023];
+        }
         }
     }
 
     // The odd part of jidctint.c, shared by both passes: tmp0..tmp3 enter as the inputs of rows/columns 7, 5, 3, 1.
-    private static void Odd(ref long tmp0, ref long tmp1, ref long tmp2, ref long tmp3)
+    private static void Odd(ref int tmp0, ref int tmp1, ref int tmp2, ref int tmp3)
     {
-        long z1 = tmp0 + tmp3;
-        long z2 = tmp1 + tmp2;
-        long z3 = tmp0 + tmp2;
-        long z4 = tmp1 + tmp3;
-        long z5 = (z3 + z4) * Fix1_175875602;
+        unchecked
+        {
+        int z1 = tmp0 + tmp3;
+        int z2 = tmp1 + tmp2;
+        int z3 = tmp0 + tmp2;
+        int z4 = tmp1 + tmp3;
+        int z5 = (z3 + z4) * Fix1_175875602;
         tmp0 *= Fix0_298631336;
         tmp1 *= Fix2_053119869;
         tmp2 *= Fix3_072711026;
@@ -131,9 +144,10 @@ internal static class JpegIdct
         tmp1 += z2 + z4;
         tmp2 += z2 + z3;
         tmp3 += z1 + z4;
+        }
     }
 
-    private static long Descale(long x, int n) => (x + (1L << (n - 1))) >> n;
+    private static int Descale(int x, int n) => unchecked((x + (1 << (n - 1))) >> n);
 
     private static byte[] BuildRangeLimit()
     {
