@@ -26,6 +26,24 @@ public sealed class RgbImage
     /// <summary>RGB bytes, row-major.</summary>
     public byte[] Pixels { get; }
 
+    /// <summary>The rectangle [left, right) × [top, bottom), which must lie inside the image (PIL <c>Image.crop</c>).</summary>
+    public RgbImage Crop(int left, int top, int right, int bottom)
+    {
+        if (left < 0 || top < 0 || right > Width || bottom > Height || right <= left || bottom <= top)
+        {
+            throw new ArgumentOutOfRangeException(nameof(left), $"Crop ({left}, {top}, {right}, {bottom}) is not inside the {Width}x{Height} image.");
+        }
+
+        int w = right - left, h = bottom - top;
+        var pixels = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+        {
+            Pixels.AsSpan(((top + y) * Width + left) * 3, w * 3).CopyTo(pixels.AsSpan(y * w * 3));
+        }
+
+        return new RgbImage(w, h, pixels);
+    }
+
     /// <summary>Reads raw RGB bytes (as in the decode fixture's <c>.rgb</c> files) of a known size.</summary>
     public static RgbImage FromRawFile(string path, int width, int height)
     {
