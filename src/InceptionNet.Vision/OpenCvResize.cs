@@ -1,0 +1,270 @@
+using System.Numerics;
+
+namespace InceptionNet.Vision;
+
+/// <summary>
+/// <c>cv2.resize</c> on floating-point images (HWC, any channel count), reproducing OpenCV 4.x's arithmetic: INTER_AREA
+/// (area-weighted decimation tables when shrinking by a non-integer factor, block averages for integer factors, and the
+/// area-style linear weights when enlarging) and INTER_LINEAR. The element type is also
+/// the accumulation type (float or double), as in OpenCV for float and double images.
+/// </summary>
+public static class OpenCvResize
+{
+    /// <summary><c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_AREA)</c>.</summary>
+    public static T[] Area<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        Check(src.Length, sw, sh, cn, dw, dh);
+        double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
+        double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
+        if (scaleX >= 1 && scaleY >= 1)
+        {
+            int iscaleX = (int)Math.Round(scaleX), iscaleY = (int)Math.Round(scaleY);
+            if (Math.Abs(scaleX - iscaleX) < double.Epsilon && Math.Abs(scaleY - iscaleY) < double.Epsilon)
+            {
+                return AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY);
+            }
+
+            return AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY);
+        }
+
+        return Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true);
+    }
+
+    /// <summary><c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_LINEAR)</c>.</summary>
+    public static T[] Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        Check(src.Length, sw, sh, cn, dw, dh);
+        double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
+        return Linear(src, sw, sh, cn, dw, dh, 1.0 / invScaleX, 1.0 / invScaleY, invScaleX, invScaleY, areaMode: false);
+    }
+
+    private static void Check(int length, int sw, int sh, int cn, int dw, int dh)
+    {
+        if (sw < 1 || sh < 1 || cn < 1 || dw < 1 || dh < 1 || length != sw * sh * cn)
+        {
+            throw new ArgumentException($"Cannot resize {length} values as {sw}x{sh}x{cn} to {dw}x{dh}.");
+        }
+    }
+
+    // resizeAreaFast_Invoker: each output is the mean of an iscaleX × iscaleY block (cells past the edge are skipped).
+    private static T[] AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var dst = new T[dw * dh * cn];
+        T scale = T.CreateChecked(1f / (sx * sy)); // OpenCV: float scale = 1.f / area, even for double images
+        for (int y = 0; y < dh; y++)
+        {
+            for (int x = 0; x < dw; x++)
+            {
+                for (int c = 0; c < cn; c++)
+                {
+                    T sum = T.Zero;
+                    int count = 0;
+                    for (int j = 0; j < sy; j++)
+                    {
+                        int yy = y * sy + j;
+                        if (yy >= sh)
+                        {
+                            break;
+                        }
+
+                        for (int i = 0; i < sx; i++)
+                        {
+                            int xx = x * sx + i;
+                            if (xx >= sw)
+                            {
+                                break;
+                            }
+
+                            sum += src[(yy * sw + xx) * cn + c];
+                            count++;
+                        }
+                    }
+
+                    dst[(y * dw + x) * cn + c] = count == sx * sy ? sum * scale : T.CreateChecked(float.CreateTruncating(sum) / count);
+                }
+            }
+        }
+
+        return dst;
+    }
+
+    private readonly record struct Decimate(int Di, int Si, double Alpha);
+
+    // computeResizeAreaTab.
+    private static List<Decimate> AreaTable(int ssize, int dsize, int cn, double scale)
+    {
+        var tab = new List<Decimate>();
+        for (int dx = 0; dx < dsize; dx++)
+        {
+            double fsx1 = dx * scale;
+            double fsx2 = fsx1 + scale;
+            double cellWidth = Math.Min(scale, ssize - fsx1);
+            int sx1 = (int)Math.Ceiling(fsx1), sx2 = (int)Math.Floor(fsx2);
+            sx2 = Math.Min(sx2, ssize - 1);
+            sx1 = Math.Min(sx1, sx2);
+            if (sx1 - fsx1 > 1e-3)
+            {
+                tab.Add(new Decimate(dx * cn, (sx1 - 1) * cn, (float)((sx1 - fsx1) / cellWidth)));
+            }
+
+            for (int sx = sx1; sx < sx2; sx++)
+            {
+                tab.Add(new Decimate(dx * cn, sx * cn, (float)(1.0 / cellWidth)));
+            }
+
+            if (fsx2 - sx2 > 1e-3)
+            {
+                tab.Add(new Decimate(dx * cn, sx2 * cn, (float)(Math.Min(Math.Min(fsx2 - sx2, 1.0), cellWidth) / cellWidth)));
+            }
+        }
+
+        return tab;
+    }
+
+    // resizeArea_Invoker: weights are float (OpenCV stores alpha as float), products accumulated in T.
+    private static T[] AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var xtab = AreaTable(sw, dw, cn, scaleX);
+        var ytab = AreaTable(sh, dh, 1, scaleY);
+        var xAlpha = xtab.Select(t => T.CreateChecked((float)t.Alpha)).ToArray();
+        int width = dw * cn;
+        var dst = new T[dh * width];
+        var buf = new T[width];
+        var sum = new T[width];
+        int prevDy = ytab[0].Di;
+        for (int j = 0; j < ytab.Count; j++)
+        {
+            T beta = T.CreateChecked((float)ytab[j].Alpha);
+            int dy = ytab[j].Di, sy = ytab[j].Si;
+            var row = src.Slice(sy * sw * cn, sw * cn);
+            Array.Clear(buf);
+            for (int k = 0; k < xtab.Count; k++)
+            {
+                int si = xtab[k].Si, di = xtab[k].Di;
+                T alpha = xAlpha[k];
+                for (int c = 0; c < cn; c++)
+                {
+                    buf[di + c] = buf[di + c] + row[si + c] * alpha;
+                }
+            }
+
+            if (dy != prevDy)
+            {
+                for (int dx = 0; dx < width; dx++)
+                {
+                    dst[prevDy * width + dx] = sum[dx];
+                    sum[dx] = beta * buf[dx];
+                }
+
+                prevDy = dy;
+            }
+            else
+            {
+                for (int dx = 0; dx < width; dx++)
+                {
+                    sum[dx] += beta * buf[dx];
+                }
+            }
+        }
+
+        for (int dx = 0; dx < width; dx++)
+        {
+            dst[prevDy * width + dx] = sum[dx];
+        }
+
+        return dst;
+    }
+
+    // resizeGeneric_ with HResizeLinear / VResizeLinear; area mode uses INTER_AREA's enlarging weights.
+    private static T[] Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
+        double invScaleX, double invScaleY, bool areaMode)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var (xofs, xAlpha, xmax) = LinearTable<T>(sw, dw, scaleX, invScaleX, areaMode, clampEdges: true);
+        // Vertically OpenCV clamps the row indices but keeps the weights: at the edges both rows are the same row and
+        // the result is row·(1 − f) + row·f, which is not always exactly row in floating point.
+        var (yofs, yAlpha, _) = LinearTable<T>(sh, dh, scaleY, invScaleY, areaMode, clampEdges: false);
+        var dst = new T[dw * dh * cn];
+        var row0 = new T[dw * cn];
+        var row1 = new T[dw * cn];
+        for (int dy = 0; dy < dh; dy++)
+        {
+            int sy0 = Math.Clamp(yofs[dy], 0, sh - 1), sy1 = Math.Clamp(yofs[dy] + 1, 0, sh - 1);
+            Horizontal(src.Slice(sy0 * sw * cn, sw * cn), cn, dw, xofs, xAlpha, xmax, row0);
+            Horizontal(src.Slice(sy1 * sw * cn, sw * cn), cn, dw, xofs, xAlpha, xmax, row1);
+            T b0 = yAlpha[2 * dy], b1 = yAlpha[2 * dy + 1];
+            for (int x = 0; x < dw * cn; x++)
+            {
+                dst[dy * dw * cn + x] = row0[x] * b0 + row1[x] * b1;
+            }
+        }
+
+        return dst;
+    }
+
+    private static void Horizontal<T>(ReadOnlySpan<T> row, int cn, int dw, int[] xofs, T[] alpha, int xmax, T[] output)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        for (int dx = 0; dx < dw; dx++)
+        {
+            int sx = xofs[dx] * cn;
+            for (int c = 0; c < cn; c++)
+            {
+                output[dx * cn + c] = dx < xmax
+                    ? row[sx + c] * alpha[2 * dx] + row[sx + cn + c] * alpha[2 * dx + 1]
+                    : row[sx + c] * alpha[2 * dx];
+            }
+        }
+    }
+
+    private static (int[] Offsets, T[] Alpha, int Max) LinearTable<T>(int ssize, int dsize, double scale, double invScale, bool areaMode, bool clampEdges)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var offsets = new int[dsize];
+        var alpha = new T[2 * dsize];
+        int max = dsize;
+        for (int dx = 0; dx < dsize; dx++)
+        {
+            float fx;
+            int sx;
+            if (!areaMode)
+            {
+                fx = (float)((dx + 0.5) * scale - 0.5);
+                sx = (int)MathF.Floor(fx);
+                fx -= sx;
+            }
+            else
+            {
+                sx = (int)Math.Floor(dx * scale);
+                fx = (float)((dx + 1) - (sx + 1) * invScale);
+                fx = fx <= 0 ? 0f : fx - MathF.Floor(fx);
+            }
+
+            if (clampEdges && sx < 0)
+            {
+                fx = 0;
+                sx = 0;
+            }
+
+            if (clampEdges && sx + 1 >= ssize)
+            {
+                max = Math.Min(max, dx);
+                if (sx >= ssize - 1)
+                {
+                    fx = 0;
+                    sx = ssize - 1;
+                }
+            }
+
+            offsets[dx] = sx;
+            alpha[2 * dx] = T.CreateChecked(1f - fx);
+            alpha[2 * dx + 1] = T.CreateChecked(fx);
+        }
+
+        return (offsets, alpha, max);
+    }
+}
