@@ -21,6 +21,10 @@ public static class CliApp
     {
         var root = new RootCommand("InceptionNet: pure-managed face recognition (FaceNet, OpenFace) from Keras h5 weights.");
         root.Subcommands.Add(EmbedCommand(stdout, stderr));
+        foreach (var command in new RecognitionCommands(stdout, stderr).All())
+        {
+            root.Subcommands.Add(command);
+        }
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -37,14 +41,22 @@ public static class CliApp
         return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
 
-    /// <summary>The <c>--model</c> option shared by every command that encodes.</summary>
-    internal static Option<string> ModelOption()
+    /// <summary>Exit code: the face was rejected or is not in the database.</summary>
+    public const int Rejected = 1;
+
+    /// <summary>The <c>--model</c> option shared by every command that encodes (no default when a gallery can supply it).</summary>
+    internal static Option<string> ModelOption(bool withDefault = true)
     {
         var option = new Option<string>("--model", "-m")
         {
-            Description = "Model: facenet (Inception-ResNet-v1, 160×160), openface (course nn4.small2, 96×96) or openface-keras (Keras-OpenFace graph with LRN and L2 pooling).",
-            DefaultValueFactory = _ => "facenet",
+            Description = "Model: facenet (Inception-ResNet-v1, 160×160), openface (course nn4.small2, 96×96) or openface-keras (Keras-OpenFace graph with LRN and L2 pooling)."
+                + (withDefault ? string.Empty : " Default: the gallery's model, else facenet."),
         };
+        if (withDefault)
+        {
+            option.DefaultValueFactory = _ => "facenet";
+        }
+
         option.AcceptOnlyFromAmong([.. FaceModels.Ids]);
         return option;
     }

@@ -9,7 +9,7 @@ namespace InceptionNet.Models;
 /// identity (name, weights digest, default threshold). <see cref="Encode(string)"/> does the right preprocessing
 /// for the model. Instances are thread-safe; passes are serialized and use all cores inside each layer.
 /// </summary>
-public abstract class FaceEncoder
+public abstract class FaceEncoder : IFaceEncoder
 {
     private readonly Lock _gate = new();
     private readonly ExecutionContext _context;

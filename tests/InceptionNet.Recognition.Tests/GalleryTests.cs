@@ -1,0 +1,214 @@
+using InceptionNet.Models;
+using InceptionNet.Recognition;
+using InceptionNet.TestSupport;
+using InceptionNet.Vision;
+using Xunit;
+
+namespace InceptionNet.Recognition.Tests;
+
+/// <summary>An encoder stand-in that returns the fixture's embeddings, so recognition is tested without running a network.</summary>
+internal sealed class FixtureEncoder(string digest = "fixture-digest") : IFaceEncoder
+{
+    public string ModelId => "facenet";
+
+    public int InputSize => 160;
+
+    public int EmbeddingSize => 128;
+
+    public string PreprocessingId => "rgb-pil-nearest-160-div255";
+
+    public double DefaultThreshold => 0.7;
+
+    public string WeightsDigest => digest;
+
+    public FaceEncoding Encode(RgbImage image) => throw new NotSupportedException();
+
+    public IReadOnlyList<FaceEncoding> Encode(IReadOnlyList<RgbImage> images, int batchSize = 16) => throw new NotSupportedException();
+
+    public static FaceEncoding Of(string name)
+    {
+        var e = SharedData.Json("fixtures", "facenet-synthetic", "expected.json").GetProperty("encodings").GetProperty(name);
+        return new FaceEncoding(SharedData.Numbers(e.GetProperty("raw")).Select(v => (float)v).ToArray(), SharedData.Numbers(e.GetProperty("embedding")).Select(v => (float)v).ToArray());
+    }
+}
+
+public sealed class GalleryTests : IDisposable
+{
+    private static readonly string[] Database = ["danielle", "younes", "tian", "andrew", "kian", "dan", "sebastiano", "bertrand", "kevin", "felix", "benoit", "arnaud"];
+    private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-gallery-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string NewGallery(IFaceEncoder? encoder = null)
+    {
+        string path = Path.Combine(_dir, $"g{Guid.NewGuid():N}.json");
+        using var writer = Gallery.OpenForWrite(path, ModelStamp.Of(encoder ?? new FixtureEncoder()));
+        foreach (string name in Database)
+        {
+            writer.Enroll(name, [(name + ".jpg", FixtureEncoder.Of(name))], 0.7);
+        }
+
+        writer.Commit();
+        return path;
+    }
+
+    [Fact]
+    public void Round_trip_keeps_every_embedding_bit_for_bit()
+    {
+        var gallery = Gallery.Open(NewGallery());
+        Assert.Equal(Database, gallery.Identities.Select(i => i.Name));
+        Assert.Equal(FixtureEncoder.Of("kian").Embedding, gallery.Get("kian").Entries[0].Embedding);
+        Assert.Equal("kian.jpg", gallery.Get("kian").Entries[0].Source);
+    }
+
+    [Fact]
+    public void Verify_and_identify_reproduce_the_fixture_distances_and_decisions()
+    {
+        var recognizer = new FaceRecognizer(new FixtureEncoder(), Gallery.Open(NewGallery()));
+        var expected = SharedData.Json("fixtures", "facenet-synthetic", "expected.json");
+        foreach (var v in expected.GetProperty("verify").EnumerateArray())
+        {
+            var result = recognizer.Verify(FixtureEncoder.Of(v.GetProperty("image").GetString()!), v.GetProperty("identity").GetString()!);
+            Assert.Equal(v.GetProperty("distance").GetDouble(), result.Distance, 5);
+            Assert.Equal(v.GetProperty("door_open").GetBoolean(), result.Accepted);
+            Assert.Equal(result.Accepted ? $"It's {result.Identity}, welcome in!" : $"It's not {result.Identity}, please go away", result.Message);
+        }
+
+        foreach (var w in expected.GetProperty("who_is_it").EnumerateArray())
+        {
+            var result = recognizer.Identify(FixtureEncoder.Of(w.GetProperty("image").GetString()!));
+            Assert.Equal(w.GetProperty("min_dist").GetDouble(), result.Distance, 5);
+            Assert.Equal(w.GetProperty("runner_up").GetString(), result.RunnerUp);
+            Assert.Equal(w.GetProperty("runner_up_dist").GetDouble(), result.RunnerUpDistance!.Value, 5);
+            Assert.Null(result.Identity); // every camera image is "not in the database" at 0.7 with these weights
+            Assert.Equal("Not in the database.", result.Message);
+        }
+    }
+
+    [Fact]
+    public void Identify_finds_an_enrolled_photo_at_zero_and_flags_near_ties()
+    {
+        var recognizer = new FaceRecognizer(new FixtureEncoder(), Gallery.Open(NewGallery()));
+        var younes = recognizer.Identify(FixtureEncoder.Of("younes"));
+        Assert.Equal("younes", younes.Identity);
+        Assert.Equal(0.0, younes.Distance, 12);
+
+        // Two identities with the same photo: a tie under the threshold is ambiguous, never a silent pick.
+        string path = NewGallery();
+        using (var writer = Gallery.OpenForWrite(path, ModelStamp.Of(new FixtureEncoder())))
+        {
+            writer.Enroll("younes_twin", [("younes.jpg", FixtureEncoder.Of("younes"))], 0.7);
+            writer.Commit();
+        }
+
+        var tie = new FaceRecognizer(new FixtureEncoder(), Gallery.Open(path)).Identify(FixtureEncoder.Of("younes"));
+        Assert.True(tie.Ambiguous);
+        Assert.Null(tie.Identity);
+        Assert.StartsWith("Ambiguous:", tie.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Several_photos_per_person_closest_and_mean_rules()
+    {
+        string path = NewGallery();
+        using (var writer = Gallery.OpenForWrite(path, ModelStamp.Of(new FixtureEncoder())))
+        {
+            writer.Enroll("younes", [("camera_0.jpg", FixtureEncoder.Of("camera_0"))], 0.7);
+            writer.Commit();
+        }
+
+        var gallery = Gallery.Open(path);
+        Assert.Equal(2, gallery.Get("younes").Entries.Count);
+        var closest = new FaceRecognizer(new FixtureEncoder(), gallery).Verify(FixtureEncoder.Of("camera_0"), "younes");
+        Assert.Equal(0.0, closest.Distance, 12);
+        var mean = new FaceRecognizer(new FixtureEncoder(), gallery, new RecognitionOptions { Rule = IdentityRule.Mean }).Verify(FixtureEncoder.Of("camera_0"), "younes");
+        Assert.InRange(mean.Distance, 0.1, 0.9832891); // between its own photo and younes.jpg
+    }
+
+    [Fact]
+    public void A_gallery_made_with_other_weights_is_refused()
+    {
+        var gallery = Gallery.Open(NewGallery());
+        var ex = Assert.Throws<GalleryException>(() => new FaceRecognizer(new FixtureEncoder("other-digest-0000"), gallery));
+        Assert.Contains("other 'facenet' weights", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<GalleryException>(() => Gallery.OpenForWrite(gallery.Path, ModelStamp.Of(new FixtureEncoder("other-digest-0000"))));
+    }
+
+    [Fact]
+    public void Enrolling_a_photo_close_to_someone_else_warns()
+    {
+        using var writer = Gallery.OpenForWrite(NewGallery(), ModelStamp.Of(new FixtureEncoder()));
+        var warnings = writer.Enroll("impostor", [("kian-again.jpg", FixtureEncoder.Of("kian"))], 0.7);
+        Assert.Single(warnings);
+        Assert.Contains("from 'kian'", warnings[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_names_empty_galleries_and_bad_names()
+    {
+        var gallery = Gallery.Open(NewGallery());
+        var recognizer = new FaceRecognizer(new FixtureEncoder(), gallery);
+        Assert.Contains("'bob' is not in the gallery", Assert.Throws<GalleryException>(() => recognizer.Verify(FixtureEncoder.Of("kian"), "bob")).Message, StringComparison.Ordinal);
+        var empty = new FaceRecognizer(new FixtureEncoder(), Gallery.CreateEmpty(Path.Combine(_dir, "empty.json"), ModelStamp.Of(new FixtureEncoder())));
+        Assert.False(empty.Identify(FixtureEncoder.Of("kian")).Accepted);
+        using var writer = Gallery.OpenForWrite(gallery.Path, null);
+        Assert.Throws<GalleryException>(() => writer.Enroll("  ", [("x", FixtureEncoder.Of("kian"))], 0.7));
+        Assert.Throws<GalleryException>(() => writer.Rename("kian", "younes"));
+        Assert.Contains("gallery not found", Assert.Throws<GalleryException>(() => Gallery.Open(Path.Combine(_dir, "none.json"))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Remove_and_rename_persist()
+    {
+        string path = NewGallery();
+        using (var writer = Gallery.OpenForWrite(path, null))
+        {
+            writer.Remove("dan");
+            writer.Rename("kian", "kian_katanforoosh");
+            writer.Commit();
+        }
+
+        var gallery = Gallery.Open(path);
+        Assert.False(gallery.Contains("dan"));
+        Assert.True(gallery.Contains("kian_katanforoosh"));
+        Assert.Equal(11, gallery.Identities.Count);
+    }
+
+    [Fact]
+    public void A_damaged_gallery_file_is_a_clear_error()
+    {
+        string path = NewGallery();
+        File.WriteAllText(path, File.ReadAllText(path)[..200]);
+        Assert.Contains("not a readable gallery file", Assert.Throws<GalleryException>(() => Gallery.Open(path)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_readers_always_see_a_whole_gallery_while_a_writer_commits()
+    {
+        string path = NewGallery();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            int reads = 0;
+            do
+            {
+                var g = Gallery.Open(path);
+                Assert.InRange(g.Identities.Count, 12, 100);
+                reads++;
+            }
+            while (!stop.IsCancellationRequested);
+
+            return reads;
+        })).ToArray();
+        for (int i = 0; i < 30 && !stop.IsCancellationRequested; i++)
+        {
+            using var writer = Gallery.OpenForWrite(path, null);
+            writer.Enroll($"visitor{i}", [("v.jpg", FixtureEncoder.Of("camera_1"))], 0.0);
+            writer.Commit();
+        }
+
+        await stop.CancelAsync();
+        var counts = await Task.WhenAll(readers);
+        Assert.All(counts, c => Assert.True(c > 0));
+    }
+}
