@@ -77,6 +77,13 @@ public sealed class Gallery
         var lockStream = AcquireLock(path, lockTimeout ?? TimeSpan.FromSeconds(30));
         try
         {
+            // Only the lock holder writes temporary files, so any left over belong to a writer that died mid-save.
+            string folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+            foreach (string stale in Directory.GetFiles(folder, $".{System.IO.Path.GetFileName(path)}.*.tmp"))
+            {
+                File.Delete(stale);
+            }
+
             Gallery gallery;
             if (File.Exists(path))
             {

@@ -69,7 +69,7 @@ public sealed class GalleryTests : IDisposable
         foreach (var v in expected.GetProperty("verify").EnumerateArray())
         {
             var result = recognizer.Verify(FixtureEncoder.Of(v.GetProperty("image").GetString()!), v.GetProperty("identity").GetString()!);
-            Assert.Equal(v.GetProperty("distance").GetDouble(), result.Distance, 5);
+            AssertNear(v.GetProperty("distance").GetDouble(), result.Distance);
             Assert.Equal(v.GetProperty("door_open").GetBoolean(), result.Accepted);
             Assert.Equal(result.Accepted ? $"It's {result.Identity}, welcome in!" : $"It's not {result.Identity}, please go away", result.Message);
         }
@@ -77,9 +77,9 @@ public sealed class GalleryTests : IDisposable
         foreach (var w in expected.GetProperty("who_is_it").EnumerateArray())
         {
             var result = recognizer.Identify(FixtureEncoder.Of(w.GetProperty("image").GetString()!));
-            Assert.Equal(w.GetProperty("min_dist").GetDouble(), result.Distance, 5);
+            AssertNear(w.GetProperty("min_dist").GetDouble(), result.Distance);
             Assert.Equal(w.GetProperty("runner_up").GetString(), result.RunnerUp);
-            Assert.Equal(w.GetProperty("runner_up_dist").GetDouble(), result.RunnerUpDistance!.Value, 5);
+            AssertNear(w.GetProperty("runner_up_dist").GetDouble(), result.RunnerUpDistance!.Value);
             Assert.Null(result.Identity); // every camera image is "not in the database" at 0.7 with these weights
             Assert.Equal("Not in the database.", result.Message);
         }
@@ -211,4 +211,7 @@ public sealed class GalleryTests : IDisposable
         var counts = await Task.WhenAll(readers);
         Assert.All(counts, c => Assert.True(c > 0));
     }
+
+    // Distances are checked to ±1e-5, the tolerance the issue sets for reproducing the fixture's verify / who_is_it values.
+    private static void AssertNear(double expected, double actual) => Assert.InRange(actual, expected - 1e-5, expected + 1e-5);
 }
