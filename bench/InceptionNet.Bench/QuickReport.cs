@@ -15,6 +15,27 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--search"))
+        {
+            foreach (int n in new[] { 10_000, 100_000, 1_000_000 })
+            {
+                var (index, query) = SearchBenchmarks.Build(n);
+                index.TopTwo(query);
+                var times = new List<double>();
+                for (int i = 0; i < 20; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    index.TopTwo(query);
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                times.Sort();
+                Console.WriteLine($"identify over {n,9:N0} vectors: median {times[10]:F2} ms");
+            }
+
+            return;
+        }
+
         int repeats = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
         var model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
         long macs = model.MultiplyAddsPerImage;

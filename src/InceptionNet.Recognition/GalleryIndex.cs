@@ -27,46 +27,82 @@ public sealed class GalleryIndex : IParallelWork
     private readonly float[] _scratch;
     private readonly Lock _gate = new();
     private float[] _query = [];
+    private int[] _itemTop = [];
+    private bool _findTopTwo;
 
     /// <summary>Builds the index from identities and their entries.</summary>
     public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
+        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim)
     {
-        ArgumentNullException.ThrowIfNull(identities);
-        _dim = dim;
-        _names = identities.Select(i => i.Name).ToArray();
-        int rows = identities.Sum(i => i.Entries.Count);
-        _vectors = new float[rows * dim];
-        _owner = new int[rows];
-        _means = new float[_names.Length * dim];
-        int row = 0;
-        for (int id = 0; id < identities.Count; id++)
+    }
+
+    /// <summary>
+    /// Builds the index straight from arrays (bulk loads, benchmarks): <paramref name="vectors"/> is [rows, dim] row-major
+    /// and <paramref name="owner"/>[r] indexes <paramref name="names"/>. The arrays are used as they are, not copied.
+    /// </summary>
+    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim)
+        : this((vectors, owner), names, dim)
+    {
+    }
+
+    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
         {
-            var mean = new double[dim];
-            foreach (var entry in identities[id].Entries)
+            throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
+        }
+
+        _dim = dim;
+        _names = names;
+        _vectors = rows.Vectors;
+        _owner = rows.Owner;
+        var sums = new double[names.Length * dim];
+        for (int r = 0; r < _owner.Length; r++)
+        {
+            for (int j = 0; j < dim; j++)
             {
-                entry.Embedding.CopyTo(_vectors, row * dim);
-                _owner[row++] = id;
-                for (int j = 0; j < dim; j++)
-                {
-                    mean[j] += entry.Embedding[j];
-                }
+                sums[_owner[r] * dim + j] += _vectors[r * dim + j];
+            }
+        }
+
+        _means = new float[names.Length * dim];
+        for (int id = 0; id < names.Length; id++)
+        {
+            var mean = sums.AsSpan(id * dim, dim);
+            double norm = 0;
+            foreach (double v in mean)
+            {
+                norm += v * v;
             }
 
-            double norm = Math.Sqrt(Math.Max(mean.Sum(v => v * v), 1e-12));
+            norm = Math.Sqrt(Math.Max(norm, 1e-12));
             for (int j = 0; j < dim; j++)
             {
                 _means[id * dim + j] = (float)(mean[j] / norm);
             }
         }
 
-        _scratch = new float[rows];
+        _scratch = new float[_owner.Length];
     }
 
-    /// <summary>Raw vectors and their owners, for building an index straight from arrays (benchmarks, bulk loads).</summary>
-    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim)
-        : this(names.Select((n, id) => (n, (IReadOnlyList<GalleryEntry>)Enumerable.Range(0, owner.Length).Where(r => owner[r] == id)
-            .Select(r => new GalleryEntry(vectors.AsSpan(r * dim, dim).ToArray(), string.Empty, default)).ToList())).ToList(), dim)
+    private static (float[] Vectors, int[] Owner) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
     {
+        ArgumentNullException.ThrowIfNull(identities);
+        int rows = identities.Sum(i => i.Entries.Count);
+        var vectors = new float[rows * dim];
+        var owner = new int[rows];
+        int row = 0;
+        for (int id = 0; id < identities.Count; id++)
+        {
+            foreach (var entry in identities[id].Entries)
+            {
+                entry.Embedding.CopyTo(vectors, row * dim);
+                owner[row++] = id;
+            }
+        }
+
+        return (vectors, owner);
     }
 
     /// <summary>Number of vectors.</summary>
@@ -110,28 +146,53 @@ public sealed class GalleryIndex : IParallelWork
     /// <summary>The two nearest identities (closest-photo rule), with double-precision distances.</summary>
     public ((string Name, double Distance)? Best, (string Name, double Distance)? RunnerUp) TopTwo(ReadOnlySpan<float> query)
     {
-        var (best, squared) = BestRowPerIdentity(query);
-        int first = -1, second = -1;
-        for (int id = 0; id < best.Length; id++)
+        if (query.Length != _dim)
         {
-            if (best[id] < 0)
+            throw new ArgumentException($"Query has {query.Length} values, the gallery holds {_dim}-d vectors.");
+        }
+
+        int first = -1, second = -1;
+        lock (_gate)
+        {
+            _query = query.ToArray();
+            int items = (Count + RowsPerItem - 1) / RowsPerItem;
+            if (_itemTop.Length < items * 2)
             {
-                continue;
+                _itemTop = new int[items * 2];
             }
 
-            if (first < 0 || squared[id] < squared[first])
+            _findTopTwo = true;
+            WorkerPool.Shared.Run(this, items);
+            _findTopTwo = false;
+
+            // The global runner-up identity is, in its own chunk, either that chunk's best row or the best row of an
+            // identity other than the chunk's best: merging each chunk's top two distinct identities is exact.
+            for (int i = 0; i < items * 2; i++)
             {
-                second = first;
-                first = id;
-            }
-            else if (second < 0 || squared[id] < squared[second])
-            {
-                second = id;
+                int r = _itemTop[i];
+                if (r < 0)
+                {
+                    continue;
+                }
+
+                if (first < 0 || _scratch[r] < _scratch[first])
+                {
+                    if (first >= 0 && _owner[first] != _owner[r])
+                    {
+                        second = first;
+                    }
+
+                    first = r;
+                }
+                else if (_owner[r] != _owner[first] && (second < 0 || _scratch[r] < _scratch[second]))
+                {
+                    second = r;
+                }
             }
         }
 
         var q = query.ToArray();
-        (string, double)? Describe(int id) => id < 0 ? null : (_names[id], ElementwiseOps.Distance(_vectors.AsSpan(best[id] * _dim, _dim), q));
+        (string, double)? Describe(int row) => row < 0 ? null : (_names[_owner[row]], ElementwiseOps.Distance(_vectors.AsSpan(row * _dim, _dim), q));
         return (Describe(first), Describe(second));
     }
 
@@ -139,7 +200,34 @@ public sealed class GalleryIndex : IParallelWork
     {
         int start = item * RowsPerItem;
         int rows = Math.Min(RowsPerItem, Count - start);
-        VectorSearch.SquaredDistances(_vectors.AsSpan(start * _dim, rows * _dim), _dim, _query, _scratch.AsSpan(start, rows), Level);
+        var distances = _scratch.AsSpan(start, rows);
+        VectorSearch.SquaredDistances(_vectors.AsSpan(start * _dim, rows * _dim), _dim, _query, distances, Level);
+        if (!_findTopTwo)
+        {
+            return;
+        }
+
+        int best = -1, next = -1;
+        for (int i = 0; i < rows; i++)
+        {
+            int r = start + i;
+            if (best < 0 || distances[i] < _scratch[best])
+            {
+                if (best >= 0 && _owner[best] != _owner[r])
+                {
+                    next = best;
+                }
+
+                best = r;
+            }
+            else if (_owner[r] != _owner[best] && (next < 0 || distances[i] < _scratch[next]))
+            {
+                next = r;
+            }
+        }
+
+        _itemTop[2 * item] = best;
+        _itemTop[2 * item + 1] = next;
     }
 
     // Squared distances of every row into _scratch (all cores), then the closest row of each identity.

@@ -1,0 +1,47 @@
+using BenchmarkDotNet.Attributes;
+using InceptionNet.Recognition;
+
+namespace InceptionNet.Bench;
+
+/// <summary>1:N identification over N random unit vectors (one identity each), all cores.</summary>
+[MemoryDiagnoser]
+public class SearchBenchmarks
+{
+    private GalleryIndex _index = null!;
+    private float[] _query = [];
+
+    [Params(10_000, 100_000, 1_000_000)]
+    public int N { get; set; }
+
+    [GlobalSetup]
+    public void Setup() => (_index, _query) = Build(N);
+
+    [Benchmark(Description = "identify (top two identities)")]
+    public double Identify() => _index.TopTwo(_query).Best!.Value.Distance;
+
+    internal static (GalleryIndex Index, float[] Query) Build(int n)
+    {
+        const int dim = 128;
+        var random = new Random(1234);
+        var vectors = new float[n * dim];
+        for (int r = 0; r < n; r++)
+        {
+            double norm = 0;
+            for (int j = 0; j < dim; j++)
+            {
+                float v = (float)(random.NextDouble() * 2 - 1);
+                vectors[r * dim + j] = v;
+                norm += v * v;
+            }
+
+            for (int j = 0; j < dim; j++)
+            {
+                vectors[r * dim + j] = (float)(vectors[r * dim + j] / Math.Sqrt(norm));
+            }
+        }
+
+        var owner = Enumerable.Range(0, n).ToArray();
+        var names = owner.Select(i => $"person{i}").ToArray();
+        return (new GalleryIndex(vectors, owner, names, dim), vectors.AsSpan(0, dim).ToArray());
+    }
+}
