@@ -169,24 +169,9 @@ public sealed class GalleryIndex : IParallelWork
             // identity other than the chunk's best: merging each chunk's top two distinct identities is exact.
             for (int i = 0; i < items * 2; i++)
             {
-                int r = _itemTop[i];
-                if (r < 0)
+                if (_itemTop[i] >= 0)
                 {
-                    continue;
-                }
-
-                if (first < 0 || _scratch[r] < _scratch[first])
-                {
-                    if (first >= 0 && _owner[first] != _owner[r])
-                    {
-                        second = first;
-                    }
-
-                    first = r;
-                }
-                else if (_owner[r] != _owner[first] && (second < 0 || _scratch[r] < _scratch[second]))
-                {
-                    second = r;
+                    Consider(_itemTop[i], ref first, ref second);
                 }
             }
         }
@@ -208,26 +193,31 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         int best = -1, next = -1;
-        for (int i = 0; i < rows; i++)
+        for (int r = start; r < start + rows; r++)
         {
-            int r = start + i;
-            if (best < 0 || distances[i] < _scratch[best])
-            {
-                if (best >= 0 && _owner[best] != _owner[r])
-                {
-                    next = best;
-                }
-
-                best = r;
-            }
-            else if (_owner[r] != _owner[best] && (next < 0 || distances[i] < _scratch[next]))
-            {
-                next = r;
-            }
+            Consider(r, ref best, ref next);
         }
 
         _itemTop[2 * item] = best;
         _itemTop[2 * item + 1] = next;
+    }
+
+    // Keeps the nearest row (first) and the nearest row of another identity (second) by the distances in _scratch.
+    private void Consider(int r, ref int first, ref int second)
+    {
+        if (first < 0 || _scratch[r] < _scratch[first])
+        {
+            if (first >= 0 && _owner[first] != _owner[r])
+            {
+                second = first;
+            }
+
+            first = r;
+        }
+        else if (_owner[r] != _owner[first] && (second < 0 || _scratch[r] < _scratch[second]))
+        {
+            second = r;
+        }
     }
 
     // Squared distances of every row into _scratch (all cores), then the closest row of each identity.

@@ -146,20 +146,5 @@ public static class TripletLoss
         return result;
     }
 
-    private static double Squared(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        if (a.Length != b.Length)
-        {
-            throw new ArgumentException($"Embeddings have different lengths ({a.Length} and {b.Length}).");
-        }
-
-        double sum = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            double diff = (double)a[i] - b[i];
-            sum += diff * diff;
-        }
-
-        return sum;
-    }
+    private static double Squared(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => InceptionNet.Tensors.ElementwiseOps.SquaredDistance(a, b);
 }

@@ -104,7 +104,10 @@ public static class ElementwiseOps
     }
 
     /// <summary>Euclidean distance between two vectors, accumulated in double.</summary>
-    public static double Distance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    public static double Distance(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Math.Sqrt(SquaredDistance(a, b));
+
+    /// <summary>Squared Euclidean distance between two vectors, accumulated in double.</summary>
+    public static double SquaredDistance(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length)
         {
@@ -118,7 +121,7 @@ public static class ElementwiseOps
             sum += d * d;
         }
 
-        return Math.Sqrt(sum);
+        return sum;
     }
 
     /// <summary>ReLU in place (used where it cannot be fused into a convolution).</summary>
