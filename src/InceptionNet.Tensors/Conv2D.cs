@@ -38,6 +38,9 @@ public static class Conv2D
     /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height.</summary>
     internal const int RowBlock = 48;
 
+    /// <summary>Reduction slice: 256 × 32 floats of B (32 KiB) fit the L1 cache next to the A rows in use.</summary>
+    internal const int KBlock = 256;
+
     [ThreadStatic]
     private static ConvJob? t_job;
 
@@ -212,7 +215,11 @@ public static class Conv2D
                 }
             }
 
-            float* tile = stackalloc float[6 * PackedConvWeights.PanelWidth];
+            // Accumulators of every row tile of this block; the reduction is cut into KBlock-long slices so the slice of
+            // the B panel (KBlock × 32 floats) stays in L1 while all row tiles use it.
+            const int nr = PackedConvWeights.PanelWidth;
+            int tiles = (rows + kernelRows - 1) / kernelRows;
+            float* acc = stackalloc float[(RowBlock + 6) * nr];
             fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
             fixed (float* packed = weights.Packed)
@@ -220,18 +227,24 @@ public static class Conv2D
                 float* a = aBase + aOffset;
                 for (int panel = firstPanel; panel < lastPanel; panel++)
                 {
-                    float* b = packed + (long)panel * k * PackedConvWeights.PanelWidth;
-                    int cols = Math.Min(PackedConvWeights.PanelWidth, weights.OutChannels - panel * PackedConvWeights.PanelWidth);
-                    for (int r = 0; r < fullRows; r += kernelRows)
+                    float* b = packed + (long)panel * k * nr;
+                    int cols = Math.Min(nr, weights.OutChannels - panel * nr);
+                    for (int k0 = 0; k0 < k; k0 += KBlock)
                     {
-                        MicroKernel(a + (long)r * lda, lda, b, k, tile, kernelRows);
-                        Store(tile, m0 + r, kernelRows, panel, cols);
+                        int kl = Math.Min(KBlock, k - k0);
+                        bool accumulate = k0 > 0;
+                        for (int t = 0; t < tiles; t++)
+                        {
+                            int r = t * kernelRows;
+                            float* tileA = r < fullRows ? a + (long)r * lda + k0 : tailBase + k0;
+                            MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * nr, kernelRows, accumulate);
+                        }
                     }
 
-                    if (tail is not null)
+                    for (int t = 0; t < tiles; t++)
                     {
-                        MicroKernel(tailBase, k, b, k, tile, kernelRows);
-                        Store(tile, m0 + fullRows, rows - fullRows, panel, cols);
+                        int r = t * kernelRows;
+                        Store(acc + t * kernelRows * nr, m0 + r, Math.Min(kernelRows, rows - r), panel, cols);
                     }
                 }
             }
@@ -281,18 +294,18 @@ public static class Conv2D
             }
         }
 
-        private void MicroKernel(float* a, int lda, float* b, int k, float* tile, int rows)
+        private void MicroKernel(float* a, int lda, float* b, int k, float* tile, int rows, bool accumulate)
         {
             switch (_level)
             {
                 case SimdLevel.Vector512:
-                    Micro6x32V512(a, lda, b, k, tile);
+                    Micro6x32V512(a, lda, b, k, tile, accumulate);
                     break;
                 case SimdLevel.Vector256:
-                    Micro3x32V256(a, lda, b, k, tile);
+                    Micro3x32V256(a, lda, b, k, tile, accumulate);
                     break;
                 default:
-                    MicroScalar(a, lda, b, k, tile, rows);
+                    MicroScalar(a, lda, b, k, tile, rows, accumulate);
                     break;
             }
         }
@@ -330,13 +343,13 @@ public static class Conv2D
         }
     }
 
-    private static unsafe void MicroScalar(float* a, int lda, float* b, int k, float* tile, int rows)
+    private static unsafe void MicroScalar(float* a, int lda, float* b, int k, float* tile, int rows, bool accumulate)
     {
         const int nr = PackedConvWeights.PanelWidth;
         for (int r = 0; r < rows; r++)
         {
             float* t = tile + r * nr;
-            for (int j = 0; j < nr; j++)
+            for (int j = 0; j < nr && !accumulate; j++)
             {
                 t[j] = 0f;
             }
@@ -355,10 +368,20 @@ public static class Conv2D
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro6x32V512(float* a, int lda, float* b, int k, float* tile)
+    private static unsafe void Micro6x32V512(float* a, int lda, float* b, int k, float* tile, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (accumulate)
+        {
+            c00 = Vector512.Load(tile); c01 = Vector512.Load(tile + 16);
+            c10 = Vector512.Load(tile + 32); c11 = Vector512.Load(tile + 48);
+            c20 = Vector512.Load(tile + 64); c21 = Vector512.Load(tile + 80);
+            c30 = Vector512.Load(tile + 96); c31 = Vector512.Load(tile + 112);
+            c40 = Vector512.Load(tile + 128); c41 = Vector512.Load(tile + 144);
+            c50 = Vector512.Load(tile + 160); c51 = Vector512.Load(tile + 176);
+        }
+
         float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         for (int p = 0; p < k; p++, b += 32)
         {
@@ -393,11 +416,18 @@ public static class Conv2D
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro3x32V256(float* a, int lda, float* b, int k, float* tile)
+    private static unsafe void Micro3x32V256(float* a, int lda, float* b, int k, float* tile, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
         Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        if (accumulate)
+        {
+            c00 = Vector256.Load(tile); c01 = Vector256.Load(tile + 8); c02 = Vector256.Load(tile + 16); c03 = Vector256.Load(tile + 24);
+            c10 = Vector256.Load(tile + 32); c11 = Vector256.Load(tile + 40); c12 = Vector256.Load(tile + 48); c13 = Vector256.Load(tile + 56);
+            c20 = Vector256.Load(tile + 64); c21 = Vector256.Load(tile + 72); c22 = Vector256.Load(tile + 80); c23 = Vector256.Load(tile + 88);
+        }
+
         float* a0 = a, a1 = a + lda, a2 = a1 + lda;
         for (int p = 0; p < k; p++, b += 32)
         {

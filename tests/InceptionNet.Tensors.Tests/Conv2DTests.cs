@@ -43,6 +43,8 @@ public sealed class Conv2DTests : IDisposable
         { 2, 12, 12, 6, 32, 5, 5, 2, PaddingMode.Same },
         { 1, 22, 22, 3, 8, 7, 7, 2, PaddingMode.Valid },
         { 1, 40, 40, 3, 1001, 1, 1, 1, PaddingMode.Valid }, // 1600 rows, 1001 columns: many row blocks and panels
+        { 1, 9, 9, 70, 40, 3, 3, 1, PaddingMode.Same },     // K = 630: three reduction slices, the last one partial
+        { 2, 5, 7, 600, 33, 1, 1, 1, PaddingMode.Valid },   // K = 600 read in place
     };
 
     [Theory]
