@@ -1,0 +1,350 @@
+using InceptionNet.Vision;
+
+namespace InceptionNet.Detection;
+
+/// <summary>A detected face in source-image pixels.</summary>
+/// <param name="Box">[x1, y1, x2, y2], float, not clipped to the image.</param>
+/// <param name="Probability">O-Net face probability.</param>
+/// <param name="Landmarks">Left eye, right eye, nose, left mouth corner, right mouth corner, as (x, y).</param>
+public sealed record DetectedFace(double[] Box, double Probability, (double X, double Y)[] Landmarks)
+{
+    /// <summary>Box area (for --largest).</summary>
+    public double Area => (Box[2] - Box[0]) * (Box[3] - Box[1]);
+}
+
+/// <summary>Per-scale and per-stage candidate counts, for debugging against the reference.</summary>
+/// <param name="Scale">Pyramid scale.</param>
+/// <param name="ResizedHeight">Level height.</param>
+/// <param name="ResizedWidth">Level width.</param>
+/// <param name="AboveThreshold">P-Net cells above threshold.</param>
+/// <param name="AfterNms">Candidates after the per-scale NMS.</param>
+public sealed record PyramidLevel(double Scale, int ResizedHeight, int ResizedWidth, int AboveThreshold, int AfterNms);
+
+/// <summary>Detection settings (davidsandberg's defaults).</summary>
+public sealed record MtcnnOptions
+{
+    /// <summary>Smallest face side in pixels.</summary>
+    public int MinFaceSize { get; init; } = 20;
+
+    /// <summary>P-Net, R-Net, O-Net score thresholds.</summary>
+    public double[] Thresholds { get; init; } = [0.6, 0.7, 0.7];
+
+    /// <summary>Pyramid scale factor.</summary>
+    public double Factor { get; init; } = 0.709;
+}
+
+/// <summary>
+/// The MTCNN cascade of davidsandberg/facenet <c>detect_face</c>, box arithmetic ported line by line: float32 image,
+/// OpenCV INTER_AREA pyramid, transposed network inputs, stride-2 / cell-12 candidate boxes, stable-order NMS
+/// (Union 0.5 per scale, 0.7 across scales and after R-Net, Min 0.7 after O-Net), square-ing, zero-padded crops resized
+/// with INTER_AREA in double, bounding-box regression and landmarks. The one-cell vertical flip of the original is not
+/// reproduced (see the fixture README).
+/// </summary>
+public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options = null)
+{
+    private readonly MtcnnOptions _options = options ?? new MtcnnOptions();
+
+    /// <summary>Stage counts of the last <see cref="Detect"/> call (P-Net levels; after cross-scale NMS; after R-Net; after O-Net).</summary>
+    public (IReadOnlyList<PyramidLevel> Levels, int PNetOut, int RNetOut, int ONetOut) LastStages { get; private set; }
+
+    /// <summary>Loads the networks from a folder with det1/det2/det3.npy.</summary>
+    public static MtcnnDetector Load(string directory, MtcnnOptions? options = null) => new(MtcnnNetworks.Load(directory), options);
+
+    /// <summary>Detects faces, in the order of the final NMS (most probable first).</summary>
+    public IReadOnlyList<DetectedFace> Detect(RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        int h = image.Height, w = image.Width;
+        var img = new float[image.Pixels.Length];
+        for (int i = 0; i < img.Length; i++)
+        {
+            img[i] = image.Pixels[i];
+        }
+
+        var levels = new List<PyramidLevel>();
+        var total = new List<double[]>(); // x1 y1 x2 y2 score dx1 dy1 dx2 dy2
+        double m = 12.0 / _options.MinFaceSize;
+        double minl = Math.Min(h, w) * m;
+        var scales = new List<double>();
+        for (int count = 0; minl >= 12; count++)
+        {
+            scales.Add(m * Math.Pow(_options.Factor, count));
+            minl *= _options.Factor;
+        }
+
+        foreach (double scale in scales)
+        {
+            int hs = (int)Math.Ceiling(h * scale), ws = (int)Math.Ceiling(w * scale);
+            var level = OpenCvResize.Area<float>(img, w, h, 3, ws, hs);
+            // Transposed input: network row = image column.
+            var input = new float[hs * ws * 3];
+            for (int y = 0; y < hs; y++)
+            {
+                for (int x = 0; x < ws; x++)
+                {
+                    for (int c = 0; c < 3; c++)
+                    {
+                        input[(x * hs + y) * 3 + c] = (level[(y * ws + x) * 3 + c] - 127.5f) * 0.0078125f;
+                    }
+                }
+            }
+
+            var outputs = networks.PNet.Run(input, 1, ws, hs);
+            var (prob, mapA, mapB, _) = outputs[0];
+            var reg = outputs[1].Data;
+            var boxes = new List<double[]>();
+            // Map index (a, b): a runs over image-x cells, b over image-y cells; np.where order is a outer, b inner.
+            for (int a = 0; a < mapA; a++)
+            {
+                for (int b = 0; b < mapB; b++)
+                {
+                    int cell = a * mapB + b;
+                    float score = Softmax1(prob[cell * 2], prob[cell * 2 + 1]);
+                    if (score < _options.Thresholds[0])
+                    {
+                        continue;
+                    }
+
+                    boxes.Add([
+                        Math.Truncate((2.0 * a + 1) / scale), Math.Truncate((2.0 * b + 1) / scale),
+                        Math.Truncate((2.0 * a + 12) / scale), Math.Truncate((2.0 * b + 12) / scale),
+                        score, reg[cell * 4], reg[cell * 4 + 1], reg[cell * 4 + 2], reg[cell * 4 + 3],
+                    ]);
+                }
+            }
+
+            var pick = Nms(boxes, 0.5, min: false);
+            levels.Add(new PyramidLevel(scale, hs, ws, boxes.Count, pick.Count));
+            total.AddRange(pick.Select(i => boxes[i]));
+        }
+
+        int pnetOut = 0, rnetOut = 0;
+        var faces = new List<DetectedFace>();
+        if (total.Count > 0)
+        {
+            total = Nms(total, 0.7, min: false).Select(i => total[i]).ToList();
+            var candidates = total.Select(t =>
+            {
+                double regw = t[2] - t[0], regh = t[3] - t[1];
+                return new[] { t[0] + t[5] * regw, t[1] + t[6] * regh, t[2] + t[7] * regw, t[3] + t[8] * regh, t[4] };
+            }).ToList();
+            Rerec(candidates);
+            foreach (var c in candidates)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    c[j] = Math.Truncate(c[j]);
+                }
+            }
+
+            pnetOut = candidates.Count;
+
+            // R-Net on 24×24 crops.
+            var rnet = networks.RNet.Run(Crops(img, w, h, candidates, 24), candidates.Count, 24, 24);
+            var kept = new List<double[]>();
+            var keptReg = new List<double[]>();
+            for (int k = 0; k < candidates.Count; k++)
+            {
+                float score = Softmax1(rnet[0].Data[k * 2], rnet[0].Data[k * 2 + 1]);
+                if (score > _options.Thresholds[1])
+                {
+                    kept.Add([candidates[k][0], candidates[k][1], candidates[k][2], candidates[k][3], score]);
+                    keptReg.Add([rnet[1].Data[k * 4], rnet[1].Data[k * 4 + 1], rnet[1].Data[k * 4 + 2], rnet[1].Data[k * 4 + 3]]);
+                }
+            }
+
+            if (kept.Count > 0)
+            {
+                var pick = Nms(kept, 0.7, min: false);
+                kept = pick.Select(i => kept[i]).ToList();
+                keptReg = pick.Select(i => keptReg[i]).ToList();
+                BoxRegression(kept, keptReg);
+                Rerec(kept);
+            }
+
+            rnetOut = kept.Count;
+            if (kept.Count > 0)
+            {
+                foreach (var c in kept)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        c[j] = Math.Truncate(c[j]);
+                    }
+                }
+
+                var onet = networks.ONet.Run(Crops(img, w, h, kept, 48), kept.Count, 48, 48);
+                var final = new List<double[]>();
+                var finalReg = new List<double[]>();
+                var points = new List<(double, double)[]>();
+                for (int k = 0; k < kept.Count; k++)
+                {
+                    float score = Softmax1(onet[0].Data[k * 2], onet[0].Data[k * 2 + 1]);
+                    if (!(score > _options.Thresholds[2]))
+                    {
+                        continue;
+                    }
+
+                    var b = kept[k];
+                    double bw = b[2] - b[0] + 1, bh = b[3] - b[1] + 1;
+                    var p = onet[2].Data.AsSpan(k * 10, 10).ToArray();
+                    points.Add(Enumerable.Range(0, 5).Select(i => (bw * p[i] + b[0] - 1, bh * p[i + 5] + b[1] - 1)).ToArray());
+                    final.Add([b[0], b[1], b[2], b[3], score]);
+                    finalReg.Add([onet[1].Data[k * 4], onet[1].Data[k * 4 + 1], onet[1].Data[k * 4 + 2], onet[1].Data[k * 4 + 3]]);
+                }
+
+                if (final.Count > 0)
+                {
+                    BoxRegression(final, finalReg);
+                    foreach (int i in Nms(final, 0.7, min: true))
+                    {
+                        faces.Add(new DetectedFace(final[i][..4], final[i][4], points[i]));
+                    }
+                }
+            }
+        }
+
+        LastStages = (levels, pnetOut, rnetOut, faces.Count);
+        return faces;
+    }
+
+    // TF softmax over two logits, float32: the face probability.
+    private static float Softmax1(float x0, float x1)
+    {
+        float max = Math.Max(x0, x1);
+        float e0 = MathF.Exp(x0 - max), e1 = MathF.Exp(x1 - max);
+        return e1 / (e0 + e1);
+    }
+
+    // detect_face.nms: ascending stable sort by score, repeatedly keep the last (highest, later index on ties).
+    private static List<int> Nms(List<double[]> boxes, double threshold, bool min)
+    {
+        var order = Enumerable.Range(0, boxes.Count).OrderBy(i => boxes[i][4]).ToList(); // LINQ OrderBy is stable
+        var pick = new List<int>();
+        while (order.Count > 0)
+        {
+            int i = order[^1];
+            pick.Add(i);
+            var bi = boxes[i];
+            double areaI = (bi[2] - bi[0] + 1) * (bi[3] - bi[1] + 1);
+            var next = new List<int>(order.Count);
+            for (int n = 0; n < order.Count - 1; n++)
+            {
+                var bj = boxes[order[n]];
+                double ww = Math.Max(0.0, Math.Min(bi[2], bj[2]) - Math.Max(bi[0], bj[0]) + 1);
+                double hh = Math.Max(0.0, Math.Min(bi[3], bj[3]) - Math.Max(bi[1], bj[1]) + 1);
+                double inter = ww * hh;
+                double areaJ = (bj[2] - bj[0] + 1) * (bj[3] - bj[1] + 1);
+                double o = min ? inter / Math.Min(areaI, areaJ) : inter / (areaI + areaJ - inter);
+                if (o <= threshold)
+                {
+                    next.Add(order[n]);
+                }
+            }
+
+            order = next;
+        }
+
+        return pick;
+    }
+
+    // detect_face.rerec: square each box around its centre.
+    private static void Rerec(List<double[]> boxes)
+    {
+        foreach (var b in boxes)
+        {
+            double bh = b[3] - b[1], bw = b[2] - b[0], l = Math.Max(bw, bh);
+            b[0] = b[0] + bw * 0.5 - l * 0.5;
+            b[1] = b[1] + bh * 0.5 - l * 0.5;
+            b[2] = b[0] + l;
+            b[3] = b[1] + l;
+        }
+    }
+
+    // detect_face.bbreg.
+    private static void BoxRegression(List<double[]> boxes, List<double[]> reg)
+    {
+        for (int k = 0; k < boxes.Count; k++)
+        {
+            var b = boxes[k];
+            double bw = b[2] - b[0] + 1, bh = b[3] - b[1] + 1;
+            b[0] += reg[k][0] * bw;
+            b[1] += reg[k][1] * bh;
+            b[2] += reg[k][2] * bw;
+            b[3] += reg[k][3] * bh;
+        }
+    }
+
+    // detect_face.pad + crop + INTER_AREA resize in double + normalization, transposed for the networks: [N, size, size, 3].
+    private static float[] Crops(float[] img, int w, int h, List<double[]> boxes, int size)
+    {
+        var batch = new float[boxes.Count * size * size * 3];
+        for (int k = 0; k < boxes.Count; k++)
+        {
+            var b = boxes[k];
+            int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
+            int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
+            int dx = 1, dy = 1, edx = tmpw, edy = tmph;
+            if (ex > w)
+            {
+                edx = -ex + w + tmpw;
+                ex = w;
+            }
+
+            if (ey > h)
+            {
+                edy = -ey + h + tmph;
+                ey = h;
+            }
+
+            if (x < 1)
+            {
+                dx = 2 - x;
+                x = 1;
+            }
+
+            if (y < 1)
+            {
+                dy = 2 - y;
+                y = 1;
+            }
+
+            if (tmpw <= 0 || tmph <= 0)
+            {
+                continue; // an empty crop stays zero, as the reference's zero tensor
+            }
+
+            var tmp = new double[tmph * tmpw * 3];
+            for (int r = 0; r < edy - dy + 1; r++)
+            {
+                for (int c = 0; c < edx - dx + 1; c++)
+                {
+                    int sy = y - 1 + r, sx = x - 1 + c, ty = dy - 1 + r, tx = dx - 1 + c;
+                    if (sy < 0 || sy >= h || sx < 0 || sx >= w || ty >= tmph || tx >= tmpw)
+                    {
+                        continue;
+                    }
+
+                    for (int ch = 0; ch < 3; ch++)
+                    {
+                        tmp[(ty * tmpw + tx) * 3 + ch] = img[(sy * w + sx) * 3 + ch];
+                    }
+                }
+            }
+
+            var resized = OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size);
+            for (int yy = 0; yy < size; yy++)
+            {
+                for (int xx = 0; xx < size; xx++)
+                {
+                    for (int ch = 0; ch < 3; ch++)
+                    {
+                        batch[((k * size + xx) * size + yy) * 3 + ch] = (float)((resized[(yy * size + xx) * 3 + ch] - 127.5) * 0.0078125);
+                    }
+                }
+            }
+        }
+
+        return batch;
+    }
+}

@@ -1,0 +1,120 @@
+using InceptionNet.Detection;
+using InceptionNet.TestSupport;
+using InceptionNet.Vision;
+using InceptionNet.Weights;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace InceptionNet.Detection.Tests;
+
+public sealed class MtcnnFixture
+{
+    public MtcnnDetector Detector { get; } = MtcnnDetector.Load(SharedData.PathOf("weights", "mtcnn"));
+}
+
+/// <summary>Against fixtures/mtcnn/expected.json (davidsandberg detect_face, networks in PyTorch float32).</summary>
+public sealed class MtcnnFixtureTests(MtcnnFixture fixture, ITestOutputHelper output) : IClassFixture<MtcnnFixture>
+{
+    // The fixture README: a faithful float32 port lands within ~0.01 px; the tests allow 1 px and 1e-3 in probability.
+    private const double PixelTolerance = 1.0;
+    private const double ProbabilityTolerance = 1e-3;
+
+    public static TheoryData<string> Images
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var image in SharedData.Json("fixtures", "mtcnn", "expected.json").GetProperty("images").EnumerateObject())
+            {
+                data.Add(image.Name);
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Images))]
+    public void Faces_boxes_probabilities_and_landmarks_match_the_reference(string image)
+    {
+        var expected = SharedData.Json("fixtures", "mtcnn", "expected.json").GetProperty("images").GetProperty(image).GetProperty("faces");
+        var faces = fixture.Detector.Detect(ImageDecoder.Decode(SharedData.PathOf(image.Split('/'))));
+        Assert.Equal(expected.GetArrayLength(), faces.Count);
+        double worstBox = 0, worstLandmark = 0, worstProbability = 0;
+        for (int i = 0; i < faces.Count; i++)
+        {
+            var e = expected[i];
+            var box = SharedData.Numbers(e.GetProperty("box"));
+            worstBox = Math.Max(worstBox, box.Zip(faces[i].Box, (a, b) => Math.Abs(a - b)).Max());
+            worstProbability = Math.Max(worstProbability, Math.Abs(e.GetProperty("probability").GetDouble() - faces[i].Probability));
+            int k = 0;
+            foreach (var point in e.GetProperty("landmarks").EnumerateArray())
+            {
+                var xy = SharedData.Numbers(point);
+                worstLandmark = Math.Max(worstLandmark, Math.Max(Math.Abs(xy[0] - faces[i].Landmarks[k].X), Math.Abs(xy[1] - faces[i].Landmarks[k].Y)));
+                k++;
+            }
+        }
+
+        output.WriteLine($"{image}: {faces.Count} faces, box Δ {worstBox:E2} px, landmarks Δ {worstLandmark:E2} px, probability Δ {worstProbability:E2}");
+        Assert.InRange(worstBox, 0, PixelTolerance);
+        Assert.InRange(worstLandmark, 0, PixelTolerance);
+        Assert.InRange(worstProbability, 0, ProbabilityTolerance);
+    }
+
+    [Fact]
+    public void Stage_counts_of_the_debug_image_match()
+    {
+        var stages = SharedData.Json("fixtures", "mtcnn", "expected.json").GetProperty("images").GetProperty("images/faces/test/obama1.jpg").GetProperty("stages");
+        fixture.Detector.Detect(ImageDecoder.Decode(SharedData.PathOf("images", "faces", "test", "obama1.jpg")));
+        var actual = fixture.Detector.LastStages;
+        var scales = stages.GetProperty("scales").EnumerateArray().ToList();
+        Assert.Equal(scales.Count, actual.Levels.Count);
+        for (int i = 0; i < scales.Count; i++)
+        {
+            var hw = scales[i].GetProperty("resized_hw").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            Assert.Equal((hw[0], hw[1]), (actual.Levels[i].ResizedHeight, actual.Levels[i].ResizedWidth));
+            Assert.Equal(scales[i].GetProperty("above_threshold").GetInt32(), actual.Levels[i].AboveThreshold);
+            Assert.Equal(scales[i].GetProperty("after_nms_0.5").GetInt32(), actual.Levels[i].AfterNms);
+        }
+
+        Assert.Equal(stages.GetProperty("pnet_out").GetInt32(), actual.PNetOut);
+        Assert.Equal(stages.GetProperty("rnet_out").GetInt32(), actual.RNetOut);
+        Assert.Equal(stages.GetProperty("onet_out").GetInt32(), actual.ONetOut);
+    }
+
+    [Fact]
+    public void Tiny_and_faceless_images_give_no_faces()
+    {
+        Assert.Empty(fixture.Detector.Detect(new RgbImage(1, 1, [0, 0, 0])));
+        Assert.Empty(fixture.Detector.Detect(new RgbImage(64, 48, Enumerable.Repeat((byte)128, 64 * 48 * 3).ToArray())));
+    }
+
+    [Fact]
+    public void Weight_files_are_read_strictly()
+    {
+        var det1 = NpyReader.ReadLayerDictionary(SharedData.PathOf("weights", "mtcnn", "det1.npy"));
+        Assert.Equal(270, det1.Take("conv1", "weights", 3, 3, 3, 10).Length);
+        Assert.Contains("has shape (3, 3, 3, 10); the model expects (3, 3, 3, 9)", Assert.Throws<InvalidWeightsException>(() => det1.Take("conv1", "weights", 3, 3, 3, 9)).Message, StringComparison.Ordinal);
+        string dir = Directory.CreateTempSubdirectory("inceptionnet-npy-").FullName;
+        try
+        {
+            string truncated = Path.Combine(dir, "det1.npy");
+            var bytes = File.ReadAllBytes(SharedData.PathOf("weights", "mtcnn", "det1.npy"));
+            File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+            Assert.StartsWith(truncated, Assert.Throws<InvalidWeightsException>(() => NpyReader.ReadLayerDictionary(truncated)).Message, StringComparison.Ordinal);
+
+            // A pickle that asks for an arbitrary global (the classic code-execution vector) is refused, not interpreted.
+            string hostile = Path.Combine(dir, "hostile.npy");
+            var header = "{'descr': '|O', 'fortran_order': False, 'shape': (), }".PadRight(69) + "\n";
+            File.WriteAllBytes(hostile, [0x93, .. "NUMPY"u8, 1, 0, (byte)header.Length, 0, .. System.Text.Encoding.ASCII.GetBytes(header),
+                0x80, 2, (byte)'c', .. "os\nsystem\n"u8, (byte)'.']);
+            Assert.Contains("'os system'", Assert.Throws<InvalidWeightsException>(() => NpyReader.ReadLayerDictionary(hostile)).Message, StringComparison.Ordinal);
+            Assert.Contains("not a numpy .npy file", Assert.Throws<InvalidWeightsException>(() => NpyReader.ReadArray(SharedData.PathOf("weights", "mtcnn", "LICENSE.md"))).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
