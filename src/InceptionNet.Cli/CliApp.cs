@@ -21,6 +21,7 @@ public static class CliApp
     {
         var root = new RootCommand("InceptionNet: pure-managed face recognition (FaceNet, OpenFace) from Keras h5 weights.");
         root.Subcommands.Add(EmbedCommand(stdout, stderr));
+        root.Subcommands.Add(DetectCommand.Create(stdout, stderr));
         foreach (var command in new RecognitionCommands(stdout, stderr).All())
         {
             root.Subcommands.Add(command);

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using InceptionNet.Cli;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Cli.Tests;
+
+public sealed class DetectCommandTests
+{
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Json_lists_every_face_with_box_probability_and_five_landmarks()
+    {
+        string photo = SharedData.PathOf("images", "faces", "two_people.jpg");
+        var (exit, stdout, stderr) = Run("detect", "--mtcnn", SharedData.PathOf("weights", "mtcnn"), "--json", photo);
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var faces = doc.RootElement[0].GetProperty("faces");
+        Assert.Equal(photo, doc.RootElement[0].GetProperty("image").GetString());
+        Assert.Equal(2, faces.GetArrayLength());
+        var expected = SharedData.Json("fixtures", "mtcnn", "expected.json").GetProperty("images").GetProperty("images/faces/two_people.jpg").GetProperty("faces");
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(4, faces[i].GetProperty("box").GetArrayLength());
+            Assert.Equal(5, faces[i].GetProperty("landmarks").GetArrayLength());
+            Assert.InRange(faces[i].GetProperty("box")[0].GetDouble() - expected[i].GetProperty("box")[0].GetDouble(), -1, 1);
+        }
+
+        (exit, stdout, _) = Run("detect", "--mtcnn", SharedData.PathOf("weights", "mtcnn"), "--json", "--largest", photo);
+        using var largest = JsonDocument.Parse(stdout);
+        Assert.Equal(1, largest.RootElement[0].GetProperty("faces").GetArrayLength());
+    }
+
+    [Fact]
+    public void Missing_weights_or_photos_exit_2()
+    {
+        var (exit, _, stderr) = Run("detect", "--mtcnn", "/nonexistent", SharedData.CourseImageFile("kian"));
+        Assert.Equal(CliApp.Error, exit);
+        Assert.Contains("no det1.npy", stderr, StringComparison.Ordinal);
+        (exit, _, stderr) = Run("detect", "--mtcnn", SharedData.PathOf("weights", "mtcnn"), "/nonexistent.jpg");
+        Assert.Equal(CliApp.Error, exit);
+        Assert.Contains("file not found", stderr, StringComparison.Ordinal);
+    }
+}
