@@ -118,3 +118,28 @@ public sealed class MtcnnFixtureTests(MtcnnFixture fixture, ITestOutputHelper ou
         }
     }
 }
+
+public sealed class FaceAlignerTests(MtcnnFixture fixture) : IClassFixture<MtcnnFixture>
+{
+    [Theory]
+    [InlineData("images/faces/two_people.jpg")]
+    [InlineData("images/faces/test/obama_and_biden.jpg")]
+    [InlineData("images/faces/train/obama/obama.jpg")]
+    [InlineData("images/course/younes.jpg")]
+    public void Crops_reproduce_the_reference_rectangles_and_chips(string image)
+    {
+        var expected = SharedData.Json("fixtures", "mtcnn", "expected.json").GetProperty("images").GetProperty(image).GetProperty("faces");
+        var source = ImageDecoder.Decode(SharedData.PathOf(image.Split('/')));
+        var faces = fixture.Detector.Detect(source);
+        for (int i = 0; i < faces.Count; i++)
+        {
+            foreach (var (kind, (chip, ltrb)) in new[] { ("chip_m0", FaceAligner.MarginCrop(source, faces[i])), ("chip_dsb_m44", FaceAligner.DavidSandbergCrop(source, faces[i])) })
+            {
+                var reference = expected[i].GetProperty(kind);
+                Assert.Equal(reference.GetProperty("crop_ltrb").EnumerateArray().Select(v => v.GetInt32()), ltrb);
+                var png = ImageDecoder.Decode(SharedData.PathOf(["fixtures", "mtcnn", .. reference.GetProperty("file").GetString()!.Split('/')]));
+                Assert.True(png.Pixels.AsSpan().SequenceEqual(chip.Pixels), $"{kind} of face {i} differs");
+            }
+        }
+    }
+}

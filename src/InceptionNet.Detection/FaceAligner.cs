@@ -1,0 +1,69 @@
+using InceptionNet.Vision;
+
+namespace InceptionNet.Detection;
+
+/// <summary>Turns a detection into the square chip a recognition model expects.</summary>
+public static class FaceAligner
+{
+    /// <summary>
+    /// davidsandberg <c>align_dataset_mtcnn.py</c> (how FaceNet's training and evaluation crops were made): the box grown by
+    /// <paramref name="margin"/> pixels in total, clamped, truncated to integers, cropped and resized with PIL BILINEAR
+    /// (<c>scipy.misc.imresize</c>). The original clamps x2 with the image height and y2 with the width
+    /// (<c>img_size = shape[0:2]</c>); like the MTCNN fixture, we clamp x2 with the width and y2 with the height.
+    /// </summary>
+    public static (RgbImage Chip, int[] CropLtrb) DavidSandbergCrop(RgbImage image, DetectedFace face, int margin = 44, int size = 160)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(face);
+        var b = face.Box;
+        int[] ltrb =
+        [
+            (int)Math.Max(b[0] - margin / 2.0, 0),
+            (int)Math.Max(b[1] - margin / 2.0, 0),
+            (int)Math.Min(b[2] + margin / 2.0, image.Width),
+            (int)Math.Min(b[3] + margin / 2.0, image.Height),
+        ];
+        return (Cut(image, ltrb, size), ltrb);
+    }
+
+    /// <summary>
+    /// facenet-pytorch <c>extract_face</c>: margin scaled to the box (<c>margin · side / (size − margin)</c>), clamped to the
+    /// image, truncated, cropped and resized with PIL BILINEAR. With margin 0 this is the fixture's <c>m0</c> chip.
+    /// </summary>
+    public static (RgbImage Chip, int[] CropLtrb) MarginCrop(RgbImage image, DetectedFace face, double margin = 0, int size = 160)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(face);
+        var b = face.Box;
+        double mx = margin * (b[2] - b[0]) / (size - margin), my = margin * (b[3] - b[1]) / (size - margin);
+        int[] ltrb =
+        [
+            (int)Math.Max(b[0] - mx / 2, 0),
+            (int)Math.Max(b[1] - my / 2, 0),
+            (int)Math.Min(b[2] + mx / 2, image.Width),
+            (int)Math.Min(b[3] + my / 2, image.Height),
+        ];
+        return (Cut(image, ltrb, size), ltrb);
+    }
+
+    // PIL crop semantics: the part outside the image reads as black.
+    private static RgbImage Cut(RgbImage image, int[] ltrb, int size)
+    {
+        int w = Math.Max(ltrb[2] - ltrb[0], 1), h = Math.Max(ltrb[3] - ltrb[1], 1);
+        var pixels = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+        {
+            int sy = ltrb[1] + y;
+            for (int x = 0; x < w; x++)
+            {
+                int sx = ltrb[0] + x;
+                if (sy < image.Height && sx < image.Width && sy >= 0 && sx >= 0)
+                {
+                    image.Pixels.AsSpan((sy * image.Width + sx) * 3, 3).CopyTo(pixels.AsSpan((y * w + x) * 3));
+                }
+            }
+        }
+
+        return Resize.PilBilinear(new RgbImage(w, h, pixels), size, size);
+    }
+}
