@@ -82,13 +82,20 @@ public static class CliApp
         });
         var json = new Option<bool>("--json") { Description = "Print a JSON array [{\"image\", \"embedding\", \"raw\"}] instead of a summary." };
         var images = new Argument<string[]>("images") { Description = "JPEG or PNG files.", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("embed", "Print the 128-d encoding of each image.") { model, weights, batch, json, images };
+        var faces = new FaceInput();
+        var command = new Command("embed", "Print the 128-d encoding of each image (or of each face, with --detect).") { model, weights, batch, json, images };
+        foreach (var option in faces.Options)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(result => Embed(result.GetValue(model)!, result.GetValue(weights), result.GetValue(batch), result.GetValue(json),
+            result.GetValue(faces.Detect) ? new FaceFinder(result.GetValue(faces.Mtcnn), result.GetValue(faces.Largest)) : null,
             result.GetValue(images)!, stdout, stderr));
         return command;
     }
 
-    private static int Embed(string modelId, string? weightsPath, int batchSize, bool json, string[] images, TextWriter stdout, TextWriter stderr)
+    private static int Embed(string modelId, string? weightsPath, int batchSize, bool json, FaceFinder? finder, string[] images, TextWriter stdout, TextWriter stderr)
     {
         FaceEncoder encoder;
         var clock = Stopwatch.StartNew();
@@ -110,6 +117,7 @@ public static class CliApp
         // Decode everything first: a bad file is reported by name and the good ones are still encoded.
         var decoded = new List<(string Path, RgbImage Image)>();
         int failures = 0;
+        bool noFace = false;
         foreach (string path in images)
         {
             try
@@ -120,6 +128,25 @@ public static class CliApp
             {
                 stderr.WriteLine($"error: {ex.Message}");
                 failures++;
+            }
+        }
+
+        if (finder is not null)
+        {
+            try
+            {
+                (decoded, var faceless) = finder.Find(decoded);
+                foreach (string path in faceless)
+                {
+                    stderr.WriteLine($"no face: {path}");
+                }
+
+                noFace = faceless.Count > 0;
+            }
+            catch (InvalidWeightsException ex)
+            {
+                stderr.WriteLine($"error: {ex.Message}");
+                return Error;
             }
         }
 
@@ -145,6 +172,6 @@ public static class CliApp
             }
         }
 
-        return failures > 0 ? Error : Success;
+        return failures > 0 ? Error : noFace ? Rejected : Success;
     }
 }

@@ -84,7 +84,7 @@ internal static class DetectCommand
         return command;
     }
 
-    private static string Resolve(string? argument)
+    public static string Resolve(string? argument)
     {
         var candidates = new List<string>();
         if (!string.IsNullOrWhiteSpace(argument))

@@ -20,6 +20,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
     private readonly Option<string?> _weights = CliApp.WeightsOption();
     private readonly Option<bool> _json = new("--json") { Description = "Machine-readable JSON on stdout." };
     private readonly Option<double?> _threshold = new("--threshold", "-t") { Description = "Decision threshold (default: the gallery's calibrated one, else the model's: 0.7 for facenet/openface)." };
+    private readonly FaceInput _faces = new();
     private readonly Option<string> _rule = new("--rule") { Description = "Compare with an identity's closest photo or with the mean of its photos.", DefaultValueFactory = _ => "closest" };
 
     public IEnumerable<Command> All()
@@ -38,22 +39,23 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         var name = new Option<string>("--name", "-n") { Description = "Identity to add the photos to.", Required = true };
         var photos = new Argument<string[]>("photos") { Description = "Photos of the person (all are kept).", Arity = ArgumentArity.OneOrMore };
         var command = new Command("enroll", "Add photos of a person to a gallery.") { _gallery, name, _model, _weights, _threshold, _json, photos };
+        AddFaceOptions(command);
         command.SetAction(r => Run(() =>
         {
             string path = r.GetValue(_gallery)!;
             var encoder = ResolveEncoder(r.GetValue(_model), r.GetValue(_weights), path);
             var files = r.GetValue(photos)!;
-            var images = DecodeAll(files); // every photo must decode before the gallery is touched
+            var faces = _faces.Load(r, files); // every photo must decode (and hold a face) before the gallery is touched
             var encodings = new List<FaceEncoding>();
-            for (int i = 0; i < images.Count; i++)
+            for (int i = 0; i < faces.Count; i++)
             {
-                encodings.Add(encoder.Encode(images[i]));
-                Progress("encoding", i + 1, images.Count, r.GetValue(_json));
+                encodings.Add(encoder.Encode(faces[i].Face));
+                Progress("encoding", i + 1, faces.Count, r.GetValue(_json));
             }
 
             using var writer = Gallery.OpenForWrite(path, ModelStamp.Of(encoder));
             double threshold = r.GetValue(_threshold) ?? writer.Gallery.Threshold ?? encoder.DefaultThreshold;
-            var warnings = writer.Enroll(r.GetValue(name)!, files.Zip(encodings, (f, e) => (f, e)).ToList(), threshold);
+            var warnings = writer.Enroll(r.GetValue(name)!, faces.Zip(encodings, (f, e) => (f.Label, e)).ToList(), threshold);
             writer.Commit();
             foreach (string warning in warnings)
             {
@@ -63,11 +65,11 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             var person = writer.Gallery.Get(r.GetValue(name)!);
             if (r.GetValue(_json))
             {
-                WriteJson(new JsonObject { ["identity"] = person.Name, ["added"] = files.Length, ["photos"] = person.Entries.Count, ["warnings"] = new JsonArray(warnings.Select(w => (JsonNode)w).ToArray()) });
+                WriteJson(new JsonObject { ["identity"] = person.Name, ["added"] = faces.Count, ["photos"] = person.Entries.Count, ["warnings"] = new JsonArray(warnings.Select(w => (JsonNode)w).ToArray()) });
             }
             else
             {
-                stdout.WriteLine($"Enrolled {files.Length} photo(s) of {person.Name} ({person.Entries.Count} in total) into {path}.");
+                stdout.WriteLine($"Enrolled {faces.Count} photo(s) of {person.Name} ({person.Entries.Count} in total) into {path}.");
             }
 
             return CliApp.Success;
@@ -81,10 +83,11 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         var photo = new Argument<string>("photo") { Description = "Photo of the person at the door." };
         var command = new Command("verify", "1:1 — is this person who they claim to be? Exit 0 = accepted, 1 = rejected, 2 = error.")
             { _gallery, name, _model, _weights, _threshold, _rule, _json, photo };
+        AddFaceOptions(command);
         command.SetAction(r => Run(() =>
         {
             var (recognizer, encoder) = OpenRecognizer(r);
-            var result = recognizer.Verify(DecodeAll([r.GetValue(photo)!])[0], r.GetValue(name)!);
+            var result = recognizer.Verify(_faces.Load(r, [r.GetValue(photo)!], largestOnly: true)[0].Face, r.GetValue(name)!);
             if (r.GetValue(_json))
             {
                 WriteJson(new JsonObject
@@ -112,12 +115,13 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         var photos = new Argument<string[]>("photos") { Description = "Photos to identify.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("identify", "1:K — who is this? Exit 0 = every photo recognized, 1 = some not in the database or ambiguous, 2 = error.")
             { _gallery, _model, _weights, _threshold, _rule, margin, _json, photos };
+        AddFaceOptions(command);
         command.SetAction(r => Run(() =>
         {
             var (recognizer, _) = OpenRecognizer(r, r.GetValue(margin));
-            var files = r.GetValue(photos)!;
-            var images = DecodeAll(files);
-            var results = images.Select(recognizer.Identify).ToList();
+            var faces = _faces.Load(r, r.GetValue(photos)!);
+            var files = faces.Select(f => f.Label).ToArray();
+            var results = faces.Select(f => recognizer.Identify(f.Face)).ToList();
             if (r.GetValue(_json))
             {
                 var array = new JsonArray();
@@ -221,6 +225,8 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         mining.AcceptOnlyFromAmong("batch-all", "batch-hard", "semi-hard");
         var model = CliApp.ModelOption();
         var command = new Command("triplet-loss", "Report the triplet loss of the model over labeled photos.") { model, _weights, alpha, mining, _json, directory };
+        command.Options.Add(_faces.Detect);
+        command.Options.Add(_faces.Mtcnn);
         command.SetAction(r => Run(() =>
         {
             string root = r.GetValue(directory)!;
@@ -247,11 +253,11 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             }
 
             var encoder = FaceModels.Resolve(r.GetValue(model)!, r.GetValue(_weights));
-            var images = DecodeAll(files);
+            var images = _faces.Load(r, files, largestOnly: true); // one face per labeled photo
             var embeddings = new List<float[]>();
             for (int i = 0; i < images.Count; i++)
             {
-                embeddings.Add(encoder.Encode(images[i]).Embedding);
+                embeddings.Add(encoder.Encode(images[i].Face).Embedding);
                 Progress("encoding", i + 1, images.Count, r.GetValue(_json));
             }
 
@@ -346,6 +352,14 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         return command;
     }
 
+    private void AddFaceOptions(Command command)
+    {
+        foreach (var option in _faces.Options)
+        {
+            command.Options.Add(option);
+        }
+    }
+
     private (FaceRecognizer Recognizer, FaceEncoder Encoder) OpenRecognizer(ParseResult r, double ambiguityMargin = 0.02)
     {
         string path = r.GetValue(_gallery)!;
@@ -365,30 +379,6 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
     {
         string id = modelId ?? (Gallery.Exists(galleryPath) ? Gallery.Open(galleryPath).Model.ModelId : "facenet");
         return FaceModels.Resolve(id, weights);
-    }
-
-    private static List<RgbImage> DecodeAll(IReadOnlyList<string> files)
-    {
-        var images = new List<RgbImage>();
-        var errors = new List<string>();
-        foreach (string file in files)
-        {
-            try
-            {
-                images.Add(ImageDecoder.Decode(file));
-            }
-            catch (InvalidImageException ex)
-            {
-                errors.Add(ex.Message);
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new GalleryException($"{string.Join("; ", errors)} ({errors.Count} of {files.Count} photo(s) unreadable; nothing was changed).");
-        }
-
-        return images;
     }
 
     private static bool IsImage(string path) =>
@@ -416,6 +406,11 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         try
         {
             return action();
+        }
+        catch (NoFaceException ex)
+        {
+            stderr.WriteLine($"no face: {ex.Message}");
+            return CliApp.Rejected;
         }
         catch (Exception ex) when (ex is GalleryException or InvalidImageException or InvalidWeightsException or IOException or UnauthorizedAccessException)
         {

@@ -49,3 +49,45 @@ public sealed class DetectCommandTests
         Assert.Contains("file not found", stderr, StringComparison.Ordinal);
     }
 }
+
+public sealed class DetectOptionTests : IDisposable
+{
+    private static readonly string Weights = SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5");
+    private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-detect-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Ordinary_photos_work_with_detect_and_a_faceless_photo_exits_1()
+    {
+        string mtcnn = SharedData.PathOf("weights", "mtcnn");
+        string gallery = Path.Combine(_dir, "g.json");
+        string twoPeople = SharedData.PathOf("images", "faces", "two_people.jpg");
+        var (exit, _, stderr) = Run("enroll", "--gallery", gallery, "--model", "openface", "--weights", Weights, "--name", "left",
+            "--detect", "--largest", "--mtcnn", mtcnn, twoPeople);
+        Assert.True(exit == 0, stderr);
+
+        var (code, stdout, err) = Run("identify", "--gallery", gallery, "--weights", Weights, "--detect", "--mtcnn", mtcnn, "--ambiguity-margin", "0", "--json", twoPeople);
+        Assert.True(code is 0 or 1, err);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(2, doc.RootElement.GetArrayLength()); // every face of the photo
+        Assert.EndsWith("#0", doc.RootElement[0].GetProperty("image").GetString(), StringComparison.Ordinal);
+        Assert.Contains(Enumerable.Range(0, 2), i => doc.RootElement[i].GetProperty("distance").GetDouble() < 1e-6); // the enrolled face itself
+
+        string blank = Path.Combine(_dir, "blank.png");
+        PngWriter.Write(blank, 64, 48, Enumerable.Repeat((byte)128, 64 * 48 * 3).ToArray()); // a grey wall
+        byte[] before = File.ReadAllBytes(gallery);
+        (exit, _, stderr) = Run("enroll", "--gallery", gallery, "--weights", Weights, "--name", "nobody", "--detect", "--mtcnn", mtcnn, blank, twoPeople);
+        Assert.Equal(CliApp.Rejected, exit);
+        Assert.Contains("no face found", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(gallery));
+    }
+}
