@@ -15,6 +15,29 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--detect"))
+        {
+            var bench = new DetectBenchmarks();
+            foreach (string file in new[] { "faces/two_people.jpg", "faces/test/obama1.jpg", "course/kian.jpg" })
+            {
+                bench.File = file;
+                bench.Setup();
+                bench.Detect();
+                var times = new List<double>();
+                for (int i = 0; i < 7; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    bench.Detect();
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                }
+
+                times.Sort();
+                Console.WriteLine($"MTCNN {file}: median {times[3]:F1} ms");
+            }
+
+            return;
+        }
+
         if (args.Contains("--search"))
         {
             foreach (int n in new[] { 10_000, 100_000, 1_000_000 })
