@@ -50,6 +50,12 @@ internal static class DetectCommand
                     failures++;
                     continue;
                 }
+                catch (ArgumentException ex)
+                {
+                    stderr.WriteLine($"error: {photo}: {ex.Message}");
+                    failures++;
+                    continue;
+                }
 
                 if (r.GetValue(largest) && faces.Count > 1)
                 {

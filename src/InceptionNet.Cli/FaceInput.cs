@@ -76,7 +76,16 @@ internal sealed class FaceFinder(string? mtcnnDirectory, bool largest)
         var faceless = new List<string>();
         foreach (var (path, image) in photos)
         {
-            var faces = _detector.Value.Detect(image);
+            IReadOnlyList<DetectedFace> faces;
+            try
+            {
+                faces = _detector.Value.Detect(image);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new InvalidImageException(path, ex.Message, ex);
+            }
+
             if (faces.Count == 0)
             {
                 faceless.Add(path);

@@ -31,6 +31,12 @@ public sealed record MtcnnOptions
 
     /// <summary>Pyramid scale factor.</summary>
     public double Factor { get; init; } = 0.709;
+
+    /// <summary>
+    /// Largest image (width·height) detection accepts: the float copy and pyramid take ~8 bytes per pixel, so 40 M pixels
+    /// cost ~320 MB. Larger images are refused with a message (resize them first) rather than risking running out of memory.
+    /// </summary>
+    public long MaxPixels { get; init; } = 40_000_000;
 }
 
 /// <summary>
@@ -55,6 +61,11 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
     {
         ArgumentNullException.ThrowIfNull(image);
         int h = image.Height, w = image.Width;
+        if ((long)w * h > _options.MaxPixels)
+        {
+            throw new ArgumentException($"{w}x{h} is above the detection limit of {_options.MaxPixels:N0} pixels; downscale the photo first (or raise MtcnnOptions.MaxPixels).", nameof(image));
+        }
+
         var img = new float[image.Pixels.Length];
         for (int i = 0; i < img.Length; i++)
         {

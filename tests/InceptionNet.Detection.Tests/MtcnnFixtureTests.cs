@@ -143,3 +143,30 @@ public sealed class FaceAlignerTests(MtcnnFixture fixture) : IClassFixture<Mtcnn
         }
     }
 }
+
+public sealed class DetectorRobustnessTests(MtcnnFixture fixture) : IClassFixture<MtcnnFixture>
+{
+    [Fact]
+    public void A_10000_by_10000_image_is_refused_with_a_message_not_an_out_of_memory()
+    {
+        var huge = new RgbImage(10_000, 10_000, new byte[10_000 * 10_000 * 3]);
+        var ex = Assert.Throws<ArgumentException>(() => fixture.Detector.Detect(huge));
+        Assert.Contains("above the detection limit", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rgba_and_grey_sources_are_detected_as_rgb()
+    {
+        // danielle.png is RGBA (alpha dropped like PIL); a grey copy of a face (R = G = B) must still be found.
+        Assert.Single(fixture.Detector.Detect(ImageDecoder.Decode(SharedData.CourseImageFile("danielle"))));
+        var colour = ImageDecoder.Decode(SharedData.CourseImageFile("younes"));
+        var grey = new byte[colour.Pixels.Length];
+        for (int p = 0; p < grey.Length; p += 3)
+        {
+            byte y = (byte)((colour.Pixels[p] * 299 + colour.Pixels[p + 1] * 587 + colour.Pixels[p + 2] * 114) / 1000);
+            grey[p] = grey[p + 1] = grey[p + 2] = y;
+        }
+
+        Assert.Single(fixture.Detector.Detect(new RgbImage(96, 96, grey)));
+    }
+}
