@@ -19,9 +19,10 @@ internal static class DetectCommand
         var json = new Option<bool>("--json") { Description = "[{\"image\", \"faces\": [{\"box\": [x1, y1, x2, y2], \"probability\", \"landmarks\": [[x, y] × 5]}]}]" };
         var largest = new Option<bool>("--largest") { Description = "Keep only the largest face of each photo." };
         var minFace = new Option<int>("--min-face") { Description = "Smallest face side in pixels.", DefaultValueFactory = _ => 20 };
+        var draw = new Option<string?>("--draw") { Description = "Write the photo with boxes and landmarks drawn to this PNG (several photos: OUT_1.png, OUT_2.png, …)." };
         var photos = new Argument<string[]>("photos") { Arity = ArgumentArity.OneOrMore, Description = "Photos." };
         var command = new Command("detect", "Find faces and their 5 landmarks (MTCNN). Landmarks: left eye, right eye, nose, left and right mouth corners.")
-            { weights, json, largest, minFace, photos };
+            { weights, json, largest, minFace, draw, photos };
         command.SetAction(r =>
         {
             MtcnnDetector detector;
@@ -37,12 +38,16 @@ internal static class DetectCommand
 
             var results = new JsonArray();
             int failures = 0;
-            foreach (string photo in r.GetValue(photos)!)
+            var files = r.GetValue(photos)!;
+            for (int index = 0; index < files.Length; index++)
             {
+                string photo = files[index];
                 IReadOnlyList<DetectedFace> faces;
+                RgbImage image;
                 try
                 {
-                    faces = detector.Detect(ImageDecoder.Decode(photo));
+                    image = ImageDecoder.Decode(photo);
+                    faces = detector.Detect(image);
                 }
                 catch (InvalidImageException ex)
                 {
@@ -60,6 +65,12 @@ internal static class DetectCommand
                 if (r.GetValue(largest) && faces.Count > 1)
                 {
                     faces = [faces.MaxBy(f => f.Area)!];
+                }
+
+                if (r.GetValue(draw) is { } drawPath)
+                {
+                    string target = files.Length == 1 ? drawPath : Path.Combine(Path.GetDirectoryName(drawPath) ?? string.Empty, $"{Path.GetFileNameWithoutExtension(drawPath)}_{index + 1}.png");
+                    PngEncoder.Write(target, DetectionDrawing.Draw(image, faces));
                 }
 
                 if (!r.GetValue(json))

@@ -67,3 +67,57 @@ public static class FaceAligner
         return Resize.PilBilinear(new RgbImage(w, h, pixels), size, size);
     }
 }
+
+/// <summary>Draws detections on a copy of a photo (for <c>detect --draw</c>).</summary>
+public static class DetectionDrawing
+{
+    /// <summary>Boxes in green (2 px), landmarks as red 5×5 squares.</summary>
+    public static RgbImage Draw(RgbImage image, IEnumerable<DetectedFace> faces)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(faces);
+        var pixels = (byte[])image.Pixels.Clone();
+        void Put(int x, int y, byte r, byte g, byte b)
+        {
+            if (x >= 0 && y >= 0 && x < image.Width && y < image.Height)
+            {
+                int o = (y * image.Width + x) * 3;
+                pixels[o] = r;
+                pixels[o + 1] = g;
+                pixels[o + 2] = b;
+            }
+        }
+
+        foreach (var face in faces)
+        {
+            int x1 = (int)Math.Round(face.Box[0]), y1 = (int)Math.Round(face.Box[1]), x2 = (int)Math.Round(face.Box[2]), y2 = (int)Math.Round(face.Box[3]);
+            for (int t = 0; t < 2; t++)
+            {
+                for (int x = x1; x <= x2; x++)
+                {
+                    Put(x, y1 + t, 0, 255, 0);
+                    Put(x, y2 - t, 0, 255, 0);
+                }
+
+                for (int y = y1; y <= y2; y++)
+                {
+                    Put(x1 + t, y, 0, 255, 0);
+                    Put(x2 - t, y, 0, 255, 0);
+                }
+            }
+
+            foreach (var (lx, ly) in face.Landmarks)
+            {
+                for (int dy = -2; dy <= 2; dy++)
+                {
+                    for (int dx = -2; dx <= 2; dx++)
+                    {
+                        Put((int)Math.Round(lx) + dx, (int)Math.Round(ly) + dy, 255, 0, 0);
+                    }
+                }
+            }
+        }
+
+        return new RgbImage(image.Width, image.Height, pixels);
+    }
+}

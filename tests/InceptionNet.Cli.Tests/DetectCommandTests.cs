@@ -39,6 +39,30 @@ public sealed class DetectCommandTests
     }
 
     [Fact]
+    public void Draw_writes_a_png_with_boxes_and_landmarks()
+    {
+        string photo = SharedData.PathOf("images", "faces", "two_people.jpg");
+        string output = Path.Combine(Path.GetTempPath(), $"inceptionnet-draw-{Guid.NewGuid():N}.png");
+        try
+        {
+            var (exit, _, stderr) = Run("detect", "--mtcnn", SharedData.PathOf("weights", "mtcnn"), "--draw", output, photo);
+            Assert.True(exit == 0, stderr);
+            var drawn = InceptionNet.Vision.ImageDecoder.Decode(output);
+            var source = InceptionNet.Vision.ImageDecoder.Decode(photo);
+            Assert.Equal((source.Width, source.Height), (drawn.Width, drawn.Height));
+            int o = (27 * drawn.Width + 300) * 3; // top edge of the first box (y1 = 27.06)
+            Assert.Equal(new byte[] { 0, 255, 0 }, drawn.Pixels[o..(o + 3)]);
+            int l = (98 * drawn.Width + 289) * 3; // its left eye (289.3, 98.2)
+            Assert.Equal(new byte[] { 255, 0, 0 }, drawn.Pixels[l..(l + 3)]);
+            Assert.Equal(source.Pixels[..300], drawn.Pixels[..300]); // untouched elsewhere
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    [Fact]
     public void Missing_weights_or_photos_exit_2()
     {
         var (exit, _, stderr) = Run("detect", "--mtcnn", "/nonexistent", SharedData.CourseImageFile("kian"));
@@ -83,7 +107,7 @@ public sealed class DetectOptionTests : IDisposable
         Assert.Contains(Enumerable.Range(0, 2), i => doc.RootElement[i].GetProperty("distance").GetDouble() < 1e-6); // the enrolled face itself
 
         string blank = Path.Combine(_dir, "blank.png");
-        PngWriter.Write(blank, 64, 48, Enumerable.Repeat((byte)128, 64 * 48 * 3).ToArray()); // a grey wall
+        InceptionNet.Vision.PngEncoder.Write(blank, 64, 48, Enumerable.Repeat((byte)128, 64 * 48 * 3).ToArray()); // a grey wall
         byte[] before = File.ReadAllBytes(gallery);
         (exit, _, stderr) = Run("enroll", "--gallery", gallery, "--weights", Weights, "--name", "nobody", "--detect", "--mtcnn", mtcnn, blank, twoPeople);
         Assert.Equal(CliApp.Rejected, exit);

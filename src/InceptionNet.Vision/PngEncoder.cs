@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace InceptionNet.TestSupport;
+namespace InceptionNet.Vision;
 
-/// <summary>Writes 8-bit RGB PNG files for tests (uncompressed filter 0 rows, zlib stream).</summary>
-public static class PngWriter
+/// <summary>Writes 8-bit RGB PNG files (filter 0 rows in one zlib stream): lossless output for chips and drawings.</summary>
+public static class PngEncoder
 {
     private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
     {
@@ -17,9 +17,17 @@ public static class PngWriter
         return c;
     }).ToArray();
 
+    /// <summary>Writes an image as a PNG file.</summary>
+    public static void Write(string path, RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        Write(path, image.Width, image.Height, image.Pixels);
+    }
+
     /// <summary>Writes <paramref name="rgb"/> (width·height·3 bytes) as a PNG.</summary>
     public static void Write(string path, int width, int height, byte[] rgb)
     {
+        ArgumentNullException.ThrowIfNull(rgb);
         using var raw = new MemoryStream();
         using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
         {
