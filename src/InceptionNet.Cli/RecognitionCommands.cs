@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using InceptionNet.Detection;
 using InceptionNet.Models;
 using InceptionNet.Recognition;
 using InceptionNet.Vision;
@@ -32,20 +33,41 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         yield return GalleryCommand();
         yield return TripletLossCommand();
         yield return Demo();
+        yield return Watch();
     }
 
     private Command Enroll()
     {
         var name = new Option<string>("--name", "-n") { Description = "Identity to add the photos to.", Required = true };
-        var photos = new Argument<string[]>("photos") { Description = "Photos of the person (all are kept).", Arity = ArgumentArity.OneOrMore };
-        var command = new Command("enroll", "Add photos of a person to a gallery.") { _gallery, name, _model, _weights, _threshold, _json, photos };
+        var photos = new Argument<string[]>("photos") { Description = "Photos of the person (all are kept).", Arity = ArgumentArity.ZeroOrMore };
+        var fromDir = new Option<string?>("--from-dir") { Description = "Enroll every usable photo or frame of this folder (faces found with MTCNN; frames without a face, or with a face that is too small or blurry, are skipped and reported)." };
+        var minFace = new Option<int>("--min-face") { Description = "With --from-dir: smallest usable face side in pixels.", DefaultValueFactory = _ => 40 };
+        var minSharpness = new Option<double>("--min-sharpness") { Description = "With --from-dir: smallest variance of the Laplacian of the face chip (lower = blurrier).", DefaultValueFactory = _ => 10.0 };
+        var command = new Command("enroll", "Add photos of a person to a gallery.") { _gallery, name, _model, _weights, _threshold, _json, fromDir, minFace, minSharpness, photos };
         AddFaceOptions(command);
         command.SetAction(r => Run(() =>
         {
             string path = r.GetValue(_gallery)!;
             var encoder = ResolveEncoder(r.GetValue(_model), r.GetValue(_weights), path);
             var files = r.GetValue(photos)!;
-            var faces = _faces.Load(r, files); // every photo must decode (and hold a face) before the gallery is touched
+            List<(string Label, RgbImage Face)> faces;
+            if (r.GetValue(fromDir) is { } folder)
+            {
+                faces = FramesOf(folder, r.GetValue(_faces.Mtcnn), r.GetValue(minFace), r.GetValue(minSharpness), r.GetValue(_json));
+                if (faces.Count == 0)
+                {
+                    throw new NoFaceException($"no usable face in {folder}; nothing was enrolled.");
+                }
+            }
+            else if (files.Length == 0)
+            {
+                throw new GalleryException("give photos to enroll, or --from-dir DIR.");
+            }
+            else
+            {
+                faces = _faces.Load(r, files); // every photo must decode (and hold a face) before the gallery is touched
+            }
+
             var encodings = new List<FaceEncoding>();
             for (int i = 0; i < faces.Count; i++)
             {
@@ -350,6 +372,198 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             return CliApp.Success;
         }));
         return command;
+    }
+
+    private Command Watch()
+    {
+        var folder = new Argument<string>("dir") { Description = "Folder a camera drops frame files into." };
+        var maxFrames = new Option<int>("--max-frames") { Description = "Stop after this many frames (0 = never).", DefaultValueFactory = _ => 0 };
+        var idle = new Option<double>("--idle-timeout") { Description = "Stop after this many seconds without a new frame (0 = never).", DefaultValueFactory = _ => 0 };
+        var command = new Command("watch", "Recognize every new frame file that appears in a folder: decision and latency per frame (Ctrl+C stops).")
+            { _gallery, _model, _weights, _threshold, _json, maxFrames, idle, folder };
+        command.Options.Add(_faces.Mtcnn);
+        command.SetAction(r => Run(() =>
+        {
+            string dir = r.GetValue(folder)!;
+            if (!Directory.Exists(dir))
+            {
+                throw new GalleryException($"{dir}: folder not found.");
+            }
+
+            var (recognizer, _) = OpenRecognizer(r);
+            var finder = new FaceFinder(r.GetValue(_faces.Mtcnn), largest: true);
+            var seen = new HashSet<string>(Directory.GetFiles(dir), StringComparer.Ordinal); // frames already there are not new
+            int frames = 0;
+            var lastFrame = DateTime.UtcNow;
+            if (!r.GetValue(_json))
+            {
+                stderr.WriteLine($"Watching {dir} for new frames…");
+            }
+
+            while (r.GetValue(maxFrames) == 0 || frames < r.GetValue(maxFrames))
+            {
+                var fresh = Directory.GetFiles(dir).Where(f => IsImage(f) && !seen.Contains(f)).Order(StringComparer.Ordinal).ToList();
+                foreach (string file in fresh)
+                {
+                    if (!IsComplete(file))
+                    {
+                        continue; // still being written; look again on the next pass
+                    }
+
+                    seen.Add(file);
+                    frames++;
+                    lastFrame = DateTime.UtcNow;
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    string decision;
+                    IdentificationResult? result = null;
+                    try
+                    {
+                        var (faces, faceless) = finder.Find([(file, ImageDecoder.Decode(file))]);
+                        result = faceless.Count > 0 ? null : recognizer.Identify(faces[0].Face);
+                        decision = result?.Message ?? "no face";
+                    }
+                    catch (InvalidImageException ex)
+                    {
+                        decision = $"unreadable ({ex.Problem})";
+                    }
+
+                    double ms = clock.Elapsed.TotalMilliseconds;
+                    if (r.GetValue(_json))
+                    {
+                        WriteJson(new JsonObject
+                        {
+                            ["frame"] = file,
+                            ["identity"] = result?.Identity,
+                            ["distance"] = result is null || !double.IsFinite(result.Distance) ? null : result.Distance,
+                            ["accepted"] = result?.Accepted ?? false,
+                            ["message"] = decision,
+                            ["latency_ms"] = Math.Round(ms, 1),
+                        });
+                    }
+                    else
+                    {
+                        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file}: {decision} ({ms:F0} ms)"));
+                    }
+
+                    stdout.Flush();
+                    if (r.GetValue(maxFrames) > 0 && frames >= r.GetValue(maxFrames))
+                    {
+                        break;
+                    }
+                }
+
+                if (r.GetValue(idle) > 0 && (DateTime.UtcNow - lastFrame).TotalSeconds > r.GetValue(idle))
+                {
+                    break;
+                }
+
+                Thread.Sleep(100);
+            }
+
+            return CliApp.Success;
+        }));
+        return command;
+    }
+
+    // A frame is complete when its size has stopped changing and it can be opened for reading.
+    private static bool IsComplete(string file)
+    {
+        try
+        {
+            long size = new FileInfo(file).Length;
+            Thread.Sleep(20);
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read);
+            return size > 0 && stream.Length == size;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    // enroll --from-dir: every image of a folder, the largest face of each, skipping what would make a poor template.
+    private List<(string Label, RgbImage Face)> FramesOf(string folder, string? mtcnn, int minFace, double minSharpness, bool quiet)
+    {
+        if (!Directory.Exists(folder))
+        {
+            throw new GalleryException($"{folder}: folder not found.");
+        }
+
+        var files = Directory.GetFiles(folder).Where(IsImage).Order(StringComparer.Ordinal).ToList();
+        var detector = MtcnnDetector.Load(DetectCommand.Resolve(mtcnn));
+        var kept = new List<(string, RgbImage)>();
+        for (int i = 0; i < files.Count; i++)
+        {
+            string file = files[i];
+            string? skip = null;
+            try
+            {
+                var image = ImageDecoder.Decode(file);
+                var faces = detector.Detect(image);
+                if (faces.Count == 0)
+                {
+                    skip = "no face";
+                }
+                else
+                {
+                    var face = faces.MaxBy(f => f.Area)!;
+                    double side = Math.Min(face.Box[2] - face.Box[0], face.Box[3] - face.Box[1]);
+                    var chip = FaceAligner.DavidSandbergCrop(image, face).Chip;
+                    double sharpness = Sharpness(chip);
+                    if (side < minFace)
+                    {
+                        skip = string.Create(CultureInfo.InvariantCulture, $"face too small ({side:F0} px < {minFace})");
+                    }
+                    else if (sharpness < minSharpness)
+                    {
+                        skip = string.Create(CultureInfo.InvariantCulture, $"face too blurry (sharpness {sharpness:F1} < {minSharpness})");
+                    }
+                    else
+                    {
+                        kept.Add((file, chip));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is InvalidImageException or ArgumentException)
+            {
+                skip = ex.Message;
+            }
+
+            if (skip is not null)
+            {
+                stderr.WriteLine($"{(quiet ? string.Empty : "\n")}skipped {file}: {skip}");
+            }
+
+            Progress("frames", i + 1, files.Count, quiet);
+        }
+
+        return kept;
+    }
+
+    // Variance of the 4-neighbour Laplacian of the grey chip: the usual focus measure.
+    private static double Sharpness(RgbImage chip)
+    {
+        int w = chip.Width, h = chip.Height;
+        var grey = new double[w * h];
+        for (int p = 0; p < grey.Length; p++)
+        {
+            grey[p] = 0.299 * chip.Pixels[p * 3] + 0.587 * chip.Pixels[p * 3 + 1] + 0.114 * chip.Pixels[p * 3 + 2];
+        }
+
+        double sum = 0, sumSquares = 0;
+        int n = 0;
+        for (int y = 1; y < h - 1; y++)
+        {
+            for (int x = 1; x < w - 1; x++)
+            {
+                double l = grey[(y - 1) * w + x] + grey[(y + 1) * w + x] + grey[y * w + x - 1] + grey[y * w + x + 1] - 4 * grey[y * w + x];
+                sum += l;
+                sumSquares += l * l;
+                n++;
+            }
+        }
+
+        return n == 0 ? 0 : sumSquares / n - (sum / n) * (sum / n);
     }
 
     private void AddFaceOptions(Command command)

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using InceptionNet.Cli;
+using InceptionNet.Recognition;
+using InceptionNet.TestSupport;
+using InceptionNet.Vision;
+using Xunit;
+
+namespace InceptionNet.Cli.Tests;
+
+public sealed class FolderModeTests : IDisposable
+{
+    private static readonly string Weights = SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5");
+    private static readonly string Mtcnn = SharedData.PathOf("weights", "mtcnn");
+    private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-folder-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Enroll_from_dir_keeps_usable_frames_and_reports_the_rest()
+    {
+        string frames = Path.Combine(_dir, "frames");
+        Directory.CreateDirectory(frames);
+        File.Copy(SharedData.PathOf("images", "faces", "train", "obama", "obama2.jpg"), Path.Combine(frames, "a_sharp.jpg"));
+        PngEncoder.Write(Path.Combine(frames, "b_wall.png"), 80, 60, Enumerable.Repeat((byte)90, 80 * 60 * 3).ToArray());
+        // The same photo smeared: shrunk 12× and blown back up, so the face is there but soft.
+        var photo = ImageDecoder.Decode(SharedData.PathOf("images", "faces", "train", "obama", "obama2.jpg"));
+        var smeared = Resize.PilBilinear(Resize.PilBilinear(photo, photo.Width / 12, photo.Height / 12), photo.Width, photo.Height);
+        PngEncoder.Write(Path.Combine(frames, "c_blurry.png"), smeared);
+        File.WriteAllText(Path.Combine(frames, "notes.txt"), "not a frame");
+
+        string gallery = Path.Combine(_dir, "g.json");
+        var (exit, _, stderr) = Run("enroll", "--gallery", gallery, "--model", "openface", "--weights", Weights, "--name", "obama", "--from-dir", frames,
+            "--mtcnn", Mtcnn, "--min-sharpness", "25", "--json");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("skipped " + Path.Combine(frames, "b_wall.png") + ": no face", stderr, StringComparison.Ordinal);
+        Assert.Contains("skipped " + Path.Combine(frames, "c_blurry.png"), stderr, StringComparison.Ordinal);
+        var entries = Gallery.Open(gallery).Get("obama").Entries;
+        Assert.Equal([Path.Combine(frames, "a_sharp.jpg")], entries.Select(e => e.Source));
+    }
+
+    [Fact]
+    public async Task Watch_recognizes_each_new_frame_with_its_latency()
+    {
+        string gallery = Path.Combine(_dir, "door.json");
+        Assert.Equal(0, Run("enroll", "--gallery", gallery, "--model", "openface", "--weights", Weights, "--name", "younes", SharedData.CourseImageFile("younes")).Exit);
+        string camera = Path.Combine(_dir, "camera");
+        Directory.CreateDirectory(camera);
+        var watching = Task.Run(() => Run("watch", "--gallery", gallery, "--weights", Weights, "--mtcnn", Mtcnn, "--json", "--max-frames", "2", "--idle-timeout", "60", camera));
+        await Task.Delay(1500);
+        File.Copy(SharedData.CourseImageFile("camera_0"), Path.Combine(camera, "frame1.jpg"));
+        PngEncoder.Write(Path.Combine(camera, "frame2.png"), 40, 40, new byte[40 * 40 * 3]);
+        var finished = await Task.WhenAny(watching, Task.Delay(TimeSpan.FromSeconds(90)));
+        Assert.Same(watching, finished);
+        var (exit, stdout, stderr) = await watching;
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Equal("younes", lines[0].GetProperty("identity").GetString());
+        Assert.True(lines[0].GetProperty("latency_ms").GetDouble() > 0);
+        Assert.Equal("no face", lines[1].GetProperty("message").GetString());
+    }
+}
