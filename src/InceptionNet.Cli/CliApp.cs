@@ -90,7 +90,7 @@ public static class CliApp
         }
 
         command.SetAction(result => Embed(result.GetValue(model)!, result.GetValue(weights), result.GetValue(batch), result.GetValue(json),
-            result.GetValue(faces.Detect) ? new FaceFinder(result.GetValue(faces.Mtcnn), result.GetValue(faces.Largest)) : null,
+            result.GetValue(faces.Detect) ? new FaceFinder(result.GetValue(faces.Mtcnn), result.GetValue(faces.Largest), result.GetValue(faces.Align) == "similarity") : null,
             result.GetValue(images)!, stdout, stderr));
         return command;
     }

@@ -21,7 +21,16 @@ internal sealed class FaceInput
 
     public Option<string?> Mtcnn { get; } = new("--mtcnn") { Description = "With --detect: folder with det1/det2/det3.npy." };
 
-    public IEnumerable<Option> Options => [Detect, Largest, Mtcnn];
+    public Option<string> Align { get; } = CreateAlign();
+
+    public IEnumerable<Option> Options => [Detect, Largest, Mtcnn, Align];
+
+    private static Option<string> CreateAlign()
+    {
+        var option = new Option<string>("--align") { Description = "With --detect: dsb (box + 44 px margin, FaceNet's training crops) or similarity (5-point alignment to a template).", DefaultValueFactory = _ => "dsb" };
+        option.AcceptOnlyFromAmong("dsb", "similarity");
+        return option;
+    }
 
     /// <summary>
     /// Loads every photo (all must decode, else nothing is returned). Each result is labelled with its path, plus
@@ -53,7 +62,7 @@ internal sealed class FaceInput
             return files.Zip(images, (f, i) => (f, i)).ToList();
         }
 
-        var finder = new FaceFinder(r.GetValue(Mtcnn), largestOnly || r.GetValue(Largest));
+        var finder = new FaceFinder(r.GetValue(Mtcnn), largestOnly || r.GetValue(Largest), r.GetValue(Align) == "similarity");
         var (result, faceless) = finder.Find(files.Zip(images, (f, i) => (f, i)).ToList());
         if (faceless.Count > 0)
         {
@@ -65,7 +74,7 @@ internal sealed class FaceInput
 }
 
 /// <summary>MTCNN on decoded photos: every face (or the largest) cut as a davidsandberg 160×160 chip.</summary>
-internal sealed class FaceFinder(string? mtcnnDirectory, bool largest)
+internal sealed class FaceFinder(string? mtcnnDirectory, bool largest, bool similarity = false)
 {
     // Loaded on first use, so a missing weights folder is reported by the command like any other error.
     private readonly Lazy<MtcnnDetector> _detector = new(() => MtcnnDetector.Load(DetectCommand.Resolve(mtcnnDirectory)));
@@ -99,7 +108,8 @@ internal sealed class FaceFinder(string? mtcnnDirectory, bool largest)
 
             for (int k = 0; k < faces.Count; k++)
             {
-                result.Add((faces.Count > 1 ? $"{path}#{k}" : path, FaceAligner.DavidSandbergCrop(image, faces[k]).Chip));
+                var chip = similarity ? FaceAligner.SimilarityAlign(image, faces[k], 160).Chip : FaceAligner.DavidSandbergCrop(image, faces[k]).Chip;
+                result.Add((faces.Count > 1 ? $"{path}#{k}" : path, chip));
             }
         }
 

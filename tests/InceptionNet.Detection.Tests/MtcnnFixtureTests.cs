@@ -170,3 +170,40 @@ public sealed class DetectorRobustnessTests(MtcnnFixture fixture) : IClassFixtur
         Assert.Single(fixture.Detector.Detect(new RgbImage(96, 96, grey)));
     }
 }
+
+public sealed class SimilarityAlignmentTests(MtcnnFixture fixture) : IClassFixture<MtcnnFixture>
+{
+    [Fact]
+    public void An_exact_similarity_is_recovered()
+    {
+        var from = new (double X, double Y)[] { (10, 20), (40, 22), (25, 35), (15, 50), (38, 51) };
+        const double angle = 0.3, scale = 1.7, tx = 5, ty = -8;
+        var to = from.Select(p => (scale * (Math.Cos(angle) * p.X - Math.Sin(angle) * p.Y) + tx, scale * (Math.Sin(angle) * p.X + Math.Cos(angle) * p.Y) + ty)).ToArray();
+        var m = FaceAligner.Similarity(from, to);
+        Assert.Equal(scale * Math.Cos(angle), m[0], 10);
+        Assert.Equal(scale * Math.Sin(angle), m[3], 10);
+        Assert.Equal(tx, m[2], 10);
+        Assert.Equal(ty, m[5], 10);
+    }
+
+    [Theory]
+    [InlineData("images/faces/two_people.jpg")]
+    [InlineData("images/course/kian.jpg")]
+    public void Detected_landmarks_land_near_the_template(string image)
+    {
+        var source = ImageDecoder.Decode(SharedData.PathOf(image.Split('/')));
+        foreach (var face in fixture.Detector.Detect(source))
+        {
+            var (chip, m) = FaceAligner.SimilarityAlign(source, face, 96);
+            Assert.Equal((96, 96), (chip.Width, chip.Height));
+            for (int k = 0; k < 5; k++)
+            {
+                var (x, y) = face.Landmarks[k];
+                double ax = m[0] * x + m[1] * y + m[2], ay = m[3] * x + m[4] * y + m[5];
+                var t = FaceAligner.Template112[k];
+                // A similarity cannot fit five points exactly; real faces stay within a few template pixels.
+                Assert.InRange(Math.Sqrt(Math.Pow(ax - t.X * 96 / 112, 2) + Math.Pow(ay - t.Y * 96 / 112, 2)), 0, 6);
+            }
+        }
+    }
+}
