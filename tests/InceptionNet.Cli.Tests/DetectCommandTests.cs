@@ -2,19 +2,12 @@ using System.Text.Json;
 using InceptionNet.Cli;
 using InceptionNet.TestSupport;
 using Xunit;
+using static InceptionNet.Cli.Tests.CliRunner;
 
 namespace InceptionNet.Cli.Tests;
 
 public sealed class DetectCommandTests
 {
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApp.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
-
     [Fact]
     public void Json_lists_every_face_with_box_probability_and_five_landmarks()
     {
@@ -80,14 +73,6 @@ public sealed class DetectOptionTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-detect-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApp.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void Ordinary_photos_work_with_detect_and_a_faceless_photo_exits_1()

@@ -4,6 +4,7 @@ using InceptionNet.Cli;
 using InceptionNet.Recognition;
 using InceptionNet.TestSupport;
 using Xunit;
+using static InceptionNet.Cli.Tests.CliRunner;
 using Xunit.Abstractions;
 
 namespace InceptionNet.Cli.Tests;
@@ -16,14 +17,6 @@ public sealed class DoorCommandTests(ITestOutputHelper output) : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-door-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApp.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
 
     private string Enroll12(string model, string weights)
     {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using InceptionNet.Cli;
 using InceptionNet.TestSupport;
 using Xunit;
+using static InceptionNet.Cli.Tests.CliRunner;
 using Xunit.Abstractions;
 
 namespace InceptionNet.Cli.Tests;
@@ -10,14 +11,6 @@ public sealed class EmbedCommandTests(ITestOutputHelper output)
 {
     private static readonly string FaceNetWeights = SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5");
     private static readonly string OpenFaceWeights = SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5");
-
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApp.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void Json_output_has_the_documented_shape_and_is_normalized()

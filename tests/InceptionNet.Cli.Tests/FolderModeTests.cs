@@ -4,6 +4,7 @@ using InceptionNet.Recognition;
 using InceptionNet.TestSupport;
 using InceptionNet.Vision;
 using Xunit;
+using static InceptionNet.Cli.Tests.CliRunner;
 
 namespace InceptionNet.Cli.Tests;
 
@@ -14,14 +15,6 @@ public sealed class FolderModeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("inceptionnet-folder-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        int exit = CliApp.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void Enroll_from_dir_keeps_usable_frames_and_reports_the_rest()
