@@ -130,7 +130,17 @@ public static class OpenCvResize
     {
         var xtab = AreaTable(sw, dw, cn, scaleX);
         var ytab = AreaTable(sh, dh, 1, scaleY);
-        var xAlpha = xtab.Select(t => T.CreateChecked((float)t.Alpha)).ToArray();
+        int taps = xtab.Count;
+        var xSrc = new int[taps];
+        var xDst = new int[taps];
+        var xAlpha = new T[taps];
+        for (int k = 0; k < taps; k++)
+        {
+            xSrc[k] = xtab[k].Si;
+            xDst[k] = xtab[k].Di;
+            xAlpha[k] = T.CreateChecked((float)xtab[k].Alpha);
+        }
+
         int width = dw * cn;
         var dst = new T[dh * width];
         var buf = new T[width];
@@ -142,13 +152,27 @@ public static class OpenCvResize
             int dy = ytab[j].Di, sy = ytab[j].Si;
             var row = src.Slice(sy * sw * cn, sw * cn);
             Array.Clear(buf);
-            for (int k = 0; k < xtab.Count; k++)
+            if (cn == 3)
             {
-                int si = xtab[k].Si, di = xtab[k].Di;
-                T alpha = xAlpha[k];
-                for (int c = 0; c < cn; c++)
+                for (int k = 0; k < taps; k++)
                 {
-                    buf[di + c] = buf[di + c] + row[si + c] * alpha;
+                    int si = xSrc[k], di = xDst[k];
+                    T alpha = xAlpha[k];
+                    buf[di] += row[si] * alpha;
+                    buf[di + 1] += row[si + 1] * alpha;
+                    buf[di + 2] += row[si + 2] * alpha;
+                }
+            }
+            else
+            {
+                for (int k = 0; k < taps; k++)
+                {
+                    int si = xSrc[k], di = xDst[k];
+                    T alpha = xAlpha[k];
+                    for (int c = 0; c < cn; c++)
+                    {
+                        buf[di + c] += row[si + c] * alpha;
+                    }
                 }
             }
 
