@@ -152,9 +152,10 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         int first = -1, second = -1;
+        float[] q;
         lock (_gate)
         {
-            _query = query.ToArray();
+            _query = q = query.ToArray();
             int items = (Count + RowsPerItem - 1) / RowsPerItem;
             if (_itemTop.Length < items * 2)
             {
@@ -176,7 +177,6 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        var q = query.ToArray();
         (string, double)? Describe(int row) => row < 0 ? null : (_names[_owner[row]], ElementwiseOps.Distance(_vectors.AsSpan(row * _dim, _dim), q));
         return (Describe(first), Describe(second));
     }

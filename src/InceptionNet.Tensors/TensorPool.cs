@@ -9,9 +9,6 @@ public sealed class TensorPool
 {
     private readonly Dictionary<int, Stack<float[]>> _free = [];
 
-    /// <summary>Total floats currently held by the pool or rented from it.</summary>
-    public long AllocatedFloats { get; private set; }
-
     /// <summary>Rents a dense [N, H, W, C] tensor. Contents are unspecified unless <paramref name="clear"/>.</summary>
     public TensorSlice Rent(int n, int h, int w, int c, bool clear = false)
     {
@@ -28,7 +25,6 @@ public sealed class TensorPool
         else
         {
             buffer = new float[length];
-            AllocatedFloats += length;
         }
 
         return TensorSlice.Dense(buffer, n, h, w, c);

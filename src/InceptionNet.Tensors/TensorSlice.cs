@@ -83,30 +83,8 @@ public readonly struct TensorSlice
         return new TensorSlice(Buffer, Offset + start, N, H, W, count, PixelStride);
     }
 
-    /// <summary>A view of images [start, start + count) of the batch.</summary>
-    public TensorSlice Images(int start, int count)
-    {
-        if (start < 0 || count < 0 || start + count > N)
-        {
-            throw new ArgumentOutOfRangeException(nameof(start), $"Images [{start}, {start + count}) are outside [0, {N}).");
-        }
-
-        return new TensorSlice(Buffer, Offset + start * H * W * PixelStride, count, H, W, C, PixelStride);
-    }
-
     /// <summary>Channels of one pixel.</summary>
     public Span<float> Pixel(int n, int y, int x) => Buffer.AsSpan(PixelIndex(n, y, x), C);
-
-    /// <summary>The same data seen with another spatial shape (dense views only).</summary>
-    public TensorSlice Reshape(int n, int h, int w, int c)
-    {
-        if (!IsDense || (long)n * h * w * c != (long)N * H * W * C)
-        {
-            throw new InvalidOperationException($"Cannot view [{N},{H},{W},{C}] (stride {PixelStride}) as [{n},{h},{w},{c}].");
-        }
-
-        return new TensorSlice(Buffer, Offset, n, h, w, c, c);
-    }
 
     /// <summary>Copies the view into a new dense array, [N, H, W, C] row-major.</summary>
     public float[] ToArray()

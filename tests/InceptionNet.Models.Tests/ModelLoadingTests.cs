@@ -56,11 +56,7 @@ public sealed class ModelLoadingTests : IDisposable
     public void Course_csv_directory_gives_the_same_encodings_as_the_h5()
     {
         string csv = Path.Combine(_dir, "csv");
-        Directory.CreateDirectory(csv);
-        foreach (var t in KerasH5WeightReader.Read(OpenFaceH5).Tensors)
-        {
-            WriteTorchCsv(csv, t);
-        }
+        OpenFaceCsv.Write(csv, Tensors());
 
         var image = RgbImage.FromRawFile(SharedData.PathOf("fixtures", "decode", "course-rgb", "camera_0.rgb"), 96, 96);
         var fromCsv = OpenFaceNn4Small2.Load(csv, OpenFaceVariant.Course).Encode(image);
@@ -75,35 +71,5 @@ public sealed class ModelLoadingTests : IDisposable
         Assert.Contains("no weights found for model 'facenet'", ex.Message, StringComparison.Ordinal);
         Assert.Contains("nothing.h5", ex.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => FaceModels.Load("vgg", OpenFaceH5));
-    }
-
-    private static void WriteTorchCsv(string dir, WeightSet.WeightTensor t)
-    {
-        string suffix = t.Name switch { "kernel" or "gamma" => "w", "bias" or "beta" => "b", "moving_mean" => "m", _ => "v" };
-        var shape = t.Shape!;
-        var torch = new float[t.Data.Length];
-        if (shape.Length == 4)
-        {
-            int kh = shape[0], kw = shape[1], cin = shape[2], cout = shape[3];
-            for (int i = 0; i < t.Data.Length; i++)
-            {
-                int o = i % cout, ci = i / cout % cin, x = i / cout / cin % kw, y = i / cout / cin / kw;
-                torch[((o * cin + ci) * kh + y) * kw + x] = t.Data[i];
-            }
-        }
-        else if (shape.Length == 2)
-        {
-            for (int i = 0; i < t.Data.Length; i++)
-            {
-                torch[i % shape[1] * shape[0] + i / shape[1]] = t.Data[i];
-            }
-        }
-        else
-        {
-            torch = t.Data;
-        }
-
-        File.WriteAllText(Path.Combine(dir, $"{(t.Layer == "dense_layer" ? "dense" : t.Layer)}_{suffix}.csv"),
-            string.Join(",", torch.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
     }
 }
