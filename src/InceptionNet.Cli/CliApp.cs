@@ -50,7 +50,7 @@ public static class CliApp
     {
         var option = new Option<string>("--model", "-m")
         {
-            Description = "Model: facenet (Inception-ResNet-v1, 160×160), openface (course nn4.small2, 96×96) or openface-keras (Keras-OpenFace graph with LRN and L2 pooling)."
+            Description = "Model: facenet (Inception-ResNet-v1, 160×160), openface (course nn4.small2, 96×96) or openface-keras (Keras-OpenFace graph with LRN and L2 pooling) or faceapi (face-api's ResNet-34 descriptor, 150×150, threshold 0.6)."
                 + (withDefault ? string.Empty : " Default: the gallery's model, else facenet."),
         };
         if (withDefault)
@@ -65,7 +65,7 @@ public static class CliApp
     /// <summary>The <c>--weights</c> option shared by every command that encodes.</summary>
     internal static Option<string?> WeightsOption() => new("--weights", "-w")
     {
-        Description = $"Keras .h5 file (or course OpenFace CSV directory). Default: ${WeightsLoader.EnvironmentVariable}, then ./weights/…, then ../shared/weights/….",
+        Description = $"Keras .h5 file, course OpenFace CSV directory, or TensorFlow.js manifest (or its folder) for faceapi. Default: ${WeightsLoader.EnvironmentVariable}, then ./weights/…, then ../shared/weights/….",
     };
 
     private static Command EmbedCommand(TextWriter stdout, TextWriter stderr)
@@ -90,7 +90,7 @@ public static class CliApp
         }
 
         command.SetAction(result => Embed(result.GetValue(model)!, result.GetValue(weights), result.GetValue(batch), result.GetValue(json),
-            result.GetValue(faces.Detect) ? new FaceFinder(result.GetValue(faces.Mtcnn), result.GetValue(faces.Largest), result.GetValue(faces.Align) == "similarity") : null,
+            faces.FinderFor(result, result.GetValue(model)!),
             result.GetValue(images)!, stdout, stderr));
         return command;
     }

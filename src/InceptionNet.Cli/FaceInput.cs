@@ -8,10 +8,23 @@ namespace InceptionNet.Cli;
 /// <summary>No face was found in a photo given with --detect (exit code 1, like a rejection).</summary>
 internal sealed class NoFaceException(string message) : Exception(message);
 
+/// <summary>How a detected face is cut for the encoder.</summary>
+internal enum FaceCut
+{
+    /// <summary>davidsandberg: box + 44 px margin, 160×160 (FaceNet's training crops).</summary>
+    Dsb,
+
+    /// <summary>5-point similarity alignment to a template.</summary>
+    Similarity,
+
+    /// <summary>face-api's dlib-style square from the eyes and mouth, at its own size (the model pads and resizes).</summary>
+    FaceApi,
+}
+
 /// <summary>
 /// How commands turn photo paths into face images: decoded as they are (pre-cropped faces, the course's case), or, with
-/// <c>--detect</c>, every MTCNN face (or the largest with <c>--largest</c>) cut as FaceNet's training crops were
-/// (davidsandberg, margin 44, 160×160; the model then resizes to its own input).
+/// <c>--detect</c>, every MTCNN face (or the largest with <c>--largest</c>) cut the way the model's training crops were:
+/// davidsandberg (margin 44, 160×160) for FaceNet/OpenFace, face-api's dlib-style square for faceapi.
 /// </summary>
 internal sealed class FaceInput
 {
@@ -27,16 +40,34 @@ internal sealed class FaceInput
 
     private static Option<string> CreateAlign()
     {
-        var option = new Option<string>("--align") { Description = "With --detect: dsb (box + 44 px margin, FaceNet's training crops) or similarity (5-point alignment to a template).", DefaultValueFactory = _ => "dsb" };
-        option.AcceptOnlyFromAmong("dsb", "similarity");
+        var option = new Option<string>("--align")
+        {
+            Description = "With --detect: auto (the model's own: faceapi for --model faceapi, else dsb), dsb (box + 44 px margin, FaceNet's training crops), "
+                + "faceapi (face-api's dlib-style square from eyes and mouth) or similarity (5-point alignment to a template).",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "dsb", "faceapi", "similarity");
         return option;
     }
+
+    /// <summary>The cut for <paramref name="align"/> (an <c>--align</c> value) and the model that will encode the faces.</summary>
+    public static FaceCut CutFor(string? align, string modelId) => align switch
+    {
+        "dsb" => FaceCut.Dsb,
+        "similarity" => FaceCut.Similarity,
+        "faceapi" => FaceCut.FaceApi,
+        _ => modelId == "faceapi" ? FaceCut.FaceApi : FaceCut.Dsb,
+    };
+
+    /// <summary>A finder for the parsed options, or null without <c>--detect</c>.</summary>
+    public FaceFinder? FinderFor(ParseResult r, string modelId, bool largestOnly = false) =>
+        r.GetValue(Detect) ? new FaceFinder(r.GetValue(Mtcnn), largestOnly || r.GetValue(Largest), CutFor(r.GetValue(Align), modelId)) : null;
 
     /// <summary>
     /// Loads every photo (all must decode, else nothing is returned). Each result is labelled with its path, plus
     /// <c>#k</c> when a photo holds several faces.
     /// </summary>
-    public List<(string Label, RgbImage Face)> Load(ParseResult r, IReadOnlyList<string> files, bool largestOnly = false)
+    public List<(string Label, RgbImage Face)> Load(ParseResult r, IReadOnlyList<string> files, string modelId, bool largestOnly = false)
     {
         var images = new List<RgbImage>();
         var errors = new List<string>();
@@ -57,12 +88,12 @@ internal sealed class FaceInput
             throw new GalleryException($"{string.Join("; ", errors)} ({errors.Count} of {files.Count} photo(s) unreadable; nothing was changed).");
         }
 
-        if (!r.GetValue(Detect))
+        var finder = FinderFor(r, modelId, largestOnly);
+        if (finder is null)
         {
             return files.Zip(images, (f, i) => (f, i)).ToList();
         }
 
-        var finder = new FaceFinder(r.GetValue(Mtcnn), largestOnly || r.GetValue(Largest), r.GetValue(Align) == "similarity");
         var (result, faceless) = finder.Find(files.Zip(images, (f, i) => (f, i)).ToList());
         if (faceless.Count > 0)
         {
@@ -73,8 +104,8 @@ internal sealed class FaceInput
     }
 }
 
-/// <summary>MTCNN on decoded photos: every face (or the largest) cut as a davidsandberg 160×160 chip.</summary>
-internal sealed class FaceFinder(string? mtcnnDirectory, bool largest, bool similarity = false)
+/// <summary>MTCNN on decoded photos: every face (or the largest) cut as <paramref name="cut"/> says.</summary>
+internal sealed class FaceFinder(string? mtcnnDirectory, bool largest, FaceCut cut = FaceCut.Dsb)
 {
     // Loaded on first use, so a missing weights folder is reported by the command like any other error.
     private readonly Lazy<MtcnnDetector> _detector = new(() => MtcnnDetector.Load(DetectCommand.Resolve(mtcnnDirectory)));
@@ -108,11 +139,19 @@ internal sealed class FaceFinder(string? mtcnnDirectory, bool largest, bool simi
 
             for (int k = 0; k < faces.Count; k++)
             {
-                var chip = similarity ? FaceAligner.SimilarityAlign(image, faces[k], 160).Chip : FaceAligner.DavidSandbergCrop(image, faces[k]).Chip;
+                var chip = Cut(image, faces[k], cut);
                 result.Add((faces.Count > 1 ? $"{path}#{k}" : path, chip));
             }
         }
 
         return (result, faceless);
     }
+
+    /// <summary>Cuts <paramref name="face"/> out of <paramref name="image"/> as <paramref name="cut"/> says.</summary>
+    public static RgbImage Cut(RgbImage image, DetectedFace face, FaceCut cut) => cut switch
+    {
+        FaceCut.Similarity => FaceAligner.SimilarityAlign(image, face, 160).Chip,
+        FaceCut.FaceApi => FaceAligner.FaceApiCrop(image, face).Chip,
+        _ => FaceAligner.DavidSandbergCrop(image, face).Chip,
+    };
 }

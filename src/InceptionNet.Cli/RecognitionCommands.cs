@@ -11,7 +11,7 @@ using InceptionNet.Weights;
 namespace InceptionNet.Cli;
 
 /// <summary>enroll, verify, identify, gallery, triplet-loss and demo: the door's commands.</summary>
-internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
+internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter stderr)
 {
     private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
     private static readonly string[] CourseDatabase = ["danielle", "younes", "tian", "andrew", "kian", "dan", "sebastiano", "bertrand", "kevin", "felix", "benoit", "arnaud"];
@@ -20,13 +20,13 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
     private readonly Option<string> _model = CliApp.ModelOption(withDefault: false);
     private readonly Option<string?> _weights = CliApp.WeightsOption();
     private readonly Option<bool> _json = new("--json") { Description = "Machine-readable JSON on stdout." };
-    private readonly Option<double?> _threshold = new("--threshold", "-t") { Description = "Decision threshold (default: the gallery's calibrated one, else the model's: 0.7 for facenet/openface)." };
+    private readonly Option<double?> _threshold = new("--threshold", "-t") { Description = "Decision threshold (default: the gallery's calibrated one, else the model's: 0.7 for facenet/openface, 0.6 for faceapi)." };
     private readonly FaceInput _faces = new();
-    private readonly Option<string> _rule = new("--rule") { Description = "Compare with an identity's closest photo or with the mean of its photos.", DefaultValueFactory = _ => "closest" };
+    private readonly Option<string> _rule = new("--rule") { Description = "Compare with an identity's closest photo, with the mean of its photos, or average the distances to its photos (mean-distance: face-api's FaceMatcher).", DefaultValueFactory = _ => "closest" };
 
     public IEnumerable<Command> All()
     {
-        _rule.AcceptOnlyFromAmong("closest", "mean");
+        _rule.AcceptOnlyFromAmong("closest", "mean", "mean-distance");
         yield return Enroll();
         yield return Verify();
         yield return Identify();
@@ -34,6 +34,8 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         yield return TripletLossCommand();
         yield return Demo();
         yield return Watch();
+        yield return Eval();
+        yield return Calibrate();
     }
 
     private Command Enroll()
@@ -53,7 +55,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             List<(string Label, RgbImage Face)> faces;
             if (r.GetValue(fromDir) is { } folder)
             {
-                faces = FramesOf(folder, r.GetValue(_faces.Mtcnn), r.GetValue(minFace), r.GetValue(minSharpness), r.GetValue(_json));
+                faces = FramesOf(folder, r.GetValue(_faces.Mtcnn), FaceInput.CutFor(r.GetValue(_faces.Align), encoder.ModelId), r.GetValue(minFace), r.GetValue(minSharpness), r.GetValue(_json));
                 if (faces.Count == 0)
                 {
                     throw new NoFaceException($"no usable face in {folder}; nothing was enrolled.");
@@ -65,7 +67,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             }
             else
             {
-                faces = _faces.Load(r, files); // every photo must decode (and hold a face) before the gallery is touched
+                faces = _faces.Load(r, files, encoder.ModelId); // every photo must decode (and hold a face) before the gallery is touched
             }
 
             var encodings = new List<FaceEncoding>();
@@ -109,7 +111,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         command.SetAction(r => Run(() =>
         {
             var (recognizer, encoder) = OpenRecognizer(r);
-            var result = recognizer.Verify(_faces.Load(r, [r.GetValue(photo)!], largestOnly: true)[0].Face, r.GetValue(name)!);
+            var result = recognizer.Verify(_faces.Load(r, [r.GetValue(photo)!], encoder.ModelId, largestOnly: true)[0].Face, r.GetValue(name)!);
             if (r.GetValue(_json))
             {
                 WriteJson(new JsonObject
@@ -140,8 +142,8 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         AddFaceOptions(command);
         command.SetAction(r => Run(() =>
         {
-            var (recognizer, _) = OpenRecognizer(r, r.GetValue(margin));
-            var faces = _faces.Load(r, r.GetValue(photos)!);
+            var (recognizer, encoder) = OpenRecognizer(r, r.GetValue(margin));
+            var faces = _faces.Load(r, r.GetValue(photos)!, encoder.ModelId);
             var files = faces.Select(f => f.Label).ToArray();
             var results = faces.Select(f => recognizer.Identify(f.Face)).ToList();
             if (r.GetValue(_json))
@@ -275,7 +277,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
             }
 
             var encoder = FaceModels.Resolve(r.GetValue(model)!, r.GetValue(_weights));
-            var images = _faces.Load(r, files, largestOnly: true); // one face per labeled photo
+            var images = _faces.Load(r, files, encoder.ModelId, largestOnly: true); // one face per labeled photo
             var embeddings = new List<float[]>();
             for (int i = 0; i < images.Count; i++)
             {
@@ -390,8 +392,8 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
                 throw new GalleryException($"{dir}: folder not found.");
             }
 
-            var (recognizer, _) = OpenRecognizer(r);
-            var finder = new FaceFinder(r.GetValue(_faces.Mtcnn), largest: true);
+            var (recognizer, encoder) = OpenRecognizer(r);
+            var finder = new FaceFinder(r.GetValue(_faces.Mtcnn), largest: true, FaceInput.CutFor("auto", encoder.ModelId));
             var seen = new HashSet<string>(Directory.GetFiles(dir), StringComparer.Ordinal); // frames already there are not new
             int frames = 0;
             var lastFrame = DateTime.UtcNow;
@@ -482,7 +484,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
     }
 
     // enroll --from-dir: every image of a folder, the largest face of each, skipping what would make a poor template.
-    private List<(string Label, RgbImage Face)> FramesOf(string folder, string? mtcnn, int minFace, double minSharpness, bool quiet)
+    private List<(string Label, RgbImage Face)> FramesOf(string folder, string? mtcnn, FaceCut cut, int minFace, double minSharpness, bool quiet)
     {
         if (!Directory.Exists(folder))
         {
@@ -508,7 +510,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
                 {
                     var face = faces.MaxBy(f => f.Area)!;
                     double side = Math.Min(face.Box[2] - face.Box[0], face.Box[3] - face.Box[1]);
-                    var chip = FaceAligner.DavidSandbergCrop(image, face).Chip;
+                    var chip = FaceFinder.Cut(image, face, cut);
                     double sharpness = Sharpness(chip);
                     if (side < minFace)
                     {
@@ -582,7 +584,7 @@ internal sealed class RecognitionCommands(TextWriter stdout, TextWriter stderr)
         var options = new RecognitionOptions
         {
             Threshold = r.GetValue(_threshold),
-            Rule = r.GetValue(_rule) == "mean" ? IdentityRule.Mean : IdentityRule.Closest,
+            Rule = r.GetValue(_rule) switch { "mean" => IdentityRule.Mean, "mean-distance" => IdentityRule.MeanDistance, _ => IdentityRule.Closest },
             AmbiguityMargin = ambiguityMargin,
         };
         return (new FaceRecognizer(encoder, gallery, options), encoder);

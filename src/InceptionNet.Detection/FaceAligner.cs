@@ -68,6 +68,41 @@ public static class FaceAligner
         return (Warp(image, m, size), m);
     }
 
+    /// <summary>
+    /// face-api's dlib-style crop (<c>landmarks.align(null, { useDlibAlignment: true })</c> then <c>clipAtImageBorders</c>),
+    /// from the MTCNN landmarks: eye centres are MTCNN's eye points, the mouth centre is the midpoint of the mouth corners
+    /// (face-api uses the means of its 68-point eye and lip contours). No rotation and no resize: the cut is returned at
+    /// its own size, and face-api's recognition preprocessing pads it to a square and resizes it to 150.
+    /// </summary>
+    public static (RgbImage Chip, int[] CropLtrb) FaceApiCrop(RgbImage image, DetectedFace face)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(face);
+        var l = face.Landmarks;
+        var mouth = ((l[3].X + l[4].X) / 2, (l[3].Y + l[4].Y) / 2);
+        var ltrb = FaceApiCropBox(l[0], l[1], mouth, image.Width, image.Height);
+        return (image.Crop(ltrb[0], ltrb[1], ltrb[2], ltrb[3]), ltrb);
+    }
+
+    /// <summary>
+    /// The face-api dlib-alignment box from the left-eye, right-eye and mouth centres: side
+    /// <c>floor(mean eye–mouth distance / 0.45)</c>, left <c>floor(max(0, cx − 0.5·side))</c>, top
+    /// <c>floor(max(0, cy − 0.43·side))</c> with (cx, cy) the mean of the three centres, clipped to the image.
+    /// Returns [left, top, right, bottom) in whole pixels.
+    /// </summary>
+    public static int[] FaceApiCropBox((double X, double Y) leftEye, (double X, double Y) rightEye, (double X, double Y) mouth, int imageWidth, int imageHeight)
+    {
+        static double Distance((double X, double Y) a, (double X, double Y) b) => Math.Sqrt((a.X - b.X) * (a.X - b.X) + (a.Y - b.Y) * (a.Y - b.Y));
+        double eyeToMouth = (Distance(mouth, leftEye) + Distance(mouth, rightEye)) / 2;
+        int size = (int)Math.Floor(eyeToMouth / 0.45);
+        double cx = (leftEye.X + rightEye.X + mouth.X) / 3, cy = (leftEye.Y + rightEye.Y + mouth.Y) / 3;
+        int x = (int)Math.Floor(Math.Max(0, cx - 0.5 * size)), y = (int)Math.Floor(Math.Max(0, cy - 0.43 * size));
+        x = Math.Min(x, imageWidth - 1);
+        y = Math.Min(y, imageHeight - 1);
+        int right = Math.Min(x + Math.Max(size, 1), imageWidth), bottom = Math.Min(y + Math.Max(size, 1), imageHeight);
+        return [x, y, right, bottom];
+    }
+
     /// <summary>Least-squares similarity [a, −b, tx; b, a, ty] mapping <paramref name="from"/> onto <paramref name="to"/>.</summary>
     public static double[] Similarity(IReadOnlyList<(double X, double Y)> from, IReadOnlyList<(double X, double Y)> to)
     {

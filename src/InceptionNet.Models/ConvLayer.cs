@@ -54,6 +54,35 @@ public sealed class ConvLayer : ILayer
         Fold(weights, dense, weights.Take(dense, "kernel", inputs, outputs), 1, 1, inputs, outputs,
             WindowGeometry.Square(1, 1, PaddingMode.Valid), hasBias, batchNorm, bn, relu: false);
 
+    /// <summary>
+    /// A convolution from arrays already in Keras layout (kernel (kh, kw, in, out), HWIO), with an optional per-output-channel
+    /// affine <c>y = (conv + bias)·scale + shift</c> folded in (in double): face-api's conv + scale layers.
+    /// </summary>
+    public static ConvLayer FromArrays(string name, float[] kernel, float[] bias, int kernelH, int kernelW, int inChannels, int outChannels,
+        WindowGeometry geometry, bool relu, float[]? scale = null, float[]? shift = null)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        ArgumentNullException.ThrowIfNull(bias);
+        if (scale is null)
+        {
+            return new ConvLayer(name, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, bias), geometry, relu);
+        }
+
+        var folded = new float[kernel.Length];
+        for (int i = 0; i < kernel.Length; i++)
+        {
+            folded[i] = (float)((double)kernel[i] * scale[i % outChannels]);
+        }
+
+        var foldedBias = new float[outChannels];
+        for (int o = 0; o < outChannels; o++)
+        {
+            foldedBias[o] = (float)((double)bias[o] * scale[o] + (shift?[o] ?? 0.0));
+        }
+
+        return new ConvLayer(name, new PackedConvWeights(folded, kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+    }
+
     private static ConvLayer Fold(WeightSet weights, string conv, float[] kernel, int kernelH, int kernelW, int inChannels, int outChannels,
         WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu)
     {
@@ -128,7 +157,11 @@ public sealed class ConvLayer : ILayer
         return output;
     }
 
-    /// <summary>Residual form: <c>output = act(residual + scale·conv(input))</c>; <paramref name="output"/> may be <paramref name="residual"/>.</summary>
-    public void ForwardResidual(TensorSlice input, TensorSlice residual, float scale, TensorSlice output, ExecutionContext context) =>
-        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.ScaledResidual(residual, scale, Relu), context.Level, context.Workers);
+    /// <summary>
+    /// Residual form: <c>output = act(residual + scale·conv(input))</c>, where <c>act</c> is ReLU when
+    /// <paramref name="relu"/> says so (default: the layer's own activation); <paramref name="output"/> may be
+    /// <paramref name="residual"/>.
+    /// </summary>
+    public void ForwardResidual(TensorSlice input, TensorSlice residual, float scale, TensorSlice output, ExecutionContext context, bool? relu = null) =>
+        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.ScaledResidual(residual, scale, relu ?? Relu), context.Level, context.Workers);
 }

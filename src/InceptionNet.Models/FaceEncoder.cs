@@ -74,6 +74,12 @@ public abstract class FaceEncoder : IFaceEncoder
         }
     }
 
+    /// <summary>
+    /// Whether <see cref="FaceEncoding.Embedding"/> is the L2-normalized output (FaceNet, OpenFace) or the raw output as
+    /// is (face-api's descriptor is compared unnormalized).
+    /// </summary>
+    public virtual bool NormalizesEmbedding => true;
+
     /// <summary>When set, called after every stage with its name and output (for debugging and checkpoint tests).</summary>
     public Action<string, TensorSlice>? StageObserver { get; set; }
 
@@ -82,7 +88,7 @@ public abstract class FaceEncoder : IFaceEncoder
     /// differs (the Keras <c>load_img</c> default), then <c>(float)v / 255f</c>, which equals the course's
     /// <c>np.around(v / 255.0, 12)</c> cast to float32 for every byte value.
     /// </summary>
-    public float[] Preprocess(RgbImage image)
+    public virtual float[] Preprocess(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
         var resized = Resize.PilNearest(image, InputSize, InputSize);
@@ -129,7 +135,15 @@ public abstract class FaceEncoder : IFaceEncoder
         var raw = new float[n * EmbeddingSize];
         Forward(inputs, n, raw);
         var embeddings = new float[raw.Length];
-        ElementwiseOps.L2NormalizeRows(raw, n, EmbeddingSize, embeddings);
+        if (NormalizesEmbedding)
+        {
+            ElementwiseOps.L2NormalizeRows(raw, n, EmbeddingSize, embeddings);
+        }
+        else
+        {
+            raw.CopyTo(embeddings, 0);
+        }
+
         var result = new FaceEncoding[n];
         for (int i = 0; i < n; i++)
         {

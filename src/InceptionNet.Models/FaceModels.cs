@@ -6,13 +6,14 @@ namespace InceptionNet.Models;
 public static class FaceModels
 {
     /// <summary>Model ids accepted by <see cref="Load"/>.</summary>
-    public static IReadOnlyList<string> Ids { get; } = ["facenet", "openface", "openface-keras"];
+    public static IReadOnlyList<string> Ids { get; } = ["facenet", "openface", "openface-keras", "faceapi"];
 
     /// <summary>Weights locations tried (under ./weights and ../shared/weights) when none is given.</summary>
     public static IReadOnlyList<string> DefaultWeightPaths(string modelId) => modelId switch
     {
         "facenet" => ["facenet/model.h5", "keras-facenet-h5/model.h5", "facenet.h5", "model.h5"],
         "openface" or "openface-keras" => ["openface/nn4.small2.v1.h5", "openface/weights.h5", "nn4.small2.v1.h5", "openface", "openface/csv"],
+        "faceapi" => ["faceapi/" + FaceApiResNet34.ManifestPrefix + TfjsWeightReader.ManifestSuffix, "faceapi"],
         _ => throw new ArgumentException($"Unknown model '{modelId}'. Known: {string.Join(", ", Ids)}."),
     };
 
@@ -22,6 +23,7 @@ public static class FaceModels
         "facenet" => FaceNetInceptionResNetV1.Load(weightsPath, context),
         "openface" => OpenFaceNn4Small2.Load(weightsPath, OpenFaceVariant.Course, context),
         "openface-keras" => OpenFaceNn4Small2.Load(weightsPath, OpenFaceVariant.KerasOpenFace, context),
+        "faceapi" => FaceApiResNet34.Load(weightsPath, context),
         _ => throw new ArgumentException($"Unknown model '{modelId}'. Known: {string.Join(", ", Ids)}."),
     };
 

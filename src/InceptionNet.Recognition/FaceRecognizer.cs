@@ -81,8 +81,8 @@ public sealed class FaceRecognizer
     {
         ArgumentNullException.ThrowIfNull(encoding);
         var person = Gallery.Get(identity);
-        double distance = Options.Rule == IdentityRule.Mean
-            ? _index.DistancesByIdentity(encoding.Embedding, IdentityRule.Mean).First(d => d.Name == person.Name).Distance
+        double distance = Options.Rule != IdentityRule.Closest
+            ? _index.DistancesByIdentity(encoding.Embedding, Options.Rule).First(d => d.Name == person.Name).Distance
             : person.Entries.Min(e => InceptionNet.Tensors.ElementwiseOps.Distance(e.Embedding, encoding.Embedding));
         bool accepted = distance < Threshold;
         string message = accepted ? $"It's {person.Name}, welcome in!" : $"It's not {person.Name}, please go away";
@@ -102,9 +102,9 @@ public sealed class FaceRecognizer
         }
 
         (string Name, double Distance)? best, second;
-        if (Options.Rule == IdentityRule.Mean)
+        if (Options.Rule != IdentityRule.Closest)
         {
-            var all = _index.DistancesByIdentity(encoding.Embedding, IdentityRule.Mean);
+            var all = _index.DistancesByIdentity(encoding.Embedding, Options.Rule);
             best = all[0];
             second = all.Count > 1 ? all[1] : null;
         }

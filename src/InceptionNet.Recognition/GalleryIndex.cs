@@ -8,8 +8,14 @@ public enum IdentityRule
     /// <summary>The distance to the identity's closest photo (default).</summary>
     Closest,
 
-    /// <summary>The distance to the L2-normalized mean of the identity's photos.</summary>
+    /// <summary>
+    /// The distance to the mean of the identity's photos (re-normalized to unit length when the model's embeddings are
+    /// unit vectors, as FaceNet's and OpenFace's are).
+    /// </summary>
     Mean,
+
+    /// <summary>The mean of the distances to each of the identity's photos (face-api's <c>FaceMatcher</c>).</summary>
+    MeanDistance,
 }
 
 /// <summary>
@@ -23,6 +29,7 @@ public sealed class GalleryIndex : IParallelWork
     private readonly int[] _owner;
     private readonly string[] _names;
     private readonly float[] _means;
+    private readonly int[] _counts;
     private readonly int _dim;
     private readonly float[] _scratch;
     private readonly Lock _gate = new();
@@ -67,6 +74,18 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         _means = new float[names.Length * dim];
+        bool unit = true;
+        for (int r = 0; r < _owner.Length && unit; r++)
+        {
+            unit = Math.Abs(ElementwiseOps.Distance(_vectors.AsSpan(r * dim, dim), new float[dim]) - 1) < 1e-3;
+        }
+
+        _counts = new int[names.Length];
+        foreach (int id in _owner)
+        {
+            _counts[id]++;
+        }
+
         for (int id = 0; id < names.Length; id++)
         {
             var mean = sums.AsSpan(id * dim, dim);
@@ -76,7 +95,7 @@ public sealed class GalleryIndex : IParallelWork
                 norm += v * v;
             }
 
-            norm = Math.Sqrt(Math.Max(norm, 1e-12));
+            norm = unit ? Math.Sqrt(Math.Max(norm, 1e-12)) : Math.Max(_counts[id], 1);
             for (int j = 0; j < dim; j++)
             {
                 _means[id * dim + j] = (float)(mean[j] / norm);
@@ -123,7 +142,20 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         var result = new (string Name, double Distance)[_names.Length];
-        if (rule == IdentityRule.Mean)
+        if (rule == IdentityRule.MeanDistance)
+        {
+            var sums = new double[_names.Length];
+            for (int r = 0; r < _owner.Length; r++)
+            {
+                sums[_owner[r]] += ElementwiseOps.Distance(_vectors.AsSpan(r * _dim, _dim), query);
+            }
+
+            for (int id = 0; id < _names.Length; id++)
+            {
+                result[id] = (_names[id], _counts[id] == 0 ? double.PositiveInfinity : sums[id] / _counts[id]);
+            }
+        }
+        else if (rule == IdentityRule.Mean)
         {
             for (int id = 0; id < _names.Length; id++)
             {

@@ -6,9 +6,26 @@ public static class WeightsLoader
     /// <summary>Environment variable that points at a weights file or directory.</summary>
     public const string EnvironmentVariable = "INCEPTIONNET_WEIGHTS";
 
-    /// <summary>Reads a Keras h5 file, or a course OpenFace CSV directory.</summary>
-    public static WeightSet Load(string path) =>
-        Directory.Exists(path) ? OpenFaceCsvWeightReader.Read(path) : KerasH5WeightReader.Read(path);
+    /// <summary>
+    /// Reads a Keras h5 file, a TensorFlow.js manifest (<c>*.json</c>, or a folder holding one), or a course OpenFace CSV
+    /// directory.
+    /// </summary>
+    public static WeightSet Load(string path)
+    {
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            return TfjsWeightReader.Read(path);
+        }
+
+        if (Directory.Exists(path))
+        {
+            return Directory.EnumerateFiles(path, "*" + TfjsWeightReader.ManifestSuffix).Any()
+                ? TfjsWeightReader.Read(TfjsWeightReader.FindManifest(path))
+                : OpenFaceCsvWeightReader.Read(path);
+        }
+
+        return KerasH5WeightReader.Read(path);
+    }
 
     /// <summary>
     /// Resolves the weights location: the explicit <paramref name="argument"/> if given, then <c>$INCEPTIONNET_WEIGHTS</c>,
@@ -40,7 +57,8 @@ public static class WeightsLoader
             {
                 string candidate = Path.Combine(root, relative);
                 tried.Add(candidate);
-                if (File.Exists(candidate) || (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.csv").Any()))
+                if (File.Exists(candidate) || (Directory.Exists(candidate)
+                    && (Directory.EnumerateFiles(candidate, "*.csv").Any() || Directory.EnumerateFiles(candidate, "*" + TfjsWeightReader.ManifestSuffix).Any())))
                 {
                     return (candidate, tried);
                 }

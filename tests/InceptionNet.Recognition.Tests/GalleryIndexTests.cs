@@ -40,4 +40,19 @@ public sealed class GalleryIndexTests
             }
         }
     }
+
+    [Fact]
+    public void Mean_distance_rule_averages_distances_and_unnormalized_means_stay_unnormalized()
+    {
+        // face-api descriptors are not unit vectors: "a" has photos at (2, 0) and (0, 2); "b" one at (3, 3).
+        float[] vectors = [2, 0, 0, 2, 3, 3];
+        var index = new GalleryIndex(vectors, [0, 0, 1], ["a", "b"], 2);
+        float[] query = [1, 1];
+        var meanDistance = index.DistancesByIdentity(query, IdentityRule.MeanDistance).ToDictionary(d => d.Name, d => d.Distance);
+        Assert.Equal(Math.Sqrt(2), meanDistance["a"], 12); // both photos at √2
+        Assert.Equal(Math.Sqrt(8), meanDistance["b"], 12);
+        // The centroid of "a" is (1, 1) — not re-normalized, since the stored vectors are not unit length.
+        var mean = index.DistancesByIdentity(query, IdentityRule.Mean).ToDictionary(d => d.Name, d => d.Distance);
+        Assert.Equal(0, mean["a"], 12);
+    }
 }
