@@ -38,6 +38,28 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--faceapi"))
+        {
+            foreach (int batch in new[] { 1, 16 })
+            {
+                var bench = new FaceApiBenchmarks { Batch = batch };
+                bench.Setup();
+                bench.Descriptor();
+                var times = new List<double>();
+                for (int i = 0; i < 21; i++)
+                {
+                    var clock = Stopwatch.StartNew();
+                    bench.Descriptor();
+                    times.Add(clock.Elapsed.TotalMilliseconds / batch);
+                }
+
+                times.Sort();
+                Console.WriteLine($"face-api ResNet-34 batch {batch}: median {times[10]:F2} ms per face (face-api wasm: 18.1 ms, tfjs CPU: 374 ms)");
+            }
+
+            return;
+        }
+
         if (args.Contains("--search"))
         {
             foreach (int n in new[] { 10_000, 100_000, 1_000_000 })

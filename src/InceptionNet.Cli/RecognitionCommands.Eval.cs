@@ -318,6 +318,11 @@ internal static class PairsFile
                     throw new GalleryException($"{where}: expected img1,img2,same; got '{line}'.");
                 }
 
+                if (n == 0 && !Path.HasExtension(cells[0]) && !Path.HasExtension(cells[1]))
+                {
+                    continue; // header such as img1,img2,same
+                }
+
                 bool? same = cells[2].ToUpperInvariant() switch
                 {
                     "1" or "TRUE" or "YES" or "SAME" => true,
@@ -326,11 +331,6 @@ internal static class PairsFile
                 };
                 if (same is null)
                 {
-                    if (n == 0)
-                    {
-                        continue; // header
-                    }
-
                     throw new GalleryException($"{where}: '{cells[2]}' is not a same/different label (1/0, true/false, yes/no).");
                 }
 
