@@ -23,16 +23,7 @@ internal static class QuickReport
                 bench.File = file;
                 bench.Setup();
                 bench.Detect();
-                var times = new List<double>();
-                for (int i = 0; i < 7; i++)
-                {
-                    var clock = Stopwatch.StartNew();
-                    bench.Detect();
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                }
-
-                times.Sort();
-                Console.WriteLine($"MTCNN {file}: median {times[3]:F1} ms");
+                Console.WriteLine($"MTCNN {file}: median {MedianMilliseconds(() => bench.Detect(), 7):F1} ms");
             }
 
             return;
@@ -45,16 +36,7 @@ internal static class QuickReport
                 var bench = new FaceApiBenchmarks { Batch = batch };
                 bench.Setup();
                 bench.Descriptor();
-                var times = new List<double>();
-                for (int i = 0; i < 21; i++)
-                {
-                    var clock = Stopwatch.StartNew();
-                    bench.Descriptor();
-                    times.Add(clock.Elapsed.TotalMilliseconds / batch);
-                }
-
-                times.Sort();
-                Console.WriteLine($"face-api ResNet-34 batch {batch}: median {times[10]:F2} ms per face (face-api wasm: 18.1 ms, tfjs CPU: 374 ms)");
+                Console.WriteLine($"face-api ResNet-34 batch {batch}: median {MedianMilliseconds(() => bench.Descriptor(), 21) / batch:F2} ms per face (face-api wasm: 18.1 ms, tfjs CPU: 374 ms)");
             }
 
             return;
@@ -66,16 +48,7 @@ internal static class QuickReport
             {
                 var (index, query) = SearchBenchmarks.Build(n);
                 index.TopTwo(query);
-                var times = new List<double>();
-                for (int i = 0; i < 20; i++)
-                {
-                    var clock = Stopwatch.StartNew();
-                    index.TopTwo(query);
-                    times.Add(clock.Elapsed.TotalMilliseconds);
-                }
-
-                times.Sort();
-                Console.WriteLine($"identify over {n,9:N0} vectors: median {times[10]:F2} ms");
+                Console.WriteLine($"identify over {n,9:N0} vectors: median {MedianMilliseconds(() => index.TopTwo(query), 21):F2} ms");
             }
 
             return;
@@ -165,5 +138,20 @@ internal static class QuickReport
             double stb = Time(() => StbImageSharp.ImageResult.FromMemory(bytes, StbImageSharp.ColorComponents.RedGreenBlue).Data.Length);
             Console.WriteLine($"{file}: ours {ours:F1} ms, StbImageSharp {stb:F1} ms, ratio {ours / stb:F2}");
         }
+    }
+
+    // Median wall time of `runs` calls (odd, so the median is one measurement).
+    private static double MedianMilliseconds(Action action, int runs)
+    {
+        var times = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            action();
+            times[i] = clock.Elapsed.TotalMilliseconds;
+        }
+
+        Array.Sort(times);
+        return times[runs / 2];
     }
 }
