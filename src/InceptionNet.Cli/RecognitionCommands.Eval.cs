@@ -35,7 +35,7 @@ internal sealed partial class RecognitionCommands
             var (evaluation, details) = Score(r, encoder, r.GetValue(data)!, r.GetValue(root), r.GetValue(folds));
             details.Add(string.Create(CultureInfo.InvariantCulture, $"time: {clock.Elapsed.TotalSeconds:F1} s (decode, detect, encode and compare)"));
             var context = new EvaluationContext($"{encoder.ModelId} on {r.GetValue(data)}", encoder.ModelId, encoder.WeightsDigest, details, encoder.DefaultThreshold);
-            var paths = EvaluationReport.Write(r.GetValue(output)!, evaluation, context, r.GetValue(far));
+            var (paths, markdown) = EvaluationReport.Write(r.GetValue(output)!, evaluation, context, r.GetValue(far));
             var point = evaluation.AtFar(r.GetValue(far));
             if (r.GetValue(_json))
             {
@@ -63,7 +63,7 @@ internal sealed partial class RecognitionCommands
             }
             else
             {
-                stdout.Write(EvaluationReport.Markdown(evaluation, context, r.GetValue(far)));
+                stdout.Write(markdown);
                 stdout.WriteLine();
                 stdout.WriteLine($"Report: {string.Join(", ", paths)}");
             }
@@ -149,7 +149,9 @@ internal sealed partial class RecognitionCommands
     private static List<ScoredPair> GalleryPairs(Gallery gallery, int folds)
     {
         var items = gallery.Identities.SelectMany(i => i.Entries.Select(e => (i.Name, e.Source, e.Embedding))).ToList();
-        return AllPairs(items.Select(i => (i.Name, i.Source)).ToList(), (a, b) => ElementwiseOps.Distance(items[a].Embedding, items[b].Embedding), folds);
+        return AllPairs(items.Select(i => i.Name).ToList(), folds)
+            .Select(p => new ScoredPair(ElementwiseOps.Distance(items[p.I].Embedding, items[p.J].Embedding), p.Same, p.Fold, items[p.I].Source, items[p.J].Source))
+            .ToList();
     }
 
     // Labelled pairs → distances. A per-person folder gives every pair; a pairs file gives its own.
@@ -174,8 +176,8 @@ internal sealed partial class RecognitionCommands
 
             details.Add($"data: {people.Count} people, {photos.Count} photos in {data} (every pair; folds by a fixed shuffle)");
             files = photos.Select(p => p.File).ToList();
-            wanted = AllPairs(photos.Select(p => (p.Person, p.File)).ToList(), (_, _) => 0, folds)
-                .Select(p => (p.Left, p.Right, p.Same, p.Fold)).ToList();
+            wanted = AllPairs(photos.Select(p => p.Person).ToList(), folds)
+                .Select(p => (photos[p.I].File, photos[p.J].File, p.Same, p.Fold)).ToList();
         }
         else if (File.Exists(data))
         {
@@ -260,27 +262,26 @@ internal sealed partial class RecognitionCommands
         return result;
     }
 
-    // Every pair of items: genuine when the labels agree. Folds: a fixed-seed shuffle dealt round-robin.
-    private static List<ScoredPair> AllPairs(IReadOnlyList<(string Label, string Item)> items, Func<int, int, double> distance, int folds)
+    // Every pair (i < j) of labelled items: genuine when the labels agree. Folds: a fixed-seed shuffle dealt round-robin.
+    private static List<(int I, int J, bool Same, int Fold)> AllPairs(List<string> labels, int folds)
     {
-        var pairs = new List<ScoredPair>();
-        for (int i = 0; i < items.Count; i++)
+        var pairs = new List<(int I, int J, bool Same, int Fold)>();
+        for (int i = 0; i < labels.Count; i++)
         {
-            for (int j = i + 1; j < items.Count; j++)
+            for (int j = i + 1; j < labels.Count; j++)
             {
-                pairs.Add(new ScoredPair(distance(i, j), items[i].Label == items[j].Label, 0, items[i].Item, items[j].Item));
+                pairs.Add((i, j, labels[i] == labels[j], 0));
             }
         }
 
         var order = Enumerable.Range(0, pairs.Count).ToArray();
         new Random(20261123).Shuffle(order);
-        var result = new ScoredPair[pairs.Count];
         for (int k = 0; k < order.Length; k++)
         {
-            result[order[k]] = pairs[order[k]] with { Fold = k % folds };
+            pairs[order[k]] = pairs[order[k]] with { Fold = k % folds };
         }
 
-        return [.. result];
+        return pairs;
     }
 
     private static string Short(string path, string data)

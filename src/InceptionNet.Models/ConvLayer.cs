@@ -68,19 +68,14 @@ public sealed class ConvLayer : ILayer
             return new ConvLayer(name, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, bias), geometry, relu);
         }
 
-        var folded = new float[kernel.Length];
-        for (int i = 0; i < kernel.Length; i++)
-        {
-            folded[i] = (float)((double)kernel[i] * scale[i % outChannels]);
-        }
-
+        var factors = Array.ConvertAll(scale, v => (double)v);
         var foldedBias = new float[outChannels];
         for (int o = 0; o < outChannels; o++)
         {
-            foldedBias[o] = (float)((double)bias[o] * scale[o] + (shift?[o] ?? 0.0));
+            foldedBias[o] = (float)(bias[o] * factors[o] + (shift?[o] ?? 0.0));
         }
 
-        return new ConvLayer(name, new PackedConvWeights(folded, kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+        return new ConvLayer(name, new PackedConvWeights(ScaleKernel(kernel, factors), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
     }
 
     private static ConvLayer Fold(WeightSet weights, string conv, float[] kernel, int kernelH, int kernelW, int inChannels, int outChannels,
@@ -89,14 +84,13 @@ public sealed class ConvLayer : ILayer
         float[] bias = hasBias ? weights.Take(conv, "bias", outChannels) : new float[outChannels];
         if (batchNorm is null)
         {
-            return new ConvLayer(conv, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, bias), geometry, relu);
+            return FromArrays(conv, kernel, bias, kernelH, kernelW, inChannels, outChannels, geometry, relu);
         }
 
         float[]? gamma = bn.HasGamma ? weights.Take(batchNorm, "gamma", outChannels) : null;
         float[] beta = weights.Take(batchNorm, "beta", outChannels);
         float[] mean = weights.Take(batchNorm, "moving_mean", outChannels);
         float[] variance = weights.Take(batchNorm, "moving_variance", outChannels);
-        var folded = new float[kernel.Length];
         var foldedBias = new float[outChannels];
         var scale = new double[outChannels];
         for (int o = 0; o < outChannels; o++)
@@ -110,12 +104,19 @@ public sealed class ConvLayer : ILayer
             foldedBias[o] = (float)(((double)bias[o] - mean[o]) * scale[o] + beta[o]);
         }
 
+        return new ConvLayer(conv, new PackedConvWeights(ScaleKernel(kernel, scale), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+    }
+
+    // w'[…, o] = w[…, o]·scale[o] in double, rounded once to float32 (Keras layout: the output channel is the last axis).
+    private static float[] ScaleKernel(float[] kernel, double[] scale)
+    {
+        var folded = new float[kernel.Length];
         for (int i = 0; i < kernel.Length; i++)
         {
-            folded[i] = (float)(kernel[i] * scale[i % outChannels]);
+            folded[i] = (float)(kernel[i] * scale[i % scale.Length]);
         }
 
-        return new ConvLayer(conv, new PackedConvWeights(folded, kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+        return folded;
     }
 
     /// <summary>Output size for an input of <paramref name="h"/>×<paramref name="w"/>.</summary>

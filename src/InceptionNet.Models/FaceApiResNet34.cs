@@ -53,21 +53,9 @@ public sealed class FaceApiResNet34 : FaceEncoder
     public override float[] Preprocess(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var square = PadToSquare(image);
-        float[] input;
-        if (square.Width == InputSize)
-        {
-            input = new float[square.Pixels.Length];
-            for (int i = 0; i < input.Length; i++)
-            {
-                input[i] = square.Pixels[i];
-            }
-        }
-        else
-        {
-            input = Resize.TfBilinear(square, InputSize, InputSize);
-        }
-
+        // At side 150 the resize is the identity (every source coordinate is whole, every weight 0), which is face-api's
+        // "no resize" case exactly.
+        var input = Resize.TfBilinear(PadToSquare(image), InputSize, InputSize);
         Normalize(input);
         return input;
     }

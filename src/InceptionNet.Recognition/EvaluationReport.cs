@@ -30,8 +30,11 @@ public static class EvaluationReport
     /// <summary>Standard FARs reported as TAR@FAR.</summary>
     public static IReadOnlyList<double> StandardFars { get; } = [1e-2, 1e-3];
 
-    /// <summary>Writes the four files into <paramref name="directory"/> (created if needed); returns their paths.</summary>
-    public static IReadOnlyList<string> Write(string directory, VerificationEvaluation evaluation, EvaluationContext context, double targetFar)
+    /// <summary>
+    /// Writes the four files into <paramref name="directory"/> (created if needed); returns their paths and the Markdown
+    /// body (summary and tables) for printing.
+    /// </summary>
+    public static (IReadOnlyList<string> Paths, string Markdown) Write(string directory, VerificationEvaluation evaluation, EvaluationContext context, double targetFar)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
         ArgumentNullException.ThrowIfNull(context);
@@ -45,7 +48,7 @@ public static class EvaluationReport
         File.WriteAllText(paths[1], roc);
         File.WriteAllText(paths[2], histogram);
         File.WriteAllText(paths[3], Html(markdown, roc, histogram, context.Title));
-        return paths;
+        return (paths, markdown);
     }
 
     /// <summary>The Markdown body (summary and tables, without the image links).</summary>

@@ -77,7 +77,7 @@ public sealed class GalleryIndex : IParallelWork
         bool unit = true;
         for (int r = 0; r < _owner.Length && unit; r++)
         {
-            unit = Math.Abs(ElementwiseOps.Distance(_vectors.AsSpan(r * dim, dim), new float[dim]) - 1) < 1e-3;
+            unit = Math.Abs(System.Numerics.Tensors.TensorPrimitives.Norm(_vectors.AsSpan(r * dim, dim)) - 1) < 1e-3;
         }
 
         _counts = new int[names.Length];

@@ -7,8 +7,9 @@ namespace InceptionNet.Weights;
 /// Reads TensorFlow.js weights: a <c>*-weights_manifest.json</c> (an array of groups
 /// <c>{ "paths": [...], "weights": [{ name, shape, dtype, quantization? }] }</c>) and the binary shards it names. Each
 /// group's shards are concatenated in order and its tensors lie back to back in manifest order, little-endian, row-major
-/// in the listed shape (a name without '/', such as face-api's <c>fc</c>, is layer <c>fc</c>, name <c>fc</c>). Supported: float32, and quantized uint8 / uint16 (<c>value = (float)(q·scale + min)</c> in double,
-/// as tfjs dequantizes) and float16. A weight name <c>a/b/c</c> is stored as layer <c>a/b</c>, name <c>c</c>.
+/// in the listed shape. Supported: float32, and quantized uint8 / uint16 (<c>value = (float)(q·scale + min)</c> in double,
+/// as tfjs dequantizes) and float16. A weight name <c>a/b/c</c> is stored as layer <c>a/b</c>, name <c>c</c>; a name
+/// without '/', such as face-api's <c>fc</c>, as layer <c>fc</c>, name <c>fc</c>.
 /// </summary>
 public static class TfjsWeightReader
 {
@@ -227,8 +228,7 @@ public static class TfjsWeightReader
             }
         }
 
-        int width = storage switch { Storage.UInt8 => 1, Storage.UInt16 or Storage.Float16 => 2, _ => 4 };
-        return new Spec(name, [.. shape], storage, scale, min, count * width);
+        return new Spec(name, [.. shape], storage, scale, min, count);
     }
 
     private static float[] Decode(ReadOnlySpan<byte> bytes, Spec spec)
@@ -279,8 +279,10 @@ public static class TfjsWeightReader
         Float16,
     }
 
-    private sealed record Spec(string Name, int[] Shape, Storage Storage, double Scale, double Min, long Bytes)
+    private sealed record Spec(string Name, int[] Shape, Storage Storage, double Scale, double Min, long Count)
     {
         public int Width => Storage switch { Storage.UInt8 => 1, Storage.UInt16 or Storage.Float16 => 2, _ => 4 };
+
+        public long Bytes => Count * Width;
     }
 }

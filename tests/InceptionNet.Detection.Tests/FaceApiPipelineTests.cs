@@ -18,6 +18,9 @@ public sealed class FaceApiPipelineTests(MtcnnFixture fixture, ITestOutputHelper
 {
     private static readonly Lazy<FaceApiResNet34> Model = new(() => FaceApiResNet34.Load(SharedData.PathOf("weights", "faceapi")));
 
+    // Both end-to-end tests look at the same photos: decode and detect each once.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (RgbImage Image, IReadOnlyList<DetectedFace> Faces)> Detected = new();
+
     private static JsonElement Expected => SharedData.Json("fixtures", "faceapi", "expected.json");
 
     [Fact]
@@ -49,8 +52,8 @@ public sealed class FaceApiPipelineTests(MtcnnFixture fixture, ITestOutputHelper
         var gallery = new Dictionary<string, List<float[]>>();
         foreach (var train in matching.GetProperty("train_images").EnumerateArray())
         {
-            var image = ImageDecoder.Decode(SharedData.PathOf(train.GetProperty("image").GetString()!));
-            var face = fixture.Detector.Detect(image).MaxBy(f => f.Area)!;
+            var (image, faces) = Detect(train.GetProperty("image").GetString()!);
+            var face = faces.MaxBy(f => f.Area)!;
             string identity = train.GetProperty("identity").GetString()!;
             if (!gallery.TryGetValue(identity, out var list))
             {
@@ -64,8 +67,8 @@ public sealed class FaceApiPipelineTests(MtcnnFixture fixture, ITestOutputHelper
         double worstGap = 0;
         foreach (var query in matching.GetProperty("queries").EnumerateArray().Where(q => q.GetProperty("is_test").GetBoolean()))
         {
-            var image = ImageDecoder.Decode(SharedData.PathOf(query.GetProperty("image").GetString()!));
-            var face = Nearest(fixture.Detector.Detect(image), query.GetProperty("box"));
+            var (image, faces) = Detect(query.GetProperty("image").GetString()!);
+            var face = Nearest(faces, query.GetProperty("box"));
             var descriptor = Model.Value.Encode(FaceAligner.FaceApiCrop(image, face).Chip).Embedding;
             var means = gallery.ToDictionary(g => g.Key, g => g.Value.Average(d => ElementwiseOps.Distance(descriptor, d)));
             var best = means.MinBy(m => m.Value);
@@ -95,8 +98,7 @@ public sealed class FaceApiPipelineTests(MtcnnFixture fixture, ITestOutputHelper
         var distances = new List<double>();
         foreach (var image in Expected.GetProperty("end_to_end").GetProperty("images").EnumerateArray())
         {
-            var decoded = ImageDecoder.Decode(SharedData.PathOf(image.GetProperty("image").GetString()!));
-            var faces = fixture.Detector.Detect(decoded);
+            var (decoded, faces) = Detect(image.GetProperty("image").GetString()!);
             foreach (var face in image.GetProperty("faces").EnumerateArray())
             {
                 var ours = Nearest(faces, face.GetProperty("box"));
@@ -113,6 +115,13 @@ public sealed class FaceApiPipelineTests(MtcnnFixture fixture, ITestOutputHelper
         Assert.Equal(20, distances.Count);
         Assert.True(distances.Max() < 0.3, $"max distance {distances.Max():F3}");
     }
+
+    private (RgbImage Image, IReadOnlyList<DetectedFace> Faces) Detect(string sharedPath) =>
+        Detected.GetOrAdd(sharedPath, p =>
+        {
+            var image = ImageDecoder.Decode(SharedData.PathOf(p));
+            return (image, fixture.Detector.Detect(image));
+        });
 
     private static int[] BoxOf(JsonElement box)
     {

@@ -93,9 +93,16 @@ public sealed class FaceApiFixtureTests(FaceApiFixture fixture, ITestOutputHelpe
         var layers = trace.GetProperty("layers").EnumerateArray().ToDictionary(l => l.GetProperty("name").GetString()!);
         var image = ImageDecoder.Decode(SharedData.CourseImageFile("andrew"));
         var seen = new Dictionary<string, float[]>();
-        var model = FaceApiResNet34.Load(SharedData.PathOf("weights", "faceapi"));
-        model.StageObserver = (name, tensor) => seen[name] = tensor.ToArray();
-        model.Encode(image);
+        fixture.Model.StageObserver = (name, tensor) => seen[name] = tensor.ToArray();
+        try
+        {
+            fixture.Model.Encode(image);
+        }
+        finally
+        {
+            fixture.Model.StageObserver = null; // the tests of a class run one at a time; leave the shared model as found
+        }
+
         int compared = 0;
         foreach (var (name, values) in seen)
         {

@@ -90,7 +90,7 @@ public sealed class VerificationEvaluationTests
         try
         {
             var e = new VerificationEvaluation(Pairs);
-            var paths = EvaluationReport.Write(dir, e, new EvaluationContext("test", "faceapi", "abcdef0123456789abcdef", ["data: hand-made"], 0.6), 1e-3);
+            var (paths, _) = EvaluationReport.Write(dir, e, new EvaluationContext("test", "faceapi", "abcdef0123456789abcdef", ["data: hand-made"], 0.6), 1e-3);
             Assert.All(paths, p => Assert.True(new FileInfo(p).Length > 100, p));
             foreach (string svg in paths.Where(p => p.EndsWith(".svg", StringComparison.Ordinal)))
             {

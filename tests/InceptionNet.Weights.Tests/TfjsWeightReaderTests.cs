@@ -92,34 +92,21 @@ public sealed class TfjsWeightReaderTests : IDisposable
         return path;
     }
 
-    private static byte[] Float32(params float[] values)
+    private static byte[] Float32(params float[] values) => Bytes(values, 4, BinaryPrimitives.WriteSingleLittleEndian);
+
+    private static byte[] UInt16(params ushort[] values) => Bytes(values, 2, BinaryPrimitives.WriteUInt16LittleEndian);
+
+    private static byte[] Half16(params Half[] values) => Bytes(values, 2, BinaryPrimitives.WriteHalfLittleEndian);
+
+    private delegate void Writer<T>(Span<byte> destination, T value);
+
+    // Little-endian bytes of values, each `width` bytes wide.
+    private static byte[] Bytes<T>(T[] values, int width, Writer<T> write)
     {
-        var b = new byte[values.Length * 4];
+        var b = new byte[values.Length * width];
         for (int i = 0; i < values.Length; i++)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(i * 4), values[i]);
-        }
-
-        return b;
-    }
-
-    private static byte[] UInt16(params ushort[] values)
-    {
-        var b = new byte[values.Length * 2];
-        for (int i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(i * 2), values[i]);
-        }
-
-        return b;
-    }
-
-    private static byte[] Half16(params Half[] values)
-    {
-        var b = new byte[values.Length * 2];
-        for (int i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteHalfLittleEndian(b.AsSpan(i * 2), values[i]);
+            write(b.AsSpan(i * width), values[i]);
         }
 
         return b;
