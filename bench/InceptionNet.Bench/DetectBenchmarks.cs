@@ -4,14 +4,14 @@ using InceptionNet.Vision;
 
 namespace InceptionNet.Bench;
 
-/// <summary>MTCNN on a 1126×661 photo (two_people.jpg) and on a 96×96 course face.</summary>
+/// <summary>MTCNN on 1280×720-class photos (two_people.jpg 1126×661, obama1.jpg 1480×832) and on a 96×96 course face.</summary>
 [MemoryDiagnoser]
 public class DetectBenchmarks
 {
     private MtcnnDetector _detector = null!;
     private RgbImage _image = null!;
 
-    [Params("faces/two_people.jpg", "course/kian.jpg")]
+    [Params("faces/two_people.jpg", "faces/test/obama1.jpg", "course/kian.jpg")]
     public string File { get; set; } = "";
 
     [GlobalSetup]

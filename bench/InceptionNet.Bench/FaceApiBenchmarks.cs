@@ -9,6 +9,7 @@ namespace InceptionNet.Bench;
 /// this process, so they are quoted, not re-measured.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(ModelBenchConfig))]
 public class FaceApiBenchmarks
 {
     private FaceApiResNet34 _model = null!;

@@ -7,6 +7,7 @@ namespace InceptionNet.Bench;
 
 /// <summary>FaceNet-160 forward pass: our engine against ONNX Runtime on the same synthetic weights, 2 threads each.</summary>
 [MemoryDiagnoser]
+[Config(typeof(ModelBenchConfig))]
 public class FaceNetBenchmarks
 {
     private FaceNetInceptionResNetV1 _model = null!;

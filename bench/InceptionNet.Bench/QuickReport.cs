@@ -9,6 +9,19 @@ internal static class QuickReport
 {
     public static void Run(string[] args)
     {
+        if (args.Contains("--peak"))
+        {
+            Console.WriteLine(MachinePeak.Measured.Describe());
+            return;
+        }
+
+        if (args.Contains("--layers"))
+        {
+            LayerProbe.Run(1);
+            LayerProbe.Run(16);
+            return;
+        }
+
         if (args.Contains("--decode"))
         {
             Decode();
@@ -58,11 +71,13 @@ internal static class QuickReport
         var model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
         long macs = model.MultiplyAddsPerImage;
         Console.WriteLine($"FaceNet-160: {macs:N0} multiply-adds per image ({2.0 * macs / 1e9:F2} GFLOP), {model.Level}, {WorkerPool.Shared.WorkerCount} threads");
+        Console.WriteLine(MachinePeak.Measured.Describe());
         foreach (int batch in new[] { 1, 16 })
         {
             var input = BenchData.Batch(model, batch);
             var raw = new float[batch * 128];
-            for (int i = 0; i < 3; i++)
+            // Warm up for two seconds: tiered JIT needs a few dozen passes before every kernel runs its optimized code.
+            for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
             {
                 model.Forward(input, batch, raw);
             }
@@ -80,6 +95,27 @@ internal static class QuickReport
             times.Sort();
             double median = times[times.Count / 2];
             Console.WriteLine($"batch {batch,2}: median {median,8:F2} ms ({median / batch:F2} ms/image), {2.0 * macs * batch / (median / 1000) / 1e9:F0} GFLOP/s, {allocated} B allocated per pass (calling thread)");
+        }
+
+        Console.WriteLine($"peak working set of the process so far (our engine only): {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
+        if (args.Contains("--ort"))
+        {
+            foreach (int batch in new[] { 1, 16 })
+            {
+                var input = BenchData.Batch(model, batch);
+                var raw = new float[batch * 128];
+                var peer = new FaceNetBenchmarks { Batch = batch };
+                peer.Setup();
+                for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
+                {
+                    peer.OnnxRuntime();
+                }
+
+                double ort = MedianMilliseconds(() => peer.OnnxRuntime(), repeats | 1);
+                peer.Cleanup(); // its spinning thread pool would otherwise compete with ours
+                double ours = MedianMilliseconds(() => model.Forward(input, batch, raw), repeats | 1);
+                Console.WriteLine($"batch {batch,2}: ONNX Runtime {ort,8:F2} ms, ours {ours,8:F2} ms: ratio {ours / ort:F2}");
+            }
         }
 
         if (args.Contains("--stages"))
@@ -107,7 +143,6 @@ internal static class QuickReport
             }
         }
 
-        Console.WriteLine($"peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MiB");
     }
 
     private static void Decode()

@@ -14,12 +14,15 @@ public abstract class FaceEncoder : IFaceEncoder
     private readonly Lock _gate = new();
     private readonly ExecutionContext _context;
 
+    // An array, so the forward pass's foreach does not box an enumerator.
+    private readonly (string Name, ILayer Layer)[] _stages;
+
     /// <summary>Creates the encoder from its stages; <paramref name="weights"/> must be fully consumed already.</summary>
     protected FaceEncoder(WeightSet weights, IReadOnlyList<(string Name, ILayer Layer)> stages, ExecutionContext? context)
     {
         ArgumentNullException.ThrowIfNull(weights);
         weights.EnsureAllConsumed();
-        Stages = stages;
+        _stages = [.. stages];
         WeightsDigest = weights.Digest;
         WeightsSource = weights.Source;
         _context = context ?? new ExecutionContext();
@@ -52,7 +55,7 @@ public abstract class FaceEncoder : IFaceEncoder
     public string WeightsSource { get; }
 
     /// <summary>The graph, stage by stage, named as the Keras layers whose output each stage produces.</summary>
-    public IReadOnlyList<(string Name, ILayer Layer)> Stages { get; }
+    public IReadOnlyList<(string Name, ILayer Layer)> Stages => _stages;
 
     /// <summary>Vector width in use.</summary>
     public SimdLevel Level => _context.Level;
@@ -174,7 +177,7 @@ public abstract class FaceEncoder : IFaceEncoder
             var current = pool.Rent(n, InputSize, InputSize, 3);
             inputs.CopyTo(current.Buffer);
             var shape = new Shape(InputSize, InputSize, 3);
-            foreach (var (name, layer) in Stages)
+            foreach (var (name, layer) in _stages)
             {
                 shape = layer.OutputShape(shape);
                 var next = pool.Rent(n, shape.H, shape.W, shape.C);

@@ -107,13 +107,16 @@ public sealed class LrnLayer : ILayer
 /// <summary>Layers applied one after the other; intermediates come from the context's pool.</summary>
 public sealed class Sequential(params ILayer[] layers) : ILayer
 {
+    // An array, not the interface: foreach over IReadOnlyList boxes an enumerator on every forward pass.
+    private readonly ILayer[] _layers = layers;
+
     /// <summary>The layers in order.</summary>
-    public IReadOnlyList<ILayer> Layers { get; } = layers;
+    public IReadOnlyList<ILayer> Layers => _layers;
 
     /// <inheritdoc />
     public Shape OutputShape(Shape input)
     {
-        foreach (var layer in Layers)
+        foreach (var layer in _layers)
         {
             input = layer.OutputShape(input);
         }
@@ -125,7 +128,7 @@ public sealed class Sequential(params ILayer[] layers) : ILayer
     public long MultiplyAdds(Shape input)
     {
         long total = 0;
-        foreach (var layer in Layers)
+        foreach (var layer in _layers)
         {
             total += layer.MultiplyAdds(input);
             input = layer.OutputShape(input);
@@ -140,18 +143,18 @@ public sealed class Sequential(params ILayer[] layers) : ILayer
         var current = input;
         bool rented = false;
         var shape = new Shape(input.H, input.W, input.C);
-        for (int i = 0; i < Layers.Count; i++)
+        for (int i = 0; i < _layers.Length; i++)
         {
-            shape = Layers[i].OutputShape(shape);
-            var next = i == Layers.Count - 1 ? output : context.Pool.Rent(input.N, shape.H, shape.W, shape.C);
-            Layers[i].Forward(current, next, context);
+            shape = _layers[i].OutputShape(shape);
+            var next = i == _layers.Length - 1 ? output : context.Pool.Rent(input.N, shape.H, shape.W, shape.C);
+            _layers[i].Forward(current, next, context);
             if (rented)
             {
                 context.Pool.Return(current);
             }
 
             current = next;
-            rented = i != Layers.Count - 1;
+            rented = i != _layers.Length - 1;
         }
     }
 }
@@ -159,15 +162,17 @@ public sealed class Sequential(params ILayer[] layers) : ILayer
 /// <summary>Branches run on the same input and concatenated on channels, in order (Keras <c>concatenate(axis=channels)</c>).</summary>
 public sealed class Concatenate(params ILayer[] branches) : ILayer
 {
+    private readonly ILayer[] _branches = branches;
+
     /// <summary>The branches in concatenation order.</summary>
-    public IReadOnlyList<ILayer> Branches { get; } = branches;
+    public IReadOnlyList<ILayer> Branches => _branches;
 
     /// <inheritdoc />
     public Shape OutputShape(Shape input)
     {
-        var first = Branches[0].OutputShape(input);
+        var first = _branches[0].OutputShape(input);
         int channels = 0;
-        foreach (var branch in Branches)
+        foreach (var branch in _branches)
         {
             var shape = branch.OutputShape(input);
             if (shape.H != first.H || shape.W != first.W)
@@ -182,14 +187,14 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
     }
 
     /// <inheritdoc />
-    public long MultiplyAdds(Shape input) => Branches.Sum(b => b.MultiplyAdds(input));
+    public long MultiplyAdds(Shape input) => _branches.Sum(b => b.MultiplyAdds(input));
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
     {
         int offset = 0;
         var shape = new Shape(input.H, input.W, input.C);
-        foreach (var branch in Branches)
+        foreach (var branch in _branches)
         {
             int channels = branch.OutputShape(shape).C;
             branch.Forward(input, output.Channels(offset, channels), context);

@@ -310,12 +310,27 @@ public static class Conv2D
             }
         }
 
+        // Writes rows of a finished tile through the epilogue. Full 32-wide panels take the vector path (branch-free ReLU:
+        // a per-element branch on the sign of the data mispredicts half the time); the last partial panel and the scalar
+        // level use the reference loop. Both compute act(residual + scale·(acc + bias)) in the same order.
         private void Store(float* tile, int m, int rows, int panel, int cols)
         {
+            int biasOffset = panel * PackedConvWeights.PanelWidth;
+            if (cols == PackedConvWeights.PanelWidth && _level == SimdLevel.Vector512)
+            {
+                StoreV512(tile, m, rows, biasOffset);
+                return;
+            }
+
+            if (cols == PackedConvWeights.PanelWidth && _level == SimdLevel.Vector256)
+            {
+                StoreV256(tile, m, rows, biasOffset);
+                return;
+            }
+
             var output = _output;
             var epilogue = _epilogue;
             float[] bias = _weights!.Bias;
-            int biasOffset = panel * PackedConvWeights.PanelWidth;
             for (int r = 0; r < rows; r++)
             {
                 var dst = output.Buffer.AsSpan(output.Offset + (m + r) * output.PixelStride + biasOffset, cols);
@@ -337,6 +352,77 @@ public static class Conv2D
                     {
                         float v = acc[j] + bias[biasOffset + j];
                         dst[j] = epilogue.Relu && v < 0f ? 0f : v;
+                    }
+                }
+            }
+        }
+
+        private void StoreV512(float* tile, int m, int rows, int biasOffset)
+        {
+            var output = _output;
+            var epilogue = _epilogue;
+            var residual = epilogue.Residual;
+            var scale = Vector512.Create(epilogue.Scale);
+            fixed (float* biasBase = _weights!.Bias)
+            fixed (float* outBase = output.Buffer)
+            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            {
+                var bias0 = Vector512.Load(biasBase + biasOffset);
+                var bias1 = Vector512.Load(biasBase + biasOffset + 16);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* acc = tile + r * PackedConvWeights.PanelWidth;
+                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + biasOffset;
+                    var v0 = Vector512.Load(acc) + bias0;
+                    var v1 = Vector512.Load(acc + 16) + bias1;
+                    if (epilogue.HasResidual)
+                    {
+                        float* res = resBase + residual.Offset + (long)(m + r) * residual.PixelStride + biasOffset;
+                        v0 = Vector512.Load(res) + scale * v0;
+                        v1 = Vector512.Load(res + 16) + scale * v1;
+                    }
+
+                    if (epilogue.Relu)
+                    {
+                        v0 = Vector512.ConditionalSelect(Vector512.LessThan(v0, Vector512<float>.Zero), Vector512<float>.Zero, v0);
+                        v1 = Vector512.ConditionalSelect(Vector512.LessThan(v1, Vector512<float>.Zero), Vector512<float>.Zero, v1);
+                    }
+
+                    v0.Store(dst);
+                    v1.Store(dst + 16);
+                }
+            }
+        }
+
+        private void StoreV256(float* tile, int m, int rows, int biasOffset)
+        {
+            var output = _output;
+            var epilogue = _epilogue;
+            var residual = epilogue.Residual;
+            var scale = Vector256.Create(epilogue.Scale);
+            fixed (float* biasBase = _weights!.Bias)
+            fixed (float* outBase = output.Buffer)
+            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    float* acc = tile + r * PackedConvWeights.PanelWidth;
+                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + biasOffset;
+                    float* res = epilogue.HasResidual ? resBase + residual.Offset + (long)(m + r) * residual.PixelStride + biasOffset : null;
+                    for (int j = 0; j < PackedConvWeights.PanelWidth; j += 8)
+                    {
+                        var v = Vector256.Load(acc + j) + Vector256.Load(biasBase + biasOffset + j);
+                        if (res is not null)
+                        {
+                            v = Vector256.Load(res + j) + scale * v;
+                        }
+
+                        if (epilogue.Relu)
+                        {
+                            v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
+                        }
+
+                        v.Store(dst + j);
                     }
                 }
             }

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using InceptionNet.Tensors;
+
+namespace InceptionNet.Bench;
+
+/// <summary>Times single convolutions of FaceNet-160's shapes (random weights) to show where GFLOP/s are lost.</summary>
+internal static class LayerProbe
+{
+    private static readonly (string Name, int H, int W, int In, int Out, int Kh, int Kw, int Stride, PaddingMode Padding)[] Shapes =
+    [
+        ("stem 2b 3x3 32->64 @77", 77, 77, 32, 64, 3, 3, 1, PaddingMode.Same),
+        ("stem 4a 3x3 80->192 @38", 38, 38, 80, 192, 3, 3, 1, PaddingMode.Valid),
+        ("stem 4b 3x3/2 192->256 @36", 36, 36, 192, 256, 3, 3, 2, PaddingMode.Valid),
+        ("block35 1x1 256->32 @17", 17, 17, 256, 32, 1, 1, 1, PaddingMode.Same),
+        ("block35 3x3 32->32 @17", 17, 17, 32, 32, 3, 3, 1, PaddingMode.Same),
+        ("block35 up 1x1 96->256 @17", 17, 17, 96, 256, 1, 1, 1, PaddingMode.Same),
+        ("mixed6a 3x3/2 256->384 @17", 17, 17, 256, 384, 3, 3, 2, PaddingMode.Valid),
+        ("mixed6a 3x3 192->192 @17", 17, 17, 192, 192, 3, 3, 1, PaddingMode.Same),
+        ("block17 1x1 896->128 @8", 8, 8, 896, 128, 1, 1, 1, PaddingMode.Same),
+        ("block17 1x7 128->128 @8", 8, 8, 128, 128, 1, 7, 1, PaddingMode.Same),
+        ("block17 up 1x1 256->896 @8", 8, 8, 256, 896, 1, 1, 1, PaddingMode.Same),
+        ("block8 1x1 1792->192 @3", 3, 3, 1792, 192, 1, 1, 1, PaddingMode.Same),
+        ("block8 up 1x1 384->1792 @3", 3, 3, 384, 1792, 1, 1, 1, PaddingMode.Same),
+    ];
+
+    public static void Run(int batch)
+    {
+        var random = new Random(1);
+        Console.WriteLine($"batch {batch}, {Simd.Default}, {WorkerPool.Shared.WorkerCount} threads");
+        double totalMs = 0, totalMacs = 0;
+        foreach (var s in Shapes)
+        {
+            var kernel = new float[s.Kh * s.Kw * s.In * s.Out];
+            for (int i = 0; i < kernel.Length; i++)
+            {
+                kernel[i] = (float)(random.NextDouble() - 0.5);
+            }
+
+            var weights = new PackedConvWeights(kernel, s.Kh, s.Kw, s.In, s.Out, new float[s.Out]);
+            var geometry = new WindowGeometry(s.Kh, s.Kw, s.Stride, s.Stride, s.Padding);
+            var (oh, ow, _, _) = geometry.Resolve(s.H, s.W);
+            var input = TensorSlice.Dense(new float[batch * s.H * s.W * s.In], batch, s.H, s.W, s.In);
+            var output = TensorSlice.Dense(new float[batch * oh * ow * s.Out], batch, oh, ow, s.Out);
+            void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), Simd.Default, WorkerPool.Shared);
+            for (int i = 0; i < 5; i++)
+            {
+                Once();
+            }
+
+            var times = new double[31];
+            for (int i = 0; i < times.Length; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                for (int j = 0; j < 4; j++)
+                {
+                    Once();
+                }
+
+                times[i] = clock.Elapsed.TotalMilliseconds / 4;
+            }
+
+            Array.Sort(times);
+            double ms = times[times.Length / 2];
+            double macs = (double)batch * oh * ow * weights.MultiplyAddsPerPixel;
+            totalMs += ms;
+            totalMacs += macs;
+            Console.WriteLine($"  {s.Name,-30} {ms * 1000,8:F0} us {2 * macs / (ms / 1000) / 1e9,6:F0} GFLOP/s");
+        }
+
+        Console.WriteLine($"  {"all",-30} {totalMs * 1000,8:F0} us {2 * totalMacs / (totalMs / 1000) / 1e9,6:F0} GFLOP/s");
+    }
+}

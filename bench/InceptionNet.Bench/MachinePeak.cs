@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using InceptionNet.Tensors;
+
+namespace InceptionNet.Bench;
+
+/// <summary>
+/// The machine's fp32 peak: one core's FMA throughput measured with independent 512-bit FMA chains (no memory traffic),
+/// times the number of cores. What all cores reach together at the same moment is measured too and reported: on a shared
+/// VM it varies from run to run, so it is not used as the denominator.
+/// </summary>
+internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz, double PerCoreGflops, double AllCoresMeasuredGflops)
+{
+    private static readonly Lazy<MachinePeak> s_measured = new(Measure);
+
+    /// <summary>Measured once per process (about a second).</summary>
+    public static MachinePeak Measured => s_measured.Value;
+
+    /// <summary>Peak of all cores: cores × the single-core measurement.</summary>
+    public double TotalGflops => Cores * PerCoreGflops;
+
+    /// <summary>One line for reports.</summary>
+    public string Describe() =>
+        $"{CpuModel}, {Cores} cores, nominal {NominalMHz:F0} MHz; measured fp32 FMA peak {PerCoreGflops:F0} GFLOP/s per core, " +
+        $"peak {TotalGflops:F0} GFLOP/s on {Cores} cores (all cores at once measured {AllCoresMeasuredGflops:F0} this time); " +
+        $"that is {PerCoreGflops / 2 / 16 * 1000:F0} MHz × 16 fp32 FMA lanes per cycle per core (e.g. two 256-bit FMA pipes)";
+
+    private static MachinePeak Measure()
+    {
+        string model = "unknown CPU";
+        double mhz = 0;
+        if (File.Exists("/proc/cpuinfo"))
+        {
+            foreach (string line in File.ReadLines("/proc/cpuinfo"))
+            {
+                if (line.StartsWith("model name", StringComparison.Ordinal) && model == "unknown CPU")
+                {
+                    model = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+                }
+                else if (line.StartsWith("cpu MHz", StringComparison.Ordinal) && mhz == 0)
+                {
+                    _ = double.TryParse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture, out mhz);
+                }
+            }
+        }
+
+        int cores = Environment.ProcessorCount;
+        double single = Best(() => FmaGflops(1));
+        double all = Best(() => FmaGflops(cores));
+        return new MachinePeak(model, cores, mhz, single, all);
+    }
+
+    private static double Best(Func<double> measure)
+    {
+        double best = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            best = Math.Max(best, measure());
+        }
+
+        return best;
+    }
+
+    private static double FmaGflops(int threads)
+    {
+        const long Iterations = 40_000_000;
+        var clock = Stopwatch.StartNew();
+        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() => Chains(Iterations))).ToList();
+        workers.ForEach(t => t.Start());
+        workers.ForEach(t => t.Join());
+        double flops = 2.0 * threads * Iterations * 12 * (Simd.Best == SimdLevel.Vector512 ? 16 : 8);
+        return flops / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    // 12 independent accumulators hide the FMA latency; the result is returned so the loop is not removed.
+    private static float Chains(long iterations)
+    {
+        if (Simd.Best == SimdLevel.Vector512)
+        {
+            var a = Vector512.Create(1.0001f);
+            var b = Vector512.Create(0.9999f);
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+            Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+            for (long i = 0; i < iterations; i++)
+            {
+                c0 = Vector512.FusedMultiplyAdd(a, b, c0); c1 = Vector512.FusedMultiplyAdd(a, b, c1);
+                c2 = Vector512.FusedMultiplyAdd(a, b, c2); c3 = Vector512.FusedMultiplyAdd(a, b, c3);
+                c4 = Vector512.FusedMultiplyAdd(a, b, c4); c5 = Vector512.FusedMultiplyAdd(a, b, c5);
+                c6 = Vector512.FusedMultiplyAdd(a, b, c6); c7 = Vector512.FusedMultiplyAdd(a, b, c7);
+                c8 = Vector512.FusedMultiplyAdd(a, b, c8); c9 = Vector512.FusedMultiplyAdd(a, b, c9);
+                c10 = Vector512.FusedMultiplyAdd(a, b, c10); c11 = Vector512.FusedMultiplyAdd(a, b, c11);
+            }
+
+            return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        }
+
+        var x = Vector256.Create(1.0001f);
+        var y = Vector256.Create(0.9999f);
+        Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default;
+        Vector256<float> d6 = default, d7 = default, d8 = default, d9 = default, d10 = default, d11 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            d0 = Vector256.FusedMultiplyAdd(x, y, d0); d1 = Vector256.FusedMultiplyAdd(x, y, d1);
+            d2 = Vector256.FusedMultiplyAdd(x, y, d2); d3 = Vector256.FusedMultiplyAdd(x, y, d3);
+            d4 = Vector256.FusedMultiplyAdd(x, y, d4); d5 = Vector256.FusedMultiplyAdd(x, y, d5);
+            d6 = Vector256.FusedMultiplyAdd(x, y, d6); d7 = Vector256.FusedMultiplyAdd(x, y, d7);
+            d8 = Vector256.FusedMultiplyAdd(x, y, d8); d9 = Vector256.FusedMultiplyAdd(x, y, d9);
+            d10 = Vector256.FusedMultiplyAdd(x, y, d10); d11 = Vector256.FusedMultiplyAdd(x, y, d11);
+        }
+
+        return Vector256.Sum(d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11);
+    }
+}

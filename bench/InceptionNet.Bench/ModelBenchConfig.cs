@@ -1,0 +1,88 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using InceptionNet.Models;
+
+namespace InceptionNet.Bench;
+
+/// <summary>
+/// The job of the model benchmarks — fixed warm-up and iteration counts so <c>--filter '*FaceNet*'</c> finishes in a
+/// couple of minutes — plus GFLOP/s and % of the machine's measured fp32 peak as columns.
+/// </summary>
+internal sealed class ModelBenchConfig : ManualConfig
+{
+    public ModelBenchConfig()
+    {
+        // Tiered JIT needs a few dozen passes before every kernel runs optimized code; 8 warm-up iterations of ≥ 0.5 s cover it.
+        AddJob(Job.Default.WithWarmupCount(8).WithIterationCount(15));
+        AddColumn(new ThroughputColumn(percentOfPeak: false), new ThroughputColumn(percentOfPeak: true));
+    }
+}
+
+/// <summary>GFLOP/s (2 × multiply-adds per image × batch / mean time), or that as a percentage of the measured peak.</summary>
+internal sealed class ThroughputColumn(bool percentOfPeak) : IColumn
+{
+    private static readonly Dictionary<Type, long> s_multiplyAdds = [];
+    private static readonly Lock s_gate = new();
+
+    public string Id => percentOfPeak ? "PercentOfPeak" : "GflopPerSecond";
+
+    public string ColumnName => percentOfPeak ? $"% of peak ({MachinePeak.Measured.TotalGflops:F0} GFLOP/s)" : "GFLOP/s";
+
+    public bool AlwaysShow => true;
+
+    public ColumnCategory Category => ColumnCategory.Custom;
+
+    public int PriorityInCategory => percentOfPeak ? 1 : 0;
+
+    public bool IsNumeric => true;
+
+    public UnitType UnitType => UnitType.Dimensionless;
+
+    public string Legend => percentOfPeak
+        ? "GFLOP/s as a share of the fp32 FMA peak measured on this machine with all cores (see MachinePeak)"
+        : "2 × multiply-adds per image (derived from the architecture) × batch / mean time";
+
+    public bool IsAvailable(Summary summary) => true;
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var report = summary[benchmarkCase];
+        long macs = MultiplyAddsOf(benchmarkCase.Descriptor.Type);
+        if (report?.ResultStatistics is null || macs == 0)
+        {
+            return "-";
+        }
+
+        int batch = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Batch")?.Value is int b ? b : 1;
+        double gflops = 2.0 * macs * batch / report.ResultStatistics.Mean; // mean is in ns: flop/ns = GFLOP/s
+        return percentOfPeak
+            ? (100 * gflops / MachinePeak.Measured.TotalGflops).ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " %"
+            : gflops.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    // Derived from each network's architecture in the host process (the benchmark itself runs in a child process).
+    private static long MultiplyAddsOf(Type type)
+    {
+        lock (s_gate)
+        {
+            if (!s_multiplyAdds.TryGetValue(type, out long macs))
+            {
+                FaceEncoder? model = type == typeof(FaceNetBenchmarks) ? FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"))
+                    : type == typeof(OpenFaceBenchmarks) ? OpenFaceNn4Small2.Load(BenchData.PathOf("fixtures", "openface-synthetic", "weights.h5"), OpenFaceVariant.Course)
+                    : type == typeof(FaceApiBenchmarks) ? FaceApiResNet34.Load(BenchData.PathOf("weights", "faceapi"))
+                    : null;
+                macs = model?.MultiplyAddsPerImage ?? 0;
+                s_multiplyAdds[type] = macs;
+            }
+
+            return macs;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+public sealed class WorkerPoolTests
+{
+    // A hang in the hand-over protocol must fail the test, not stall the suite.
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Every_item_runs_exactly_once_on_a_valid_worker(int workers)
+    {
+        using var pool = new WorkerPool(workers);
+        var work = new CountingWork(1000);
+        RunWithDeadline(() =>
+        {
+            var random = new Random(workers);
+            for (int run = 0; run < 3000; run++)
+            {
+                int items = run % 50 == 0 ? 1000 : random.Next(0, 40);
+                work.Reset(items);
+                pool.Run(work, items);
+                work.AssertEachRanOnce(items, workers);
+            }
+        });
+    }
+
+    [Fact]
+    public void Helpers_that_went_to_sleep_are_woken_for_the_next_run()
+    {
+        using var pool = new WorkerPool(2);
+        var work = new CountingWork(64);
+        RunWithDeadline(() =>
+        {
+            for (int run = 0; run < 12; run++)
+            {
+                // Idle well past the spin budget on some runs so the helper blocks; just around it on others to hit
+                // the race between a helper announcing sleep and Run claiming it.
+                Thread.Sleep(run % 3 == 0 ? 3 * WorkerPool.SpinMicroseconds / 1000 + 1 : (run % 3) * WorkerPool.SpinMicroseconds / 1000);
+                work.Reset(64);
+                work.ItemDelay = TimeSpan.FromMilliseconds(0.2);
+                pool.Run(work, 64);
+                work.AssertEachRanOnce(64, 2);
+            }
+        });
+        Assert.True(work.HelperRan, "no item ran on the helper thread: the pool did not hand work over");
+    }
+
+    [Fact]
+    public void A_failing_item_is_rethrown_on_the_caller_and_the_pool_stays_usable()
+    {
+        using var pool = new WorkerPool(2);
+        var work = new CountingWork(100) { FailAt = 37 };
+        work.Reset(100);
+        var error = Assert.Throws<AggregateException>(() => pool.Run(work, 100));
+        Assert.Contains("item 37", error.InnerException!.Message, StringComparison.Ordinal);
+
+        work.FailAt = -1;
+        work.Reset(100);
+        pool.Run(work, 100);
+        work.AssertEachRanOnce(100, 2);
+    }
+
+    [Fact]
+    public void Dispose_returns_with_helpers_asleep_and_further_runs_are_refused()
+    {
+        var pool = new WorkerPool(3);
+        pool.Run(new CountingWork(8), 8);
+        Thread.Sleep(3 * WorkerPool.SpinMicroseconds / 1000 + 1);
+        RunWithDeadline(pool.Dispose);
+        Assert.Throws<ObjectDisposedException>(() => pool.Run(new CountingWork(2), 2));
+    }
+
+    private static void RunWithDeadline(Action action)
+    {
+        var task = Task.Run(action);
+        Assert.True(task.Wait(Deadline), $"the pool did not finish within {Deadline.TotalSeconds} s (hang)");
+    }
+
+    private sealed class CountingWork(int capacity) : IParallelWork
+    {
+        private readonly int[] _runs = new int[capacity];
+        private readonly int[] _workers = new int[capacity];
+
+        public int FailAt { get; set; } = -1;
+
+        public TimeSpan ItemDelay { get; set; }
+
+        public bool HelperRan { get; private set; }
+
+        public void Reset(int items) => Array.Clear(_runs, 0, Math.Max(items, 0));
+
+        public void Execute(int item, int worker)
+        {
+            Interlocked.Increment(ref _runs[item]);
+            _workers[item] = worker;
+            if (worker != 0)
+            {
+                HelperRan = true;
+            }
+
+            if (ItemDelay > TimeSpan.Zero)
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (clock.Elapsed < ItemDelay)
+                {
+                }
+            }
+
+            if (item == FailAt)
+            {
+                throw new InvalidOperationException($"item {item} failed on purpose");
+            }
+        }
+
+        public void AssertEachRanOnce(int items, int workers)
+        {
+            for (int i = 0; i < items; i++)
+            {
+                Assert.True(_runs[i] == 1, $"item {i} of {items} ran {_runs[i]} times");
+                Assert.InRange(_workers[i], 0, workers - 1);
+            }
+        }
+    }
+}
