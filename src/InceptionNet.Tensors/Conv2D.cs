@@ -38,6 +38,12 @@ public static class Conv2D
     /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height.</summary>
     internal const int RowBlock = 48;
 
+    /// <summary>
+    /// Up to this many rows (small spatial maps at batch 1: 8×8, 3×3) form a single row block, so each weight panel is
+    /// streamed once and the work is split over output channels only.
+    /// </summary>
+    internal const int MaxSingleRowBlock = 96;
+
     /// <summary>Reduction slice: 256 × 32 floats of B (32 KiB) fit the L1 cache next to the A rows in use.</summary>
     internal const int KBlock = 256;
 
@@ -106,7 +112,7 @@ public static class Conv2D
         private WorkerPool? _pool;
         private SimdLevel _level;
         private int _outH, _outW, _top, _left;
-        private int _rows, _rowBlocks, _panelGroups, _panelsPerGroup;
+        private int _rows, _rowBlock, _rowBlocks, _panelGroups, _panelsPerGroup;
         private bool _direct;
         private float[] _gathered = [];
 
@@ -118,6 +124,8 @@ public static class Conv2D
         public int ItemCount => _rowBlocks * _panelGroups;
 
         public int RowBlocks => _rowBlocks;
+
+        public int RowBlockSize => _rowBlock;
 
         // When the output channels are split over several items, gather the receptive fields once into a shared buffer
         // (first phase) instead of once per item.
@@ -140,8 +148,9 @@ public static class Conv2D
             _rows = output.Pixels;
             _direct = weights.KernelH == 1 && weights.KernelW == 1 && geometry.StrideH == 1 && geometry.StrideW == 1
                 && top == 0 && left == 0 && outH == input.H && outW == input.W;
-            _rowBlocks = (_rows + RowBlock - 1) / RowBlock;
-            int target = 4 * pool.WorkerCount;
+            _rowBlock = _rows <= MaxSingleRowBlock ? _rows : RowBlock;
+            _rowBlocks = (_rows + _rowBlock - 1) / _rowBlock;
+            int target = 8 * pool.WorkerCount; // enough items that dynamic claiming evens out the cores
             _panelGroups = Math.Clamp((target + _rowBlocks - 1) / _rowBlocks, 1, weights.Panels);
             _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
             _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
@@ -165,15 +174,15 @@ public static class Conv2D
             var weights = _weights!;
             if (Phase == GatherPhase)
             {
-                int start = item * RowBlock;
-                GatherRows(start, Math.Min(RowBlock, _rows - start), _gathered.AsSpan(start * weights.ReductionLength), weights.ReductionLength);
+                int start = item * _rowBlock;
+                GatherRows(start, Math.Min(_rowBlock, _rows - start), _gathered.AsSpan(start * weights.ReductionLength), weights.ReductionLength);
                 return;
             }
 
             int rowBlock = item / _panelGroups;
             int group = item % _panelGroups;
-            int m0 = rowBlock * RowBlock;
-            int rows = Math.Min(RowBlock, _rows - m0);
+            int m0 = rowBlock * _rowBlock;
+            int rows = Math.Min(_rowBlock, _rows - m0);
             int k = weights.ReductionLength;
             int firstPanel = group * _panelsPerGroup;
             int lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
@@ -194,7 +203,7 @@ public static class Conv2D
             }
             else
             {
-                aBuffer = _pool!.Scratch(worker, RowBlock * k);
+                aBuffer = _pool!.Scratch(worker, _rowBlock * k);
                 aOffset = 0;
                 lda = k;
                 GatherRows(m0, rows, aBuffer, k);
@@ -219,7 +228,9 @@ public static class Conv2D
             // the B panel (KBlock × 32 floats) stays in L1 while all row tiles use it.
             const int nr = PackedConvWeights.PanelWidth;
             int tiles = (rows + kernelRows - 1) / kernelRows;
-            float* acc = stackalloc float[(RowBlock + 6) * nr];
+            // 64-byte aligned, like the panels, so the tile's 512-bit loads and stores never split a cache line.
+            float* accBase = stackalloc float[(MaxSingleRowBlock + 6) * nr + 16];
+            float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
             fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
             fixed (float* packed = weights.Packed)
@@ -227,7 +238,7 @@ public static class Conv2D
                 float* a = aBase + aOffset;
                 for (int panel = firstPanel; panel < lastPanel; panel++)
                 {
-                    float* b = packed + (long)panel * k * nr;
+                    float* b = packed + weights.Start + (long)panel * k * nr;
                     int cols = Math.Min(nr, weights.OutChannels - panel * nr);
                     for (int k0 = 0; k0 < k; k0 += KBlock)
                     {

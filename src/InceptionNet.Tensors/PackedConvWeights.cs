@@ -35,14 +35,17 @@ public sealed class PackedConvWeights
         InChannels = inChannels;
         OutChannels = outChannels;
         Panels = (outChannels + PanelWidth - 1) / PanelWidth;
-        Packed = GC.AllocateUninitializedArray<float>(Panels * k * PanelWidth, pinned: true);
+        // Pinned, and the panels start on a 64-byte boundary so no 512-bit load of B ever straddles two cache lines
+        // (where the array happens to land would otherwise change the speed from one process to the next).
+        Packed = GC.AllocateUninitializedArray<float>(Panels * k * PanelWidth + CacheLineFloats, pinned: true);
         Array.Clear(Packed);
+        Start = AlignedStart(Packed);
         for (int row = 0; row < k; row++)
         {
             for (int col = 0; col < outChannels; col++)
             {
                 int panel = col / PanelWidth;
-                Packed[(panel * k + row) * PanelWidth + (col % PanelWidth)] = kernel[row * outChannels + col];
+                Packed[Start + (panel * k + row) * PanelWidth + (col % PanelWidth)] = kernel[row * outChannels + col];
             }
         }
 
@@ -68,8 +71,22 @@ public sealed class PackedConvWeights
     /// <summary>Number of <see cref="PanelWidth"/>-wide panels.</summary>
     public int Panels { get; }
 
-    /// <summary>Packed kernel, [panel][k][PanelWidth] (pinned, so kernels can hold raw pointers).</summary>
+    /// <summary>Packed kernel, [panel][k][PanelWidth] from <see cref="Start"/> on (pinned, so kernels can hold raw pointers).</summary>
     internal float[] Packed { get; }
+
+    /// <summary>Index of the first packed value: the first 64-byte-aligned element of <see cref="Packed"/>.</summary>
+    internal int Start { get; }
+
+    private const int CacheLineFloats = 16;
+
+    /// <summary>Index of the first element of a pinned array whose address is a multiple of 64 bytes.</summary>
+    internal static unsafe int AlignedStart(float[] pinned)
+    {
+        fixed (float* p = pinned)
+        {
+            return (int)((64 - ((nuint)p & 63)) & 63) / sizeof(float);
+        }
+    }
 
     /// <summary>Bias, zero-padded to whole panels.</summary>
     internal float[] Bias { get; }
@@ -86,7 +103,7 @@ public sealed class PackedConvWeights
         {
             for (int col = 0; col < OutChannels; col++)
             {
-                kernel[row * OutChannels + col] = Packed[((col / PanelWidth) * k + row) * PanelWidth + (col % PanelWidth)];
+                kernel[row * OutChannels + col] = Packed[Start + ((col / PanelWidth) * k + row) * PanelWidth + (col % PanelWidth)];
             }
         }
 

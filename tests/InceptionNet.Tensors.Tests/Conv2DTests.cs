@@ -45,6 +45,8 @@ public sealed class Conv2DTests : IDisposable
         { 1, 40, 40, 3, 1001, 1, 1, 1, PaddingMode.Valid }, // 1600 rows, 1001 columns: many row blocks and panels
         { 1, 9, 9, 70, 40, 3, 3, 1, PaddingMode.Same },     // K = 630: three reduction slices, the last one partial
         { 2, 5, 7, 600, 33, 1, 1, 1, PaddingMode.Valid },   // K = 600 read in place
+        { 1, 8, 12, 9, 64, 3, 3, 1, PaddingMode.Same },     // 96 rows: the largest single row block, split over panels only
+        { 1, 97, 1, 5, 96, 1, 1, 1, PaddingMode.Valid },    // 97 rows: back to 48-row blocks, last one a 1-row tail
     };
 
     [Theory]
