@@ -1,3 +1,4 @@
+using InceptionNet.Tensors;
 using InceptionNet.Vision;
 
 namespace InceptionNet.Detection;
@@ -83,9 +84,11 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
             minl *= _options.Factor;
         }
 
-        foreach (double scale in scales)
+        // The pyramid levels are independent: resize and transpose them on all cores (largest first), then run P-Net on each.
+        var inputs = new float[scales.Count][];
+        WorkerPool.Shared.For(scales.Count, i =>
         {
-            int hs = (int)Math.Ceiling(h * scale), ws = (int)Math.Ceiling(w * scale);
+            int hs = (int)Math.Ceiling(h * scales[i]), ws = (int)Math.Ceiling(w * scales[i]);
             var level = OpenCvResize.Area<float>(img, w, h, 3, ws, hs);
             // Transposed input: network row = image column.
             var input = new float[hs * ws * 3];
@@ -100,6 +103,14 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
                 }
             }
 
+            inputs[i] = input;
+        });
+
+        for (int i = 0; i < scales.Count; i++)
+        {
+            double scale = scales[i];
+            int hs = (int)Math.Ceiling(h * scale), ws = (int)Math.Ceiling(w * scale);
+            var input = inputs[i];
             var outputs = networks.PNet.Run(input, 1, ws, hs);
             var (prob, mapA, mapB, _) = outputs[0];
             var reg = outputs[1].Data;
@@ -290,72 +301,73 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
     private static float[] Crops(float[] img, int w, int h, List<double[]> boxes, int size)
     {
         var batch = new float[boxes.Count * size * size * 3];
-        for (int k = 0; k < boxes.Count; k++)
+        WorkerPool.Shared.For(boxes.Count, k => Crop(img, w, h, boxes[k], size, batch.AsSpan(k * size * size * 3, size * size * 3)));
+        return batch;
+    }
+
+    // One box of Crops, written into its slice of the batch.
+    private static void Crop(float[] img, int w, int h, double[] b, int size, Span<float> target)
+    {
+        int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
+        int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
+        int dx = 1, dy = 1, edx = tmpw, edy = tmph;
+        if (ex > w)
         {
-            var b = boxes[k];
-            int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
-            int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
-            int dx = 1, dy = 1, edx = tmpw, edy = tmph;
-            if (ex > w)
-            {
-                edx = -ex + w + tmpw;
-                ex = w;
-            }
+            edx = -ex + w + tmpw;
+            ex = w;
+        }
 
-            if (ey > h)
-            {
-                edy = -ey + h + tmph;
-                ey = h;
-            }
+        if (ey > h)
+        {
+            edy = -ey + h + tmph;
+            ey = h;
+        }
 
-            if (x < 1)
-            {
-                dx = 2 - x;
-                x = 1;
-            }
+        if (x < 1)
+        {
+            dx = 2 - x;
+            x = 1;
+        }
 
-            if (y < 1)
-            {
-                dy = 2 - y;
-                y = 1;
-            }
+        if (y < 1)
+        {
+            dy = 2 - y;
+            y = 1;
+        }
 
-            if (tmpw <= 0 || tmph <= 0)
-            {
-                continue; // an empty crop stays zero, as the reference's zero tensor
-            }
+        if (tmpw <= 0 || tmph <= 0)
+        {
+            return; // an empty crop stays zero, as the reference's zero tensor
+        }
 
-            var tmp = new double[tmph * tmpw * 3];
-            for (int r = 0; r < edy - dy + 1; r++)
+        var tmp = new double[tmph * tmpw * 3];
+        for (int r = 0; r < edy - dy + 1; r++)
+        {
+            for (int c = 0; c < edx - dx + 1; c++)
             {
-                for (int c = 0; c < edx - dx + 1; c++)
+                int sy = y - 1 + r, sx = x - 1 + c, ty = dy - 1 + r, tx = dx - 1 + c;
+                if (sy < 0 || sy >= h || sx < 0 || sx >= w || ty >= tmph || tx >= tmpw)
                 {
-                    int sy = y - 1 + r, sx = x - 1 + c, ty = dy - 1 + r, tx = dx - 1 + c;
-                    if (sy < 0 || sy >= h || sx < 0 || sx >= w || ty >= tmph || tx >= tmpw)
-                    {
-                        continue;
-                    }
-
-                    for (int ch = 0; ch < 3; ch++)
-                    {
-                        tmp[(ty * tmpw + tx) * 3 + ch] = img[(sy * w + sx) * 3 + ch];
-                    }
+                    continue;
                 }
-            }
 
-            var resized = OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size);
-            for (int yy = 0; yy < size; yy++)
-            {
-                for (int xx = 0; xx < size; xx++)
+                for (int ch = 0; ch < 3; ch++)
                 {
-                    for (int ch = 0; ch < 3; ch++)
-                    {
-                        batch[((k * size + xx) * size + yy) * 3 + ch] = (float)((resized[(yy * size + xx) * 3 + ch] - 127.5) * 0.0078125);
-                    }
+                    tmp[(ty * tmpw + tx) * 3 + ch] = img[(sy * w + sx) * 3 + ch];
                 }
             }
         }
 
-        return batch;
+        var resized = OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size);
+        for (int yy = 0; yy < size; yy++)
+        {
+            for (int xx = 0; xx < size; xx++)
+            {
+                for (int ch = 0; ch < 3; ch++)
+                {
+                    target[(xx * size + yy) * 3 + ch] = (float)((resized[(yy * size + xx) * 3 + ch] - 127.5) * 0.0078125);
+                }
+            }
+        }
     }
 }

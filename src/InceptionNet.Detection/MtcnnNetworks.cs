@@ -73,22 +73,22 @@ public sealed class MtcnnNetworks
         var det3 = NpyReader.ReadLayerDictionary(Path.Combine(directory, "det3.npy"), Rename);
 
         var pnet = new Net(new Sequential(
-                Conv(det1, "conv1", 3, 3, 10), PRelu(det1, "PReLU1", 10), PoolLayer.Max(2, 2, PaddingMode.Same),
-                Conv(det1, "conv2", 10, 3, 16), PRelu(det1, "PReLU2", 16),
-                Conv(det1, "conv3", 16, 3, 32), PRelu(det1, "PReLU3", 32)),
+                Conv(det1, "conv1", 3, 3, 10).WithPrelu(Slopes(det1, "PReLU1", 10)), PoolLayer.Max(2, 2, PaddingMode.Same),
+                Conv(det1, "conv2", 10, 3, 16).WithPrelu(Slopes(det1, "PReLU2", 16)),
+                Conv(det1, "conv3", 16, 3, 32).WithPrelu(Slopes(det1, "PReLU3", 32))),
             [Conv(det1, "conv4-1", 32, 1, 2), Conv(det1, "conv4-2", 32, 1, 4)]);
         var rnet = new Net(new Sequential(
-                Conv(det2, "conv1", 3, 3, 28), PRelu(det2, "prelu1", 28), PoolLayer.Max(3, 2, PaddingMode.Same),
-                Conv(det2, "conv2", 28, 3, 48), PRelu(det2, "prelu2", 48), PoolLayer.Max(3, 2, PaddingMode.Valid),
-                Conv(det2, "conv3", 48, 2, 64), PRelu(det2, "prelu3", 64), new FlattenLayer(),
-                Dense(det2, "conv4", 576, 128), PRelu(det2, "prelu4", 128)),
+                Conv(det2, "conv1", 3, 3, 28).WithPrelu(Slopes(det2, "prelu1", 28)), PoolLayer.Max(3, 2, PaddingMode.Same),
+                Conv(det2, "conv2", 28, 3, 48).WithPrelu(Slopes(det2, "prelu2", 48)), PoolLayer.Max(3, 2, PaddingMode.Valid),
+                Conv(det2, "conv3", 48, 2, 64).WithPrelu(Slopes(det2, "prelu3", 64)), new FlattenLayer(),
+                Dense(det2, "conv4", 576, 128).WithPrelu(Slopes(det2, "prelu4", 128))),
             [Dense(det2, "conv5-1", 128, 2), Dense(det2, "conv5-2", 128, 4)]);
         var onet = new Net(new Sequential(
-                Conv(det3, "conv1", 3, 3, 32), PRelu(det3, "prelu1", 32), PoolLayer.Max(3, 2, PaddingMode.Same),
-                Conv(det3, "conv2", 32, 3, 64), PRelu(det3, "prelu2", 64), PoolLayer.Max(3, 2, PaddingMode.Valid),
-                Conv(det3, "conv3", 64, 3, 64), PRelu(det3, "prelu3", 64), PoolLayer.Max(2, 2, PaddingMode.Same),
-                Conv(det3, "conv4", 64, 2, 128), PRelu(det3, "prelu4", 128), new FlattenLayer(),
-                Dense(det3, "conv5", 1152, 256), PRelu(det3, "prelu5", 256)),
+                Conv(det3, "conv1", 3, 3, 32).WithPrelu(Slopes(det3, "prelu1", 32)), PoolLayer.Max(3, 2, PaddingMode.Same),
+                Conv(det3, "conv2", 32, 3, 64).WithPrelu(Slopes(det3, "prelu2", 64)), PoolLayer.Max(3, 2, PaddingMode.Valid),
+                Conv(det3, "conv3", 64, 3, 64).WithPrelu(Slopes(det3, "prelu3", 64)), PoolLayer.Max(2, 2, PaddingMode.Same),
+                Conv(det3, "conv4", 64, 2, 128).WithPrelu(Slopes(det3, "prelu4", 128)), new FlattenLayer(),
+                Dense(det3, "conv5", 1152, 256).WithPrelu(Slopes(det3, "prelu5", 256))),
             [Dense(det3, "conv6-1", 256, 2), Dense(det3, "conv6-2", 256, 4), Dense(det3, "conv6-3", 256, 10)]);
         foreach (var set in new[] { det1, det2, det3 })
         {
@@ -104,7 +104,8 @@ public sealed class MtcnnNetworks
     private static ConvLayer Dense(WeightSet w, string name, int cin, int cout) =>
         ConvLayer.LoadDense(w, name, cin, cout, hasBias: true, null, default);
 
-    private static PReluLayer PRelu(WeightSet w, string name, int channels) => new(w.Take(name, "alpha", channels));
+    // PReLU follows every hidden convolution and dense layer; it is fused into their store.
+    private static float[] Slopes(WeightSet w, string name, int channels) => w.Take(name, "alpha", channels);
 
     /// <summary>A trunk and its 1×1 heads.</summary>
     internal sealed class Net(Sequential trunk, ConvLayer[] heads)

@@ -34,6 +34,21 @@ public sealed class ConvLayer : ILayer
     /// <summary>Whether ReLU follows.</summary>
     public bool Relu { get; }
 
+    /// <summary>Per-output-channel slopes of a parametric ReLU fused into the store (null: none).</summary>
+    public float[]? PreluSlopes { get; private init; }
+
+    /// <summary>The same convolution with a parametric ReLU (one slope per output channel) fused into its store.</summary>
+    public ConvLayer WithPrelu(float[] slopes)
+    {
+        ArgumentNullException.ThrowIfNull(slopes);
+        if (slopes.Length != OutChannels)
+        {
+            throw new ArgumentException($"{Name}: {slopes.Length} PReLU slopes for {OutChannels} output channels.");
+        }
+
+        return new ConvLayer(Name, Weights, Geometry, relu: false) { PreluSlopes = slopes };
+    }
+
     /// <summary>Output channels.</summary>
     public int OutChannels => Weights.OutChannels;
 
@@ -147,7 +162,8 @@ public sealed class ConvLayer : ILayer
 
     /// <summary>Runs into <paramref name="output"/> (may be a channel slice of a concatenation).</summary>
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
-        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.Bias(Relu), context.Level, context.Workers);
+        Conv2D.Forward(input, Weights, Geometry, output, PreluSlopes is null ? ConvEpilogue.Bias(Relu) : ConvEpilogue.Prelu(PreluSlopes),
+            context.Level, context.Workers);
 
     /// <summary>Runs into a new tensor rented from the context's pool.</summary>
     public TensorSlice Forward(TensorSlice input, ExecutionContext context)

@@ -3,7 +3,10 @@ using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
-/// <summary>What happens to each convolution output before it is stored: <c>y = act(residual + scale·(conv + bias))</c>.</summary>
+/// <summary>
+/// What happens to each convolution output before it is stored: <c>y = act(residual + scale·(conv + bias))</c>, where
+/// <c>act</c> is nothing, ReLU, or a parametric ReLU with one negative slope per output channel.
+/// </summary>
 public readonly record struct ConvEpilogue
 {
     /// <summary>Plain bias, optionally followed by ReLU.</summary>
@@ -13,8 +16,14 @@ public readonly record struct ConvEpilogue
     public static ConvEpilogue ScaledResidual(TensorSlice residual, float scale, bool relu) =>
         new() { Relu = relu, Scale = scale, Residual = residual, HasResidual = true };
 
+    /// <summary>Parametric ReLU (MTCNN): <c>y = v &gt; 0 ? v : slope[c]·v</c>, one slope per output channel.</summary>
+    public static ConvEpilogue Prelu(float[] slopes) => new() { Scale = 1f, NegativeSlopes = slopes };
+
     /// <summary>Apply ReLU last.</summary>
     public bool Relu { get; init; }
+
+    /// <summary>Per-output-channel slopes of a parametric ReLU applied last (null: none).</summary>
+    public float[]? NegativeSlopes { get; init; }
 
     /// <summary>Multiplier of conv + bias (1 unless residual scaling).</summary>
     public float Scale { get; init; }
@@ -70,6 +79,11 @@ public static class Conv2D
         if (output.N != input.N || output.H != outH || output.W != outW || output.C != weights.OutChannels)
         {
             throw new ArgumentException($"Output {output} should be [{input.N}, {outH}, {outW}, {weights.OutChannels}] for input {input}.");
+        }
+
+        if (epilogue.NegativeSlopes is { } slopes && slopes.Length != output.C)
+        {
+            throw new ArgumentException($"PReLU has {slopes.Length} slopes for {output.C} output channels.");
         }
 
         if (epilogue.HasResidual && (epilogue.Residual.N != output.N || epilogue.Residual.H != outH || epilogue.Residual.W != outW || epilogue.Residual.C != output.C))
@@ -353,20 +367,22 @@ public static class Conv2D
                     float scale = epilogue.Scale;
                     for (int j = 0; j < cols; j++)
                     {
-                        float v = res[j] + scale * (acc[j] + bias[biasOffset + j]);
-                        dst[j] = epilogue.Relu && v < 0f ? 0f : v;
+                        dst[j] = Activate(res[j] + scale * (acc[j] + bias[biasOffset + j]), epilogue, biasOffset + j);
                     }
                 }
                 else
                 {
                     for (int j = 0; j < cols; j++)
                     {
-                        float v = acc[j] + bias[biasOffset + j];
-                        dst[j] = epilogue.Relu && v < 0f ? 0f : v;
+                        dst[j] = Activate(acc[j] + bias[biasOffset + j], epilogue, biasOffset + j);
                     }
                 }
             }
         }
+
+        private static float Activate(float v, in ConvEpilogue epilogue, int channel) =>
+            epilogue.NegativeSlopes is { } slopes ? (v > 0f ? v : slopes[channel] * v)
+            : epilogue.Relu && v < 0f ? 0f : v;
 
         private void StoreV512(float* tile, int m, int rows, int biasOffset)
         {
@@ -377,9 +393,13 @@ public static class Conv2D
             fixed (float* biasBase = _weights!.Bias)
             fixed (float* outBase = output.Buffer)
             fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            fixed (float* slopeBase = epilogue.NegativeSlopes)
             {
                 var bias0 = Vector512.Load(biasBase + biasOffset);
                 var bias1 = Vector512.Load(biasBase + biasOffset + 16);
+                bool prelu = slopeBase != null;
+                var slope0 = prelu ? Vector512.Load(slopeBase + biasOffset) : default;
+                var slope1 = prelu ? Vector512.Load(slopeBase + biasOffset + 16) : default;
                 for (int r = 0; r < rows; r++)
                 {
                     float* acc = tile + r * PackedConvWeights.PanelWidth;
@@ -393,7 +413,12 @@ public static class Conv2D
                         v1 = Vector512.Load(res + 16) + scale * v1;
                     }
 
-                    if (epilogue.Relu)
+                    if (prelu)
+                    {
+                        v0 = Vector512.ConditionalSelect(Vector512.GreaterThan(v0, Vector512<float>.Zero), v0, slope0 * v0);
+                        v1 = Vector512.ConditionalSelect(Vector512.GreaterThan(v1, Vector512<float>.Zero), v1, slope1 * v1);
+                    }
+                    else if (epilogue.Relu)
                     {
                         v0 = Vector512.ConditionalSelect(Vector512.LessThan(v0, Vector512<float>.Zero), Vector512<float>.Zero, v0);
                         v1 = Vector512.ConditionalSelect(Vector512.LessThan(v1, Vector512<float>.Zero), Vector512<float>.Zero, v1);
@@ -414,6 +439,7 @@ public static class Conv2D
             fixed (float* biasBase = _weights!.Bias)
             fixed (float* outBase = output.Buffer)
             fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            fixed (float* slopeBase = epilogue.NegativeSlopes)
             {
                 for (int r = 0; r < rows; r++)
                 {
@@ -428,7 +454,11 @@ public static class Conv2D
                             v = Vector256.Load(res + j) + scale * v;
                         }
 
-                        if (epilogue.Relu)
+                        if (slopeBase != null)
+                        {
+                            v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256.Load(slopeBase + biasOffset + j) * v);
+                        }
+                        else if (epilogue.Relu)
                         {
                             v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
                         }

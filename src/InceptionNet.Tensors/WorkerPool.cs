@@ -121,6 +121,17 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="body"/> for 0 ≤ i &lt; <paramref name="count"/> on the workers (for coarse, independent jobs
+    /// such as pyramid levels or face crops; it allocates a small wrapper per call, so kernels implement
+    /// <see cref="IParallelWork"/> instead).
+    /// </summary>
+    public void For(int count, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        Run(new DelegateWork(body), count);
+    }
+
+    /// <summary>
     /// The scratch buffer of <paramref name="worker"/>, at least <paramref name="length"/> floats long. Only the
     /// worker itself may use it, and only during the current item.
     /// </summary>
@@ -266,5 +277,10 @@ public sealed class WorkerPool : IDisposable
 
             Interlocked.Increment(ref _completed);
         }
+    }
+
+    private sealed class DelegateWork(Action<int> body) : IParallelWork
+    {
+        public void Execute(int item, int worker) => body(item);
     }
 }

@@ -85,6 +85,38 @@ public sealed class Conv2DTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Levels))]
+    public void Fused_prelu_matches_conv_then_parametric_relu(SimdLevel level)
+    {
+        // 75 output channels: two full 32-wide panels (vector store) and a partial one (reference store); inputs of both
+        // signs so both sides of every slope are taken.
+        const int n = 2, h = 9, w = 11, cin = 10, cout = 75;
+        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Valid);
+        var x = TestData.Uniform(n * h * w * cin, 21);
+        var kernel = TestData.Uniform(9 * cin * cout, 22);
+        var bias = TestData.Uniform(cout, 23);
+        var slopes = TestData.Uniform(cout, 24);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, 3, 3, cout, bias, geometry, relu: false);
+        int negatives = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (expected[i] <= 0f)
+            {
+                expected[i] *= slopes[i % cout];
+                negatives++;
+            }
+        }
+
+        Assert.InRange(negatives, expected.Length / 10, expected.Length * 9 / 10);
+        var y = new float[expected.Length];
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, 3, 3, cin, cout, bias), geometry,
+            TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(slopes), level, _pool);
+        Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
+        Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, 3, 3, cin, cout, bias),
+            geometry, TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(new float[cout - 1]), level, _pool));
+    }
+
+    [Theory]
+    [MemberData(nameof(Levels))]
     public void Residual_scale_add_in_place_and_channel_slices_match_reference(SimdLevel level)
     {
         // Input is a channel slice of a wider tensor; the output is written in place over the residual.

@@ -74,6 +74,17 @@ public sealed class WorkerPoolTests
         Assert.Throws<ObjectDisposedException>(() => pool.Run(new CountingWork(2), 2));
     }
 
+    [Fact]
+    public void For_runs_the_body_once_per_index_and_rethrows_its_failure()
+    {
+        using var pool = new WorkerPool(2);
+        var hits = new int[257];
+        pool.For(hits.Length, i => Interlocked.Increment(ref hits[i]));
+        Assert.All(hits, h => Assert.Equal(1, h));
+        var error = Assert.Throws<AggregateException>(() => pool.For(10, i => _ = i == 7 ? throw new ArgumentException("seven") : 0));
+        Assert.IsType<ArgumentException>(error.InnerException);
+    }
+
     private static void RunWithDeadline(Action action)
     {
         var task = Task.Run(action);
