@@ -300,9 +300,19 @@ public static class Conv2D
                         continue;
                     }
 
+                    // The taps of one kernel row are neighbouring input pixels (whatever the stride), so away from the left
+                    // and right padding they are one contiguous run of kw·c values.
+                    int ix0 = ox * sw - _left;
+                    if (ix0 >= 0 && ix0 + kw <= input.W && input.IsDense)
+                    {
+                        input.Buffer.AsSpan(input.PixelIndex(n, iy, ix0), kw * c).CopyTo(row.Slice(dst, kw * c));
+                        dst += kw * c;
+                        continue;
+                    }
+
                     for (int kx = 0; kx < kw; kx++)
                     {
-                        int ix = ox * sw - _left + kx;
+                        int ix = ix0 + kx;
                         var target = row.Slice(dst, c);
                         if ((uint)ix >= (uint)input.W)
                         {
