@@ -60,13 +60,13 @@ public sealed class PoolLayer(PoolLayer.Kind kind, WindowGeometry geometry) : IL
         switch (kind)
         {
             case Kind.Max:
-                Pooling.MaxPool(input, geometry, output, context.Level);
+                Pooling.MaxPool(input, geometry, output, context.Level, context.Workers);
                 break;
             case Kind.Average:
-                Pooling.AvgPool(input, geometry, output, context.Level);
+                Pooling.AvgPool(input, geometry, output, context.Level, context.Workers);
                 break;
             default:
-                Pooling.L2Pool(input, geometry, output, context.Level);
+                Pooling.L2Pool(input, geometry, output, context.Level, context.Workers);
                 break;
         }
     }

@@ -10,20 +10,20 @@ namespace InceptionNet.Tensors;
 /// </summary>
 public static class Pooling
 {
-    /// <summary>Max pooling.</summary>
-    public static void MaxPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
-        Pool(input, geometry, output, level, PoolKind.Max);
+    /// <summary>Max pooling; output rows are shared among <paramref name="workers"/> when given.</summary>
+    public static void MaxPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, level, PoolKind.Max, workers);
 
     /// <summary>Average pooling; the divisor is the number of window elements inside the input.</summary>
-    public static void AvgPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
-        Pool(input, geometry, output, level, PoolKind.Average);
+    public static void AvgPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, level, PoolKind.Average, workers);
 
     /// <summary>
     /// L2 pooling as Keras-OpenFace builds it: <c>sqrt(kh·kw · AveragePooling2D(x²))</c>
     /// (layers power2_*, average_pooling2d, mult9_*, sqrt_*).
     /// </summary>
-    public static void L2Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level) =>
-        Pool(input, geometry, output, level, PoolKind.L2);
+    public static void L2Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, level, PoolKind.L2, workers);
 
     /// <summary>GlobalAveragePooling2D: mean over H and W, output [N, 1, 1, C].</summary>
     public static void GlobalAvgPool(TensorSlice input, TensorSlice output, SimdLevel level) =>
@@ -36,7 +36,13 @@ public static class Pooling
         L2,
     }
 
-    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind)
+    /// <summary>Below this many output values a pooling runs on the calling thread (handing it over would cost more).</summary>
+    private const int ParallelThreshold = 32 * 1024;
+
+    [ThreadStatic]
+    private static PoolJob? t_job;
+
+    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind, WorkerPool? workers = null)
     {
         var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
         if (output.N != input.N || output.H != outH || output.W != outW || output.C != input.C)
@@ -45,38 +51,74 @@ public static class Pooling
         }
 
         bool vector = Simd.Clamp(level) != SimdLevel.Scalar;
-        int c = input.C;
-        for (int n = 0; n < input.N; n++)
+        int rows = input.N * outH;
+        if (workers is null || workers.WorkerCount == 1 || rows < 2 || (long)output.Pixels * output.C < ParallelThreshold)
         {
-            for (int oy = 0; oy < outH; oy++)
+            for (int row = 0; row < rows; row++)
             {
-                int y0 = Math.Max(oy * geometry.StrideH - top, 0);
-                int y1 = Math.Min(oy * geometry.StrideH - top + geometry.KernelH, input.H);
-                for (int ox = 0; ox < outW; ox++)
+                PoolRow(input, geometry, output, kind, vector, top, left, row);
+            }
+
+            return;
+        }
+
+        var job = t_job ??= new PoolJob();
+        job.Set(input, geometry, output, kind, vector, top, left);
+        try
+        {
+            workers.Run(job, rows);
+        }
+        finally
+        {
+            job.Set(default, default, default, kind, vector, 0, 0);
+        }
+    }
+
+    // One output row (n, oy) = row / outH, row % outH.
+    private static void PoolRow(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, bool vector, int top, int left, int row)
+    {
+        int n = row / output.H, oy = row % output.H;
+        int y0 = Math.Max(oy * geometry.StrideH - top, 0);
+        int y1 = Math.Min(oy * geometry.StrideH - top + geometry.KernelH, input.H);
+        for (int ox = 0; ox < output.W; ox++)
+        {
+            int x0 = Math.Max(ox * geometry.StrideW - left, 0);
+            int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
+            var dst = output.Pixel(n, oy, ox);
+            int count = (y1 - y0) * (x1 - x0);
+            if (count <= 0)
+            {
+                throw new ArgumentException($"A pooling window at output ({oy}, {ox}) lies entirely in the padding.");
+            }
+
+            bool first = true;
+            for (int iy = y0; iy < y1; iy++)
+            {
+                for (int ix = x0; ix < x1; ix++)
                 {
-                    int x0 = Math.Max(ox * geometry.StrideW - left, 0);
-                    int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
-                    var dst = output.Pixel(n, oy, ox);
-                    int count = (y1 - y0) * (x1 - x0);
-                    if (count <= 0)
-                    {
-                        throw new ArgumentException($"A pooling window at output ({oy}, {ox}) lies entirely in the padding.");
-                    }
-
-                    bool first = true;
-                    for (int iy = y0; iy < y1; iy++)
-                    {
-                        for (int ix = x0; ix < x1; ix++)
-                        {
-                            Accumulate(input.Pixel(n, iy, ix), dst, first, kind, vector);
-                            first = false;
-                        }
-                    }
-
-                    Finish(dst, count, geometry.KernelH * geometry.KernelW, kind, vector);
+                    Accumulate(input.Pixel(n, iy, ix), dst, first, kind, vector);
+                    first = false;
                 }
             }
+
+            Finish(dst, count, geometry.KernelH * geometry.KernelW, kind, vector);
         }
+    }
+
+    private sealed class PoolJob : IParallelWork
+    {
+        private TensorSlice _input, _output;
+        private WindowGeometry _geometry;
+        private PoolKind _kind;
+        private bool _vector;
+        private int _top, _left;
+
+        public void Set(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, bool vector, int top, int left)
+        {
+            (_input, _geometry, _output, _kind, _vector, _top, _left) = (input, geometry, output, kind, vector, top, left);
+        }
+
+        public void Execute(int item, int worker) => PoolRow(_input, _geometry, _output, _kind, _vector, _top, _left, item);
     }
 
     private static void Accumulate(ReadOnlySpan<float> src, Span<float> dst, bool first, PoolKind kind, bool vector)

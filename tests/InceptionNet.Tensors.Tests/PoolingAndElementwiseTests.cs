@@ -6,6 +6,8 @@ namespace InceptionNet.Tensors.Tests;
 
 public sealed class PoolingAndElementwiseTests
 {
+    private static readonly WorkerPool Workers = new(3);
+
     public static TheoryData<int, int, int, int, int, int, PaddingMode> PoolCases => new()
     {
         // n, h, w, c, k, stride, padding
@@ -17,6 +19,7 @@ public sealed class PoolingAndElementwiseTests
         { 1, 12, 12, 1000, 3, 3, PaddingMode.Valid },
         { 1, 9, 9, 65, 2, 2, PaddingMode.Same },
         { 3, 6, 6, 15, 3, 3, PaddingMode.Valid },
+        { 2, 40, 37, 64, 3, 2, PaddingMode.Same },          // 2·20·19·64 = 48,640 outputs: shared among the workers
     };
 
     [Theory]
@@ -44,6 +47,19 @@ public sealed class PoolingAndElementwiseTests
                     Pooling.AvgPool(input, geometry, output, level);
                     Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, 1e-6); // ≤ 9 float additions vs double
                 }
+
+                // Rows shared among workers: each output value is computed the same way, so bit-identical.
+                var shared = new float[y.Length];
+                if (max)
+                {
+                    Pooling.MaxPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), level, Workers);
+                }
+                else
+                {
+                    Pooling.AvgPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), level, Workers);
+                }
+
+                Assert.Equal(y, shared);
             }
         }
     }
