@@ -165,6 +165,13 @@ public sealed class ConvLayer : ILayer
         Conv2D.Forward(input, Weights, Geometry, output, PreluSlopes is null ? ConvEpilogue.Bias(Relu) : ConvEpilogue.Prelu(PreluSlopes),
             context.Level, context.Workers);
 
+    /// <summary>
+    /// Runs with output channels [0, <paramref name="first"/>.C) written to <paramref name="first"/> and the rest to
+    /// <paramref name="rest"/> (the split must fall on a panel boundary).
+    /// </summary>
+    public void ForwardSplit(TensorSlice input, TensorSlice first, TensorSlice rest, ExecutionContext context) =>
+        Conv2D.Forward(input, Weights, Geometry, first, ConvEpilogue.Bias(Relu).WithSplit(first.C, rest), context.Level, context.Workers);
+
     /// <summary>Runs into a new tensor rented from the context's pool.</summary>
     public TensorSlice Forward(TensorSlice input, ExecutionContext context)
     {

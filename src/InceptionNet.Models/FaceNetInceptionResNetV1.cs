@@ -79,7 +79,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
             new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 256, 32), Conv(w, $"{p}_Branch_1_Conv2d_0b_3x3", 3, 3, 32, 32)),
             new Sequential(Conv(w, $"{p}_Branch_2_Conv2d_0a_1x1", 1, 1, 256, 32), Conv(w, $"{p}_Branch_2_Conv2d_0b_3x3", 3, 3, 32, 32),
                 Conv(w, $"{p}_Branch_2_Conv2d_0c_3x3", 3, 3, 32, 32)));                     // concat: [17, 17, 96]
-        return new ResidualBlock(branches, Up(w, $"{p}_Conv2d_1x1", 96, 256, relu: true), 0.17f);
+        return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 96, 256, relu: true), 0.17f);
     }
 
     private static Concatenate Mixed6a(WeightSet w) => new(
@@ -97,10 +97,11 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
             Conv(w, $"{p}_Branch_0_Conv2d_1x1", 1, 1, 896, 128),
             new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 896, 128), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x7", 1, 7, 128, 128),
                 Conv(w, $"{p}_Branch_1_Conv2d_0c_7x1", 7, 1, 128, 128)));                   // concat: [8, 8, 256]
-        return new ResidualBlock(branches, Up(w, $"{p}_Conv2d_1x1", 256, 896, relu: true), 0.10f);
+        return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 256, 896, relu: true), 0.10f);
     }
 
-    private static Concatenate Mixed7a(WeightSet w) => new(
+    // The three 1×1 896→256 heads run as one convolution (FusedConcatenate).
+    private static ILayer Mixed7a(WeightSet w) => FusedConcatenate.TryFuse(new Concatenate(
         new Sequential(Conv(w, "Mixed_7a_Branch_0_Conv2d_0a_1x1", 1, 1, 896, 256),
             Conv(w, "Mixed_7a_Branch_0_Conv2d_1a_3x3", 3, 3, 256, 384, stride: 2, PaddingMode.Valid)), // [3, 3, 384]
         new Sequential(Conv(w, "Mixed_7a_Branch_1_Conv2d_0a_1x1", 1, 1, 896, 256),
@@ -108,7 +109,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
         new Sequential(Conv(w, "Mixed_7a_Branch_2_Conv2d_0a_1x1", 1, 1, 896, 256),
             Conv(w, "Mixed_7a_Branch_2_Conv2d_0b_3x3", 3, 3, 256, 256),
             Conv(w, "Mixed_7a_Branch_2_Conv2d_1a_3x3", 3, 3, 256, 256, stride: 2, PaddingMode.Valid)), // [3, 3, 256]
-        PoolLayer.Max(3, 2));                                                                           // [3, 3, 896]
+        PoolLayer.Max(3, 2)));                                                                          // [3, 3, 896]
 
     private static ResidualBlock Block8(WeightSet w, int i, float scale, bool relu)
     {
@@ -117,7 +118,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
             Conv(w, $"{p}_Branch_0_Conv2d_1x1", 1, 1, 1792, 192),
             new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 1792, 192), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x3", 1, 3, 192, 192),
                 Conv(w, $"{p}_Branch_1_Conv2d_0c_3x1", 3, 1, 192, 192)));                   // concat: [3, 3, 384]
-        return new ResidualBlock(branches, Up(w, $"{p}_Conv2d_1x1", 384, 1792, relu), scale);
+        return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 384, 1792, relu), scale);
     }
 
     // keras-facenet conv2d_bn: Conv2D(use_bias=False) → BatchNormalization(name + "_BatchNorm") → ReLU; "same" by default.

@@ -204,11 +204,153 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
 }
 
 /// <summary>
+/// A <see cref="Concatenate"/> whose branches begin with 1×1 stride-1 convolutions of the same input (Inception blocks),
+/// with those first convolutions run as one wider convolution: the input is read once and the cores share one larger
+/// job instead of several small ones. Branches that are a single 1×1 convolution must lead the concatenation; their
+/// channels go straight to the output, the other branches' first results to a temporary tensor that the rest of each
+/// branch reads. Outputs are bit-identical to the unfused block (each channel is the same dot product in the same order).
+/// </summary>
+public sealed class FusedConcatenate : ILayer
+{
+    private readonly Concatenate _original;
+    private readonly ConvLayer _fused;
+    private readonly int _direct;          // leading output channels written by the fused convolution itself
+    private readonly int _headChannels;    // channels of the temporary tensor
+    private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset)[] _tails;
+    private readonly (ILayer Branch, int OutOffset)[] _others;
+
+    private FusedConcatenate(Concatenate original, ConvLayer fused, int direct, int headChannels,
+        (int, int, ILayer, int)[] tails, (ILayer, int)[] others)
+    {
+        _original = original;
+        _fused = fused;
+        _direct = direct;
+        _headChannels = headChannels;
+        _tails = tails;
+        _others = others;
+    }
+
+    /// <summary>The fused form of <paramref name="concat"/>, or <paramref name="concat"/> itself when fewer than two branches qualify.</summary>
+    public static ILayer TryFuse(Concatenate concat)
+    {
+        ArgumentNullException.ThrowIfNull(concat);
+        var branches = concat.Branches;
+        static ConvLayer? Head(ILayer branch) => (branch is Sequential seq ? seq.Layers[0] : branch) is ConvLayer conv
+            && conv.Weights.KernelH == 1 && conv.Weights.KernelW == 1 && conv.Geometry.StrideH == 1 && conv.Geometry.StrideW == 1
+            && conv.PreluSlopes is null ? conv : null;
+
+        var heads = branches.Select(Head).ToArray();
+        var first = heads.FirstOrDefault(h => h is not null);
+        if (first is null || heads.Count(h => h is not null && h.Relu == first.Relu && h.Weights.InChannels == first.Weights.InChannels) < 2)
+        {
+            return concat;
+        }
+
+        // Leading single-convolution branches write to the output; they must fill whole panels to be split off.
+        int directBranches = 0, direct = 0;
+        while (directBranches < branches.Count && branches[directBranches] is ConvLayer && heads[directBranches] is { } h && h.Relu == first.Relu
+            && h.Weights.InChannels == first.Weights.InChannels)
+        {
+            direct += h.OutChannels;
+            directBranches++;
+        }
+
+        if (direct % PackedConvWeights.PanelWidth != 0)
+        {
+            return concat;
+        }
+
+        var kernels = new List<float[]>();
+        var biases = new List<float[]>();
+        var tails = new List<(int, int, ILayer, int)>();
+        var others = new List<(ILayer, int)>();
+        int outOffset = 0, headOffset = 0;
+        for (int i = 0; i < branches.Count; i++)
+        {
+            var branch = branches[i];
+            int outChannels = branch.OutputShape(new Shape(256, 256, first.Weights.InChannels)).C; // any size the windows fit
+            var head = heads[i];
+            bool fusable = head is not null && head.Relu == first.Relu && head.Weights.InChannels == first.Weights.InChannels;
+            if (fusable && (i < directBranches || branch is Sequential))
+            {
+                kernels.Add(head!.Weights.UnpackKernel());
+                biases.Add(head.Weights.UnpackBias());
+                if (i >= directBranches)
+                {
+                    var rest = ((Sequential)branch).Layers.Skip(1).ToArray();
+                    tails.Add((headOffset, head.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset));
+                    headOffset += head.OutChannels;
+                }
+            }
+            else
+            {
+                others.Add((branch, outOffset));
+            }
+
+            outOffset += outChannels;
+        }
+
+        // Kernels are (1, 1, in, out) row-major: interleave the columns of each input channel's row.
+        int cin = first.Weights.InChannels, total = kernels.Sum(k => k.Length / cin);
+        var kernel = new float[cin * total];
+        int column = 0;
+        foreach (var k in kernels)
+        {
+            int cout = k.Length / cin;
+            for (int row = 0; row < cin; row++)
+            {
+                Array.Copy(k, row * cout, kernel, row * total + column, cout);
+            }
+
+            column += cout;
+        }
+
+        var fused = ConvLayer.FromArrays(string.Join("+", heads.Where(h => h is not null).Select(h => h!.Name)), kernel,
+            biases.SelectMany(b => b).ToArray(), 1, 1, cin, total, first.Geometry, first.Relu);
+        return new FusedConcatenate(concat, fused, direct, headOffset, [.. tails], [.. others]);
+    }
+
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => _original.OutputShape(input);
+
+    /// <inheritdoc />
+    public long MultiplyAdds(Shape input) => _original.MultiplyAdds(input);
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        var heads = context.Pool.Rent(input.N, input.H, input.W, _headChannels);
+        if (_direct > 0)
+        {
+            _fused.ForwardSplit(input, output.Channels(0, _direct), heads, context);
+        }
+        else
+        {
+            _fused.Forward(input, heads, context);
+        }
+
+        var shape = new Shape(input.H, input.W, _headChannels);
+        foreach (var (headOffset, headChannels, rest, outOffset) in _tails)
+        {
+            rest.Forward(heads.Channels(headOffset, headChannels), output.Channels(outOffset, rest.OutputShape(shape with { C = headChannels }).C), context);
+        }
+
+        var inputShape = new Shape(input.H, input.W, input.C);
+        foreach (var (branch, outOffset) in _others)
+        {
+            branch.Forward(input, output.Channels(outOffset, branch.OutputShape(inputShape).C), context);
+        }
+
+        context.Pool.Return(heads);
+    }
+}
+
+/// <summary>
 /// Inception-ResNet residual block (Block35 / Block17 / Block8 of keras-facenet):
 /// <c>y = act(x + scale · up(concat(branches(x))))</c>, where <c>up</c> is a 1×1 convolution with bias and no BN.
 /// The sum is fused into <c>up</c>'s store.
 /// </summary>
-public sealed class ResidualBlock(Concatenate branches, ConvLayer up, float scale) : ILayer
+public sealed class ResidualBlock(ILayer branches, ConvLayer up, float scale) : ILayer
 {
     /// <inheritdoc />
     public Shape OutputShape(Shape input)

@@ -33,6 +33,19 @@ public readonly record struct ConvEpilogue
 
     /// <summary>Whether <see cref="Residual"/> is used.</summary>
     public bool HasResidual { get; init; }
+
+    /// <summary>
+    /// Output channels from this index on (a multiple of <see cref="PackedConvWeights.PanelWidth"/>) are written to
+    /// <see cref="SplitOutput"/> instead of the main output (0: no split). Lets sibling 1×1 convolutions of one input run
+    /// as a single convolution whose channels land in different tensors.
+    /// </summary>
+    public int SplitAt { get; init; }
+
+    /// <summary>Destination of output channels SplitAt and up (as its channels 0, 1, …).</summary>
+    public TensorSlice SplitOutput { get; init; }
+
+    /// <summary>This epilogue with output channels <paramref name="at"/> and up sent to <paramref name="rest"/>.</summary>
+    public ConvEpilogue WithSplit(int at, TensorSlice rest) => this with { SplitAt = at, SplitOutput = rest };
 }
 
 /// <summary>
@@ -76,14 +89,27 @@ public static class Conv2D
         }
 
         var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
-        if (output.N != input.N || output.H != outH || output.W != outW || output.C != weights.OutChannels)
+        int split = epilogue.SplitAt;
+        int mainChannels = split > 0 ? split : weights.OutChannels;
+        if (output.N != input.N || output.H != outH || output.W != outW || output.C != mainChannels)
         {
-            throw new ArgumentException($"Output {output} should be [{input.N}, {outH}, {outW}, {weights.OutChannels}] for input {input}.");
+            throw new ArgumentException($"Output {output} should be [{input.N}, {outH}, {outW}, {mainChannels}] for input {input}.");
         }
 
-        if (epilogue.NegativeSlopes is { } slopes && slopes.Length != output.C)
+        if (split > 0)
         {
-            throw new ArgumentException($"PReLU has {slopes.Length} slopes for {output.C} output channels.");
+            var rest = epilogue.SplitOutput;
+            if (split % PackedConvWeights.PanelWidth != 0 || split >= weights.OutChannels || epilogue.HasResidual || rest.Buffer is null
+                || rest.N != input.N || rest.H != outH || rest.W != outW || rest.C != weights.OutChannels - split)
+            {
+                throw new ArgumentException($"Split at channel {split} of {weights.OutChannels} into {rest}: the split must be a multiple of " +
+                    $"{PackedConvWeights.PanelWidth} below the channel count, the second output [{input.N}, {outH}, {outW}, {weights.OutChannels - split}], and no residual.");
+            }
+        }
+
+        if (epilogue.NegativeSlopes is { } slopes && slopes.Length != weights.OutChannels)
+        {
+            throw new ArgumentException($"PReLU has {slopes.Length} slopes for {weights.OutChannels} output channels.");
         }
 
         if (epilogue.HasResidual && (epilogue.Residual.N != output.N || epilogue.Residual.H != outH || epilogue.Residual.W != outW || epilogue.Residual.C != output.C))
@@ -104,7 +130,7 @@ public static class Conv2D
             if (job.PreGather)
             {
                 job.Phase = ConvJob.GatherPhase;
-                pool.Run(job, job.RowBlocks);
+                pool.Run(job, job.GatherItems);
             }
 
             job.Phase = ConvJob.ComputePhase;
@@ -131,15 +157,15 @@ public static class Conv2D
         private float[] _gathered = [];
 
         public const int GatherPhase = 0;
+        private const int GatherChunk = 16;
         public const int ComputePhase = 1;
 
         public int Phase { get; set; }
 
         public int ItemCount => _rowBlocks * _panelGroups;
 
-        public int RowBlocks => _rowBlocks;
-
-        public int RowBlockSize => _rowBlock;
+        // The shared gather is cut finer than the row blocks, so a single row block (small maps) is still gathered on all cores.
+        public int GatherItems => (_rows + GatherChunk - 1) / GatherChunk;
 
         // When the output channels are split over several items, gather the receptive fields once into a shared buffer
         // (first phase) instead of once per item.
@@ -188,8 +214,8 @@ public static class Conv2D
             var weights = _weights!;
             if (Phase == GatherPhase)
             {
-                int start = item * _rowBlock;
-                GatherRows(start, Math.Min(_rowBlock, _rows - start), _gathered.AsSpan(start * weights.ReductionLength), weights.ReductionLength);
+                int start = item * GatherChunk;
+                GatherRows(start, Math.Min(GatherChunk, _rows - start), _gathered.AsSpan(start * weights.ReductionLength), weights.ReductionLength);
                 return;
             }
 
@@ -363,12 +389,12 @@ public static class Conv2D
                 return;
             }
 
-            var output = _output;
+            var (output, channel) = Destination(biasOffset);
             var epilogue = _epilogue;
             float[] bias = _weights!.Bias;
             for (int r = 0; r < rows; r++)
             {
-                var dst = output.Buffer.AsSpan(output.Offset + (m + r) * output.PixelStride + biasOffset, cols);
+                var dst = output.Buffer.AsSpan(output.Offset + (m + r) * output.PixelStride + channel, cols);
                 var acc = new ReadOnlySpan<float>(tile + r * PackedConvWeights.PanelWidth, cols);
                 if (epilogue.HasResidual)
                 {
@@ -390,13 +416,17 @@ public static class Conv2D
             }
         }
 
+        // The tensor and channel where output channel `first` (a panel start) is stored.
+        private (TensorSlice Slice, int Channel) Destination(int first) =>
+            _epilogue.SplitAt > 0 && first >= _epilogue.SplitAt ? (_epilogue.SplitOutput, first - _epilogue.SplitAt) : (_output, first);
+
         private static float Activate(float v, in ConvEpilogue epilogue, int channel) =>
             epilogue.NegativeSlopes is { } slopes ? (v > 0f ? v : slopes[channel] * v)
             : epilogue.Relu && v < 0f ? 0f : v;
 
         private void StoreV512(float* tile, int m, int rows, int biasOffset)
         {
-            var output = _output;
+            var (output, channel) = Destination(biasOffset);
             var epilogue = _epilogue;
             var residual = epilogue.Residual;
             var scale = Vector512.Create(epilogue.Scale);
@@ -413,7 +443,7 @@ public static class Conv2D
                 for (int r = 0; r < rows; r++)
                 {
                     float* acc = tile + r * PackedConvWeights.PanelWidth;
-                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + biasOffset;
+                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + channel;
                     var v0 = Vector512.Load(acc) + bias0;
                     var v1 = Vector512.Load(acc + 16) + bias1;
                     if (epilogue.HasResidual)
@@ -442,7 +472,7 @@ public static class Conv2D
 
         private void StoreV256(float* tile, int m, int rows, int biasOffset)
         {
-            var output = _output;
+            var (output, channel) = Destination(biasOffset);
             var epilogue = _epilogue;
             var residual = epilogue.Residual;
             var scale = Vector256.Create(epilogue.Scale);
@@ -454,7 +484,7 @@ public static class Conv2D
                 for (int r = 0; r < rows; r++)
                 {
                     float* acc = tile + r * PackedConvWeights.PanelWidth;
-                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + biasOffset;
+                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + channel;
                     float* res = epilogue.HasResidual ? resBase + residual.Offset + (long)(m + r) * residual.PixelStride + biasOffset : null;
                     for (int j = 0; j < PackedConvWeights.PanelWidth; j += 8)
                     {

@@ -1,0 +1,63 @@
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Models.Tests;
+
+public sealed class FusedConcatenateTests
+{
+    private static int s_seed = 100;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Fused_heads_give_bit_identical_outputs_with_and_without_a_direct_branch(bool directBranch)
+    {
+        // Block35-like: [1×1 (direct)], 1×1 → 3×3, 1×1 → 3×3 → 3×3, max pool; 40 input channels, heads of 32/24/40 channels.
+        var branches = new List<ILayer>();
+        if (directBranch)
+        {
+            branches.Add(Conv(1, 40, 32));
+        }
+
+        branches.Add(new Sequential(Conv(1, 40, 24), Conv(3, 24, 16)));
+        branches.Add(new Sequential(Conv(1, 40, 40), Conv(3, 40, 8), Conv(3, 8, 8)));
+        branches.Add(PoolLayer.Max(3, 1, PaddingMode.Same));
+        var concat = new Concatenate([.. branches]);
+        var fused = FusedConcatenate.TryFuse(concat);
+        Assert.IsType<FusedConcatenate>(fused);
+
+        foreach (var level in Simd.Supported)
+        {
+            var context = new ExecutionContext(level: level);
+            var input = TensorSlice.Dense(TestData.Uniform(2 * 9 * 7 * 40, 1), 2, 9, 7, 40);
+            var shape = concat.OutputShape(new Shape(9, 7, 40));
+            Assert.Equal(shape, fused.OutputShape(new Shape(9, 7, 40)));
+            Assert.Equal(concat.MultiplyAdds(new Shape(9, 7, 40)), fused.MultiplyAdds(new Shape(9, 7, 40)));
+            var expected = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
+            var actual = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
+            concat.Forward(input, expected, context);
+            fused.Forward(input, actual, context);
+            Assert.Equal(expected.Buffer, actual.Buffer);
+        }
+    }
+
+    [Fact]
+    public void Blocks_that_cannot_be_fused_are_returned_unchanged()
+    {
+        // Only one branch starts with a 1×1 convolution.
+        var single = new Concatenate(Conv(3, 16, 8), new Sequential(Conv(1, 16, 8), Conv(3, 8, 8)));
+        Assert.Same(single, FusedConcatenate.TryFuse(single));
+
+        // The leading direct branch does not fill whole 32-channel panels, so its channels cannot be split off.
+        var ragged = new Concatenate(Conv(1, 16, 20), new Sequential(Conv(1, 16, 8), Conv(3, 8, 8)));
+        Assert.Same(ragged, FusedConcatenate.TryFuse(ragged));
+    }
+
+    private static ConvLayer Conv(int k, int cin, int cout)
+    {
+        int seed = Interlocked.Increment(ref s_seed);
+        return ConvLayer.FromArrays($"conv{seed}", TestData.Uniform(k * k * cin * cout, seed), TestData.Uniform(cout, seed + 1000), k, k, cin, cout,
+            WindowGeometry.Square(k, 1, PaddingMode.Same), relu: true);
+    }
+}
