@@ -85,6 +85,39 @@ public sealed class Conv2DTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Levels))]
+    public void Split_output_sends_channels_from_the_split_on_to_the_second_tensor(SimdLevel level)
+    {
+        // 64 + 41 output channels: the first two panels to a channel slice of a wider tensor, the rest (one full panel and
+        // a partial one) to a dense tensor.
+        const int n = 1, h = 6, w = 5, cin = 12, cout = 105, split = 64;
+        var x = TestData.Uniform(n * h * w * cin, 31);
+        var kernel = TestData.Uniform(cin * cout, 32);
+        var bias = TestData.Uniform(cout, 33);
+        var geometry = WindowGeometry.Square(1, 1, PaddingMode.Valid);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, 1, 1, cout, bias, geometry, relu: true);
+        var wide = new float[n * h * w * 70];
+        var rest = new float[n * h * w * (cout - split)];
+        var first = new TensorSlice(wide, 3, n, h, w, split, 70);
+        var second = TensorSlice.Dense(rest, n, h, w, cout - split);
+        var packed = new PackedConvWeights(kernel, 1, 1, cin, cout, bias);
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, first, ConvEpilogue.Bias(relu: true).WithSplit(split, second), level, _pool);
+        for (int p = 0; p < h * w; p++)
+        {
+            for (int c = 0; c < cout; c++)
+            {
+                float actual = c < split ? wide[p * 70 + 3 + c] : rest[p * (cout - split) + c - split];
+                Assert.InRange(Math.Abs(actual - expected[p * cout + c]), 0, Tolerance);
+            }
+        }
+
+        Assert.Equal(0f, wide[0]); // channels outside the slice are untouched
+        var ragged = TensorSlice.Dense(new float[n * h * w * (cout - 40)], n, h, w, cout - 40);
+        Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry,
+            TensorSlice.Dense(new float[n * h * w * 40], n, h, w, 40), ConvEpilogue.Bias(true).WithSplit(40, ragged), level, _pool));
+    }
+
+    [Theory]
+    [MemberData(nameof(Levels))]
     public void Fused_prelu_matches_conv_then_parametric_relu(SimdLevel level)
     {
         // 75 output channels: two full 32-wide panels (vector store) and a partial one (reference store); inputs of both
