@@ -206,24 +206,25 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
 /// <summary>
 /// A <see cref="Concatenate"/> whose branches begin with 1×1 stride-1 convolutions of the same input (Inception blocks),
 /// with those first convolutions run as one wider convolution: the input is read once and the cores share one larger
-/// job instead of several small ones. Branches that are a single 1×1 convolution must lead the concatenation; their
-/// channels go straight to the output, the other branches' first results to a temporary tensor that the rest of each
-/// branch reads. Outputs are bit-identical to the unfused block (each channel is the same dot product in the same order).
+/// job instead of several small ones. Adjacent branches that are a single 1×1 convolution write their channels straight
+/// to the output; the other branches' first results go to a temporary tensor that the rest of each branch reads. Outputs are bit-identical to the unfused block (each channel is the same dot product in the same order).
 /// </summary>
 public sealed class FusedConcatenate : ILayer
 {
     private readonly Concatenate _original;
     private readonly ConvLayer _fused;
-    private readonly int _direct;          // leading output channels written by the fused convolution itself
+    private readonly int _directOffset;    // output channels [offset, offset + direct) come from the fused convolution itself
+    private readonly int _direct;
     private readonly int _headChannels;    // channels of the temporary tensor
     private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset)[] _tails;
     private readonly (ILayer Branch, int OutOffset)[] _others;
 
-    private FusedConcatenate(Concatenate original, ConvLayer fused, int direct, int headChannels,
+    private FusedConcatenate(Concatenate original, ConvLayer fused, int directOffset, int direct, int headChannels,
         (int, int, ILayer, int)[] tails, (ILayer, int)[] others)
     {
         _original = original;
         _fused = fused;
+        _directOffset = directOffset;
         _direct = direct;
         _headChannels = headChannels;
         _tails = tails;
@@ -235,80 +236,84 @@ public sealed class FusedConcatenate : ILayer
     {
         ArgumentNullException.ThrowIfNull(concat);
         var branches = concat.Branches;
-        static ConvLayer? Head(ILayer branch) => (branch is Sequential seq ? seq.Layers[0] : branch) is ConvLayer conv
-            && conv.Weights.KernelH == 1 && conv.Weights.KernelW == 1 && conv.Geometry.StrideH == 1 && conv.Geometry.StrideW == 1
-            && conv.PreluSlopes is null ? conv : null;
-
-        var heads = branches.Select(Head).ToArray();
+        var heads = branches.Select(b => (b is Sequential seq ? seq.Layers[0] : b) is ConvLayer conv && IsPointwise(conv) ? conv : null).ToArray();
         var first = heads.FirstOrDefault(h => h is not null);
-        if (first is null || heads.Count(h => h is not null && h.Relu == first.Relu && h.Weights.InChannels == first.Weights.InChannels) < 2)
+        bool Joins(int i) => heads[i] is { } h && h.Relu == first!.Relu && h.Weights.InChannels == first.Weights.InChannels;
+        if (first is null || Enumerable.Range(0, branches.Count).Count(Joins) < 2)
         {
             return concat;
         }
 
-        // Leading single-convolution branches write to the output; they must fill whole panels to be split off.
-        int directBranches = 0, direct = 0;
-        while (directBranches < branches.Count && branches[directBranches] is ConvLayer && heads[directBranches] is { } h && h.Relu == first.Relu
-            && h.Weights.InChannels == first.Weights.InChannels)
+        // Branches that are a single 1×1 convolution write straight to the output: the first run of adjacent ones, if it
+        // fills whole panels (the split between output and temporary falls on a panel boundary).
+        int runStart = Enumerable.Range(0, branches.Count).FirstOrDefault(i => branches[i] is ConvLayer && Joins(i), -1);
+        int runEnd = runStart;
+        while (runEnd >= 0 && runEnd < branches.Count && branches[runEnd] is ConvLayer && Joins(runEnd))
         {
-            direct += h.OutChannels;
-            directBranches++;
+            runEnd++;
         }
 
+        int direct = runStart < 0 ? 0 : Enumerable.Range(runStart, runEnd - runStart).Sum(i => heads[i]!.OutChannels);
         if (direct % PackedConvWeights.PanelWidth != 0)
         {
-            return concat;
+            runStart = runEnd = -1;
+            direct = 0;
         }
 
-        var kernels = new List<float[]>();
-        var biases = new List<float[]>();
+        var columns = new List<ConvLayer>(); // fused output channels: the direct branches, then the heads
         var tails = new List<(int, int, ILayer, int)>();
         var others = new List<(ILayer, int)>();
-        int outOffset = 0, headOffset = 0;
+        int outOffset = 0, headOffset = 0, directOffset = 0;
         for (int i = 0; i < branches.Count; i++)
         {
-            var branch = branches[i];
-            int outChannels = branch.OutputShape(new Shape(256, 256, first.Weights.InChannels)).C; // any size the windows fit
-            var head = heads[i];
-            bool fusable = head is not null && head.Relu == first.Relu && head.Weights.InChannels == first.Weights.InChannels;
-            if (fusable && (i < directBranches || branch is Sequential))
+            int outChannels = branches[i].OutputShape(new Shape(256, 256, first.Weights.InChannels)).C; // any size the windows fit
+            if (i >= runStart && i < runEnd)
             {
-                kernels.Add(head!.Weights.UnpackKernel());
-                biases.Add(head.Weights.UnpackBias());
-                if (i >= directBranches)
-                {
-                    var rest = ((Sequential)branch).Layers.Skip(1).ToArray();
-                    tails.Add((headOffset, head.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset));
-                    headOffset += head.OutChannels;
-                }
+                directOffset = i == runStart ? outOffset : directOffset;
+                columns.Insert(i - runStart, heads[i]!);
+            }
+            else if (Joins(i) && branches[i] is Sequential seq)
+            {
+                columns.Add(heads[i]!);
+                var rest = seq.Layers.Skip(1).ToArray();
+                tails.Add((headOffset, heads[i]!.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset));
+                headOffset += heads[i]!.OutChannels;
             }
             else
             {
-                others.Add((branch, outOffset));
+                others.Add((branches[i], outOffset));
             }
 
             outOffset += outChannels;
         }
 
-        // Kernels are (1, 1, in, out) row-major: interleave the columns of each input channel's row.
-        int cin = first.Weights.InChannels, total = kernels.Sum(k => k.Length / cin);
-        var kernel = new float[cin * total];
-        int column = 0;
-        foreach (var k in kernels)
+        if (tails.Count == 0 || columns.Count < 2)
         {
-            int cout = k.Length / cin;
-            for (int row = 0; row < cin; row++)
-            {
-                Array.Copy(k, row * cout, kernel, row * total + column, cout);
-            }
-
-            column += cout;
+            return concat;
         }
 
-        var fused = ConvLayer.FromArrays(string.Join("+", heads.Where(h => h is not null).Select(h => h!.Name)), kernel,
-            biases.SelectMany(b => b).ToArray(), 1, 1, cin, total, first.Geometry, first.Relu);
-        return new FusedConcatenate(concat, fused, direct, headOffset, [.. tails], [.. others]);
+        // Kernels are (1, 1, in, out) row-major: each input channel's row is the rows of the parts side by side.
+        int cin = first.Weights.InChannels, total = columns.Sum(c => c.OutChannels);
+        var kernel = new float[cin * total];
+        int column = 0;
+        foreach (var part in columns)
+        {
+            var k = part.Weights.UnpackKernel();
+            for (int row = 0; row < cin; row++)
+            {
+                Array.Copy(k, row * part.OutChannels, kernel, row * total + column, part.OutChannels);
+            }
+
+            column += part.OutChannels;
+        }
+
+        var fused = ConvLayer.FromArrays(string.Join("+", columns.Select(c => c.Name)), kernel,
+            columns.SelectMany(c => c.Weights.UnpackBias()).ToArray(), 1, 1, cin, total, first.Geometry, first.Relu);
+        return new FusedConcatenate(concat, fused, directOffset, direct, headOffset, [.. tails], [.. others]);
     }
+
+    private static bool IsPointwise(ConvLayer conv) =>
+        conv.Weights.KernelH == 1 && conv.Weights.KernelW == 1 && conv.PreluSlopes is null && conv.Geometry.Resolve(8, 8) == (8, 8, 0, 0);
 
     /// <inheritdoc />
     public Shape OutputShape(Shape input) => _original.OutputShape(input);
@@ -322,7 +327,7 @@ public sealed class FusedConcatenate : ILayer
         var heads = context.Pool.Rent(input.N, input.H, input.W, _headChannels);
         if (_direct > 0)
         {
-            _fused.ForwardSplit(input, output.Channels(0, _direct), heads, context);
+            _fused.ForwardSplit(input, output.Channels(_directOffset, _direct), heads, context);
         }
         else
         {

@@ -79,48 +79,48 @@ public sealed class OpenFaceNn4Small2 : FaceEncoder
 
         stages.Add(("pool_2", new Sequential(new ZeroPadLayer(1), PoolLayer.Max(3, 2))));    // [12, 12, 192]
 
-        stages.Add(("inception_3a", new Concatenate(                                          // [12, 12, 256]
+        stages.Add(("inception_3a", FusedConcatenate.TryFuse(new Concatenate( // [12, 12, 256]
             Reduce(w, "inception_3a_3x3", 192, 96, 128, 3, stride: 1, pad: 1),
             Reduce(w, "inception_3a_5x5", 192, 16, 32, 5, stride: 1, pad: 2),
             new Sequential(PoolLayer.Max(3, 2), ConvBn(w, "inception_3a_pool_conv", "inception_3a_pool_bn", 1, 1, 192, 32),
                 new ZeroPadLayer(3, 4, 3, 4)),                                                 // 12 → 5 → 12
-            ConvBn(w, "inception_3a_1x1_conv", "inception_3a_1x1_bn", 1, 1, 192, 64))));
+            ConvBn(w, "inception_3a_1x1_conv", "inception_3a_1x1_bn", 1, 1, 192, 64)))));
 
-        stages.Add(("inception_3b", new Concatenate(                                          // [12, 12, 320]
+        stages.Add(("inception_3b", FusedConcatenate.TryFuse(new Concatenate( // [12, 12, 320]
             Reduce(w, "inception_3b_3x3", 256, 96, 128, 3, stride: 1, pad: 1),
             Reduce(w, "inception_3b_5x5", 256, 32, 64, 5, stride: 1, pad: 2),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_3b_pool_conv", "inception_3b_pool_bn", 1, 1, 256, 64),
                 new ZeroPadLayer(4)),                                                          // 12 → 4 → 12
-            ConvBn(w, "inception_3b_1x1_conv", "inception_3b_1x1_bn", 1, 1, 256, 64))));
+            ConvBn(w, "inception_3b_1x1_conv", "inception_3b_1x1_bn", 1, 1, 256, 64)))));
 
-        stages.Add(("inception_3c", new Concatenate(                                          // [6, 6, 640]
+        stages.Add(("inception_3c", FusedConcatenate.TryFuse(new Concatenate( // [6, 6, 640]
             Reduce(w, "inception_3c_3x3", 320, 128, 256, 3, stride: 2, pad: 1),
             Reduce(w, "inception_3c_5x5", 320, 32, 64, 5, stride: 2, pad: 2),
-            new Sequential(PoolLayer.Max(3, 2), new ZeroPadLayer(0, 1, 0, 1)))));             // 12 → 5 → 6
+            new Sequential(PoolLayer.Max(3, 2), new ZeroPadLayer(0, 1, 0, 1))))));             // 12 → 5 → 6
 
-        stages.Add(("inception_4a", new Concatenate(                                          // [6, 6, 640]
+        stages.Add(("inception_4a", FusedConcatenate.TryFuse(new Concatenate( // [6, 6, 640]
             Reduce(w, "inception_4a_3x3", 640, 96, 192, 3, stride: 1, pad: 1),
             Reduce(w, "inception_4a_5x5", 640, 32, 64, 5, stride: 1, pad: 2),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_4a_pool_conv", "inception_4a_pool_bn", 1, 1, 640, 128),
                 new ZeroPadLayer(2)),                                                          // 6 → 2 → 6
-            ConvBn(w, "inception_4a_1x1_conv", "inception_4a_1x1_bn", 1, 1, 640, 256))));
+            ConvBn(w, "inception_4a_1x1_conv", "inception_4a_1x1_bn", 1, 1, 640, 256)))));
 
-        stages.Add(("inception_4e", new Concatenate(                                          // [3, 3, 1024]
+        stages.Add(("inception_4e", FusedConcatenate.TryFuse(new Concatenate( // [3, 3, 1024]
             Reduce(w, "inception_4e_3x3", 640, 160, 256, 3, stride: 2, pad: 1),
             Reduce(w, "inception_4e_5x5", 640, 64, 128, 5, stride: 2, pad: 2),
-            new Sequential(PoolLayer.Max(3, 2), new ZeroPadLayer(0, 1, 0, 1)))));             // 6 → 2 → 3
+            new Sequential(PoolLayer.Max(3, 2), new ZeroPadLayer(0, 1, 0, 1))))));             // 6 → 2 → 3
 
-        stages.Add(("inception_5a", new Concatenate(                                          // [3, 3, 736]
+        stages.Add(("inception_5a", FusedConcatenate.TryFuse(new Concatenate( // [3, 3, 736]
             Reduce(w, "inception_5a_3x3", 1024, 96, 384, 3, stride: 1, pad: 1),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_5a_pool_conv", "inception_5a_pool_bn", 1, 1, 1024, 96),
                 new ZeroPadLayer(1)),                                                          // 3 → 1 → 3
-            ConvBn(w, "inception_5a_1x1_conv", "inception_5a_1x1_bn", 1, 1, 1024, 256))));
+            ConvBn(w, "inception_5a_1x1_conv", "inception_5a_1x1_bn", 1, 1, 1024, 256)))));
 
-        stages.Add(("inception_5b", new Concatenate(                                          // [3, 3, 736]
+        stages.Add(("inception_5b", FusedConcatenate.TryFuse(new Concatenate( // [3, 3, 736]
             Reduce(w, "inception_5b_3x3", 736, 96, 384, 3, stride: 1, pad: 1),
             new Sequential(PoolLayer.Max(3, 2), ConvBn(w, "inception_5b_pool_conv", "inception_5b_pool_bn", 1, 1, 736, 96),
                 new ZeroPadLayer(1)),                                                          // 3 → 1 → 3
-            ConvBn(w, "inception_5b_1x1_conv", "inception_5b_1x1_bn", 1, 1, 736, 256))));
+            ConvBn(w, "inception_5b_1x1_conv", "inception_5b_1x1_bn", 1, 1, 736, 256)))));
 
         stages.Add(("avg_pool", PoolLayer.Average(3, 1)));                                     // [1, 1, 736]
         stages.Add(("dense_layer", ConvLayer.LoadDense(w, "dense_layer", 736, 128,     // Flatten → Dense 736→128

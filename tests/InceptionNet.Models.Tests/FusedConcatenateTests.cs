@@ -9,20 +9,28 @@ public sealed class FusedConcatenateTests
     private static int s_seed = 100;
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Fused_heads_give_bit_identical_outputs_with_and_without_a_direct_branch(bool directBranch)
+    [InlineData("first")]
+    [InlineData("last")]
+    [InlineData("none")]
+    public void Fused_heads_give_bit_identical_outputs_wherever_the_direct_branch_sits(string direct)
     {
-        // Block35-like: [1×1 (direct)], 1×1 → 3×3, 1×1 → 3×3 → 3×3, max pool; 40 input channels, heads of 32/24/40 channels.
-        var branches = new List<ILayer>();
-        if (directBranch)
+        // Block35-like (single 1×1 first) and OpenFace-like (single 1×1 last): 1×1 → 3×3, 1×1 → 3×3 → 3×3, max pool,
+        // a single 1×1 of 32 channels; 40 input channels, heads of 24 and 40 channels.
+        var branches = new List<ILayer>
+        {
+            new Sequential(Conv(1, 40, 24), Conv(3, 24, 16)),
+            new Sequential(Conv(1, 40, 40), Conv(3, 40, 8), Conv(3, 8, 8)),
+            PoolLayer.Max(3, 1, PaddingMode.Same),
+        };
+        if (direct == "first")
+        {
+            branches.Insert(0, Conv(1, 40, 32));
+        }
+        else if (direct == "last")
         {
             branches.Add(Conv(1, 40, 32));
         }
 
-        branches.Add(new Sequential(Conv(1, 40, 24), Conv(3, 24, 16)));
-        branches.Add(new Sequential(Conv(1, 40, 40), Conv(3, 40, 8), Conv(3, 8, 8)));
-        branches.Add(PoolLayer.Max(3, 1, PaddingMode.Same));
         var concat = new Concatenate([.. branches]);
         var fused = FusedConcatenate.TryFuse(concat);
         Assert.IsType<FusedConcatenate>(fused);
