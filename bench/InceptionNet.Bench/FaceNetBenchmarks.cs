@@ -6,28 +6,19 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace InceptionNet.Bench;
 
 /// <summary>FaceNet-160 forward pass: our engine against ONNX Runtime on the same synthetic weights, 2 threads each.</summary>
-[MemoryDiagnoser]
-[Config(typeof(ModelBenchConfig))]
-public class FaceNetBenchmarks
+public class FaceNetBenchmarks : EncoderBenchmarks
 {
-    private FaceNetInceptionResNetV1 _model = null!;
     private InferenceSession _ort = null!;
-    private float[] _input = [];
-    private float[] _raw = [];
     private DenseTensor<float> _ortInput = null!;
 
-    [Params(1, 16)]
-    public int Batch { get; set; }
+    public override FaceEncoder Load() => FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
 
-    [GlobalSetup]
-    public void Setup()
+    public override void Setup()
     {
-        _model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
-        _input = BenchData.Batch(_model, Batch);
-        _raw = new float[Batch * 128];
+        base.Setup();
         var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         _ort = new InferenceSession(BenchData.PathOf("fixtures", "facenet-synthetic", "model.onnx"), options);
-        _ortInput = new DenseTensor<float>(_input, [Batch, 160, 160, 3]);
+        _ortInput = new DenseTensor<float>(Input, [Batch, 160, 160, 3]);
     }
 
     [GlobalCleanup]
@@ -41,9 +32,5 @@ public class FaceNetBenchmarks
     }
 
     [Benchmark(Description = "InceptionNet")]
-    public float InceptionNet()
-    {
-        _model.Forward(_input, Batch, _raw);
-        return _raw[0];
-    }
+    public float InceptionNet() => Encode();
 }

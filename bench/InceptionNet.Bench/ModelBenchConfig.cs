@@ -3,7 +3,6 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
-using InceptionNet.Models;
 
 namespace InceptionNet.Bench;
 
@@ -67,18 +66,15 @@ internal sealed class ThroughputColumn(bool percentOfPeak) : IColumn
             : gflops.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    // Derived from each network's architecture in the host process (the benchmark itself runs in a child process).
+    // Derived from each network's architecture in the host process (the benchmark itself runs in a child process), with
+    // the benchmark's own loader.
     private static long MultiplyAddsOf(Type type)
     {
         lock (s_gate)
         {
             if (!s_multiplyAdds.TryGetValue(type, out long macs))
             {
-                FaceEncoder? model = type == typeof(FaceNetBenchmarks) ? FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"))
-                    : type == typeof(OpenFaceBenchmarks) ? OpenFaceNn4Small2.Load(BenchData.PathOf("fixtures", "openface-synthetic", "weights.h5"), OpenFaceVariant.Course)
-                    : type == typeof(FaceApiBenchmarks) ? FaceApiResNet34.Load(BenchData.PathOf("weights", "faceapi"))
-                    : null;
-                macs = model?.MultiplyAddsPerImage ?? 0;
+                macs = type.IsSubclassOf(typeof(EncoderBenchmarks)) ? ((EncoderBenchmarks)Activator.CreateInstance(type)!).Load().MultiplyAddsPerImage : 0;
                 s_multiplyAdds[type] = macs;
             }
 

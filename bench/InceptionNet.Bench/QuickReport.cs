@@ -68,7 +68,7 @@ internal static class QuickReport
         }
 
         int repeats = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 10;
-        var model = FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+        var model = new FaceNetBenchmarks().Load();
         long macs = model.MultiplyAddsPerImage;
         Console.WriteLine($"FaceNet-160: {macs:N0} multiply-adds per image ({2.0 * macs / 1e9:F2} GFLOP), {model.Level}, {WorkerPool.Shared.WorkerCount} threads");
         Console.WriteLine(MachinePeak.Measured.Describe());

@@ -85,10 +85,11 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
         }
 
         // The pyramid levels are independent: resize and transpose them on all cores (largest first), then run P-Net on each.
+        var sizes = scales.Select(s => (H: (int)Math.Ceiling(h * s), W: (int)Math.Ceiling(w * s))).ToArray();
         var inputs = new float[scales.Count][];
         WorkerPool.Shared.For(scales.Count, i =>
         {
-            int hs = (int)Math.Ceiling(h * scales[i]), ws = (int)Math.Ceiling(w * scales[i]);
+            var (hs, ws) = sizes[i];
             var level = OpenCvResize.Area<float>(img, w, h, 3, ws, hs);
             // Transposed input: network row = image column.
             var input = new float[hs * ws * 3];
@@ -109,9 +110,8 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
         for (int i = 0; i < scales.Count; i++)
         {
             double scale = scales[i];
-            int hs = (int)Math.Ceiling(h * scale), ws = (int)Math.Ceiling(w * scale);
-            var input = inputs[i];
-            var outputs = networks.PNet.Run(input, 1, ws, hs);
+            var (hs, ws) = sizes[i];
+            var outputs = networks.PNet.Run(inputs[i], 1, ws, hs);
             var (prob, mapA, mapB, _) = outputs[0];
             var reg = outputs[1].Data;
             var boxes = new List<double[]>();

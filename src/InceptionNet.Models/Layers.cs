@@ -207,7 +207,8 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
 /// A <see cref="Concatenate"/> whose branches begin with 1×1 stride-1 convolutions of the same input (Inception blocks),
 /// with those first convolutions run as one wider convolution: the input is read once and the cores share one larger
 /// job instead of several small ones. Adjacent branches that are a single 1×1 convolution write their channels straight
-/// to the output; the other branches' first results go to a temporary tensor that the rest of each branch reads. Outputs are bit-identical to the unfused block (each channel is the same dot product in the same order).
+/// to the output; the other branches' first results go to a temporary tensor that the rest of each branch reads. Outputs are
+/// bit-identical to the unfused block (each channel is the same dot product in the same order).
 /// </summary>
 public sealed class FusedConcatenate : ILayer
 {
@@ -216,11 +217,11 @@ public sealed class FusedConcatenate : ILayer
     private readonly int _directOffset;    // output channels [offset, offset + direct) come from the fused convolution itself
     private readonly int _direct;
     private readonly int _headChannels;    // channels of the temporary tensor
-    private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset)[] _tails;
-    private readonly (ILayer Branch, int OutOffset)[] _others;
+    private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset, int OutChannels)[] _tails;
+    private readonly (ILayer Branch, int OutOffset, int OutChannels)[] _others;
 
     private FusedConcatenate(Concatenate original, ConvLayer fused, int directOffset, int direct, int headChannels,
-        (int, int, ILayer, int)[] tails, (ILayer, int)[] others)
+        (int, int, ILayer, int, int)[] tails, (ILayer, int, int)[] others)
     {
         _original = original;
         _fused = fused;
@@ -239,7 +240,7 @@ public sealed class FusedConcatenate : ILayer
         var heads = branches.Select(b => (b is Sequential seq ? seq.Layers[0] : b) is ConvLayer conv && IsPointwise(conv) ? conv : null).ToArray();
         var first = heads.FirstOrDefault(h => h is not null);
         bool Joins(int i) => heads[i] is { } h && h.Relu == first!.Relu && h.Weights.InChannels == first.Weights.InChannels;
-        if (first is null || Enumerable.Range(0, branches.Count).Count(Joins) < 2)
+        if (first is null)
         {
             return concat;
         }
@@ -261,27 +262,31 @@ public sealed class FusedConcatenate : ILayer
         }
 
         var columns = new List<ConvLayer>(); // fused output channels: the direct branches, then the heads
-        var tails = new List<(int, int, ILayer, int)>();
-        var others = new List<(ILayer, int)>();
+        var tails = new List<(int, int, ILayer, int, int)>();
+        var others = new List<(ILayer, int, int)>();
         int outOffset = 0, headOffset = 0, directOffset = 0;
         for (int i = 0; i < branches.Count; i++)
         {
             int outChannels = branches[i].OutputShape(new Shape(256, 256, first.Weights.InChannels)).C; // any size the windows fit
+            if (i == runStart)
+            {
+                directOffset = outOffset;
+            }
+
             if (i >= runStart && i < runEnd)
             {
-                directOffset = i == runStart ? outOffset : directOffset;
                 columns.Insert(i - runStart, heads[i]!);
             }
             else if (Joins(i) && branches[i] is Sequential seq)
             {
                 columns.Add(heads[i]!);
                 var rest = seq.Layers.Skip(1).ToArray();
-                tails.Add((headOffset, heads[i]!.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset));
+                tails.Add((headOffset, heads[i]!.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset, outChannels));
                 headOffset += heads[i]!.OutChannels;
             }
             else
             {
-                others.Add((branches[i], outOffset));
+                others.Add((branches[i], outOffset, outChannels));
             }
 
             outOffset += outChannels;
@@ -334,16 +339,14 @@ public sealed class FusedConcatenate : ILayer
             _fused.Forward(input, heads, context);
         }
 
-        var shape = new Shape(input.H, input.W, _headChannels);
-        foreach (var (headOffset, headChannels, rest, outOffset) in _tails)
+        foreach (var (headOffset, headChannels, tail, outOffset, outChannels) in _tails)
         {
-            rest.Forward(heads.Channels(headOffset, headChannels), output.Channels(outOffset, rest.OutputShape(shape with { C = headChannels }).C), context);
+            tail.Forward(heads.Channels(headOffset, headChannels), output.Channels(outOffset, outChannels), context);
         }
 
-        var inputShape = new Shape(input.H, input.W, input.C);
-        foreach (var (branch, outOffset) in _others)
+        foreach (var (branch, outOffset, outChannels) in _others)
         {
-            branch.Forward(input, output.Channels(outOffset, branch.OutputShape(inputShape).C), context);
+            branch.Forward(input, output.Channels(outOffset, outChannels), context);
         }
 
         context.Pool.Return(heads);

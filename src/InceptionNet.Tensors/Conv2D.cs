@@ -157,8 +157,10 @@ public static class Conv2D
         private float[] _gathered = [];
 
         public const int GatherPhase = 0;
-        private const int GatherChunk = 16;
         public const int ComputePhase = 1;
+
+        // Rows per item of the shared gather phase.
+        private const int GatherChunk = 16;
 
         public int Phase { get; set; }
 
@@ -377,15 +379,9 @@ public static class Conv2D
         private void Store(float* tile, int m, int rows, int panel, int cols)
         {
             int biasOffset = panel * PackedConvWeights.PanelWidth;
-            if (cols == PackedConvWeights.PanelWidth && _level == SimdLevel.Vector512)
+            if (cols == PackedConvWeights.PanelWidth && _level != SimdLevel.Scalar)
             {
-                StoreV512(tile, m, rows, biasOffset);
-                return;
-            }
-
-            if (cols == PackedConvWeights.PanelWidth && _level == SimdLevel.Vector256)
-            {
-                StoreV256(tile, m, rows, biasOffset);
+                StoreVector(tile, m, rows, biasOffset);
                 return;
             }
 
@@ -424,53 +420,9 @@ public static class Conv2D
             epilogue.NegativeSlopes is { } slopes ? (v > 0f ? v : slopes[channel] * v)
             : epilogue.Relu && v < 0f ? 0f : v;
 
-        private void StoreV512(float* tile, int m, int rows, int biasOffset)
-        {
-            var (output, channel) = Destination(biasOffset);
-            var epilogue = _epilogue;
-            var residual = epilogue.Residual;
-            var scale = Vector512.Create(epilogue.Scale);
-            fixed (float* biasBase = _weights!.Bias)
-            fixed (float* outBase = output.Buffer)
-            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
-            fixed (float* slopeBase = epilogue.NegativeSlopes)
-            {
-                var bias0 = Vector512.Load(biasBase + biasOffset);
-                var bias1 = Vector512.Load(biasBase + biasOffset + 16);
-                bool prelu = slopeBase != null;
-                var slope0 = prelu ? Vector512.Load(slopeBase + biasOffset) : default;
-                var slope1 = prelu ? Vector512.Load(slopeBase + biasOffset + 16) : default;
-                for (int r = 0; r < rows; r++)
-                {
-                    float* acc = tile + r * PackedConvWeights.PanelWidth;
-                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + channel;
-                    var v0 = Vector512.Load(acc) + bias0;
-                    var v1 = Vector512.Load(acc + 16) + bias1;
-                    if (epilogue.HasResidual)
-                    {
-                        float* res = resBase + residual.Offset + (long)(m + r) * residual.PixelStride + biasOffset;
-                        v0 = Vector512.Load(res) + scale * v0;
-                        v1 = Vector512.Load(res + 16) + scale * v1;
-                    }
-
-                    if (prelu)
-                    {
-                        v0 = Vector512.ConditionalSelect(Vector512.GreaterThan(v0, Vector512<float>.Zero), v0, slope0 * v0);
-                        v1 = Vector512.ConditionalSelect(Vector512.GreaterThan(v1, Vector512<float>.Zero), v1, slope1 * v1);
-                    }
-                    else if (epilogue.Relu)
-                    {
-                        v0 = Vector512.ConditionalSelect(Vector512.LessThan(v0, Vector512<float>.Zero), Vector512<float>.Zero, v0);
-                        v1 = Vector512.ConditionalSelect(Vector512.LessThan(v1, Vector512<float>.Zero), Vector512<float>.Zero, v1);
-                    }
-
-                    v0.Store(dst);
-                    v1.Store(dst + 16);
-                }
-            }
-        }
-
-        private void StoreV256(float* tile, int m, int rows, int biasOffset)
+        // Vector form of the reference loop for a full panel, 256 bits wide at both vector levels: the store is a sliver of
+        // the work next to the GEMM, so one width serves both (Vector512 implies Vector256 hardware).
+        private void StoreVector(float* tile, int m, int rows, int biasOffset)
         {
             var (output, channel) = Destination(biasOffset);
             var epilogue = _epilogue;

@@ -27,7 +27,7 @@ public static class Pooling
 
     /// <summary>GlobalAveragePooling2D: mean over H and W, output [N, 1, 1, C].</summary>
     public static void GlobalAvgPool(TensorSlice input, TensorSlice output, SimdLevel level) =>
-        Pool(input, new WindowGeometry(input.H, input.W, 1, 1, PaddingMode.Valid), output, level, PoolKind.Average);
+        Pool(input, new WindowGeometry(input.H, input.W, 1, 1, PaddingMode.Valid), output, level, PoolKind.Average, workers: null);
 
     private enum PoolKind
     {
@@ -42,7 +42,7 @@ public static class Pooling
     [ThreadStatic]
     private static PoolJob? t_job;
 
-    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind, WorkerPool? workers = null)
+    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind, WorkerPool? workers)
     {
         var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
         if (output.N != input.N || output.H != outH || output.W != outW || output.C != input.C)
@@ -52,6 +52,11 @@ public static class Pooling
 
         bool vector = Simd.Clamp(level) != SimdLevel.Scalar;
         int rows = input.N * outH;
+        if (rows > 0)
+        {
+            RejectWindowsInPadding(input, geometry, outH, outW, top, left);
+        }
+
         if (workers is null || workers.WorkerCount == 1 || rows < 2 || (long)output.Pixels * output.C < ParallelThreshold)
         {
             for (int row = 0; row < rows; row++)
@@ -86,11 +91,6 @@ public static class Pooling
             int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
             var dst = output.Pixel(n, oy, ox);
             int count = (y1 - y0) * (x1 - x0);
-            if (count <= 0)
-            {
-                throw new ArgumentException($"A pooling window at output ({oy}, {ox}) lies entirely in the padding.");
-            }
-
             bool first = true;
             for (int iy = y0; iy < y1; iy++)
             {
@@ -102,6 +102,29 @@ public static class Pooling
             }
 
             Finish(dst, count, geometry.KernelH * geometry.KernelW, kind, vector);
+        }
+    }
+
+    // A window with no input element has no value: refused before any work starts (the first such window in row-major
+    // order is named). Its rows and columns are independent, so one pass over each suffices.
+    private static void RejectWindowsInPadding(TensorSlice input, WindowGeometry geometry, int outH, int outW, int top, int left)
+    {
+        int emptyColumn = -1;
+        for (int ox = 0; ox < outW && emptyColumn < 0; ox++)
+        {
+            if (Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W) <= Math.Max(ox * geometry.StrideW - left, 0))
+            {
+                emptyColumn = ox;
+            }
+        }
+
+        for (int oy = 0; oy < outH; oy++)
+        {
+            bool emptyRow = Math.Min(oy * geometry.StrideH - top + geometry.KernelH, input.H) <= Math.Max(oy * geometry.StrideH - top, 0);
+            if (emptyRow || emptyColumn >= 0)
+            {
+                throw new ArgumentException($"A pooling window at output ({oy}, {(emptyRow ? 0 : emptyColumn)}) lies entirely in the padding.");
+            }
         }
     }
 

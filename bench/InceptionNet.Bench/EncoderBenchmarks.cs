@@ -1,0 +1,40 @@
+using BenchmarkDotNet.Attributes;
+using InceptionNet.Models;
+
+namespace InceptionNet.Bench;
+
+/// <summary>
+/// What every face-encoder benchmark shares: the model (from <see cref="Load"/>), a batch of course images and the output
+/// buffer. Derived classes name their own [Benchmark] method, which calls <see cref="Encode"/>.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(ModelBenchConfig))]
+public abstract class EncoderBenchmarks
+{
+    private FaceEncoder _model = null!;
+    private float[] _raw = [];
+
+    [Params(1, 16)]
+    public int Batch { get; set; }
+
+    /// <summary>The course batch, preprocessed for the model.</summary>
+    protected float[] Input { get; private set; } = [];
+
+    /// <summary>Loads the network under test (also used by the GFLOP/s column to count its multiply-adds).</summary>
+    public abstract FaceEncoder Load();
+
+    [GlobalSetup]
+    public virtual void Setup()
+    {
+        _model = Load();
+        Input = BenchData.Batch(_model, Batch);
+        _raw = new float[Batch * 128];
+    }
+
+    /// <summary>One forward pass of the batch on our engine.</summary>
+    protected float Encode()
+    {
+        _model.Forward(Input, Batch, _raw);
+        return _raw[0];
+    }
+}
