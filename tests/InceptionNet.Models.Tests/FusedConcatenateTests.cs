@@ -8,12 +8,13 @@ public sealed class FusedConcatenateTests
 {
     private static int s_seed = 100;
 
-    [Theory]
-    [InlineData("first")]
-    [InlineData("last")]
-    [InlineData("none")]
-    public void Fused_heads_give_bit_identical_outputs_wherever_the_direct_branch_sits(string direct)
+    public static IEnumerable<object[]> BranchPositions => SimdLevels.CrossValues("first", "last", "none");
+
+    [SkippableTheory]
+    [MemberData(nameof(BranchPositions))]
+    public void Fused_heads_give_bit_identical_outputs_wherever_the_direct_branch_sits(string direct, SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         // Block35-like (single 1×1 first) and OpenFace-like (single 1×1 last): 1×1 → 3×3, 1×1 → 3×3 → 3×3, max pool,
         // a single 1×1 of 32 channels; 40 input channels, heads of 24 and 40 channels.
         var branches = new List<ILayer>
@@ -35,19 +36,16 @@ public sealed class FusedConcatenateTests
         var fused = FusedConcatenate.TryFuse(concat);
         Assert.IsType<FusedConcatenate>(fused);
 
-        foreach (var level in Simd.Supported)
-        {
-            var context = new ExecutionContext(level: level);
-            var input = TensorSlice.Dense(TestData.Uniform(2 * 9 * 7 * 40, 1), 2, 9, 7, 40);
-            var shape = concat.OutputShape(new Shape(9, 7, 40));
-            Assert.Equal(shape, fused.OutputShape(new Shape(9, 7, 40)));
-            Assert.Equal(concat.MultiplyAdds(new Shape(9, 7, 40)), fused.MultiplyAdds(new Shape(9, 7, 40)));
-            var expected = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
-            var actual = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
-            concat.Forward(input, expected, context);
-            fused.Forward(input, actual, context);
-            Assert.Equal(expected.Buffer, actual.Buffer);
-        }
+        var context = new ExecutionContext(level: level);
+        var input = TensorSlice.Dense(TestData.Uniform(2 * 9 * 7 * 40, 1), 2, 9, 7, 40);
+        var shape = concat.OutputShape(new Shape(9, 7, 40));
+        Assert.Equal(shape, fused.OutputShape(new Shape(9, 7, 40)));
+        Assert.Equal(concat.MultiplyAdds(new Shape(9, 7, 40)), fused.MultiplyAdds(new Shape(9, 7, 40)));
+        var expected = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
+        var actual = TensorSlice.Dense(new float[2 * 9 * 7 * shape.C], 2, 9, 7, shape.C);
+        concat.Forward(input, expected, context);
+        fused.Forward(input, actual, context);
+        Assert.Equal(expected.Buffer, actual.Buffer);
     }
 
     [Fact]

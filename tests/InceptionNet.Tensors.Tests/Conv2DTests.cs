@@ -11,19 +11,9 @@ public sealed class Conv2DTests : IDisposable
 
     private readonly WorkerPool _pool = new(3); // more workers than cores: exercises the item split and the helpers
 
-    public static TheoryData<SimdLevel> Levels
-    {
-        get
-        {
-            var data = new TheoryData<SimdLevel>();
-            foreach (var level in Simd.Supported)
-            {
-                data.Add(level);
-            }
+    public static TheoryData<SimdLevel> Levels => SimdLevels.All;
 
-            return data;
-        }
-    }
+    public static IEnumerable<object[]> CasesAtEveryLevel => SimdLevels.Cross(Cases);
 
     public void Dispose() => _pool.Dispose();
 
@@ -49,10 +39,11 @@ public sealed class Conv2DTests : IDisposable
         { 1, 97, 1, 5, 96, 1, 1, 1, PaddingMode.Valid },    // 97 rows: back to 48-row blocks, last one a 1-row tail
     };
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void Fast_path_matches_reference_at_every_simd_level(int n, int h, int w, int cin, int cout, int kh, int kw, int stride, PaddingMode padding)
+    [SkippableTheory]
+    [MemberData(nameof(CasesAtEveryLevel))]
+    public void Fast_path_matches_reference_at_every_simd_level(int n, int h, int w, int cin, int cout, int kh, int kw, int stride, PaddingMode padding, SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         var geometry = new WindowGeometry(kh, kw, stride, stride, padding);
         var x = TestData.Uniform(n * h * w * cin, 1);
         var kernel = TestData.Uniform(kh * kw * cin * cout, 2);
@@ -60,18 +51,16 @@ public sealed class Conv2DTests : IDisposable
         var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: true);
         var packed = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
         var (oh, ow, _, _) = geometry.Resolve(h, w);
-        foreach (var level in Simd.Supported)
-        {
-            var y = new float[n * oh * ow * cout];
-            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), level, _pool);
-            Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
-        }
+        var y = new float[n * oh * ow * cout];
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), level, _pool);
+        Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Explicit_asymmetric_padding_matches_reference(SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         var geometry = new WindowGeometry(3, 3, 2, 2, PaddingMode.Explicit, padTop: 1, padBottom: 2, padLeft: 0, padRight: 1);
         var x = TestData.Uniform(2 * 7 * 9 * 5, 4);
         var kernel = TestData.Uniform(3 * 3 * 5 * 6, 5);
@@ -83,10 +72,11 @@ public sealed class Conv2DTests : IDisposable
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Split_output_sends_channels_from_the_split_on_to_the_second_tensor(SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         // 64 + 41 output channels: the first two panels to a channel slice of a wider tensor, the rest (one full panel and
         // a partial one) to a dense tensor.
         const int n = 1, h = 6, w = 5, cin = 12, cout = 105, split = 64;
@@ -116,10 +106,11 @@ public sealed class Conv2DTests : IDisposable
             TensorSlice.Dense(new float[n * h * w * 40], n, h, w, 40), ConvEpilogue.Bias(true).WithSplit(40, ragged), level, _pool));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Fused_prelu_matches_conv_then_parametric_relu(SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         // 75 output channels: two full 32-wide panels (vector store) and a partial one (reference store); inputs of both
         // signs so both sides of every slope are taken.
         const int n = 2, h = 9, w = 11, cin = 10, cout = 75;
@@ -148,10 +139,11 @@ public sealed class Conv2DTests : IDisposable
             geometry, TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(new float[cout - 1]), level, _pool));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Residual_scale_add_in_place_and_channel_slices_match_reference(SimdLevel level)
     {
+        SimdLevels.SkipIfUnavailable(level);
         // Input is a channel slice of a wider tensor; the output is written in place over the residual.
         const int n = 2, h = 5, w = 3, cin = 7, cout = 17, wide = 30;
         var wideInput = TestData.Uniform(n * h * w * wide, 6);
