@@ -397,10 +397,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             var seen = new HashSet<string>(Directory.GetFiles(dir), StringComparer.Ordinal); // frames already there are not new
             int frames = 0;
             var lastFrame = DateTime.UtcNow;
-            if (!r.GetValue(_json))
-            {
-                stderr.WriteLine($"Watching {dir} for new frames…");
-            }
+            stderr.WriteLine($"Watching {dir} for new frames…"); // also with --json: the decisions go to stdout, and a caller can wait for this line
 
             while (r.GetValue(maxFrames) == 0 || frames < r.GetValue(maxFrames))
             {

@@ -1,3 +1,4 @@
+using System.Text;
 using InceptionNet.Cli;
 
 namespace InceptionNet.Cli.Tests;
@@ -11,5 +12,72 @@ internal static class CliRunner
         using var stderr = new StringWriter();
         int exit = CliApp.Run(args, stdout, stderr);
         return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>Starts the CLI on a background thread; its output can be waited on while it runs.</summary>
+    public static RunningCli Start(params string[] args)
+    {
+        var stdout = new ObservedWriter();
+        var stderr = new ObservedWriter();
+        var exit = Task.Run(() => CliApp.Run(args, stdout, stderr));
+        return new RunningCli(exit, stdout, stderr);
+    }
+}
+
+/// <summary>A CLI run in progress.</summary>
+internal sealed record RunningCli(Task<int> Exit, ObservedWriter Stdout, ObservedWriter Stderr);
+
+/// <summary>A thread-safe text sink that lets a test wait until some text has been written.</summary>
+internal sealed class ObservedWriter : TextWriter
+{
+    private readonly StringBuilder _text = new();
+
+    public override Encoding Encoding => Encoding.UTF8;
+
+    public override void Write(char value)
+    {
+        lock (_text)
+        {
+            _text.Append(value);
+            Monitor.PulseAll(_text);
+        }
+    }
+
+    public override void Write(string? value)
+    {
+        lock (_text)
+        {
+            _text.Append(value);
+            Monitor.PulseAll(_text);
+        }
+    }
+
+    public override string ToString()
+    {
+        lock (_text)
+        {
+            return _text.ToString();
+        }
+    }
+
+    /// <summary>Blocks until <paramref name="expected"/> has been written (true) or <paramref name="timeout"/> passes (false).</summary>
+    public bool WaitFor(string expected, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        lock (_text)
+        {
+            while (!_text.ToString().Contains(expected, StringComparison.Ordinal))
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    return false;
+                }
+
+                Monitor.Wait(_text, left);
+            }
+
+            return true;
+        }
     }
 }
