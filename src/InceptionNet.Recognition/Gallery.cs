@@ -16,6 +16,7 @@ public sealed class Gallery
 {
     private const string Format = "inceptionnet-gallery";
     private const int Version = 1;
+    private const int MaxEmbeddingSize = 4096; // our models emit 128; anything far larger is a damaged file, not a model
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly List<(string Name, List<GalleryEntry> Entries)> _identities;
 
@@ -49,17 +50,33 @@ public sealed class Gallery
     /// <exception cref="GalleryException">Missing, unreadable or not a gallery file.</exception>
     public static Gallery Open(string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new GalleryException($"{path}: is a directory, expected a gallery file.");
+        }
+
         if (!File.Exists(path))
         {
             throw new GalleryException($"{path}: gallery not found (enroll someone first to create it).");
         }
 
+        byte[] bytes;
         try
         {
-            return Parse(path, File.ReadAllBytes(path));
+            bytes = File.ReadAllBytes(path);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or NullReferenceException or ArgumentException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            throw new GalleryException($"{path}: cannot be read ({ex.Message}).", ex);
+        }
+
+        try
+        {
+            return Parse(path, bytes);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            // InvalidOperationException: System.Text.Json's answer to a string that is not valid UTF-8.
             throw new GalleryException($"{path}: not a readable gallery file ({ex.Message}).", ex);
         }
     }
@@ -184,7 +201,7 @@ public sealed class Gallery
 
     internal static void ValidateName(string name)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 200 || name.Any(char.IsControl))
+        if (!IsValidName(name))
         {
             throw new GalleryException($"'{name}' is not a valid identity name (1–200 printable characters).");
         }
@@ -238,6 +255,8 @@ public sealed class Gallery
         }
     }
 
+    private static bool IsValidName(string name) => !string.IsNullOrWhiteSpace(name) && name.Length <= 200 && !name.Any(char.IsControl);
+
     private int IndexOf(string name) => _identities.FindIndex(i => string.Equals(i.Name, name, StringComparison.Ordinal));
 
     private static FileStream AcquireLock(string path, TimeSpan timeout)
@@ -263,48 +282,114 @@ public sealed class Gallery
         }
     }
 
+    // Everything is validated here, once, so a gallery that opens is safe to search: a field that is missing, of the
+    // wrong type or out of range is named in the error instead of failing later in BuildIndex or a comparison.
     private static Gallery Parse(string path, byte[] bytes)
     {
-        var root = JsonNode.Parse(bytes) ?? throw new FormatException("empty document");
-        if ((string?)root["format"] != Format)
+        var root = JsonNode.Parse(bytes) as JsonObject ?? throw new FormatException("the document is not a JSON object");
+        if (Text(root, "format") != Format)
         {
             throw new FormatException($"'format' is not '{Format}'");
         }
 
-        if ((int?)root["version"] != Version)
+        int version = Integer(root, "version");
+        if (version != Version)
         {
-            throw new FormatException($"version {(int?)root["version"]} is not supported (this build reads version {Version})");
+            throw new FormatException($"version {version} is not supported (this build reads version {Version})");
         }
 
-        var m = root["model"]!;
-        var model = new ModelStamp((string)m["id"]!, (string)m["weights_sha256"]!, (string)m["preprocessing"]!, (int)m["embedding_size"]!);
-        var identities = new List<(string, List<GalleryEntry>)>();
-        foreach (var identity in root["identities"]!.AsArray())
+        var m = root["model"] as JsonObject ?? throw new FormatException("'model' is missing or not an object");
+        string digest = Text(m, "weights_sha256", "model.");
+        if (digest.Length < 12)
         {
-            var entries = new List<GalleryEntry>();
-            foreach (var e in identity!["entries"]!.AsArray())
+            throw new FormatException($"'model.weights_sha256' is '{digest}', too short to be a weights digest");
+        }
+
+        int size = Integer(m, "embedding_size", "model.");
+        if (size is < 1 or > MaxEmbeddingSize)
+        {
+            throw new FormatException($"'model.embedding_size' is {size}, expected 1 to {MaxEmbeddingSize}");
+        }
+
+        var model = new ModelStamp(NonEmpty(m, "id", "model."), digest, NonEmpty(m, "preprocessing", "model."), size);
+        double? threshold = root["threshold"] is null ? null : Number(root, "threshold");
+        if (threshold is { } t && !(t > 0 && double.IsFinite(t)))
+        {
+            throw new FormatException($"'threshold' is {t}, expected a positive number or null");
+        }
+
+        var list = root["identities"] as JsonArray ?? throw new FormatException("'identities' is missing or not an array");
+        var identities = new List<(string, List<GalleryEntry>)>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < list.Count; i++)
+        {
+            string at = $"identities[{i}].";
+            var identity = list[i] as JsonObject ?? throw new FormatException($"'identities[{i}]' is not an object");
+            string name = Text(identity, "name", at);
+            if (!IsValidName(name) || !names.Add(name))
             {
-                var raw = Convert.FromBase64String((string)e!["embedding"]!);
-                if (raw.Length != model.EmbeddingSize * sizeof(float))
+                throw new FormatException($"'{at}name' ('{name}') is not a valid identity name or is enrolled twice");
+            }
+
+            var entryList = identity["entries"] as JsonArray ?? throw new FormatException($"'{at}entries' is missing or not an array");
+            if (entryList.Count == 0)
+            {
+                throw new FormatException($"'{at}entries' is empty ('{name}' has no photo)");
+            }
+
+            var entries = new List<GalleryEntry>();
+            for (int j = 0; j < entryList.Count; j++)
+            {
+                string entryAt = $"{at}entries[{j}].";
+                var e = entryList[j] as JsonObject ?? throw new FormatException($"'{at}entries[{j}]' is not an object");
+                string encoded = Text(e, "embedding", entryAt);
+                byte[] raw;
+                try
                 {
-                    throw new FormatException($"an embedding of '{identity["name"]}' has {raw.Length} bytes, expected {model.EmbeddingSize * sizeof(float)}");
+                    raw = Convert.FromBase64String(encoded);
+                }
+                catch (FormatException)
+                {
+                    throw new FormatException($"'{entryAt}embedding' is not base64");
+                }
+
+                if (raw.Length != size * sizeof(float))
+                {
+                    throw new FormatException($"'{entryAt}embedding' has {raw.Length} bytes, expected {size * sizeof(float)} ({size} float32 values)");
                 }
 
                 var embedding = MemoryMarshal.Cast<byte, float>(raw).ToArray();
                 if (embedding.Any(v => !float.IsFinite(v)))
                 {
-                    throw new FormatException($"an embedding of '{identity["name"]}' holds a non-finite value");
+                    throw new FormatException($"'{entryAt}embedding' holds a non-finite value");
                 }
 
-                entries.Add(new GalleryEntry(embedding, (string?)e["source"] ?? string.Empty,
-                    DateTimeOffset.Parse((string)e["added"]!, System.Globalization.CultureInfo.InvariantCulture)));
+                string source = e["source"] is null ? string.Empty : Text(e, "source", entryAt);
+                if (!DateTimeOffset.TryParse(Text(e, "added", entryAt), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var added))
+                {
+                    throw new FormatException($"'{entryAt}added' is not a date and time");
+                }
+
+                entries.Add(new GalleryEntry(embedding, source, added));
             }
 
-            identities.Add(((string)identity["name"]!, entries));
+            identities.Add((name, entries));
         }
 
-        return new Gallery(path, model, (double?)root["threshold"], identities);
+        return new Gallery(path, model, threshold, identities);
     }
+
+    private static string Text(JsonObject node, string field, string at = "") =>
+        node[field] is JsonValue v && v.TryGetValue(out string? text) ? text : throw new FormatException($"'{at}{field}' is missing or not a string");
+
+    private static string NonEmpty(JsonObject node, string field, string at) =>
+        Text(node, field, at) is { Length: > 0 } text ? text : throw new FormatException($"'{at}{field}' is empty");
+
+    private static int Integer(JsonObject node, string field, string at = "") =>
+        node[field] is JsonValue v && v.TryGetValue(out int value) ? value : throw new FormatException($"'{at}{field}' is missing or not a whole number");
+
+    private static double Number(JsonObject node, string field) =>
+        node[field] is JsonValue v && v.TryGetValue(out double value) ? value : throw new FormatException($"'{field}' is not a number");
 }
 
 /// <summary>Holds a gallery's writer lock; changes become durable at <see cref="Commit"/>.</summary>

@@ -182,6 +182,48 @@ public sealed class GalleryTests : IDisposable
         Assert.Contains("not a readable gallery file", Assert.Throws<GalleryException>(() => Gallery.Open(path)).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"embedding_size\": 128", "\"embedding_size\": 0", "'model.embedding_size' is 0")]
+    [InlineData("\"embedding_size\": 128", "\"embedding_size\": \"128\"", "'model.embedding_size' is missing or not a whole number")]
+    [InlineData("\"weights_sha256\": \"", "\"weights_sha25\": \"", "'model.weights_sha256' is missing")]
+    [InlineData("\"preprocessing\": \"", "\"preprocessing\": \"\", \"x\": \"", "'model.preprocessing' is empty")]
+    [InlineData("\"threshold\": null", "\"threshold\": -1", "'threshold' is -1")]
+    [InlineData("\"threshold\": null", "\"threshold\": \"low\"", "'threshold' is not a number")]
+    [InlineData("\"name\": \"dan\"", "\"name\": \"kian\"", "enrolled twice")]
+    [InlineData("\"name\": \"dan\"", "\"name\": 7", "'identities[5].name' is missing or not a string")]
+    [InlineData("\"identities\": [", "\"identities\": {\"a\": [", "not a readable gallery file")]
+    [InlineData("\"version\": 1", "\"version\": 2", "version 2 is not supported")]
+    public void A_gallery_file_is_validated_once_at_open_and_the_bad_field_is_named(string find, string replace, string expected)
+    {
+        string path = NewGallery();
+        string text = File.ReadAllText(path);
+        Assert.Contains(find, text, StringComparison.Ordinal);
+        int at = text.IndexOf(find, StringComparison.Ordinal);
+        File.WriteAllText(path, text[..at] + replace + text[(at + find.Length)..]);
+        var ex = Assert.Throws<GalleryException>(() => Gallery.Open(path));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith(path + ": ", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hostile_bytes_and_paths_are_gallery_errors()
+    {
+        string path = Path.Combine(_dir, "hostile.json");
+        foreach (byte[] bytes in new[]
+        {
+            "\"just a string\""u8.ToArray(),
+            "{\"format\": \"inceptionnet-gallery\", \"version\": 1, \"model\": {\"id\": \"\xC3\"}}"u8.ToArray().Select(b => b == 0xC3 ? (byte)0xFF : b).ToArray(), // invalid UTF-8
+            Enumerable.Repeat((byte)'[', 10_000).ToArray(),
+            [],
+        })
+        {
+            File.WriteAllBytes(path, bytes);
+            Assert.Contains("not a readable gallery file", Assert.Throws<GalleryException>(() => Gallery.Open(path)).Message, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("is a directory", Assert.Throws<GalleryException>(() => Gallery.Open(_dir)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Concurrent_readers_always_see_a_whole_gallery_while_a_writer_commits()
     {
