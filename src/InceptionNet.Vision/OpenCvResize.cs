@@ -3,10 +3,11 @@ using System.Numerics;
 namespace InceptionNet.Vision;
 
 /// <summary>
-/// <c>cv2.resize</c> on floating-point images (HWC, any channel count), reproducing OpenCV 4.x's arithmetic: INTER_AREA
-/// (area-weighted decimation tables when shrinking by a non-integer factor, block averages for integer factors, and the
-/// area-style linear weights when enlarging) and INTER_LINEAR. The element type is also
-/// the accumulation type (float or double), as in OpenCV for float and double images.
+/// <c>cv2.resize</c> on floating-point images (HWC), bit-exact with OpenCV 4.6.0 on x86-64 (SSE2 baseline, no IPP):
+/// INTER_AREA (area-weighted decimation tables when shrinking by a non-integer factor, block sums in OpenCV's order for
+/// integer factors, and the area-style linear weights when enlarging) and INTER_LINEAR. The element type is also the
+/// accumulation type (float or double), as in OpenCV for float and double images. Swept against cv2.resize for one to
+/// four channels (OpenCV's INTER_AREA decimation accepts at most four); more channels follow the same code.
 /// </summary>
 public static class OpenCvResize
 {
@@ -15,29 +16,54 @@ public static class OpenCvResize
         where T : struct, IFloatingPointIeee754<T>
     {
         Check(src.Length, sw, sh, cn, dw, dh);
+        if (sw == dw && sh == dh)
+        {
+            return src.ToArray(); // cv::resize copies when the sizes match
+        }
+
         double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
         double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
         if (scaleX >= 1 && scaleY >= 1)
         {
-            int iscaleX = (int)Math.Round(scaleX), iscaleY = (int)Math.Round(scaleY);
-            if (Math.Abs(scaleX - iscaleX) < double.Epsilon && Math.Abs(scaleY - iscaleY) < double.Epsilon)
-            {
-                return AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY);
-            }
-
-            return AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY);
+            return IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY)
+                ? AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY)
+                : AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY);
         }
 
         return Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true);
     }
 
-    /// <summary><c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_LINEAR)</c>.</summary>
+    /// <summary>
+    /// <c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_LINEAR)</c>. An exact halving of both sides is computed as
+    /// INTER_AREA's block average, as cv::hal::resize does (the two agree on the weights, not on the rounding).
+    /// </summary>
     public static T[] Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh)
         where T : struct, IFloatingPointIeee754<T>
     {
         Check(src.Length, sw, sh, cn, dw, dh);
+        if (sw == dw && sh == dh)
+        {
+            return src.ToArray();
+        }
+
         double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
-        return Linear(src, sw, sh, cn, dw, dh, 1.0 / invScaleX, 1.0 / invScaleY, invScaleX, invScaleY, areaMode: false);
+        double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
+        if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY) && iscaleX == 2 && iscaleY == 2)
+        {
+            return AreaFast(src, sw, sh, cn, dw, dh, 2, 2);
+        }
+
+        return Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false);
+    }
+
+    // hal::resize: both scales (source / destination, via the reciprocal of dst / src) within DBL_EPSILON of the integers
+    // they round to.
+    private static bool IsAreaFast(double scaleX, double scaleY, out int iscaleX, out int iscaleY)
+    {
+        const double DblEpsilon = 2.220446049250313e-16; // C's DBL_EPSILON, not .NET's double.Epsilon (the smallest subnormal)
+        iscaleX = (int)Math.Round(scaleX, MidpointRounding.ToEven); // saturate_cast<int>(double) = cvRound
+        iscaleY = (int)Math.Round(scaleY, MidpointRounding.ToEven);
+        return Math.Abs(scaleX - iscaleX) < DblEpsilon && Math.Abs(scaleY - iscaleY) < DblEpsilon;
     }
 
     private static void Check(int length, int sw, int sh, int cn, int dw, int dh)
@@ -48,43 +74,86 @@ public static class OpenCvResize
         }
     }
 
-    // resizeAreaFast_Invoker: each output is the mean of an iscaleX × iscaleY block (cells past the edge are skipped).
+    // resizeAreaFast_Invoker. Each output is its iscaleX × iscaleY block times the float 1/area, summed in OpenCV's order:
+    // the block's cells row by row, four at a time — sum += ((c0 + c1) + c2) + c3 — then the rest one by one. Float 2×2
+    // with one or four channels takes ResizeAreaFastVec_SIMD_32f instead, for every group of four output values of a row
+    // (SSE2 baseline: 4 lanes): ((top left + top right) + (bottom left + bottom right)) · 0.25. Other float layouts and all
+    // double images use the scalar loop.
     private static T[] AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy)
         where T : struct, IFloatingPointIeee754<T>
     {
         var dst = new T[dw * dh * cn];
-        T scale = T.CreateChecked(1f / (sx * sy)); // OpenCV: float scale = 1.f / area, even for double images
+        int area = sx * sy;
+        T scale = T.CreateChecked(1f / area); // OpenCV: float scale = 1.f / area, even for double images
+        var offsets = new int[area]; // the block's cells, row-major, relative to its top-left element
+        for (int j = 0, k = 0; j < sy; j++)
+        {
+            for (int i = 0; i < sx; i++)
+            {
+                offsets[k++] = j * sw * cn + i * cn;
+            }
+        }
+
+        int rowWidth = dw * cn;
+        int fullWidth = sw / sx * cn; // output values whose block lies inside the row
+        bool pairs = typeof(T) == typeof(float) && sx == 2 && sy == 2 && (cn == 1 || cn == 4);
         for (int y = 0; y < dh; y++)
         {
-            for (int x = 0; x < dw; x++)
+            int sy0 = y * sy;
+            var output = dst.AsSpan(y * rowWidth, rowWidth);
+            if (sy0 >= sh)
             {
-                for (int c = 0; c < cn; c++)
+                continue; // OpenCV writes zeros; only reachable for a non-integer ratio, which never comes here
+            }
+
+            int w = sy0 + sy <= sh ? fullWidth : 0;
+            var top = src[(sy0 * sw * cn)..];
+            int dx = 0;
+            if (pairs)
+            {
+                int stride = sw * cn;
+                int groups = w / 4 * 4;
+                for (; dx < groups; dx++)
                 {
-                    T sum = T.Zero;
-                    int count = 0;
-                    for (int j = 0; j < sy; j++)
-                    {
-                        int yy = y * sy + j;
-                        if (yy >= sh)
-                        {
-                            break;
-                        }
-
-                        for (int i = 0; i < sx; i++)
-                        {
-                            int xx = x * sx + i;
-                            if (xx >= sw)
-                            {
-                                break;
-                            }
-
-                            sum += src[(yy * sw + xx) * cn + c];
-                            count++;
-                        }
-                    }
-
-                    dst[(y * dw + x) * cn + c] = count == sx * sy ? sum * scale : T.CreateChecked(float.CreateTruncating(sum) / count);
+                    int s = dx / cn * 2 * cn + dx % cn;
+                    output[dx] = ((top[s] + top[s + cn]) + (top[stride + s] + top[stride + s + cn])) * scale;
                 }
+            }
+
+            for (; dx < w; dx++)
+            {
+                var block = top[(dx / cn * sx * cn + dx % cn)..];
+                T sum = T.Zero;
+                int k = 0;
+                for (; k <= area - 4; k += 4)
+                {
+                    sum += block[offsets[k]] + block[offsets[k + 1]] + block[offsets[k + 2]] + block[offsets[k + 3]];
+                }
+
+                for (; k < area; k++)
+                {
+                    sum += block[offsets[k]];
+                }
+
+                output[dx] = sum * scale;
+            }
+
+            // Partial blocks at the right or bottom edge: the mean of the cells inside, divided in float.
+            for (; dx < rowWidth; dx++)
+            {
+                int sx0 = dx / cn * sx * cn + dx % cn;
+                T sum = T.Zero;
+                int count = 0;
+                for (int j = 0; j < sy && sy0 + j < sh; j++)
+                {
+                    for (int i = 0; i < sx && sx0 + i * cn < sw * cn; i++)
+                    {
+                        sum += src[(sy0 + j) * sw * cn + sx0 + i * cn];
+                        count++;
+                    }
+                }
+
+                output[dx] = T.CreateChecked(float.CreateTruncating(sum) / count);
             }
         }
 

@@ -4,8 +4,8 @@ namespace InceptionNet.Vision;
 public static class Resize
 {
     /// <summary>
-    /// PIL <c>Image.resize(size, Image.NEAREST)</c> (the Keras <c>load_img</c> default): output pixel x samples source
-    /// column floor((x + 0.5) · srcW / dstW), computed in double as Pillow's affine nearest transform does.
+    /// PIL <c>Image.resize(size, Image.NEAREST)</c> (the Keras <c>load_img</c> default), byte-exact with Pillow 9.4: the
+    /// columns and rows read are <see cref="PilNearestIndices"/> of each axis; equal sizes return the source.
     /// </summary>
     public static RgbImage PilNearest(RgbImage source, int width, int height)
     {
@@ -17,22 +17,25 @@ public static class Resize
             return source;
         }
 
-        double scaleX = (double)source.Width / width;
-        double scaleY = (double)source.Height / height;
-        var xs = new int[width];
-        for (int x = 0; x < width; x++)
-        {
-            xs[x] = Math.Min((int)((x + 0.5) * scaleX), source.Width - 1);
-        }
-
-        var pixels = new byte[width * height * 3];
+        var xs = PilNearestIndices(source.Width, width);
+        var ys = PilNearestIndices(source.Height, height);
+        var pixels = new byte[width * height * 3]; // Pillow fills with 0 where an index falls outside (never seen)
         for (int y = 0; y < height; y++)
         {
-            int sy = Math.Min((int)((y + 0.5) * scaleY), source.Height - 1);
-            int srcRow = sy * source.Width * 3;
+            if (ys[y] < 0)
+            {
+                continue;
+            }
+
+            int srcRow = ys[y] * source.Width * 3;
             int dstRow = y * width * 3;
             for (int x = 0; x < width; x++)
             {
+                if (xs[x] < 0)
+                {
+                    continue;
+                }
+
                 int s = srcRow + xs[x] * 3;
                 int d = dstRow + x * 3;
                 pixels[d] = source.Pixels[s];
@@ -42,6 +45,29 @@ public static class Resize
         }
 
         return new RgbImage(width, height, pixels);
+    }
+
+    /// <summary>
+    /// The source indices Pillow 9.4's NEAREST resize reads along one axis (libImaging ImagingScaleAffine, reached through
+    /// <c>_resize</c> → ImagingTransform with an affine scale): the step is <c>sourceLength / targetLength</c> in double,
+    /// the position starts at half a step and grows by one step per output pixel (accumulated in double, so it drifts
+    /// from <c>(i + 0.5) · step</c>), and each index is the position truncated. An index outside the source is −1.
+    /// </summary>
+    public static int[] PilNearestIndices(int sourceLength, int targetLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sourceLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(targetLength, 1);
+        var indices = new int[targetLength];
+        double step = (double)sourceLength / targetLength; // a[0] = (box width as float) / size
+        double position = step * 0.5; // xo = a[2] + a[0] * 0.5 with a[2] = 0
+        for (int i = 0; i < targetLength; i++)
+        {
+            int index = position < 0 ? -1 : (int)position; // COORD(v)
+            indices[i] = index < sourceLength ? index : -1;
+            position += step;
+        }
+
+        return indices;
     }
 
     /// <summary>
@@ -91,9 +117,11 @@ public static class Resize
     }
 
     /// <summary>
-    /// <c>tf.image.resizeBilinear(x, [height, width], alignCorners=false, halfPixelCenters=false)</c> as the tfjs CPU backend
-    /// computes it (face-api's 150×150 input): source coordinate <c>dst · (in / out)</c>, lerp along x then y in double,
-    /// stored as float32. Returns [height, width, 3] floats in 0..255.
+    /// <c>tf.image.resizeBilinear(x, [height, width], alignCorners=false, halfPixelCenters=false)</c> with the arithmetic of
+    /// tfjs's CPU and wasm backends (face-api's 150×150 input): source coordinate <c>dst · (in / out)</c>, lerp along x then
+    /// y in double, stored as float32. Returns [height, width, 3] floats in 0..255. Exact for those backends only: the
+    /// WebGL backend and TensorFlow itself compute in float32 and may differ in the last bits. Not swept; checked on the
+    /// face-api fixture inputs.
     /// </summary>
     public static float[] TfBilinear(RgbImage source, int width, int height)
     {
