@@ -20,16 +20,33 @@ public static class CliApp
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("InceptionNet: pure-managed face recognition (FaceNet, OpenFace) from Keras h5 weights.");
+        var verbose = new Option<bool>("--verbose") { Description = "On an error, also print the stack trace (for bug reports).", Recursive = true };
+        root.Options.Add(verbose);
         root.Subcommands.Add(EmbedCommand(stdout, stderr));
         root.Subcommands.Add(DetectCommand.Create(stdout, stderr));
         foreach (var command in new RecognitionCommands(stdout, stderr).All())
         {
             root.Subcommands.Add(command);
         }
-        var parsed = root.Parse(args);
+        ParseResult parsed;
+        try
+        {
+            parsed = root.Parse(args);
+        }
+        catch (Exception failure)
+        {
+            return CliErrors.Report(failure, args.Contains("--json"), args.Contains("--verbose"), stdout, stderr);
+        }
+
+        bool json = parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--json") is Option<bool> jsonOption && parsed.GetValue(jsonOption);
         if (parsed.Errors.Count > 0)
         {
             // Usage errors are errors like any other (exit 2), so a caller can tell them from a rejection (exit 1).
+            if (json)
+            {
+                stdout.WriteLine(new System.Text.Json.Nodes.JsonObject { ["error"] = string.Join(" ", parsed.Errors.Select(e => e.Message)), ["exit_code"] = Error }.ToJsonString());
+            }
+
             foreach (var error in parsed.Errors)
             {
                 stderr.WriteLine($"error: {error.Message}");
@@ -39,7 +56,14 @@ public static class CliApp
             return Error;
         }
 
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception failure)
+        {
+            return CliErrors.Report(failure, json, parsed.GetValue(verbose), stdout, stderr);
+        }
     }
 
     /// <summary>Exit code: the face was rejected or is not in the database.</summary>
@@ -75,7 +99,9 @@ public static class CliApp
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 16 };
         batch.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() < 1)
+            // Read the token, not the converted value: a token that is not a number is the parser's error to report,
+            // and asking for its value here would throw.
+            if (r.Tokens is [{ } token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out int value) && value < 1)
             {
                 r.AddError("--batch must be at least 1.");
             }
@@ -97,17 +123,8 @@ public static class CliApp
 
     private static int Embed(string modelId, string? weightsPath, int batchSize, bool json, FaceFinder? finder, string[] images, TextWriter stdout, TextWriter stderr)
     {
-        FaceEncoder encoder;
         var clock = Stopwatch.StartNew();
-        try
-        {
-            encoder = FaceModels.Resolve(modelId, weightsPath);
-        }
-        catch (InvalidWeightsException ex)
-        {
-            stderr.WriteLine($"error: {ex.Message}");
-            return Error;
-        }
+        var encoder = FaceModels.Resolve(modelId, weightsPath);
 
         if (!json)
         {
@@ -133,21 +150,13 @@ public static class CliApp
 
         if (finder is not null)
         {
-            try
+            (decoded, var faceless) = finder.Find(decoded);
+            foreach (string path in faceless)
             {
-                (decoded, var faceless) = finder.Find(decoded);
-                foreach (string path in faceless)
-                {
-                    stderr.WriteLine($"no face: {path}");
-                }
+                stderr.WriteLine($"no face: {path}");
+            }
 
-                noFace = faceless.Count > 0;
-            }
-            catch (InvalidWeightsException ex)
-            {
-                stderr.WriteLine($"error: {ex.Message}");
-                return Error;
-            }
+            noFace = faceless.Count > 0;
         }
 
         clock.Restart();

@@ -25,16 +25,7 @@ internal static class DetectCommand
             { weights, json, largest, minFace, draw, photos };
         command.SetAction(r =>
         {
-            MtcnnDetector detector;
-            try
-            {
-                detector = MtcnnDetector.Load(Resolve(r.GetValue(weights)), new MtcnnOptions { MinFaceSize = Math.Max(r.GetValue(minFace), 12) });
-            }
-            catch (InvalidWeightsException ex)
-            {
-                stderr.WriteLine($"error: {ex.Message}");
-                return CliApp.Error;
-            }
+            var detector = MtcnnDetector.Load(Resolve(r.GetValue(weights)), new MtcnnOptions { MinFaceSize = Math.Max(r.GetValue(minFace), 12) });
 
             var results = new JsonArray();
             int failures = 0;

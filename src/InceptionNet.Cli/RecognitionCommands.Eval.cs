@@ -28,7 +28,7 @@ internal sealed partial class RecognitionCommands
         var command = new Command("eval", "Verification accuracy on labelled photos: distance distributions, ROC/AUC, k-fold accuracy, TAR@FAR, and a report with plots.")
             { data, model, _weights, folds, far, root, output, _json };
         AddFaceOptions(command);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             var encoder = FaceModels.Resolve(r.GetValue(model)!, r.GetValue(_weights));
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -69,7 +69,7 @@ internal sealed partial class RecognitionCommands
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 
@@ -83,7 +83,7 @@ internal sealed partial class RecognitionCommands
         var command = new Command("calibrate", "Choose the decision threshold for a target false accept rate and store it in the gallery.")
             { _gallery, _model, _weights, far, data, folds, root, clear, _json };
         AddFaceOptions(command);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             string path = r.GetValue(_gallery)!;
             var gallery = Gallery.Open(path);
@@ -141,7 +141,7 @@ internal sealed partial class RecognitionCommands
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 

@@ -47,7 +47,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var minSharpness = new Option<double>("--min-sharpness") { Description = "With --from-dir: smallest variance of the Laplacian of the face chip (lower = blurrier).", DefaultValueFactory = _ => 10.0 };
         var command = new Command("enroll", "Add photos of a person to a gallery.") { _gallery, name, _model, _weights, _threshold, _json, fromDir, minFace, minSharpness, photos };
         AddFaceOptions(command);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             string path = r.GetValue(_gallery)!;
             var encoder = ResolveEncoder(r.GetValue(_model), r.GetValue(_weights), path);
@@ -97,7 +97,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 
@@ -108,7 +108,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var command = new Command("verify", "1:1 — is this person who they claim to be? Exit 0 = accepted, 1 = rejected, 2 = error.")
             { _gallery, name, _model, _weights, _threshold, _rule, _json, photo };
         AddFaceOptions(command);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             var (recognizer, encoder) = OpenRecognizer(r);
             var result = recognizer.Verify(_faces.Load(r, [r.GetValue(photo)!], encoder.ModelId, largestOnly: true)[0].Face, r.GetValue(name)!);
@@ -129,7 +129,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return result.Accepted ? CliApp.Success : CliApp.Rejected;
-        }));
+        });
         return command;
     }
 
@@ -140,7 +140,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var command = new Command("identify", "1:K — who is this? Exit 0 = every photo recognized, 1 = some not in the database or ambiguous, 2 = error.")
             { _gallery, _model, _weights, _threshold, _rule, margin, _json, photos };
         AddFaceOptions(command);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             var (recognizer, encoder) = OpenRecognizer(r, r.GetValue(margin));
             var faces = _faces.Load(r, r.GetValue(photos)!, encoder.ModelId);
@@ -179,14 +179,14 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return results.All(x => x.Accepted) ? CliApp.Success : CliApp.Rejected;
-        }));
+        });
         return command;
     }
 
     private Command GalleryCommand()
     {
         var list = new Command("list", "List identities and their photos.") { _gallery, _json };
-        list.SetAction(r => Run(() =>
+        list.SetAction(r =>
         {
             var gallery = Gallery.Open(r.GetValue(_gallery)!);
             if (r.GetValue(_json))
@@ -213,30 +213,30 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return CliApp.Success;
-        }));
+        });
 
         var removeName = new Option<string>("--name", "-n") { Description = "Identity to remove.", Required = true };
         var remove = new Command("remove", "Remove an identity and all its photos.") { _gallery, removeName };
-        remove.SetAction(r => Run(() =>
+        remove.SetAction(r =>
         {
             using var writer = Gallery.OpenForWrite(r.GetValue(_gallery)!, null);
             writer.Remove(r.GetValue(removeName)!);
             writer.Commit();
             stdout.WriteLine($"Removed {r.GetValue(removeName)}.");
             return CliApp.Success;
-        }));
+        });
 
         var from = new Option<string>("--name", "-n") { Description = "Current name.", Required = true };
         var to = new Option<string>("--to") { Description = "New name.", Required = true };
         var rename = new Command("rename", "Rename an identity.") { _gallery, from, to };
-        rename.SetAction(r => Run(() =>
+        rename.SetAction(r =>
         {
             using var writer = Gallery.OpenForWrite(r.GetValue(_gallery)!, null);
             writer.Rename(r.GetValue(from)!, r.GetValue(to)!);
             writer.Commit();
             stdout.WriteLine($"Renamed {r.GetValue(from)} to {r.GetValue(to)}.");
             return CliApp.Success;
-        }));
+        });
 
         return new Command("gallery", "Inspect or edit a gallery.") { list, remove, rename };
     }
@@ -251,7 +251,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var command = new Command("triplet-loss", "Report the triplet loss of the model over labeled photos.") { model, _weights, alpha, mining, _json, directory };
         command.Options.Add(_faces.Detect);
         command.Options.Add(_faces.Mtcnn);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             string root = r.GetValue(directory)!;
             if (!Directory.Exists(root))
@@ -308,7 +308,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 
@@ -318,7 +318,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var gallery = new Option<string?>("--gallery", "-g") { Description = "Gallery to build (default: a temporary file)." };
         var model = CliApp.ModelOption();
         var command = new Command("demo", "The course's happy house: build the 12-person database and open the door for camera_0 and camera_2.") { model, _weights, images, gallery };
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             string modelId = r.GetValue(model)!;
             FaceEncoder encoder;
@@ -372,7 +372,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 
@@ -384,7 +384,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
         var command = new Command("watch", "Recognize every new frame file that appears in a folder: decision and latency per frame (Ctrl+C stops).")
             { _gallery, _model, _weights, _threshold, _json, maxFrames, idle, folder };
         command.Options.Add(_faces.Mtcnn);
-        command.SetAction(r => Run(() =>
+        command.SetAction(r =>
         {
             string dir = r.GetValue(folder)!;
             if (!Directory.Exists(dir))
@@ -460,7 +460,7 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
             }
 
             return CliApp.Success;
-        }));
+        });
         return command;
     }
 
@@ -613,22 +613,4 @@ internal sealed partial class RecognitionCommands(TextWriter stdout, TextWriter 
     }
 
     private void WriteJson(JsonNode node) => stdout.WriteLine(node.ToJsonString(Compact));
-
-    private int Run(Func<int> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (NoFaceException ex)
-        {
-            stderr.WriteLine($"no face: {ex.Message}");
-            return CliApp.Rejected;
-        }
-        catch (Exception ex) when (ex is GalleryException or InvalidImageException or InvalidWeightsException or IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"error: {ex.Message}");
-            return CliApp.Error;
-        }
-    }
 }
