@@ -7,6 +7,7 @@ internal ref struct BitReader
     private int _position;
     private ulong _buffer;
     private int _bits;
+    private int _overrunBeforeRestart;
 
     public BitReader(ReadOnlySpan<byte> data, int position)
     {
@@ -14,6 +15,7 @@ internal ref struct BitReader
         _position = position;
         _buffer = 0;
         _bits = 0;
+        _overrunBeforeRestart = 0;
         PaddingBits = 0;
     }
 
@@ -25,6 +27,9 @@ internal ref struct BitReader
 
     /// <summary>Zero bits actually consumed past the end of the segment; libjpeg supplies them with a warning.</summary>
     public readonly int OverrunBits => Math.Max(0, PaddingBits - _bits);
+
+    /// <summary>Zero bits consumed past the ends of all the restart intervals read so far, this one included.</summary>
+    public readonly int TotalOverrunBits => _overrunBeforeRestart + OverrunBits;
 
     private void Fill()
     {
@@ -149,6 +154,7 @@ internal ref struct BitReader
     /// <summary>Discards buffered bits and moves past the restart marker that must come next.</summary>
     public void Restart(int expected)
     {
+        _overrunBeforeRestart += OverrunBits;
         _buffer = 0;
         _bits = 0;
         PaddingBits = 0;

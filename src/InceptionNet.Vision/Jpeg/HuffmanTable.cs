@@ -13,6 +13,9 @@ internal sealed class HuffmanTable
     public readonly int[] ValOffset = new int[17];
     public readonly byte[] Symbols;
 
+    /// <summary>The largest symbol (0 for an empty table).</summary>
+    public int MaxSymbol => Symbols.Length > 0 ? Symbols.Max() : 0;
+
     public HuffmanTable(ReadOnlySpan<byte> counts, ReadOnlySpan<byte> symbols)
     {
         Symbols = symbols.ToArray();
@@ -21,6 +24,13 @@ internal sealed class HuffmanTable
         {
             int count = counts[length - 1];
             ValOffset[length] = index - code;
+            if (count > 0 && code + count >= 1 << length)
+            {
+                // jdhuff.c jpeg_make_d_derived_tbl: JERR_BAD_HUFF_TABLE (an all-ones code is not allowed either). Checked
+                // before filling the lookup, which an over-full length would overrun.
+                throw new FormatException("Huffman table has more codes than its lengths allow.");
+            }
+
             for (int i = 0; i < count; i++, index++, code++)
             {
                 if (length <= LookupBits)
@@ -34,11 +44,6 @@ internal sealed class HuffmanTable
             }
 
             MaxCode[length] = count > 0 ? code - 1 : -1;
-            if (code > 1 << length)
-            {
-                throw new FormatException("Huffman table has more codes than its lengths allow.");
-            }
-
             code <<= 1;
         }
 

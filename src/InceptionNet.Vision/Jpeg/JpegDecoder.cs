@@ -17,6 +17,13 @@ public static class JpegDecoder
         63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
     ];
 
+    // ZigZag[z]: the zig-zag index of natural position z (the inverse of NaturalOrder's first 64 entries).
+    private static readonly byte[] ZigZag = BuildZigZag();
+
+    // Zero bits the decoder may supply past premature markers over the whole file (libjpeg supplies any number with a
+    // warning). A valid file needs none: its encoder pads each entropy segment with one-bits it has actually written.
+    private const int OverrunBudgetBits = 4096;
+
     /// <summary>Decodes a JPEG file held in memory; <paramref name="name"/> is used in error messages.</summary>
     /// <exception cref="InvalidImageException">Corrupt, truncated, unsupported, or above <paramref name="maxPixels"/>.</exception>
     public static RgbImage Decode(ReadOnlySpan<byte> data, string name, long maxPixels = ImageDecoder.DefaultMaxPixels)
@@ -51,8 +58,26 @@ public static class JpegDecoder
         public int Height;         // downsampled_height
         public int BlocksPerLine;  // padded to whole MCUs
         public int BlocksPerColumn;
-        public short[] Coefficients = [];
+        public short[] Coefficients = []; // allocated by the component's first scan, once the data can cover it
         public int DcPredictor;
+
+        // Progressive only: per block, bit k set when the coefficient at zig-zag index k ≥ 1 is nonzero; and one bit per
+        // block that has any. An AC refinement scan's end-of-band run then visits only the coefficients it can change.
+        // AnyAc: the union of all AcMasks, so that a run over a band nobody has is skipped outright.
+        public ulong[] AcMasks = [];
+        public ulong[] BlocksWithAc = [];
+        public ulong AnyAc;
+
+        public void SetAc(int blockIndex, int z, short value)
+        {
+            ulong bit = 1UL << ZigZag[z];
+            AcMasks[blockIndex] = value != 0 ? AcMasks[blockIndex] | bit : AcMasks[blockIndex] & ~bit;
+            if (value != 0)
+            {
+                BlocksWithAc[blockIndex >> 6] |= 1UL << blockIndex;
+                AnyAc |= bit;
+            }
+        }
     }
 
     private sealed class Decoder(string name, long maxPixels)
@@ -66,6 +91,7 @@ public static class JpegDecoder
         private int _adobeTransform;
         private int _eobRun;
         private int _scans;
+        private int _overrunBits; // consumed by earlier scans and restart intervals, see OverrunBudgetBits
 
         // libjpeg-turbo's tjDecompress limits progressive scans for the same reason: each scan walks every block, so a
         // hostile file of thousands of tiny scans would take minutes.
@@ -172,6 +198,11 @@ public static class JpegDecoder
                 throw new FormatException("more than one frame header.");
             }
 
+            if (s.Length < 6 || s.Length != 6 + 3 * s[5])
+            {
+                throw new FormatException($"SOF segment of {s.Length} bytes does not match its component count.");
+            }
+
             if (s[0] != 8)
             {
                 throw new InvalidImageException(name, $"{s[0]}-bit JPEG samples are not supported (only 8-bit).");
@@ -206,6 +237,11 @@ public static class JpegDecoder
                     throw new FormatException($"component {c.Id} has sampling {c.H}x{c.V} / quant table {c.QuantTable}.");
                 }
 
+                if (_components.Take(i).Any(other => other.Id == c.Id))
+                {
+                    throw new FormatException($"two components have id {c.Id}.");
+                }
+
                 _components[i] = c;
             }
 
@@ -227,7 +263,10 @@ public static class JpegDecoder
                 c.Height = (int)(((long)_height * c.V + _vMax - 1) / _vMax);
                 c.BlocksPerLine = _mcusPerLine * c.H;
                 c.BlocksPerColumn = _mcusPerColumn * c.V;
-                c.Coefficients = new short[c.BlocksPerLine * c.BlocksPerColumn * 64];
+                if ((long)c.BlocksPerLine * c.BlocksPerColumn * 64 > Array.MaxLength || (long)_width * _height * 3 > Array.MaxLength)
+                {
+                    throw new InvalidImageException(name, $"{_width}x{_height} is too large to decode in one buffer.");
+                }
             }
 
             _progressive = progressive;
@@ -296,8 +335,8 @@ public static class JpegDecoder
                 throw new FormatException($"more than {MaxScans} scans.");
             }
 
-            int count = s[0];
-            if (count < 1 || count > _components.Length || s.Length < 4 + 2 * count)
+            int count = s.Length > 0 ? s[0] : 0;
+            if (count < 1 || count > _components.Length || s.Length != 4 + 2 * count)
             {
                 throw new FormatException("bad SOS segment.");
             }
@@ -307,6 +346,11 @@ public static class JpegDecoder
             {
                 int id = s[1 + 2 * i];
                 scan[i] = _components.FirstOrDefault(c => c.Id == id) ?? throw new FormatException($"scan refers to unknown component {id}.");
+                if (scan.Take(i).Contains(scan[i]))
+                {
+                    throw new FormatException($"scan lists component {id} twice.");
+                }
+
                 scan[i].DcTable = s[2 + 2 * i] >> 4;
                 scan[i].AcTable = s[2 + 2 * i] & 15;
                 if (scan[i].DcTable > 3 || scan[i].AcTable > 3)
@@ -322,10 +366,35 @@ public static class JpegDecoder
                 se = 63;
                 ah = al = 0;
             }
-            else if (ss > se || se > 63 || (ss == 0) != (se == 0) || (ss > 0 && count != 1) || al > 13)
+            else if (ss > se || se > 63 || (ss == 0) != (se == 0) || (ss > 0 && count != 1) || al > 13 || (ah != 0 && al != ah - 1))
             {
+                // jdphuff.c start_pass_phuff_decoder refuses the same (JERR_BAD_PROGRESSION).
                 throw new FormatException($"invalid progressive scan parameters Ss={ss} Se={se} Ah={ah} Al={al}.");
             }
+
+            // jdinput.c per_scan_setup: an interleaved MCU holds at most 10 blocks (JERR_BAD_MCU_SIZE).
+            if (count > 1 && scan.Sum(c => c.H * c.V) > 10)
+            {
+                throw new FormatException($"an interleaved MCU of {scan.Sum(c => c.H * c.V)} blocks (at most 10).");
+            }
+
+            bool decodesDc = ss == 0 && ah == 0, decodesAc = !_progressive || ss > 0;
+            foreach (var c in scan)
+            {
+                if (decodesDc && (_dc[c.DcTable] ?? throw new FormatException($"DC Huffman table {c.DcTable} is not defined.")).MaxSymbol > 15)
+                {
+                    // jdhuff.c jpeg_make_d_derived_tbl: a DC symbol is a magnitude category, at most 15.
+                    throw new FormatException($"DC Huffman table {c.DcTable} has a symbol above 15.");
+                }
+
+                if (decodesAc && _ac[c.AcTable] is null)
+                {
+                    throw new FormatException($"AC Huffman table {c.AcTable} is not defined.");
+                }
+            }
+
+            var remaining = data.Length - entropyStart;
+            AllocateCoefficients(scan, decodesDc ? (_progressive ? 1 : 2) : 0, remaining);
 
             foreach (var c in _components)
             {
@@ -349,7 +418,7 @@ public static class JpegDecoder
 
             int total = mcusPerLine * mcusPerColumn;
             int restart = 0;
-            for (int mcu = 0; mcu < total; mcu++)
+            for (int mcu = 0; mcu < total;)
             {
                 if (_restartInterval > 0 && mcu > 0 && mcu % _restartInterval == 0)
                 {
@@ -363,6 +432,22 @@ public static class JpegDecoder
                     _eobRun = 0;
                 }
 
+                if (_eobRun > 0)
+                {
+                    // Inside an end-of-band run of a (single-component) AC scan: a first scan changes nothing, a refinement
+                    // only corrects coefficients that are already nonzero. Skip the run as a whole, up to the next restart.
+                    int end = _restartInterval > 0 ? (int)Math.Min(total, (mcu / _restartInterval + 1L) * _restartInterval) : total;
+                    int run = Math.Min(_eobRun, end - mcu);
+                    if (ah > 0)
+                    {
+                        RefineRun(ref reader, scan[0], mcu, run, mcusPerLine, ss, se, al);
+                    }
+
+                    _eobRun -= run;
+                    mcu += run;
+                    continue;
+                }
+
                 int row = mcu / mcusPerLine, col = mcu % mcusPerLine;
                 foreach (var c in scan)
                 {
@@ -372,29 +457,141 @@ public static class JpegDecoder
                         for (int h = 0; h < hBlocks; h++)
                         {
                             int blockRow = row * vBlocks + v, blockCol = col * hBlocks + h;
-                            var block = c.Coefficients.AsSpan((blockRow * c.BlocksPerLine + blockCol) * 64, 64);
-                            DecodeBlock(ref reader, c, block, ss, se, ah, al);
+                            int blockIndex = blockRow * c.BlocksPerLine + blockCol;
+                            DecodeBlock(ref reader, c, blockIndex, ss, se, ah, al);
                         }
                     }
                 }
 
-                // libjpeg feeds zeros past a premature marker and only warns (PIL keeps the image); a long run of them means
-                // the scan is mostly missing, which we refuse rather than return a grey picture.
-                if (reader.OverrunBits > 4096)
-                {
-                    throw new FormatException("entropy-coded data ends early (truncated file).");
-                }
+                mcu++;
+                CheckOverrun(ref reader);
             }
 
+            _overrunBits += reader.TotalOverrunBits;
             return reader.Position;
         }
 
-        private void DecodeBlock(ref BitReader reader, Component c, Span<short> block, int ss, int se, int ah, int al)
+        // libjpeg feeds zeros past a premature marker and only warns (PIL keeps the image); more than a few of them mean
+        // the data is mostly missing, which we refuse rather than return a grey picture. Counted over the whole file, so
+        // that neither many scans nor many restart intervals can each claim a fresh allowance.
+        private void CheckOverrun(ref BitReader reader)
         {
+            if (_overrunBits + reader.TotalOverrunBits > OverrunBudgetBits)
+            {
+                throw new FormatException("entropy-coded data ends early (truncated file).");
+            }
+        }
+
+        // A component's coefficients are allocated by its first scan, which must decode every block's DC coefficient
+        // (baseline: DC and at least an end-of-block code, two bits a block; progressive: its DC first scan, one bit a
+        // block). The shortest Huffman code is one bit, so the bytes left in the file must hold at least that many bits
+        // (less what may still be supplied as zeros): a header claiming a huge image backed by a few bytes is refused
+        // before its memory is touched, and the memory kept is proportional to the data actually present.
+        private void AllocateCoefficients(Component[] scan, int minBitsPerBlock, int bytesLeft)
+        {
+            if (minBitsPerBlock > 0)
+            {
+                long blocks = 0;
+                foreach (var c in scan)
+                {
+                    blocks += scan.Length == 1 ? (long)((c.Width + 7) / 8) * ((c.Height + 7) / 8) : (long)_mcusPerLine * _mcusPerColumn * c.H * c.V;
+                }
+
+                if (blocks * minBitsPerBlock > 8L * bytesLeft + OverrunBudgetBits - _overrunBits)
+                {
+                    throw new FormatException($"{bytesLeft} bytes of entropy-coded data cannot hold the {blocks} blocks of a {_width}x{_height} scan (truncated or forged size).");
+                }
+            }
+
+            foreach (var c in scan)
+            {
+                if (c.Coefficients.Length > 0)
+                {
+                    continue;
+                }
+
+                if (minBitsPerBlock == 0)
+                {
+                    // T.81 G.1.1.1.1: a component's DC coefficients are coded before any of its AC coefficients.
+                    throw new FormatException($"component {c.Id}'s first scan is not a DC first scan (invalid progression).");
+                }
+
+                int blocks = c.BlocksPerLine * c.BlocksPerColumn;
+                c.Coefficients = new short[blocks * 64];
+                if (_progressive)
+                {
+                    c.AcMasks = new ulong[blocks];
+                    c.BlocksWithAc = new ulong[(blocks + 63) / 64];
+                }
+            }
+        }
+
+        // `run` whole blocks (MCUs of a single-component scan) of an end-of-band run in an AC refinement scan: one correction
+        // bit for each coefficient of the band that is already nonzero, in zig-zag order per block, as decode_mcu_AC_refine
+        // reads them. Blocks without any nonzero AC coefficient are skipped a 64-block word at a time.
+        private void RefineRun(ref BitReader reader, Component c, int mcu, int run, int mcusPerLine, int ss, int se, int al)
+        {
+            int p1 = 1 << al, m1 = -1 << al;
+            ulong band = (se == 63 ? ulong.MaxValue : (1UL << (se + 1)) - 1) & ~((1UL << ss) - 1);
+            if ((c.AnyAc & band) == 0)
+            {
+                return;
+            }
+
+            ulong[] masks = c.AcMasks;
+            while (run > 0)
+            {
+                int row = mcu / mcusPerLine, col = mcu % mcusPerLine;
+                int span = Math.Min(run, mcusPerLine - col);
+                int first = row * c.BlocksPerLine + col, last = first + span - 1;
+                for (int word = first >> 6; word <= last >> 6; word++)
+                {
+                    ulong bits = c.BlocksWithAc[word];
+                    if (word == first >> 6)
+                    {
+                        bits &= ulong.MaxValue << (first & 63);
+                    }
+
+                    if (word == last >> 6)
+                    {
+                        bits &= ulong.MaxValue >> (63 - (last & 63));
+                    }
+
+                    for (; bits != 0; bits &= bits - 1)
+                    {
+                        int blockIndex = (word << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                        ulong nonzero = masks[blockIndex] & band;
+                        if (nonzero == 0)
+                        {
+                            continue;
+                        }
+
+                        var block = c.Coefficients.AsSpan(blockIndex * 64, 64);
+                        for (; nonzero != 0; nonzero &= nonzero - 1)
+                        {
+                            int z = NaturalOrder[System.Numerics.BitOperations.TrailingZeroCount(nonzero)];
+                            if (reader.ReadBit() != 0 && (block[z] & p1) == 0)
+                            {
+                                block[z] += (short)(block[z] >= 0 ? p1 : m1);
+                            }
+                        }
+
+                        CheckOverrun(ref reader);
+                    }
+                }
+
+                mcu += span;
+                run -= span;
+            }
+        }
+
+        private void DecodeBlock(ref BitReader reader, Component c, int blockIndex, int ss, int se, int ah, int al)
+        {
+            var block = c.Coefficients.AsSpan(blockIndex * 64, 64);
             if (!_progressive)
             {
-                var dc = _dc[c.DcTable] ?? throw new FormatException($"DC Huffman table {c.DcTable} is not defined.");
-                var ac = _ac[c.AcTable] ?? throw new FormatException($"AC Huffman table {c.AcTable} is not defined.");
+                var dc = _dc[c.DcTable]!;
+                var ac = _ac[c.AcTable]!;
                 int t = reader.Decode(dc);
                 c.DcPredictor += reader.ReceiveExtend(t);
                 block[0] = (short)c.DcPredictor;
@@ -425,7 +622,7 @@ public static class JpegDecoder
             {
                 if (ah == 0)
                 {
-                    var dc = _dc[c.DcTable] ?? throw new FormatException($"DC Huffman table {c.DcTable} is not defined.");
+                    var dc = _dc[c.DcTable]!;
                     int t = reader.Decode(dc);
                     c.DcPredictor += reader.ReceiveExtend(t);
                     block[0] = (short)(c.DcPredictor << al);
@@ -438,15 +635,10 @@ public static class JpegDecoder
                 return;
             }
 
-            var table = _ac[c.AcTable] ?? throw new FormatException($"AC Huffman table {c.AcTable} is not defined.");
+            // Whole blocks inside an end-of-band run never get here: the scan loop skips them (RefineRun for refinements).
+            var table = _ac[c.AcTable]!;
             if (ah == 0)
             {
-                if (_eobRun > 0)
-                {
-                    _eobRun--;
-                    return;
-                }
-
                 for (int k = ss; k <= se; k++)
                 {
                     int rs = reader.Decode(table);
@@ -454,7 +646,9 @@ public static class JpegDecoder
                     if (size != 0)
                     {
                         k += r;
-                        block[NaturalOrder[k]] = (short)(reader.ReceiveExtend(size) * (1 << al));
+                        int z = NaturalOrder[k];
+                        block[z] = (short)(reader.ReceiveExtend(size) * (1 << al));
+                        c.SetAc(blockIndex, z, block[z]);
                     }
                     else if (r == 15)
                     {
@@ -475,11 +669,12 @@ public static class JpegDecoder
                 return;
             }
 
-            RefineAc(ref reader, table, block, ss, se, al);
+            RefineAc(ref reader, table, c, blockIndex, block, ss, se, al);
         }
 
-        // jdphuff.c decode_mcu_AC_refine: correction bits for nonzero coefficients, new ±1 coefficients, EOB runs.
-        private void RefineAc(ref BitReader reader, HuffmanTable table, Span<short> block, int ss, int se, int al)
+        // jdphuff.c decode_mcu_AC_refine: correction bits for nonzero coefficients, new ±1 coefficients, EOB runs. A
+        // correction moves a coefficient away from zero, so only new coefficients change the nonzero masks.
+        private void RefineAc(ref BitReader reader, HuffmanTable table, Component c, int blockIndex, Span<short> block, int ss, int se, int al)
         {
             int p1 = 1 << al, m1 = -1 << al;
             int k = ss;
@@ -529,6 +724,7 @@ public static class JpegDecoder
                     if (s != 0)
                     {
                         block[NaturalOrder[k]] = (short)s;
+                        c.SetAc(blockIndex, NaturalOrder[k], (short)s);
                     }
                 }
             }
@@ -558,6 +754,11 @@ public static class JpegDecoder
             {
                 var c = _components[i];
                 var quant = _quant[c.QuantTable] ?? throw new FormatException($"quantization table {c.QuantTable} is not defined.");
+                if (c.Coefficients.Length == 0)
+                {
+                    throw new FormatException($"component {c.Id} has no scan (truncated file).");
+                }
+
                 int stride = c.BlocksPerLine * 8;
                 var plane = new byte[stride * c.BlocksPerColumn * 8];
                 for (int by = 0; by < c.BlocksPerColumn; by++)
@@ -628,6 +829,17 @@ public static class JpegDecoder
 
             return _components[0].Id == 'R' && _components[1].Id == 'G' && _components[2].Id == 'B';
         }
+    }
+
+    private static byte[] BuildZigZag()
+    {
+        var zigZag = new byte[64];
+        for (int k = 0; k < 64; k++)
+        {
+            zigZag[NaturalOrder[k]] = (byte)k;
+        }
+
+        return zigZag;
     }
 
     private static class JpegUpsampler
