@@ -22,6 +22,15 @@ public class SearchBenchmarks
     internal static (GalleryIndex Index, float[] Query) Build(int n)
     {
         const int dim = 128;
+        var vectors = RandomUnitVectors(n, dim);
+        var owner = Enumerable.Range(0, n).ToArray();
+        var names = owner.Select(i => $"person{i}").ToArray();
+        return (new GalleryIndex(vectors, owner, names, dim), vectors.AsSpan(0, dim).ToArray());
+    }
+
+    /// <summary>n random unit vectors of dim values, one after the other (the same ones for the same n and dim).</summary>
+    internal static float[] RandomUnitVectors(int n, int dim)
+    {
         var random = new Random(1234);
         var vectors = new float[n * dim];
         for (int r = 0; r < n; r++)
@@ -40,8 +49,6 @@ public class SearchBenchmarks
             }
         }
 
-        var owner = Enumerable.Range(0, n).ToArray();
-        var names = owner.Select(i => $"person{i}").ToArray();
-        return (new GalleryIndex(vectors, owner, names, dim), vectors.AsSpan(0, dim).ToArray());
+        return vectors;
     }
 }

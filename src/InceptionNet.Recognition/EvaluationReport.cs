@@ -120,7 +120,18 @@ public static class EvaluationReport
         var s = Start(Inv($"ROC (AUC {evaluation.Auc:F4})"));
         Axes(s, 0, 1, 0, 1, "false accept rate", "true accept rate");
         s.AppendLine(Inv($"<line x1=\"{X(0, 0, 1):F1}\" y1=\"{Y(0, 0, 1):F1}\" x2=\"{X(1, 0, 1):F1}\" y2=\"{Y(1, 0, 1):F1}\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>"));
-        var points = evaluation.Roc().Select(p => Inv($"{X(p.Far, 0, 1):F1},{Y(p.Tar, 0, 1):F1}"));
+        // One ROC point per distinct distance is hundreds of thousands for a large folder; points that land on the same
+        // tenth of a pixel as the one before draw nothing new, so only the first of each run is kept.
+        var points = new List<string>();
+        foreach (var p in evaluation.Roc())
+        {
+            string point = Inv($"{X(p.Far, 0, 1):F1},{Y(p.Tar, 0, 1):F1}");
+            if (points.Count == 0 || points[^1] != point)
+            {
+                points.Add(point);
+            }
+        }
+
         s.AppendLine($"<polyline fill=\"none\" stroke=\"#1f6fd1\" stroke-width=\"2\" points=\"{string.Join(' ', points)}\"/>");
         s.AppendLine(Inv($"<circle cx=\"{X(operating.Far, 0, 1):F1}\" cy=\"{Y(operating.Tar, 0, 1):F1}\" r=\"5\" fill=\"#d12f1f\"/>"));
         s.AppendLine(Inv($"<text x=\"{X(operating.Far, 0, 1) + 8:F1}\" y=\"{Y(operating.Tar, 0, 1) + 16:F1}\" font-size=\"12\" fill=\"#d12f1f\">FAR ≤ {operating.TargetFar:G3}: TAR {operating.Tar:P1} @ {operating.Threshold:F3}</text>"));

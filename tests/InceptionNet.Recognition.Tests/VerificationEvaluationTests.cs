@@ -76,6 +76,52 @@ public sealed class VerificationEvaluationTests
         Assert.Equal((0.75 + 2.0 / 3) / 2, cv.Mean, 12);
     }
 
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(7, 3)]
+    [InlineData(400, 10)]
+    public void The_one_pass_threshold_sweep_equals_trying_every_candidate_on_every_pair(int seed, int folds)
+    {
+        // Distances on a coarse grid, so many pairs tie: ties are where a sweep can go wrong.
+        var random = new Random(seed);
+        var pairs = Enumerable.Range(0, 300).Select(i =>
+        {
+            bool same = random.Next(3) == 0;
+            double distance = Math.Round((same ? 0.5 : 0.9) + random.NextDouble() * 0.6, 2);
+            return new ScoredPair(distance, same, i % folds);
+        }).ToList();
+        var e = new VerificationEvaluation(pairs);
+        Assert.Equal(ReferenceBest(pairs), e.BestThreshold());
+        var cv = e.CrossValidate();
+        for (int fold = 0; fold < folds; fold++)
+        {
+            var (threshold, _) = ReferenceBest(pairs.Where(p => p.Fold != fold).ToList());
+            Assert.Equal(threshold, cv.FoldThresholds[fold]);
+            var test = pairs.Where(p => p.Fold == fold).ToList();
+            Assert.Equal((double)test.Count(p => (p.Distance < threshold) == p.Same) / test.Count, cv.FoldAccuracies[fold]);
+        }
+    }
+
+    // The definition, O(P²): every candidate threshold tried on every pair; ties go to the smallest threshold.
+    private static (double Threshold, double Accuracy) ReferenceBest(IReadOnlyList<ScoredPair> pairs)
+    {
+        var distances = pairs.Select(p => p.Distance).Distinct().Order().ToList();
+        var candidates = new List<double> { distances[0] };
+        candidates.AddRange(distances.Zip(distances.Skip(1), (a, b) => (a + b) / 2));
+        candidates.Add(Math.BitIncrement(distances[^1]));
+        var best = (Threshold: 0.0, Accuracy: -1.0);
+        foreach (double t in candidates)
+        {
+            double accuracy = (double)pairs.Count(p => (p.Distance < t) == p.Same) / pairs.Count;
+            if (accuracy > best.Accuracy)
+            {
+                best = (t, accuracy);
+            }
+        }
+
+        return best;
+    }
+
     [Fact]
     public void Needs_both_kinds_of_pairs()
     {
