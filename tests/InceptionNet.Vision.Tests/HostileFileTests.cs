@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using InceptionNet.TestSupport;
 using InceptionNet.Vision;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using InceptionNet.TestSupport;
 using InceptionNet.Vision;
 using Xunit;
 

@@ -1,14 +1,14 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace InceptionNet.Vision.Tests;
+namespace InceptionNet.TestSupport;
 
 /// <summary>
 /// Builds the hostile files of issue 13 byte by byte, so that each test shows exactly what the file claims and holds.
 /// The PNG writer computes its own CRCs (independently of the decoder's); the JPEG writer emits segments and
 /// entropy-coded bits with 0xFF stuffing.
 /// </summary>
-internal static class HostileFiles
+public static class HostileFiles
 {
     // ---- PNG ----
 
