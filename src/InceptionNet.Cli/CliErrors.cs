@@ -1,10 +1,14 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using InceptionNet.Pipeline;
 using InceptionNet.Recognition;
 using InceptionNet.Vision;
 using InceptionNet.Weights;
 
 namespace InceptionNet.Cli;
+
+/// <summary>No face was found where one was needed (exit code 1, like a rejection).</summary>
+internal sealed class NoFaceException(string message) : Exception(message);
 
 /// <summary>
 /// The one mapping from a failure to an exit code and a one-line message, for every command: a rejection (no face) is
@@ -19,7 +23,7 @@ public static partial class CliErrors
         AggregateException { InnerExceptions.Count: 1 } one => Describe(one.InnerExceptions[0]),
         System.Reflection.TargetInvocationException { InnerException: { } inner } => Describe(inner),
         NoFaceException noFace => (CliApp.Rejected, $"no face: {noFace.Message}"),
-        GalleryException or InvalidImageException or InvalidWeightsException => (CliApp.Error, $"error: {failure.Message}"),
+        GalleryException or InvalidImageException or InvalidWeightsException or InvalidDatasetException => (CliApp.Error, $"error: {failure.Message}"),
         FileNotFoundException missing when missing.FileName is not null => (CliApp.Error, $"error: {missing.FileName}: file not found."),
         DirectoryNotFoundException => (CliApp.Error, $"error: {PathIn(failure.Message)}folder not found."),
         UnauthorizedAccessException => (CliApp.Error, $"error: {PathIn(failure.Message)}permission denied."),

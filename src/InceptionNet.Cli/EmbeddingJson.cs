@@ -6,18 +6,32 @@ namespace InceptionNet.Cli;
 /// <summary>The <c>embed --json</c> output format.</summary>
 internal static class EmbeddingJson
 {
-    public static void Write(TextWriter output, IReadOnlyList<string> paths, IReadOnlyList<FaceEncoding> encodings)
+    /// <summary>One encoded face: its label, encoding, and MTCNN box when it was detected.</summary>
+    public sealed record Entry(string Image, FaceEncoding Encoding, double[]? Box);
+
+    public static void Write(TextWriter output, IReadOnlyList<Entry> entries)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false }))
         {
             writer.WriteStartArray();
-            for (int i = 0; i < paths.Count; i++)
+            foreach (var entry in entries)
             {
                 writer.WriteStartObject();
-                writer.WriteString("image", paths[i]);
-                WriteArray(writer, "embedding", encodings[i].Embedding);
-                WriteArray(writer, "raw", encodings[i].Raw);
+                writer.WriteString("image", entry.Image);
+                WriteArray(writer, "embedding", entry.Encoding.Embedding);
+                WriteArray(writer, "raw", entry.Encoding.Raw);
+                if (entry.Box is { } box)
+                {
+                    writer.WriteStartArray("box");
+                    foreach (double v in box)
+                    {
+                        writer.WriteNumberValue(v);
+                    }
+
+                    writer.WriteEndArray();
+                }
+
                 writer.WriteEndObject();
             }
 

@@ -10,20 +10,22 @@ namespace InceptionNet.Recognition;
 /// A persistent, embedded face gallery: identities with every enrolled photo's embedding, pinned to the model that
 /// made them (<see cref="ModelStamp"/>). One JSON file; every change is written to a temporary file in the same folder
 /// and renamed over the old one, so a crash or kill at any moment leaves either the old or the new gallery, never a
-/// torn one. Writers take an exclusive lock file (<c>G.lock</c>) for their read-modify-write; readers need no lock.
+/// torn one. Writers take an exclusive lock on a hidden file beside it (<c>.G.lock</c>) for their read-modify-write;
+/// readers need no lock. The lock file stays: deleting it could let two writers lock two different files.
 /// </summary>
 public sealed class Gallery
 {
     private const string Format = "inceptionnet-gallery";
-    private const int Version = 1;
+    private const int Version = 2; // 2 added face_input; version 1 files open with FaceInput unrecorded
     private const int MaxEmbeddingSize = 4096; // our models emit 128; anything far larger is a damaged file, not a model
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly List<(string Name, List<GalleryEntry> Entries)> _identities;
 
-    private Gallery(string path, ModelStamp model, double? threshold, List<(string, List<GalleryEntry>)> identities)
+    private Gallery(string path, ModelStamp model, string? faceInput, double? threshold, List<(string, List<GalleryEntry>)> identities)
     {
         Path = path;
         Model = model;
+        FaceInput = faceInput;
         Threshold = threshold;
         _identities = identities;
     }
@@ -33,6 +35,12 @@ public sealed class Gallery
 
     /// <summary>The model whose vectors this gallery holds.</summary>
     public ModelStamp Model { get; }
+
+    /// <summary>
+    /// How the enrolled faces were taken from their photos (e.g. <c>whole</c>, <c>mtcnn+faceapi</c>): probes must be
+    /// prepared the same way. Null for a gallery written before this was recorded (format version 1).
+    /// </summary>
+    public string? FaceInput { get; private set; }
 
     /// <summary>A calibrated threshold stored with the gallery (null: use the model's default).</summary>
     public double? Threshold { get; private set; }
@@ -82,15 +90,20 @@ public sealed class Gallery
     }
 
     /// <summary>An empty gallery for <paramref name="model"/>, not yet written.</summary>
-    public static Gallery CreateEmpty(string path, ModelStamp model) => new(path, model, null, []);
+    public static Gallery CreateEmpty(string path, ModelStamp model, string? faceInput = null) => new(path, model, faceInput, null, []);
 
     /// <summary>
     /// Takes the writer lock of <paramref name="path"/>, loads the gallery (or an empty one for <paramref name="model"/> if there
     /// is none), and checks it belongs to <paramref name="model"/> when given. Dispose the returned writer to release the lock;
     /// call <see cref="GalleryWriter.Commit"/> to save.
     /// </summary>
-    public static GalleryWriter OpenForWrite(string path, ModelStamp? model, TimeSpan? lockTimeout = null)
+    public static GalleryWriter OpenForWrite(string path, ModelStamp? model, TimeSpan? lockTimeout = null, string? faceInput = null)
     {
+        if (Directory.Exists(path))
+        {
+            throw new GalleryException($"{path}: is a directory, expected a gallery file.");
+        }
+
         var lockStream = AcquireLock(path, lockTimeout ?? TimeSpan.FromSeconds(30));
         try
         {
@@ -109,10 +122,15 @@ public sealed class Gallery
                 {
                     gallery.EnsureCompatible(model);
                 }
+
+                if (faceInput is not null)
+                {
+                    gallery.EnsureFaceInput(faceInput);
+                }
             }
             else
             {
-                gallery = model is not null ? CreateEmpty(path, model) : throw new GalleryException($"{path}: gallery not found.");
+                gallery = model is not null ? CreateEmpty(path, model, faceInput) : throw new GalleryException($"{path}: gallery not found.");
             }
 
             return new GalleryWriter(gallery, lockStream);
@@ -139,6 +157,36 @@ public sealed class Gallery
             : $"its vectors have {Model.EmbeddingSize} values, not {model.EmbeddingSize}";
         throw new GalleryException($"{Path}: this gallery cannot be used with these weights: {why}. Re-enroll into a new gallery to switch models.");
     }
+
+    /// <summary>
+    /// Refuses faces prepared differently from the enrolled ones (<paramref name="faceInput"/> is how the probe's face was
+    /// taken from its photo): a whole photo compared with detected, cropped faces gives confident wrong answers.
+    /// </summary>
+    public void EnsureFaceInput(string faceInput)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(faceInput);
+        if (FaceInput is null)
+        {
+            throw new GalleryException($"{Path}: this gallery was written by an older InceptionNet that did not record how its faces were taken from their photos. "
+                + $"Record it once with 'inceptionnet gallery migrate --gallery {Path} --face-input whole|mtcnn+dsb|mtcnn+faceapi|mtcnn+similarity' (as it was enrolled), or re-enroll.");
+        }
+
+        if (!string.Equals(FaceInput, faceInput, StringComparison.Ordinal))
+        {
+            throw new GalleryException($"{Path}: its faces were enrolled as '{FaceInput}' ({DescribeFaceInput(FaceInput)}), but this photo would be read as '{faceInput}' ({DescribeFaceInput(faceInput)}). "
+                + "Compare faces prepared the same way: use the options the gallery was enrolled with, or re-enroll.");
+        }
+    }
+
+    /// <summary>Plain words for a face-input id.</summary>
+    public static string DescribeFaceInput(string faceInput) => faceInput switch
+    {
+        "whole" => "the whole photo, no face detection",
+        "mtcnn+dsb" => "faces found by MTCNN, cut with a 44 px margin as FaceNet's training crops",
+        "mtcnn+faceapi" => "faces found by MTCNN, cut as face-api's dlib-style square; photos no larger than the model input taken whole",
+        "mtcnn+similarity" => "faces found by MTCNN, aligned to a 5-point template",
+        _ => "unknown preparation",
+    };
 
     /// <summary>The identity called <paramref name="name"/> (ordinal, case-sensitive).</summary>
     /// <exception cref="GalleryException">Not enrolled; the message lists who is.</exception>
@@ -199,7 +247,11 @@ public sealed class Gallery
 
     internal void SetThreshold(double? threshold) => Threshold = threshold;
 
-    internal static void ValidateName(string name)
+    internal void SetFaceInput(string faceInput) => FaceInput = faceInput;
+
+    /// <summary>Refuses a name that is empty, blank, longer than 200 characters or holds control characters.</summary>
+    /// <exception cref="GalleryException">The name is not valid.</exception>
+    public static void ValidateName(string name)
     {
         if (!IsValidName(name))
         {
@@ -220,6 +272,7 @@ public sealed class Gallery
                 ["preprocessing"] = Model.PreprocessingId,
                 ["embedding_size"] = Model.EmbeddingSize,
             },
+            ["face_input"] = FaceInput,
             ["threshold"] = Threshold,
             ["identities"] = new JsonArray(_identities.Select(i => (JsonNode)new JsonObject
             {
@@ -257,11 +310,15 @@ public sealed class Gallery
 
     private static bool IsValidName(string name) => !string.IsNullOrWhiteSpace(name) && name.Length <= 200 && !name.Any(char.IsControl);
 
+    /// <summary>The hidden lock file of the gallery at <paramref name="path"/>.</summary>
+    public static string LockPathOf(string path) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, "." + System.IO.Path.GetFileName(path) + ".lock");
+
     private int IndexOf(string name) => _identities.FindIndex(i => string.Equals(i.Name, name, StringComparison.Ordinal));
 
     private static FileStream AcquireLock(string path, TimeSpan timeout)
     {
-        string lockPath = path + ".lock";
+        string lockPath = LockPathOf(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(lockPath))!);
         var deadline = DateTime.UtcNow + timeout;
         while (true)
@@ -293,7 +350,7 @@ public sealed class Gallery
         }
 
         int version = Integer(root, "version");
-        if (version != Version)
+        if (version is < 1 or > Version)
         {
             throw new FormatException($"version {version} is not supported (this build reads version {Version})");
         }
@@ -312,6 +369,12 @@ public sealed class Gallery
         }
 
         var model = new ModelStamp(NonEmpty(m, "id", "model."), digest, NonEmpty(m, "preprocessing", "model."), size);
+        string? faceInput = version < 2 || root["face_input"] is null ? null : Text(root, "face_input");
+        if (faceInput is not null && DescribeFaceInput(faceInput) == "unknown preparation")
+        {
+            throw new FormatException($"'face_input' is '{faceInput}', which this build does not know");
+        }
+
         double? threshold = root["threshold"] is null ? null : Number(root, "threshold");
         if (threshold is { } t && !(t > 0 && double.IsFinite(t)))
         {
@@ -376,7 +439,7 @@ public sealed class Gallery
             identities.Add((name, entries));
         }
 
-        return new Gallery(path, model, threshold, identities);
+        return new Gallery(path, model, faceInput, threshold, identities);
     }
 
     private static string Text(JsonObject node, string field, string at = "") =>
@@ -442,6 +505,22 @@ public sealed class GalleryWriter : IDisposable
 
     /// <summary>Stores a calibrated threshold (null restores the model default).</summary>
     public void SetThreshold(double? threshold) => Gallery.SetThreshold(threshold);
+
+    /// <summary>Records how the faces of a gallery written before this was recorded were prepared (migration).</summary>
+    public void SetFaceInput(string faceInput)
+    {
+        if (Gallery.FaceInput is { } recorded && recorded != faceInput)
+        {
+            throw new GalleryException($"{Gallery.Path}: its face input is already recorded as '{recorded}'; it cannot be changed, re-enroll instead.");
+        }
+
+        if (Gallery.DescribeFaceInput(faceInput) == "unknown preparation")
+        {
+            throw new GalleryException($"'{faceInput}' is not a face input (whole, mtcnn+dsb, mtcnn+faceapi or mtcnn+similarity).");
+        }
+
+        Gallery.SetFaceInput(faceInput);
+    }
 
     /// <summary>Writes the gallery atomically.</summary>
     public void Commit() => Gallery.Save();

@@ -143,7 +143,7 @@ public sealed class DoorCommandTests(ITestOutputHelper output) : IDisposable
         // The same number from first principles: each photo's embedding, then for every anchor with a positive
         // max(‖a − hardest p‖² − ‖a − hardest n‖² + 0.2, 0), summed. Both sides use the same float embeddings and
         // double sums in a different order (measured: 3e-11 apart); 1e-9 still catches a wrong pair, label or vector.
-        var encoder = InceptionNet.Models.FaceModels.Resolve("openface", OpenFaceWeights);
+        var encoder = InceptionNet.Models.FaceModels.Load("openface", OpenFaceWeights);
         var embedded = Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .SelectMany((dir, label) => Directory.GetFiles(dir).Order(StringComparer.Ordinal).Select(f => (Label: label, Embedding: encoder.Encode(InceptionNet.Vision.ImageDecoder.Decode(f)).Embedding)))
             .ToList();
@@ -223,7 +223,7 @@ public sealed class DoorCommandTests(ITestOutputHelper output) : IDisposable
         // the test waits until the writer's temporary file exists, then kills at once. A leftover temporary file after
         // the kill is the proof that the kill landed mid-save.
         string gallery = Path.Combine(_dir, "crowd.json");
-        var encoder = InceptionNet.Models.FaceModels.Resolve("openface", OpenFaceWeights);
+        var encoder = InceptionNet.Models.FaceModels.Load("openface", OpenFaceWeights);
         var random = new Random(11);
         var crowd = Enumerable.Range(0, 60_000).Select(i =>
         {
@@ -232,7 +232,7 @@ public sealed class DoorCommandTests(ITestOutputHelper output) : IDisposable
             var e = v.Select(x => x / norm).ToArray();
             return ($"crowd{i}.jpg", new InceptionNet.Models.FaceEncoding(e, e));
         }).ToList();
-        using (var writer = Gallery.OpenForWrite(gallery, ModelStamp.Of(encoder)))
+        using (var writer = Gallery.OpenForWrite(gallery, ModelStamp.Of(encoder), faceInput: "whole"))
         {
             writer.Enroll("crowd", crowd, 0.0);
             writer.Commit();

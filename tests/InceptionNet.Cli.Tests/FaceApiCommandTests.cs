@@ -60,7 +60,14 @@ public sealed class FaceApiCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, Run("enroll", "-g", gallery, "-n", "younes", "--model", "faceapi", "--weights", Weights,
             SharedData.CourseImageFile("younes"), SharedData.CourseImageFile("camera_0")).Exit);
         Assert.Equal(0, Run("enroll", "-g", gallery, "-n", "kian", "--weights", Weights, SharedData.CourseImageFile("kian")).Exit);
-        var calibrated = Run("calibrate", "-g", gallery, "--far", "0.5", "--json");
+        // FAR 0.5 accepts half the impostors: that loosens the threshold past the closest impostor, which calibrate
+        // refuses (exit 1, threshold kept) unless forced.
+        var refused = Run("calibrate", "-g", gallery, "--far", "0.5", "--json");
+        Assert.Equal(1, refused.Exit);
+        Assert.Contains("past the closest impostor", refused.Stderr, StringComparison.Ordinal);
+        Assert.False(JsonDocument.Parse(refused.Stdout).RootElement.GetProperty("stored").GetBoolean());
+        Assert.Null(JsonDocument.Parse(Run("gallery", "list", "-g", gallery, "--json").Stdout).RootElement.GetProperty("threshold").GetString());
+        var calibrated = Run("calibrate", "-g", gallery, "--far", "0.5", "--force", "--json");
         Assert.True(calibrated.Exit == 0, calibrated.Stderr);
         double threshold = JsonDocument.Parse(calibrated.Stdout).RootElement.GetProperty("threshold").GetDouble();
         var listed = Run("gallery", "list", "-g", gallery, "--json");

@@ -42,7 +42,7 @@ public sealed class GalleryTests : IDisposable
     private string NewGallery(IFaceEncoder? encoder = null)
     {
         string path = Path.Combine(_dir, $"g{Guid.NewGuid():N}.json");
-        using var writer = Gallery.OpenForWrite(path, ModelStamp.Of(encoder ?? new FixtureEncoder()));
+        using var writer = Gallery.OpenForWrite(path, ModelStamp.Of(encoder ?? new FixtureEncoder()), faceInput: "whole");
         foreach (string name in Database)
         {
             writer.Enroll(name, [(name + ".jpg", FixtureEncoder.Of(name))], 0.7);
@@ -192,7 +192,8 @@ public sealed class GalleryTests : IDisposable
     [InlineData("\"name\": \"dan\"", "\"name\": \"kian\"", "enrolled twice")]
     [InlineData("\"name\": \"dan\"", "\"name\": 7", "'identities[5].name' is missing or not a string")]
     [InlineData("\"identities\": [", "\"identities\": {\"a\": [", "not a readable gallery file")]
-    [InlineData("\"version\": 1", "\"version\": 2", "version 2 is not supported")]
+    [InlineData("\"version\": 2", "\"version\": 3", "version 3 is not supported")]
+    [InlineData("\"face_input\": \"whole\"", "\"face_input\": \"sideways\"", "'face_input' is 'sideways'")]
     public void A_gallery_file_is_validated_once_at_open_and_the_bad_field_is_named(string find, string replace, string expected)
     {
         string path = NewGallery();
@@ -203,6 +204,40 @@ public sealed class GalleryTests : IDisposable
         var ex = Assert.Throws<GalleryException>(() => Gallery.Open(path));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith(path + ": ", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Probes_prepared_unlike_the_enrolled_faces_are_refused_and_old_galleries_say_how_to_migrate()
+    {
+        string path = Path.Combine(_dir, "pinned.json");
+        using (var writer = Gallery.OpenForWrite(path, ModelStamp.Of(new FixtureEncoder()), faceInput: "mtcnn+faceapi"))
+        {
+            writer.Enroll("kian", [("kian.jpg", FixtureEncoder.Of("kian"))], 0.7);
+            writer.Commit();
+        }
+
+        var gallery = Gallery.Open(path);
+        Assert.Equal("mtcnn+faceapi", gallery.FaceInput);
+        gallery.EnsureFaceInput("mtcnn+faceapi");
+        var ex = Assert.Throws<GalleryException>(() => gallery.EnsureFaceInput("whole"));
+        Assert.Contains("enrolled as 'mtcnn+faceapi' (faces found by MTCNN", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("read as 'whole' (the whole photo, no face detection)", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<GalleryException>(() => Gallery.OpenForWrite(path, null, faceInput: "whole"));
+
+        // A version 1 file (before face_input was recorded) opens, but is not used until its face input is recorded.
+        string text = File.ReadAllText(path).Replace("\"version\": 2", "\"version\": 1", StringComparison.Ordinal).Replace("\"face_input\": \"mtcnn+faceapi\",", string.Empty, StringComparison.Ordinal);
+        File.WriteAllText(path, text);
+        var old = Gallery.Open(path);
+        Assert.Null(old.FaceInput);
+        Assert.Contains("gallery migrate", Assert.Throws<GalleryException>(() => old.EnsureFaceInput("whole")).Message, StringComparison.Ordinal);
+        using (var writer = Gallery.OpenForWrite(path, null))
+        {
+            writer.SetFaceInput("whole");
+            writer.Commit();
+        }
+
+        Gallery.Open(path).EnsureFaceInput("whole");
+        Assert.Equal(1, Gallery.Open(path).EntryCount);
     }
 
     [Fact]
