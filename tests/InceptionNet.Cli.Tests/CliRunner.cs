@@ -14,6 +14,28 @@ internal static class CliRunner
         return (exit, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the CLI as its own process in <paramref name="workingDirectory"/> (where default paths are resolved).</summary>
+    public static (int Exit, string Stdout, string Stderr) RunIn(string workingDirectory, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inceptionnet.dll"));
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var child = System.Diagnostics.Process.Start(start)!;
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        string stderr = child.StandardError.ReadToEnd();
+        if (!child.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            child.Kill(entireProcessTree: true);
+            throw new TimeoutException($"inceptionnet {string.Join(' ', args)} ran for more than 5 minutes");
+        }
+
+        return (child.ExitCode, stdout.GetAwaiter().GetResult(), stderr);
+    }
+
     /// <summary>Starts the CLI on a background thread; its output can be waited on while it runs.</summary>
     public static RunningCli Start(params string[] args)
     {

@@ -10,6 +10,7 @@ namespace InceptionNet.Cli.Commands;
 /// <summary><c>demo</c>: the course's happy house on whatever real weights are at hand.</summary>
 internal static class DemoCommand
 {
+    private static readonly string[] Cameras = ["camera_0", "camera_2"];
     private static readonly string[] CourseDatabase = ["danielle", "younes", "tian", "andrew", "kian", "dan", "sebastiano", "bertrand", "kevin", "felix", "benoit", "arnaud"];
 
     public static Command Create(CliConsole console)
@@ -45,14 +46,19 @@ internal static class DemoCommand
             // The course's who_is_it picks the nearest identity however close the runner-up is: no ambiguity check here.
             var recognizer = pipeline.Recognizer(Gallery.Open(path), new RecognitionOptions { AmbiguityMargin = 0 });
             console.Stdout.WriteLine($"Database: {CourseDatabase.Length} people in {path} ({encoder.ModelId}, weights {encoder.WeightsSource}, threshold {recognizer.Threshold:F2}).");
-            foreach (var (photo, claim) in new[] { ("camera_0", "younes"), ("camera_2", "kian") })
+            // The course's story: camera_0 is younes at the door; camera_2 is Benoit with Kian's badge, who must be turned away.
+            foreach (var (photo, claim, courseOpens) in new[] { ("camera_0", "younes", true), ("camera_2", "kian", false) })
             {
                 var v = recognizer.Verify(ImageDecoder.Decode(FileOf(photo)), claim);
-                console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify({photo}.jpg, \"{claim}\"): {v.Message} — distance {v.Distance:F7}, door {(v.Accepted ? "open" : "closed")}"));
+                string verdict = v.Accepted == courseOpens ? "as in the course" : $"the course's FaceNet {(courseOpens ? "opens" : "keeps it closed")}";
+                console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify({photo}.jpg, \"{claim}\"): {v.Message} — distance {v.Distance:F7}, door {(v.Accepted ? "open" : "closed")} ({verdict})"));
             }
 
-            var who = recognizer.Identify(ImageDecoder.Decode(FileOf("camera_0")));
-            console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"who_is_it(camera_0.jpg): {who.Message} (nearest {who.Nearest} at {who.Distance:F7})"));
+            foreach (string photo in Cameras)
+            {
+                var who = recognizer.Identify(ImageDecoder.Decode(FileOf(photo)));
+                console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"who_is_it({photo}.jpg): {who.Message} (nearest {who.Nearest} at {who.Distance:F7})"));
+            }
             if (r.GetValue(gallery) is null)
             {
                 File.Delete(path);
