@@ -275,7 +275,7 @@ public static class KerasH5WeightReader
             _name = name;
             long length = inner.Length;
             _readBudget = 4 * length + (16 << 20);
-            _allocationBudget = 8 * length + (64 << 20);
+            _allocationBudget = 8 * length + (16 << 20);
         }
 
         public override bool CanRead => true;

@@ -39,13 +39,17 @@ mkdir -p "$work_root"
   fi
   rm -rf "$bin"
   nice -n 10 dotnet publish "$root/tools/fuzz/InceptionNet.Fuzz/InceptionNet.Fuzz.csproj" -c Release -o "$bin" --nologo -v quiet
+  # Seeds first: instrumented code outside afl-fuzz has no coverage map to write to (the h5 seeds use PureHDF).
+  # The previous campaign's findings are kept beside the new ones, not deleted.
+  rm -rf "$work/seeds"
+  if [[ -d $work/findings ]]; then
+    mv "$work/findings" "$work/findings.$(date +%Y%m%d-%H%M%S)"
+  fi
+  dotnet "$bin/InceptionNet.Fuzz.dll" --seeds "$target" "$work/seeds" "$shared"
   for dll in "${instrument[@]}"; do
     "$tools/sharpfuzz" "$bin/$dll"
   done
 ) 9>"$work_root/.build.lock"
-
-rm -rf "$work/seeds" "$work/findings"
-dotnet "$bin/InceptionNet.Fuzz.dll" --seeds "$target" "$work/seeds" "$shared"
 
 # AFL_SKIP_BIN_CHECK: the target is `dotnet`, not an AFL-compiled binary; SharpFuzz provides the fork server.
 # -G 65536: the parsers promise bounded cost for inputs up to 64 KB. -t 3000: the promise is 1 s; the slack covers

@@ -28,6 +28,9 @@ public static class FuzzTargets
     /// <summary>The byte that separates the manifest from the shard in a tfjs input (JSON text never holds a raw NUL).</summary>
     public const byte TfjsSeparator = 0;
 
+    /// <summary>The documented exception of the last rejected input (printed by the replay mode of the harness).</summary>
+    public static Exception? LastRejection { get; private set; }
+
     /// <summary>Runs target <paramref name="name"/> on <paramref name="input"/>.</summary>
     public static FuzzOutcome Run(string name, byte[] input) => name switch
     {
@@ -85,8 +88,9 @@ public static class FuzzTargets
         {
             image = ImageDecoder.Decode(input, "fuzz.img");
         }
-        catch (InvalidImageException)
+        catch (InvalidImageException ex)
         {
+            LastRejection = ex;
             return FuzzOutcome.Rejected;
         }
 
@@ -104,8 +108,9 @@ public static class FuzzTargets
             Gallery.Open(path);
             return FuzzOutcome.Accepted;
         }
-        catch (GalleryException)
+        catch (GalleryException ex)
         {
+            LastRejection = ex;
             return FuzzOutcome.Rejected;
         }
         finally
@@ -124,17 +129,37 @@ public static class FuzzTargets
         return [0x93, .. "NUMPY"u8, 1, 0, (byte)header.Length, 0, .. System.Text.Encoding.ASCII.GetBytes(header)];
     }
 
+    /// <summary>
+    /// Most a weights parser may allocate for one input of at most 64 KB. Decoding allocates a small multiple of the input
+    /// (values as float32, names as UTF-16, PureHDF's metadata objects); 32 MB is two orders of magnitude above that and
+    /// far below a declared size believed. The replay test checks the same bound.
+    /// </summary>
+    public const long MaxAllocationPerInput = 32L << 20;
+
     private static T? Weights<T>(Func<T> read)
         where T : class
     {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        T? result;
         try
         {
-            return read();
+            result = read();
         }
         catch (InvalidWeightsException ex) when (ex.Source.StartsWith("fuzz", StringComparison.Ordinal))
         {
-            return null;
+            LastRejection = ex;
+            result = null;
         }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (allocated > MaxAllocationPerInput)
+        {
+            // Collect first: the fuzzing process has a GC heap hard limit, and the garbage must not fail the next input.
+            GC.Collect();
+            throw new InvalidOperationException($"allocated {allocated:N0} bytes for one input ({(result is null ? "rejected: " + LastRejection?.Message : "accepted")}).");
+        }
+
+        return result;
     }
 
     // An accepted set must be internally consistent: every tensor's shape accounts for exactly its values.

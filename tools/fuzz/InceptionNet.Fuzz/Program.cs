@@ -21,7 +21,23 @@ if (args.Length > 1)
 {
     foreach (string file in args[1..])
     {
-        Console.WriteLine($"{file}: {FuzzTargets.Run(target, File.ReadAllBytes(file))}");
+        FuzzOutcome outcome;
+        try
+        {
+            outcome = FuzzTargets.Run(target, File.ReadAllBytes(file));
+        }
+        catch (Exception ex) when (Environment.GetEnvironmentVariable("INCEPTIONNET_FUZZ_TRACE") == "1")
+        {
+            Console.WriteLine($"{file}: CRASH {ex.GetType().Name}: {ex.Message}\n{ex.StackTrace}\nlast rejection:\n{FuzzTargets.LastRejection?.StackTrace}");
+            continue;
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes();
+        Console.WriteLine($"{file}: {outcome}{(outcome == FuzzOutcome.Rejected ? $" ({FuzzTargets.LastRejection?.Message})" : string.Empty)} [allocated so far {allocated >> 20} MB]");
+        if (Environment.GetEnvironmentVariable("INCEPTIONNET_FUZZ_TRACE") == "1")
+        {
+            Console.WriteLine(FuzzTargets.LastRejection?.StackTrace);
+        }
     }
 
     return 0;
