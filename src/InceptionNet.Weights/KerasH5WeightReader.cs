@@ -152,7 +152,7 @@ public static class KerasH5WeightReader
                 var dataset = group.Dataset(weightName);
                 var dims = dataset.Space.Dimensions;
                 long count = DeclaredBytes(dims, 1);
-                if (count > MaxValuesPerTensor || DeclaredBytes(dims, dataset.Type.Size) > fileLength)
+                if (count > MaxValuesPerTensor || DeclaredBytes(dims, dataset.Type.Size) > fileLength || dims.Any(d => d > int.MaxValue))
                 {
                     throw new InvalidWeightsException(path, $"{where} declares shape ({string.Join(", ", dims)}), larger than the file itself.");
                 }
@@ -339,6 +339,11 @@ public static class KerasH5WeightReader
             if (_globalHeapsChecked)
             {
                 return;
+            }
+
+            if (_inner.Length > Array.MaxLength)
+            {
+                throw new InvalidWeightsException(_name, "variable-length strings are not supported in files over 2 GiB.");
             }
 
             long position = _inner.Position;

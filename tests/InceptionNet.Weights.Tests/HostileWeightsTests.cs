@@ -234,6 +234,20 @@ public sealed class HostileWeightsTests : IDisposable
         Assert.StartsWith("huge.h5: ", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void H5_dimension_beyond_int_range_beside_a_zero_is_not_silently_truncated()
+    {
+        // (0, 2^40) holds no values, so no size check trips; cast to int the 2^40 would read as a (0, 0) tensor.
+        string path = Path.Combine(_dir, "empty.h5");
+        KerasH5Writer.Write(path, [new KerasH5Writer.Tensor("dense", "kernel", [0, 3], [])]);
+        byte[] bytes = File.ReadAllBytes(path);
+        int at = IndexOfDims(bytes, 0, 3);
+        Assert.True(at > 0, "dataspace dimensions not found in the test file");
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at + 8), 1UL << 40);
+        var ex = Assert.Throws<InvalidWeightsException>(() => KerasH5WeightReader.Read(bytes, "wide.h5"));
+        Assert.StartsWith("wide.h5: ", ex.Message, StringComparison.Ordinal);
+    }
+
     private static int IndexOfDims(byte[] bytes, ulong first, ulong second)
     {
         var pattern = new byte[16];

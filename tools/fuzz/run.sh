@@ -57,7 +57,13 @@ mkdir -p "$work_root"
 # DOTNET_GCHeapHardLimit (1 GiB): a runaway allocation becomes an OutOfMemoryException, which AFL records as a crash.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export DOTNET_GCHeapHardLimit=0x40000000 DOTNET_TieredPGO=0
-nice -n 10 afl-fuzz -i "$work/seeds" -o "$work/findings" -V $((minutes * 60)) -t 3000 -m none -G 65536 \
+# A dictionary where the format's tokens are parsed by uninstrumented framework code (System.Text.Json).
+dictionary=()
+if [[ -f $root/tools/fuzz/$target.dict ]]; then
+  dictionary=(-x "$root/tools/fuzz/$target.dict")
+fi
+
+nice -n 10 afl-fuzz -i "$work/seeds" -o "$work/findings" -V $((minutes * 60)) -t 3000 -m none -G 65536 "${dictionary[@]}" \
   -- dotnet "$bin/InceptionNet.Fuzz.dll" "$target" > "$work/afl.log" 2>&1 || {
     echo "afl-fuzz failed; last lines of $work/afl.log:" >&2
     tail -n 20 "$work/afl.log" >&2
