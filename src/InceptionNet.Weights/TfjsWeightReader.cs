@@ -116,6 +116,7 @@ public static class TfjsWeightReader
         {
             var set = new WeightSet(manifestPath, "TensorFlow.js weights manifest");
             var root = document.RootElement;
+            CheckStrings(manifestPath, root);
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
             {
                 throw new InvalidWeightsException(manifestPath, "a weights manifest is a non-empty JSON array of groups.");
@@ -210,6 +211,42 @@ public static class TfjsWeightReader
             {
                 stream.Dispose();
             }
+        }
+    }
+
+    // A lone surrogate escape (\ud800) is valid JSON syntax but not a string: JsonElement throws InvalidOperationException
+    // when it unescapes one, and TryGetProperty unescapes every property name it compares. One walk over the whole
+    // document (at most MaxDepth deep) refuses such a manifest before any lookup.
+    private static void CheckStrings(string manifestPath, JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    try
+                    {
+                        _ = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw new InvalidWeightsException(manifestPath, $"a property name in {Truncate(element.GetRawText())} is not valid Unicode (lone surrogate escape).");
+                    }
+
+                    CheckStrings(manifestPath, property.Value);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckStrings(manifestPath, item);
+                }
+
+                break;
+            case JsonValueKind.String:
+                _ = StringOf(manifestPath, element);
+                break;
         }
     }
 

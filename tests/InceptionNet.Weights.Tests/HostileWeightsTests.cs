@@ -167,6 +167,7 @@ public sealed class HostileWeightsTests : IDisposable
     [InlineData("""[{"paths": ["w.bin"], "weights": [{"name": "a/\ud800", "shape": [1], "dtype": "float32"}]}]""", "not valid Unicode")]
     [InlineData("""[{"paths": ["w.bin"], "weights": [{"name": "a/w", "shape": [1], "dtype": "\udc00"}]}]""", "not valid Unicode")]
     [InlineData("""[{"paths": ["\ud800"], "weights": []}]""", "not valid Unicode")]
+    [InlineData("""[{"paths": ["w.bin"], "weights": [{"name": "a/w", "sh\ud800ape": [1], "dtype": "float32"}]}]""", "property name")]
     [InlineData("""[{"paths": ["w.bin"], "weights": [{"name": "a/w", "shape": [1], "dtype": "float32", "quantization": {"dtype": "\ud800"}}]}]""", "not valid Unicode")]
     [InlineData("""[{"paths": ["w.bin"], "weights": [{"name": "a/w", "shape": [1], "dtype": "float32", "quantization": {"dtype": "uint8", "scale": 1e999, "min": 0}}]}]""", "scale")]
     [InlineData("""[{"paths": ["w.bin", "w.bin"], "weights": [{"name": "a/w", "shape": [2], "dtype": "float32"}]}]""", "listed twice")]
