@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
 
 namespace InceptionNet.Weights;
@@ -19,6 +20,8 @@ public static class TfjsWeightReader
     // Larger than any real face model tensor (the biggest face-api tensor has 589,824 values); refuses hostile shapes
     // before a shard is read.
     private const long MaxValuesPerTensor = 1L << 28;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
     /// <summary>
     /// The manifest to read for <paramref name="path"/>: the file itself, or in a folder the manifest whose name starts
@@ -60,10 +63,49 @@ public static class TfjsWeightReader
             throw new InvalidWeightsException(manifestPath, Directory.Exists(manifestPath) ? "is a directory, expected a *-weights_manifest.json file." : "file not found.");
         }
 
+        string directory = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        return Read(File.ReadAllBytes(manifestPath), manifestPath, name =>
+        {
+            string file = Path.Combine(directory, name);
+            try
+            {
+                return File.Exists(file) ? File.OpenRead(file) : null;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidWeightsException(manifestPath, $"shard '{name}' cannot be opened ({ex.Message}).", ex);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Reads an in-memory manifest whose shards come from <paramref name="shard"/> (given a shard file name from the
+    /// manifest, its bytes, or null when there is no such shard); <paramref name="name"/> is used in messages.
+    /// </summary>
+    /// <exception cref="InvalidWeightsException">Malformed manifest, missing or short shard, unknown dtype, trailing bytes.</exception>
+    public static WeightSet Read(byte[] manifest, string name, Func<string, byte[]?> shard)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(shard);
+        return Read(manifest, name, file => shard(file) is { } bytes ? new MemoryStream(bytes, writable: false) : null);
+    }
+
+    private static WeightSet Read(byte[] manifest, string manifestPath, Func<string, Stream?> openShard)
+    {
+        // Validated up front so that GetRawText, used in messages, cannot fail on the raw bytes.
+        try
+        {
+            _ = StrictUtf8.GetCharCount(manifest);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new InvalidWeightsException(manifestPath, "the manifest is not valid UTF-8 text.");
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(manifestPath), new JsonDocumentOptions { MaxDepth = 16 });
+            document = JsonDocument.Parse(manifest, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException ex)
         {
@@ -73,24 +115,25 @@ public static class TfjsWeightReader
         using (document)
         {
             var set = new WeightSet(manifestPath, "TensorFlow.js weights manifest");
-            string directory = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
             var root = document.RootElement;
+            CheckStrings(manifestPath, root);
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
             {
                 throw new InvalidWeightsException(manifestPath, "a weights manifest is a non-empty JSON array of groups.");
             }
 
             int groupIndex = 0;
+            var shardsSeen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var group in root.EnumerateArray())
             {
-                ReadGroup(manifestPath, directory, group, groupIndex++, set);
+                ReadGroup(manifestPath, openShard, group, groupIndex++, set, shardsSeen);
             }
 
             return set;
         }
     }
 
-    private static void ReadGroup(string manifestPath, string directory, JsonElement group, int groupIndex, WeightSet set)
+    private static void ReadGroup(string manifestPath, Func<string, Stream?> openShard, JsonElement group, int groupIndex, WeightSet set, HashSet<string> shardsSeen)
     {
         string where = $"group {groupIndex}";
         if (group.ValueKind != JsonValueKind.Object
@@ -109,67 +152,126 @@ public static class TfjsWeightReader
             needed += spec.Bytes;
         }
 
-        var shardFiles = new List<string>();
-        foreach (var entry in paths.EnumerateArray())
+        var shards = new List<(string Name, Stream Stream)>();
+        try
         {
-            string? name = entry.ValueKind == JsonValueKind.String ? entry.GetString() : null;
-            if (string.IsNullOrEmpty(name) || Path.IsPathRooted(name) || name.Contains("..", StringComparison.Ordinal))
+            foreach (var entry in paths.EnumerateArray())
             {
-                throw new InvalidWeightsException(manifestPath, $"{where}: shard path {entry.GetRawText()} must be a file name next to the manifest.");
+                string? name = entry.ValueKind == JsonValueKind.String ? StringOf(manifestPath, entry) : null;
+                if (string.IsNullOrEmpty(name) || Path.IsPathRooted(name) || name.Contains("..", StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
+                {
+                    throw new InvalidWeightsException(manifestPath, $"{where}: shard path {Truncate(entry.GetRawText())} must be a file name next to the manifest.");
+                }
+
+                // tfjs writes each shard once; a shard named twice would make a small file count many times over.
+                if (!shardsSeen.Add(name))
+                {
+                    throw new InvalidWeightsException(manifestPath, $"{where}: shard '{name}' is listed twice.");
+                }
+
+                var stream = openShard(name) ?? throw new InvalidWeightsException(manifestPath, $"{where}: shard '{name}' not found next to the manifest.");
+                shards.Add((name, stream));
             }
 
-            string file = Path.Combine(directory, name);
-            if (!File.Exists(file))
+            long available = shards.Sum(f => f.Stream.Length);
+            if (available != needed)
             {
-                throw new InvalidWeightsException(manifestPath, $"{where}: shard '{name}' not found (looked for {file}).");
+                throw new InvalidWeightsException(manifestPath,
+                    $"{where}: the {specs.Count} weights need {needed:N0} bytes but the shard(s) {string.Join(" + ", shards.Select(f => f.Name))} hold {available:N0} bytes" +
+                    (available < needed ? " (truncated or wrong file?)." : " (extra bytes: wrong manifest for these shards?)."));
             }
 
-            shardFiles.Add(file);
-        }
+            if (needed > Array.MaxLength)
+            {
+                throw new InvalidWeightsException(manifestPath, $"{where}: {needed:N0} bytes of weights is more than one group can hold.");
+            }
 
-        long available = shardFiles.Sum(f => new FileInfo(f).Length);
-        if (available != needed)
-        {
-            throw new InvalidWeightsException(manifestPath,
-                $"{where}: the {specs.Count} weights need {needed:N0} bytes but the shard(s) {string.Join(" + ", shardFiles.Select(Path.GetFileName))} hold {available:N0} bytes" +
-                (available < needed ? " (truncated or wrong file?)." : " (extra bytes: wrong manifest for these shards?)."));
-        }
+            var bytes = new byte[needed];
+            int offset = 0;
+            foreach (var (_, stream) in shards)
+            {
+                stream.ReadExactly(bytes, offset, (int)stream.Length);
+                offset += (int)stream.Length;
+            }
 
-        if (needed > Array.MaxLength)
-        {
-            throw new InvalidWeightsException(manifestPath, $"{where}: {needed:N0} bytes of weights is more than one group can hold.");
+            long position = 0;
+            foreach (var spec in specs)
+            {
+                var span = bytes.AsSpan((int)position, (int)spec.Bytes);
+                position += spec.Bytes;
+                int slash = spec.Name.LastIndexOf('/');
+                string layer = slash < 0 ? spec.Name : spec.Name[..slash];
+                string shortName = slash < 0 ? spec.Name : spec.Name[(slash + 1)..];
+                set.Add(layer, shortName, spec.Shape, Decode(span, spec));
+            }
         }
-
-        var bytes = new byte[needed];
-        int offset = 0;
-        foreach (string file in shardFiles)
+        finally
         {
-            using var stream = File.OpenRead(file);
-            stream.ReadExactly(bytes, offset, (int)stream.Length);
-            offset += (int)stream.Length;
+            foreach (var (_, stream) in shards)
+            {
+                stream.Dispose();
+            }
         }
+    }
 
-        long position = 0;
-        foreach (var spec in specs)
+    // A lone surrogate escape (\ud800) is valid JSON syntax but not a string: JsonElement throws InvalidOperationException
+    // when it unescapes one, and TryGetProperty unescapes every property name it compares. One walk over the whole
+    // document (at most MaxDepth deep) refuses such a manifest before any lookup.
+    private static void CheckStrings(string manifestPath, JsonElement element)
+    {
+        switch (element.ValueKind)
         {
-            var span = bytes.AsSpan((int)position, (int)spec.Bytes);
-            position += spec.Bytes;
-            int slash = spec.Name.LastIndexOf('/');
-            string layer = slash < 0 ? spec.Name : spec.Name[..slash];
-            string shortName = slash < 0 ? spec.Name : spec.Name[(slash + 1)..];
-            set.Add(layer, shortName, spec.Shape, Decode(span, spec));
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    try
+                    {
+                        _ = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw new InvalidWeightsException(manifestPath, $"a property name in {Truncate(element.GetRawText())} is not valid Unicode (lone surrogate escape).");
+                    }
+
+                    CheckStrings(manifestPath, property.Value);
+                }
+
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckStrings(manifestPath, item);
+                }
+
+                break;
+            case JsonValueKind.String:
+                _ = StringOf(manifestPath, element);
+                break;
+        }
+    }
+
+    // JSON escapes can still spell a lone surrogate (\ud800), which GetString refuses with InvalidOperationException.
+    private static string StringOf(string manifestPath, JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new InvalidWeightsException(manifestPath, $"the string {Truncate(element.GetRawText())} is not valid Unicode (lone surrogate escape).");
         }
     }
 
     private static Spec ParseSpec(string manifestPath, string where, JsonElement weight)
     {
         if (weight.ValueKind != JsonValueKind.Object || !weight.TryGetProperty("name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String
-            || string.IsNullOrEmpty(nameElement.GetString()))
+            || string.IsNullOrEmpty(StringOf(manifestPath, nameElement)))
         {
             throw new InvalidWeightsException(manifestPath, $"{where}: every weight needs a \"name\" string ({Truncate(weight.GetRawText())}).");
         }
 
-        string name = nameElement.GetString()!;
+        string name = StringOf(manifestPath, nameElement);
         if (!weight.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
         {
             throw new InvalidWeightsException(manifestPath, $"weight '{name}' has no \"shape\" array.");
@@ -181,18 +283,18 @@ public static class TfjsWeightReader
         {
             if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int d) || d < 0)
             {
-                throw new InvalidWeightsException(manifestPath, $"weight '{name}' has an invalid shape {shapeElement.GetRawText()}.");
+                throw new InvalidWeightsException(manifestPath, $"weight '{name}' has an invalid shape {Truncate(shapeElement.GetRawText())}.");
             }
 
             shape.Add(d);
             count *= d;
             if (count > MaxValuesPerTensor)
             {
-                throw new InvalidWeightsException(manifestPath, $"weight '{name}' declares shape {shapeElement.GetRawText()}, more than {MaxValuesPerTensor:N0} values.");
+                throw new InvalidWeightsException(manifestPath, $"weight '{name}' declares shape {Truncate(shapeElement.GetRawText())}, more than {MaxValuesPerTensor:N0} values.");
             }
         }
 
-        string dtype = weight.TryGetProperty("dtype", out var dtypeElement) && dtypeElement.ValueKind == JsonValueKind.String ? dtypeElement.GetString()! : "(none)";
+        string dtype = weight.TryGetProperty("dtype", out var dtypeElement) && dtypeElement.ValueKind == JsonValueKind.String ? StringOf(manifestPath, dtypeElement) : "(none)";
         if (dtype != "float32")
         {
             throw new InvalidWeightsException(manifestPath, $"weight '{name}' has dtype '{dtype}'; only float32 weights (optionally quantized) are supported.");
@@ -203,7 +305,7 @@ public static class TfjsWeightReader
         if (weight.TryGetProperty("quantization", out var quantization) && quantization.ValueKind != JsonValueKind.Null)
         {
             string qtype = quantization.ValueKind == JsonValueKind.Object && quantization.TryGetProperty("dtype", out var q) && q.ValueKind == JsonValueKind.String
-                ? q.GetString()! : "(none)";
+                ? StringOf(manifestPath, q) : "(none)";
             storage = qtype switch
             {
                 "uint8" => Storage.UInt8,
@@ -213,14 +315,12 @@ public static class TfjsWeightReader
             };
             if (storage != Storage.Float16)
             {
-                if (!quantization.TryGetProperty("scale", out var s) || s.ValueKind != JsonValueKind.Number
-                    || !quantization.TryGetProperty("min", out var m) || m.ValueKind != JsonValueKind.Number)
+                if (!quantization.TryGetProperty("scale", out var s) || s.ValueKind != JsonValueKind.Number || !s.TryGetDouble(out scale)
+                    || !quantization.TryGetProperty("min", out var m) || m.ValueKind != JsonValueKind.Number || !m.TryGetDouble(out min))
                 {
                     throw new InvalidWeightsException(manifestPath, $"weight '{name}' is {qtype}-quantized but lacks numeric \"scale\" and \"min\".");
                 }
 
-                scale = s.GetDouble();
-                min = m.GetDouble();
                 if (!double.IsFinite(scale) || !double.IsFinite(min))
                 {
                     throw new InvalidWeightsException(manifestPath, $"weight '{name}' has a non-finite quantization scale or min.");
