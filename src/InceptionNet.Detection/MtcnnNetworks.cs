@@ -1,44 +1,9 @@
-using InceptionNet.Models;
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
-using ExecutionContext = InceptionNet.Models.ExecutionContext;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Detection;
-
-/// <summary>Parametric ReLU with one slope per channel: <c>y = x &gt; 0 ? x : αc·x</c> (TF: relu(x) − α·relu(−x)).</summary>
-public sealed class PReluLayer(float[] alpha) : ILayer
-{
-    /// <inheritdoc />
-    public Shape OutputShape(Shape input) =>
-        input.C == alpha.Length ? input : throw new InvalidOperationException($"PReLU has {alpha.Length} slopes for {input.C} channels.");
-
-    /// <inheritdoc />
-    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
-    {
-        int c = input.C;
-        for (int p = 0; p < input.Pixels; p++)
-        {
-            var src = input.Buffer.AsSpan(input.Offset + p * input.PixelStride, c);
-            var dst = output.Buffer.AsSpan(output.Offset + p * output.PixelStride, c);
-            for (int i = 0; i < c; i++)
-            {
-                float v = src[i];
-                dst[i] = v > 0f ? v : alpha[i] * v;
-            }
-        }
-    }
-}
-
-/// <summary>A flattening view: [N, H, W, C] → [N, 1, 1, H·W·C] in row-major (NHWC) order, as the MTCNN dense layers read it.</summary>
-public sealed class FlattenLayer : ILayer
-{
-    /// <inheritdoc />
-    public Shape OutputShape(Shape input) => new(1, 1, input.H * input.W * input.C);
-
-    /// <inheritdoc />
-    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
-        input.ToArray().CopyTo(output.Buffer, output.Offset);
-}
 
 /// <summary>
 /// The three MTCNN networks of davidsandberg/facenet's detect_face.py, built from det1/det2/det3.npy on our engine:

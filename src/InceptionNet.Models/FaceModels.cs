@@ -1,4 +1,5 @@
 using InceptionNet.Weights;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Models;
 

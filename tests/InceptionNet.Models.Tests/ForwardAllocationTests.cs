@@ -1,8 +1,10 @@
 using System.Diagnostics;
-using InceptionNet.TestSupport;
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Models.Tests;
 

@@ -1,6 +1,6 @@
 using InceptionNet.Tensors;
 
-namespace InceptionNet.Models;
+namespace InceptionNet.Graph;
 
 /// <summary>What a forward pass runs on: the activation pool, the worker threads and the vector width.</summary>
 public sealed class ExecutionContext
