@@ -1,5 +1,6 @@
 using InceptionNet.Tensors;
 using InceptionNet.Vision;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Detection;
 
@@ -47,15 +48,74 @@ public sealed record MtcnnOptions
 /// with INTER_AREA in double, bounding-box regression and landmarks. The one-cell vertical flip of the original is not
 /// reproduced (see the fixture README).
 /// </summary>
-public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options = null)
+/// <remarks>
+/// The image copy, the pyramid, the crop batches and the network outputs live in buffers the detector keeps from one photo
+/// to the next (grown when a photo needs more), so a warm detector allocates little per photo. Calls are serialized: one
+/// instance detects one photo at a time, on all the workers of the networks' <see cref="ExecutionContext"/>; callers that
+/// want photos detected in parallel use one detector per caller.
+/// </remarks>
+public sealed class MtcnnDetector
 {
-    private readonly MtcnnOptions _options = options ?? new MtcnnOptions();
+    // A crop's zero-padded source box is kept per worker up to this many values (a 590×590 box, 8 MB of doubles);
+    // a larger box — a face filling a large photo — gets a buffer of its own that is not kept.
+    private const int MaxKeptCropValues = 1 << 20;
+
+    private readonly MtcnnNetworks _networks;
+    private readonly MtcnnOptions _options;
+    private readonly Lock _gate = new();
+    private readonly WorkerJob _levelJob;
+    private readonly WorkerJob _cropJob;
+
+    // Kept across photos (see remarks).
+    private float[] _image = [];
+    private float[][] _levels = [];           // per pyramid level: the transposed, normalized P-Net input
+    private readonly float[][] _resized;      // per worker: a level resized, before transposition
+    private readonly double[][] _cropSource;  // per worker: a box cut from the image, zero-padded
+    private readonly double[][] _cropResized; // per worker: that box resized to the network input
+    private readonly float[][] _pnetOut = new float[2][];
+    private readonly float[][] _rnetOut = new float[2][];
+    private readonly float[][] _onetOut = new float[3][];
+    private float[] _rnetBatch = [];
+    private float[] _onetBatch = [];
+
+    // The current photo and stage, read by the jobs.
+    private int _width;
+    private int _height;
+    private (int H, int W)[] _sizes = [];
+    private List<double[]> _cropBoxes = [];
+    private float[] _cropBatch = [];
+    private int _cropSize;
+
+    /// <summary>Creates a detector on loaded networks; it runs on their workers.</summary>
+    public MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(networks);
+        _networks = networks;
+        _options = options ?? new MtcnnOptions();
+        int workers = networks.Workers.WorkerCount;
+        _resized = new float[workers][];
+        _cropSource = new double[workers][];
+        _cropResized = new double[workers][];
+        for (int i = 0; i < workers; i++)
+        {
+            _resized[i] = [];
+            _cropSource[i] = [];
+            _cropResized[i] = [];
+        }
+
+        _levelJob = new WorkerJob(BuildLevel);
+        _cropJob = new WorkerJob(CropOne);
+    }
 
     /// <summary>Stage counts of the last <see cref="Detect"/> call (P-Net levels; after cross-scale NMS; after R-Net; after O-Net).</summary>
     public (IReadOnlyList<PyramidLevel> Levels, int PNetOut, int RNetOut, int ONetOut) LastStages { get; private set; }
 
-    /// <summary>Loads the networks from a folder with det1/det2/det3.npy.</summary>
-    public static MtcnnDetector Load(string directory, MtcnnOptions? options = null) => new(MtcnnNetworks.Load(directory), options);
+    /// <summary>
+    /// Loads the networks from a folder with det1/det2/det3.npy; detection runs on <paramref name="context"/>'s workers
+    /// and vector width (default: a new <see cref="ExecutionContext"/>).
+    /// </summary>
+    public static MtcnnDetector Load(string directory, MtcnnOptions? options = null, ExecutionContext? context = null) =>
+        new(MtcnnNetworks.Load(directory, context), options);
 
     /// <summary>Detects faces, in the order of the final NMS (most probable first).</summary>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
@@ -67,8 +127,17 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
             throw new ArgumentException($"{w}x{h} is above the detection limit of {_options.MaxPixels:N0} pixels; downscale the photo first (or raise MtcnnOptions.MaxPixels).", nameof(image));
         }
 
-        var img = new float[image.Pixels.Length];
-        for (int i = 0; i < img.Length; i++)
+        lock (_gate)
+        {
+            return DetectLocked(image);
+        }
+    }
+
+    private List<DetectedFace> DetectLocked(RgbImage image)
+    {
+        int h = image.Height, w = image.Width;
+        var img = Grow(ref _image, image.Pixels.Length);
+        for (int i = 0; i < image.Pixels.Length; i++)
         {
             img[i] = image.Pixels[i];
         }
@@ -85,35 +154,26 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
         }
 
         // The pyramid levels are independent: resize and transpose them on all cores (largest first), then run P-Net on each.
-        var sizes = scales.Select(s => (H: (int)Math.Ceiling(h * s), W: (int)Math.Ceiling(w * s))).ToArray();
-        var inputs = new float[scales.Count][];
-        WorkerPool.Shared.For(scales.Count, i =>
+        (_width, _height) = (w, h);
+        _sizes = scales.Select(s => (H: (int)Math.Ceiling(h * s), W: (int)Math.Ceiling(w * s))).ToArray();
+        if (_levels.Length < scales.Count)
         {
-            var (hs, ws) = sizes[i];
-            var level = OpenCvResize.Area<float>(img, w, h, 3, ws, hs);
-            // Transposed input: network row = image column.
-            var input = new float[hs * ws * 3];
-            for (int y = 0; y < hs; y++)
+            Array.Resize(ref _levels, scales.Count);
+            for (int i = 0; i < _levels.Length; i++)
             {
-                for (int x = 0; x < ws; x++)
-                {
-                    for (int c = 0; c < 3; c++)
-                    {
-                        input[(x * hs + y) * 3 + c] = (level[(y * ws + x) * 3 + c] - 127.5f) * 0.0078125f;
-                    }
-                }
+                _levels[i] ??= [];
             }
+        }
 
-            inputs[i] = input;
-        });
+        _networks.Workers.Run(_levelJob, scales.Count);
 
         for (int i = 0; i < scales.Count; i++)
         {
             double scale = scales[i];
-            var (hs, ws) = sizes[i];
-            var outputs = networks.PNet.Run(inputs[i], 1, ws, hs);
-            var (prob, mapA, mapB, _) = outputs[0];
-            var reg = outputs[1].Data;
+            var (hs, ws) = _sizes[i];
+            var (mapA, mapB) = _networks.PNet.Run(_levels[i], 1, ws, hs, _pnetOut);
+            var prob = _pnetOut[0];
+            var reg = _pnetOut[1];
             var boxes = new List<double[]>();
             // Map index (a, b): a runs over image-x cells, b over image-y cells; np.where order is a outer, b inner.
             for (int a = 0; a < mapA; a++)
@@ -162,16 +222,17 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
             pnetOut = candidates.Count;
 
             // R-Net on 24×24 crops.
-            var rnet = networks.RNet.Run(Crops(img, w, h, candidates, 24), candidates.Count, 24, 24);
+            _networks.RNet.Run(Crops(candidates, 24, ref _rnetBatch), candidates.Count, 24, 24, _rnetOut);
+            var (rnetProb, rnetReg) = (_rnetOut[0], _rnetOut[1]);
             var kept = new List<double[]>();
             var keptReg = new List<double[]>();
             for (int k = 0; k < candidates.Count; k++)
             {
-                float score = Softmax1(rnet[0].Data[k * 2], rnet[0].Data[k * 2 + 1]);
+                float score = Softmax1(rnetProb[k * 2], rnetProb[k * 2 + 1]);
                 if (score > _options.Thresholds[1])
                 {
                     kept.Add([candidates[k][0], candidates[k][1], candidates[k][2], candidates[k][3], score]);
-                    keptReg.Add([rnet[1].Data[k * 4], rnet[1].Data[k * 4 + 1], rnet[1].Data[k * 4 + 2], rnet[1].Data[k * 4 + 3]]);
+                    keptReg.Add([rnetReg[k * 4], rnetReg[k * 4 + 1], rnetReg[k * 4 + 2], rnetReg[k * 4 + 3]]);
                 }
             }
 
@@ -195,13 +256,14 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
                     }
                 }
 
-                var onet = networks.ONet.Run(Crops(img, w, h, kept, 48), kept.Count, 48, 48);
+                _networks.ONet.Run(Crops(kept, 48, ref _onetBatch), kept.Count, 48, 48, _onetOut);
+                var (onetProb, onetReg, onetPoints) = (_onetOut[0], _onetOut[1], _onetOut[2]);
                 var final = new List<double[]>();
                 var finalReg = new List<double[]>();
                 var points = new List<(double, double)[]>();
                 for (int k = 0; k < kept.Count; k++)
                 {
-                    float score = Softmax1(onet[0].Data[k * 2], onet[0].Data[k * 2 + 1]);
+                    float score = Softmax1(onetProb[k * 2], onetProb[k * 2 + 1]);
                     if (!(score > _options.Thresholds[2]))
                     {
                         continue;
@@ -209,10 +271,10 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
 
                     var b = kept[k];
                     double bw = b[2] - b[0] + 1, bh = b[3] - b[1] + 1;
-                    var p = onet[2].Data.AsSpan(k * 10, 10).ToArray();
+                    var p = onetPoints.AsSpan(k * 10, 10).ToArray();
                     points.Add(Enumerable.Range(0, 5).Select(i => (bw * p[i] + b[0] - 1, bh * p[i + 5] + b[1] - 1)).ToArray());
                     final.Add([b[0], b[1], b[2], b[3], score]);
-                    finalReg.Add([onet[1].Data[k * 4], onet[1].Data[k * 4 + 1], onet[1].Data[k * 4 + 2], onet[1].Data[k * 4 + 3]]);
+                    finalReg.Add([onetReg[k * 4], onetReg[k * 4 + 1], onetReg[k * 4 + 2], onetReg[k * 4 + 3]]);
                 }
 
                 if (final.Count > 0)
@@ -249,7 +311,7 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
             pick.Add(i);
             var bi = boxes[i];
             double areaI = (bi[2] - bi[0] + 1) * (bi[3] - bi[1] + 1);
-            var next = new List<int>(order.Count);
+            int kept = 0; // the survivors are compacted in place, in order
             for (int n = 0; n < order.Count - 1; n++)
             {
                 var bj = boxes[order[n]];
@@ -260,11 +322,11 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
                 double o = min ? inter / Math.Min(areaI, areaJ) : inter / (areaI + areaJ - inter);
                 if (o <= threshold)
                 {
-                    next.Add(order[n]);
+                    order[kept++] = order[n];
                 }
             }
 
-            order = next;
+            order.RemoveRange(kept, order.Count - kept);
         }
 
         return pick;
@@ -297,17 +359,23 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
         }
     }
 
-    // detect_face.pad + crop + INTER_AREA resize in double + normalization, transposed for the networks: [N, size, size, 3].
-    private static float[] Crops(float[] img, int w, int h, List<double[]> boxes, int size)
+    // detect_face.pad + crop + INTER_AREA resize in double + normalization, transposed for the networks: [N, size, size, 3],
+    // into the start of `batch` (grown when too short).
+    private float[] Crops(List<double[]> boxes, int size, ref float[] batch)
     {
-        var batch = new float[boxes.Count * size * size * 3];
-        WorkerPool.Shared.For(boxes.Count, k => Crop(img, w, h, boxes[k], size, batch.AsSpan(k * size * size * 3, size * size * 3)));
-        return batch;
+        var target = Grow(ref batch, boxes.Count * size * size * 3);
+        (_cropBoxes, _cropSize, _cropBatch) = (boxes, size, target);
+        _networks.Workers.Run(_cropJob, boxes.Count);
+        return target;
     }
 
     // One box of Crops, written into its slice of the batch.
-    private static void Crop(float[] img, int w, int h, double[] b, int size, Span<float> target)
+    private void CropOne(int k, int worker)
     {
+        int size = _cropSize, w = _width, h = _height;
+        var img = _image;
+        var b = _cropBoxes[k];
+        var target = _cropBatch.AsSpan(k * size * size * 3, size * size * 3);
         int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
         int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
         int dx = 1, dy = 1, edx = tmpw, edy = tmph;
@@ -337,10 +405,13 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
 
         if (tmpw <= 0 || tmph <= 0)
         {
-            return; // an empty crop stays zero, as the reference's zero tensor
+            target.Clear(); // an empty crop is zero, as the reference's zero tensor
+            return;
         }
 
-        var tmp = new double[tmph * tmpw * 3];
+        int length = tmph * tmpw * 3;
+        Span<double> tmp = length <= MaxKeptCropValues ? Grow(ref _cropSource[worker], length).AsSpan(0, length) : new double[length];
+        tmp.Clear(); // the padding outside the image is zero
         for (int r = 0; r < edy - dy + 1; r++)
         {
             for (int c = 0; c < edx - dx + 1; c++)
@@ -358,7 +429,8 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
             }
         }
 
-        var resized = OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size);
+        var resized = Grow(ref _cropResized[worker], size * size * 3);
+        OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size, resized);
         for (int yy = 0; yy < size; yy++)
         {
             for (int xx = 0; xx < size; xx++)
@@ -369,5 +441,40 @@ public sealed class MtcnnDetector(MtcnnNetworks networks, MtcnnOptions? options 
                 }
             }
         }
+    }
+
+    // One pyramid level: the image resized with INTER_AREA, then transposed (network row = image column) and normalized.
+    private void BuildLevel(int i, int worker)
+    {
+        var (hs, ws) = _sizes[i];
+        var level = Grow(ref _resized[worker], hs * ws * 3);
+        OpenCvResize.Area<float>(_image.AsSpan(0, _width * _height * 3), _width, _height, 3, ws, hs, level);
+        var input = Grow(ref _levels[i], hs * ws * 3);
+        for (int y = 0; y < hs; y++)
+        {
+            for (int x = 0; x < ws; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    input[(x * hs + y) * 3 + c] = (level[(y * ws + x) * 3 + c] - 127.5f) * 0.0078125f;
+                }
+            }
+        }
+    }
+
+    // `buffer` when it holds at least `length` values, else a new array of exactly `length` stored in its place.
+    private static T[] Grow<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length)
+        {
+            buffer = new T[length];
+        }
+
+        return buffer;
+    }
+
+    private sealed class WorkerJob(Action<int, int> body) : IParallelWork
+    {
+        public void Execute(int item, int worker) => body(item, worker);
     }
 }

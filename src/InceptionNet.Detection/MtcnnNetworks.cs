@@ -1,59 +1,32 @@
-using InceptionNet.Models;
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
-using ExecutionContext = InceptionNet.Models.ExecutionContext;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Detection;
-
-/// <summary>Parametric ReLU with one slope per channel: <c>y = x &gt; 0 ? x : αc·x</c> (TF: relu(x) − α·relu(−x)).</summary>
-public sealed class PReluLayer(float[] alpha) : ILayer
-{
-    /// <inheritdoc />
-    public Shape OutputShape(Shape input) =>
-        input.C == alpha.Length ? input : throw new InvalidOperationException($"PReLU has {alpha.Length} slopes for {input.C} channels.");
-
-    /// <inheritdoc />
-    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
-    {
-        int c = input.C;
-        for (int p = 0; p < input.Pixels; p++)
-        {
-            var src = input.Buffer.AsSpan(input.Offset + p * input.PixelStride, c);
-            var dst = output.Buffer.AsSpan(output.Offset + p * output.PixelStride, c);
-            for (int i = 0; i < c; i++)
-            {
-                float v = src[i];
-                dst[i] = v > 0f ? v : alpha[i] * v;
-            }
-        }
-    }
-}
-
-/// <summary>A flattening view: [N, H, W, C] → [N, 1, 1, H·W·C] in row-major (NHWC) order, as the MTCNN dense layers read it.</summary>
-public sealed class FlattenLayer : ILayer
-{
-    /// <inheritdoc />
-    public Shape OutputShape(Shape input) => new(1, 1, input.H * input.W * input.C);
-
-    /// <inheritdoc />
-    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
-        input.ToArray().CopyTo(output.Buffer, output.Offset);
-}
 
 /// <summary>
 /// The three MTCNN networks of davidsandberg/facenet's detect_face.py, built from det1/det2/det3.npy on our engine:
 /// all convolutions VALID with bias, PReLU, TensorFlow max pools (SAME pads low then high and never picks a padded cell).
-/// Inputs are the transposed images the networks were trained on.
+/// Inputs are the transposed images the networks were trained on. The three networks run one at a time (thread-safe) on
+/// the workers and vector width of the context given at load; their activations come from a pool of their own that lets
+/// a buffer serve any smaller tensor, because every photo brings its own pyramid sizes and candidate counts.
 /// </summary>
 public sealed class MtcnnNetworks
 {
-    private MtcnnNetworks(Net pnet, Net rnet, Net onet, string digest)
+    private readonly ExecutionContext _context;
+
+    private MtcnnNetworks(Net pnet, Net rnet, Net onet, string digest, ExecutionContext context)
     {
         PNet = pnet;
         RNet = rnet;
         ONet = onet;
         WeightsDigest = digest;
+        _context = context;
     }
+
+    /// <summary>Threads the networks (and the detector's pyramid and crops) run on.</summary>
+    internal WorkerPool Workers => _context.Workers;
 
     internal Net PNet { get; }
 
@@ -64,38 +37,45 @@ public sealed class MtcnnNetworks
     /// <summary>Digest of the three weight files' tensors.</summary>
     public string WeightsDigest { get; }
 
-    /// <summary>Loads det1.npy, det2.npy and det3.npy from <paramref name="directory"/>.</summary>
-    public static MtcnnNetworks Load(string directory)
+    /// <summary>
+    /// Loads det1.npy, det2.npy and det3.npy from <paramref name="directory"/>; the networks run on
+    /// <paramref name="context"/>'s workers and vector width (default: a new <see cref="ExecutionContext"/>).
+    /// </summary>
+    public static MtcnnNetworks Load(string directory, ExecutionContext? context = null)
     {
         static string Rename(string name) => name switch { "weights" => "kernel", "biases" => "bias", _ => name };
         var det1 = NpyReader.ReadLayerDictionary(Path.Combine(directory, "det1.npy"), Rename);
         var det2 = NpyReader.ReadLayerDictionary(Path.Combine(directory, "det2.npy"), Rename);
         var det3 = NpyReader.ReadLayerDictionary(Path.Combine(directory, "det3.npy"), Rename);
+        context ??= new ExecutionContext();
+        // The same threads; a private activation pool whose buffers also serve smaller tensors (sizes change with every photo).
+        var own = new ExecutionContext(context.Workers, context.Level, new TensorPool(reuseLarger: true));
+        var gate = new Lock();
 
         var pnet = new Net(new Sequential(
                 Conv(det1, "conv1", 3, 3, 10).WithPrelu(Slopes(det1, "PReLU1", 10)), PoolLayer.Max(2, 2, PaddingMode.Same),
                 Conv(det1, "conv2", 10, 3, 16).WithPrelu(Slopes(det1, "PReLU2", 16)),
                 Conv(det1, "conv3", 16, 3, 32).WithPrelu(Slopes(det1, "PReLU3", 32))),
-            [Conv(det1, "conv4-1", 32, 1, 2), Conv(det1, "conv4-2", 32, 1, 4)]);
+            [Conv(det1, "conv4-1", 32, 1, 2), Conv(det1, "conv4-2", 32, 1, 4)], gate, own);
         var rnet = new Net(new Sequential(
                 Conv(det2, "conv1", 3, 3, 28).WithPrelu(Slopes(det2, "prelu1", 28)), PoolLayer.Max(3, 2, PaddingMode.Same),
                 Conv(det2, "conv2", 28, 3, 48).WithPrelu(Slopes(det2, "prelu2", 48)), PoolLayer.Max(3, 2, PaddingMode.Valid),
                 Conv(det2, "conv3", 48, 2, 64).WithPrelu(Slopes(det2, "prelu3", 64)), new FlattenLayer(),
                 Dense(det2, "conv4", 576, 128).WithPrelu(Slopes(det2, "prelu4", 128))),
-            [Dense(det2, "conv5-1", 128, 2), Dense(det2, "conv5-2", 128, 4)]);
+            [Dense(det2, "conv5-1", 128, 2), Dense(det2, "conv5-2", 128, 4)], gate, own);
         var onet = new Net(new Sequential(
                 Conv(det3, "conv1", 3, 3, 32).WithPrelu(Slopes(det3, "prelu1", 32)), PoolLayer.Max(3, 2, PaddingMode.Same),
                 Conv(det3, "conv2", 32, 3, 64).WithPrelu(Slopes(det3, "prelu2", 64)), PoolLayer.Max(3, 2, PaddingMode.Valid),
                 Conv(det3, "conv3", 64, 3, 64).WithPrelu(Slopes(det3, "prelu3", 64)), PoolLayer.Max(2, 2, PaddingMode.Same),
                 Conv(det3, "conv4", 64, 2, 128).WithPrelu(Slopes(det3, "prelu4", 128)), new FlattenLayer(),
                 Dense(det3, "conv5", 1152, 256).WithPrelu(Slopes(det3, "prelu5", 256))),
-            [Dense(det3, "conv6-1", 256, 2), Dense(det3, "conv6-2", 256, 4), Dense(det3, "conv6-3", 256, 10)]);
+            [Dense(det3, "conv6-1", 256, 2), Dense(det3, "conv6-2", 256, 4), Dense(det3, "conv6-3", 256, 10)], gate, own);
         foreach (var set in new[] { det1, det2, det3 })
         {
             set.EnsureAllConsumed();
         }
 
-        return new MtcnnNetworks(pnet, rnet, onet, det1.Digest[..16] + det2.Digest[..16] + det3.Digest[..16]);
+        return new MtcnnNetworks(pnet, rnet, onet, det1.Digest[..16] + det2.Digest[..16] + det3.Digest[..16], own);
     }
 
     private static ConvLayer Conv(WeightSet w, string name, int cin, int k, int cout) =>
@@ -108,30 +88,37 @@ public sealed class MtcnnNetworks
     private static float[] Slopes(WeightSet w, string name, int channels) => w.Take(name, "alpha", channels);
 
     /// <summary>A trunk and its 1×1 heads.</summary>
-    internal sealed class Net(Sequential trunk, ConvLayer[] heads)
+    internal sealed class Net(Sequential trunk, ConvLayer[] heads, Lock gate, ExecutionContext context)
     {
-        private readonly Lock _gate = new();
-        private readonly ExecutionContext _context = new();
+        /// <summary>Number of heads (outputs).</summary>
+        public int HeadCount => heads.Length;
 
-        /// <summary>Runs the net on NHWC <paramref name="input"/>; returns each head's output, [N, h, w, C] dense.</summary>
-        public (float[] Data, int H, int W, int C)[] Run(float[] input, int n, int h, int w)
+        /// <summary>
+        /// Runs the net on NHWC <paramref name="input"/> ([n, h, w, 3], possibly inside a longer buffer); head i's output,
+        /// [n, H, W, C_i] dense, is written to the start of <paramref name="outputs"/>[i], which is replaced by a larger
+        /// array when too short (the caller keeps it for the next photo). Returns the output map size.
+        /// </summary>
+        public (int H, int W) Run(float[] input, int n, int h, int w, float[][] outputs)
         {
-            lock (_gate)
+            lock (gate)
             {
-                var x = TensorSlice.Dense(input, n, h, w, 3);
+                var x = new TensorSlice(input, 0, n, h, w, 3, 3);
                 var shape = trunk.OutputShape(new Shape(h, w, 3));
-                var features = _context.Pool.Rent(n, shape.H, shape.W, shape.C);
-                trunk.Forward(x, features, _context);
-                var outputs = new (float[], int, int, int)[heads.Length];
+                var features = context.Pool.Rent(n, shape.H, shape.W, shape.C);
+                trunk.Forward(x, features, context);
                 for (int i = 0; i < heads.Length; i++)
                 {
-                    var y = TensorSlice.Dense(new float[n * shape.H * shape.W * heads[i].OutChannels], n, shape.H, shape.W, heads[i].OutChannels);
-                    heads[i].Forward(features, y, _context);
-                    outputs[i] = (y.Buffer, shape.H, shape.W, heads[i].OutChannels);
+                    int length = n * shape.H * shape.W * heads[i].OutChannels;
+                    if (outputs[i] is null || outputs[i].Length < length)
+                    {
+                        outputs[i] = new float[length];
+                    }
+
+                    heads[i].Forward(features, new TensorSlice(outputs[i], 0, n, shape.H, shape.W, heads[i].OutChannels, heads[i].OutChannels), context);
                 }
 
-                _context.Pool.Return(features);
-                return outputs;
+                context.Pool.Return(features);
+                return (shape.H, shape.W);
             }
         }
     }

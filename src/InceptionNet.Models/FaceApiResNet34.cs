@@ -1,6 +1,8 @@
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
 using InceptionNet.Vision;
 using InceptionNet.Weights;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Models;
 

@@ -1,6 +1,8 @@
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
 using InceptionNet.Vision;
 using InceptionNet.Weights;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Models;
 
@@ -201,15 +203,4 @@ public abstract class FaceEncoder : IFaceEncoder
 
         return input;
     }
-}
-
-/// <summary>Keras GlobalAveragePooling2D (kept 4-D: output [N, 1, 1, C]).</summary>
-public sealed class GlobalAveragePoolLayer : ILayer
-{
-    /// <inheritdoc />
-    public Shape OutputShape(Shape input) => new(1, 1, input.C);
-
-    /// <inheritdoc />
-    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
-        Pooling.GlobalAvgPool(input, output, context.Level);
 }

@@ -1,3 +1,5 @@
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
+
 namespace InceptionNet.Models;
 
 /// <summary>The face encoders by id (what each model needs beyond its weights lives in the pipeline's ModelRegistry).</summary>

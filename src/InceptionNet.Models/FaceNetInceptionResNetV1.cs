@@ -1,5 +1,7 @@
+using InceptionNet.Graph;
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Models;
 

@@ -26,7 +26,7 @@ public sealed record ModelDescriptor(
 {
     /// <summary>Loads the encoder from <paramref name="weightsPath"/>.</summary>
     /// <exception cref="InvalidWeightsException">Missing, damaged or not this model's weights.</exception>
-    public FaceEncoder Load(string weightsPath, InceptionNet.Models.ExecutionContext? context = null)
+    public FaceEncoder Load(string weightsPath, InceptionNet.Graph.ExecutionContext? context = null)
     {
         if (WeightsAreFile && Directory.Exists(weightsPath))
         {
@@ -78,7 +78,7 @@ public static class ModelRegistry
     }
 
     /// <summary>Finds and loads <paramref name="model"/>'s encoder.</summary>
-    public static FaceEncoder LoadEncoder(ModelDescriptor model, string? weightsArgument, InceptionNet.Models.ExecutionContext? context = null)
+    public static FaceEncoder LoadEncoder(ModelDescriptor model, string? weightsArgument, InceptionNet.Graph.ExecutionContext? context = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         return model.Load(FindWeights(model, weightsArgument), context);

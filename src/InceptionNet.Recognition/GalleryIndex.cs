@@ -1,4 +1,5 @@
 using InceptionNet.Tensors;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Recognition;
 
@@ -21,6 +22,7 @@ public enum IdentityRule
 /// <summary>
 /// Every gallery vector in one contiguous array, searched by SIMD brute force on all cores. Ranking uses float squared
 /// distances; the distances reported are recomputed in double, as the course's <c>np.linalg.norm</c> on float32 vectors.
+/// Searches are serialized per index and run on the workers of its <see cref="ExecutionContext"/>.
 /// </summary>
 public sealed class GalleryIndex : IParallelWork
 {
@@ -33,28 +35,36 @@ public sealed class GalleryIndex : IParallelWork
     private readonly int _dim;
     private readonly float[] _scratch;
     private readonly Lock _gate = new();
+    private readonly WorkerPool _workers;
     private float[] _query = [];
     private int[] _itemTop = [];
     private bool _findTopTwo;
 
-    /// <summary>Builds the index from identities and their entries.</summary>
-    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
-        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim)
+    /// <summary>
+    /// Builds the index from identities and their entries; searches run on <paramref name="context"/>'s workers (default:
+    /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool).
+    /// </summary>
+    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null)
+        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim, context)
     {
     }
 
     /// <summary>
     /// Builds the index straight from arrays (bulk loads, benchmarks): <paramref name="vectors"/> is [rows, dim] row-major
     /// and <paramref name="owner"/>[r] indexes <paramref name="names"/>. The arrays are used as they are, not copied.
+    /// Searches run on <paramref name="context"/>'s workers (default: a new <see cref="ExecutionContext"/>).
     /// </summary>
-    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim)
-        : this((vectors, owner), names, dim)
+    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim, ExecutionContext? context = null)
+        : this((vectors, owner), names, dim, context)
     {
     }
 
-    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim)
+    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context)
     {
         ArgumentNullException.ThrowIfNull(names);
+        context ??= new ExecutionContext();
+        _workers = context.Workers;
+        Level = context.Level;
         if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
         {
             throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
@@ -130,8 +140,8 @@ public sealed class GalleryIndex : IParallelWork
     /// <summary>Number of identities.</summary>
     public int IdentityCount => _names.Length;
 
-    /// <summary>Vector width used by the search.</summary>
-    public SimdLevel Level { get; init; } = Simd.Default;
+    /// <summary>Vector width used by the search (default: the context's).</summary>
+    public SimdLevel Level { get; init; }
 
     /// <summary>Every identity with its distance to <paramref name="query"/>, nearest first.</summary>
     public IReadOnlyList<(string Name, double Distance)> DistancesByIdentity(ReadOnlySpan<float> query, IdentityRule rule)
@@ -195,7 +205,7 @@ public sealed class GalleryIndex : IParallelWork
             }
 
             _findTopTwo = true;
-            WorkerPool.Shared.Run(this, items);
+            _workers.Run(this, items);
             _findTopTwo = false;
 
             // The global runner-up identity is, in its own chunk, either that chunk's best row or the best row of an
@@ -258,7 +268,7 @@ public sealed class GalleryIndex : IParallelWork
         lock (_gate)
         {
             _query = query.ToArray();
-            WorkerPool.Shared.Run(this, (Count + RowsPerItem - 1) / RowsPerItem);
+            _workers.Run(this, (Count + RowsPerItem - 1) / RowsPerItem);
             var best = new int[_names.Length];
             var squared = new float[_names.Length];
             Array.Fill(best, -1);

@@ -21,6 +21,12 @@ public interface IParallelWork
 /// (generation in the high half, items left in the low half) by compare-and-swap, so a helper that arrives late — descheduled, or still
 /// spinning up — simply finds nothing to claim: the caller runs every unclaimed item itself and waits only for items
 /// that are actually in flight on another core.
+/// <para>
+/// A <see cref="Run"/> issued from inside an item of this pool (a pyramid level whose network runs its own layers, say)
+/// runs its items inline on the thread that issued it, as the worker running the outer item: the other workers are busy
+/// with, or waiting on, the outer run, so there is nobody to hand the inner items to. Such an item must not keep its
+/// <see cref="Scratch"/> across the nested call, since the nested items use the same worker's buffers.
+/// </para>
 /// </remarks>
 public sealed class WorkerPool : IDisposable
 {
@@ -34,6 +40,13 @@ public sealed class WorkerPool : IDisposable
     private readonly float[][] _scratch;
     private readonly float[][] _tailScratch;
     private readonly long _spinTicks = SpinMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+
+    // The pool whose item this thread is running, and as which worker: a Run of that pool from inside the item goes inline.
+    [ThreadStatic]
+    private static WorkerPool? t_itemPool;
+    [ThreadStatic]
+    private static int t_itemWorker;
+
     private IParallelWork? _work;
     private int _itemCount;
     private long _ticket;
@@ -82,6 +95,18 @@ public sealed class WorkerPool : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (itemCount <= 0)
         {
+            return;
+        }
+
+        if (t_itemPool == this)
+        {
+            // Nested inside one of our items: the lock and the ticket belong to the outer run.
+            int worker = t_itemWorker;
+            for (int i = 0; i < itemCount; i++)
+            {
+                work.Execute(i, worker);
+            }
+
             return;
         }
 
@@ -244,10 +269,26 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    // Runs items of `generation` with this thread marked as the pool's worker, so that a Run from inside an item goes inline.
+    private void Drain(int worker, int generation)
+    {
+        var (outerPool, outerWorker) = (t_itemPool, t_itemWorker); // an item of another pool may be running this one
+        t_itemPool = this;
+        t_itemWorker = worker;
+        try
+        {
+            ClaimAndExecute(worker, generation);
+        }
+        finally
+        {
+            (t_itemPool, t_itemWorker) = (outerPool, outerWorker);
+        }
+    }
+
     // Claims items of `generation` until none are left. A claim is a compare-and-swap of the ticket, so a helper still
     // draining an older generation can never take an item of a newer one. A successful claim means the item is
     // unfinished, so Run is still waiting and _work/_itemCount still belong to this generation.
-    private void Drain(int worker, int generation)
+    private void ClaimAndExecute(int worker, int generation)
     {
         while (true)
         {

@@ -16,21 +16,48 @@ public static class OpenCvResize
         where T : struct, IFloatingPointIeee754<T>
     {
         Check(src.Length, sw, sh, cn, dw, dh);
+        var dst = new T[dw * dh * cn];
+        Area(src, sw, sh, cn, dw, dh, dst);
+        return dst;
+    }
+
+    /// <summary>
+    /// <c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_AREA)</c> into the first dw·dh·cn values of
+    /// <paramref name="dst"/> (for callers that reuse their buffers; the result is the same as the allocating overload's).
+    /// </summary>
+    public static void Area<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, Span<T> dst)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        Check(src.Length, sw, sh, cn, dw, dh);
+        if (dst.Length < dw * dh * cn)
+        {
+            throw new ArgumentException($"A {dw}x{dh}x{cn} result needs {dw * dh * cn} values, the destination holds {dst.Length}.", nameof(dst));
+        }
+
+        dst = dst[..(dw * dh * cn)];
         if (sw == dw && sh == dh)
         {
-            return src.ToArray(); // cv::resize copies when the sizes match
+            src.CopyTo(dst); // cv::resize copies when the sizes match
+            return;
         }
 
         double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
         double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
         if (scaleX >= 1 && scaleY >= 1)
         {
-            return IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY)
-                ? AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY)
-                : AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY);
+            if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY))
+            {
+                AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY, dst);
+            }
+            else
+            {
+                AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY, dst);
+            }
+
+            return;
         }
 
-        return Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true);
+        Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst);
     }
 
     /// <summary>
@@ -48,12 +75,17 @@ public static class OpenCvResize
 
         double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
         double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
+        var dst = new T[dw * dh * cn];
         if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY) && iscaleX == 2 && iscaleY == 2)
         {
-            return AreaFast(src, sw, sh, cn, dw, dh, 2, 2);
+            AreaFast(src, sw, sh, cn, dw, dh, 2, 2, dst);
+        }
+        else
+        {
+            Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false, dst);
         }
 
-        return Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false);
+        return dst;
     }
 
     // hal::resize: both scales (source / destination, via the reciprocal of dst / src) within DBL_EPSILON of the integers
@@ -79,10 +111,9 @@ public static class OpenCvResize
     // with one or four channels takes ResizeAreaFastVec_SIMD_32f instead, for every group of four output values of a row
     // (SSE2 baseline: 4 lanes): ((top left + top right) + (bottom left + bottom right)) · 0.25. Other float layouts and all
     // double images use the scalar loop.
-    private static T[] AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy)
+    private static void AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy, Span<T> dst)
         where T : struct, IFloatingPointIeee754<T>
     {
-        var dst = new T[dw * dh * cn];
         int area = sx * sy;
         T scale = T.CreateChecked(1f / area); // OpenCV: float scale = 1.f / area, even for double images
         var offsets = new int[area]; // the block's cells, row-major, relative to its top-left element
@@ -100,10 +131,11 @@ public static class OpenCvResize
         for (int y = 0; y < dh; y++)
         {
             int sy0 = y * sy;
-            var output = dst.AsSpan(y * rowWidth, rowWidth);
+            var output = dst.Slice(y * rowWidth, rowWidth);
             if (sy0 >= sh)
             {
-                continue; // OpenCV writes zeros; only reachable for a non-integer ratio, which never comes here
+                output.Clear(); // OpenCV writes zeros; only reachable for a non-integer ratio, which never comes here
+                continue;
             }
 
             int w = sy0 + sy <= sh ? fullWidth : 0;
@@ -156,8 +188,6 @@ public static class OpenCvResize
                 output[dx] = T.CreateChecked(float.CreateTruncating(sum) / count);
             }
         }
-
-        return dst;
     }
 
     private readonly record struct Decimate(int Di, int Si, double Alpha);
@@ -194,9 +224,10 @@ public static class OpenCvResize
     }
 
     // resizeArea_Invoker: weights are float (OpenCV stores alpha as float), products accumulated in T.
-    private static T[] AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY)
+    private static void AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY, Span<T> dst)
         where T : struct, IFloatingPointIeee754<T>
     {
+        dst.Clear(); // rows no source row reaches stay zero, as in a new array
         var xtab = AreaTable(sw, dw, cn, scaleX);
         var ytab = AreaTable(sh, dh, 1, scaleY);
         int taps = xtab.Count;
@@ -211,7 +242,6 @@ public static class OpenCvResize
         }
 
         int width = dw * cn;
-        var dst = new T[dh * width];
         var buf = new T[width];
         var sum = new T[width];
         int prevDy = ytab[0].Di;
@@ -268,20 +298,17 @@ public static class OpenCvResize
         {
             dst[prevDy * width + dx] = sum[dx];
         }
-
-        return dst;
     }
 
     // resizeGeneric_ with HResizeLinear / VResizeLinear; area mode uses INTER_AREA's enlarging weights.
-    private static T[] Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
-        double invScaleX, double invScaleY, bool areaMode)
+    private static void Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
+        double invScaleX, double invScaleY, bool areaMode, Span<T> dst)
         where T : struct, IFloatingPointIeee754<T>
     {
         var (xofs, xAlpha, xmax) = LinearTable<T>(sw, dw, scaleX, invScaleX, areaMode, clampEdges: true);
         // Vertically OpenCV clamps the row indices but keeps the weights: at the edges both rows are the same row and
         // the result is row·(1 − f) + row·f, which is not always exactly row in floating point.
         var (yofs, yAlpha, _) = LinearTable<T>(sh, dh, scaleY, invScaleY, areaMode, clampEdges: false);
-        var dst = new T[dw * dh * cn];
         var row0 = new T[dw * cn];
         var row1 = new T[dw * cn];
         for (int dy = 0; dy < dh; dy++)
@@ -295,8 +322,6 @@ public static class OpenCvResize
                 dst[dy * dw * cn + x] = row0[x] * b0 + row1[x] * b1;
             }
         }
-
-        return dst;
     }
 
     private static void Horizontal<T>(ReadOnlySpan<T> row, int cn, int dw, int[] xofs, T[] alpha, int xmax, T[] output)

@@ -210,18 +210,3 @@ public sealed class SimilarityAlignmentTests(MtcnnFixture fixture) : IClassFixtu
         }
     }
 }
-
-public sealed class PReluLayerTests
-{
-    [Fact]
-    public void Negative_values_are_scaled_per_channel_and_positive_ones_kept()
-    {
-        var x = TensorSliceOf([-2f, 3f, -1f, -4f, 0f, 5f], channels: 3);
-        var y = TensorSliceOf(new float[6], channels: 3);
-        new PReluLayer([0.5f, 0.25f, 2f]).Forward(x, y, new InceptionNet.Models.ExecutionContext());
-        Assert.Equal(new float[] { -1f, 3f, -2f, -2f, 0f, 5f }, y.Buffer);
-    }
-
-    private static InceptionNet.Tensors.TensorSlice TensorSliceOf(float[] values, int channels) =>
-        InceptionNet.Tensors.TensorSlice.Dense(values, 1, 1, values.Length / channels, channels);
-}

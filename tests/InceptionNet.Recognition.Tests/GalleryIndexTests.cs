@@ -2,6 +2,7 @@ using InceptionNet.Recognition;
 using InceptionNet.Tensors;
 using InceptionNet.TestSupport;
 using Xunit;
+using ExecutionContext = InceptionNet.Graph.ExecutionContext;
 
 namespace InceptionNet.Recognition.Tests;
 
@@ -57,5 +58,33 @@ public sealed class GalleryIndexTests
         // The centroid of "a" is (1, 1) — not re-normalized, since the stored vectors are not unit length.
         var mean = index.DistancesByIdentity(query, IdentityRule.Mean).ToDictionary(d => d.Name, d => d.Distance);
         Assert.Equal(0, mean["a"], 12);
+    }
+
+    [Fact]
+    public void Searches_run_on_the_workers_of_the_given_context()
+    {
+        var pool = new WorkerPool(2);
+        var index = new GalleryIndex([1, 0, 0, 1], [0, 1], ["a", "b"], 2, new ExecutionContext(pool));
+        Assert.Equal("a", index.TopTwo([0.9f, 0.1f]).Best!.Value.Name);
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => index.TopTwo([0.9f, 0.1f]));
+    }
+
+    [Fact]
+    public async Task Searches_issued_from_items_of_the_same_pool_finish_and_agree()
+    {
+        // Probes identified in parallel on the index's own pool: each search is a run nested inside an item.
+        const int rows = 3 * 8192 + 5, dim = 17;
+        var pool = new WorkerPool(2);
+        var vectors = TestData.Uniform(rows * dim, 5);
+        var owner = Enumerable.Range(0, rows).Select(r => r % 101).ToArray();
+        var index = new GalleryIndex(vectors, owner, Enumerable.Range(0, 101).Select(i => $"p{i}").ToArray(), dim, new ExecutionContext(pool));
+        var queries = Enumerable.Range(0, 8).Select(q => TestData.Uniform(dim, 2000 + q)).ToArray();
+        var expected = queries.Select(q => index.TopTwo(q).Best!.Value.Name).ToArray();
+        var actual = new string[queries.Length];
+        // A deadlock surfaces as a TimeoutException (the pool is then left undisposed: its lock is held forever).
+        await Task.Run(() => pool.For(queries.Length, q => actual[q] = index.TopTwo(queries[q]).Best!.Value.Name)).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(expected, actual);
+        pool.Dispose();
     }
 }

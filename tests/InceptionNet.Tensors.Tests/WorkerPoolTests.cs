@@ -85,10 +85,151 @@ public sealed class WorkerPoolTests
         Assert.IsType<ArgumentException>(error.InnerException);
     }
 
+    // Two outer items that wait for each other, so one runs on the caller (worker 0) and one on the helper; the one on
+    // `nestingWorker` issues a Run of 64 items on the same pool. Before nested runs went inline, a nested Run on the
+    // helper waited forever for the lock the outer Run holds, and one on the caller overwrote the outer run's ticket.
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_run_issued_inside_an_item_runs_inline_on_that_thread(int nestingWorker)
+    {
+        NestingWork? outer = null;
+        RunWithDeadline(2, pool =>
+        {
+            outer = new NestingWork(pool, nestingWorker, useFor: false);
+            pool.Run(outer, 2);
+        });
+        outer!.AssertNestedRanInline();
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void A_for_issued_inside_a_for_runs_inline_on_that_thread(int nestingWorker)
+    {
+        NestingWork? outer = null;
+        RunWithDeadline(2, pool =>
+        {
+            int caller = Environment.CurrentManagedThreadId;
+            outer = new NestingWork(pool, nestingWorker, useFor: true);
+            pool.For(2, i => outer.Execute(i, Environment.CurrentManagedThreadId == caller ? 0 : 1));
+        });
+        outer!.AssertNestedRanInline();
+    }
+
+    [Fact]
+    public void Nested_runs_on_every_worker_many_times_over_leave_the_pool_usable()
+    {
+        var inner = new CountingWork(64);
+        var totals = new int[3];
+        RunWithDeadline(3, pool =>
+        {
+            for (int run = 0; run < 200; run++)
+            {
+                pool.For(6, i =>
+                {
+                    var hits = new int[5 + i];
+                    pool.For(hits.Length, j => Interlocked.Increment(ref hits[j]));
+                    Assert.All(hits, h => Assert.Equal(1, h));
+                    Interlocked.Increment(ref totals[i % 3]);
+                });
+            }
+
+            inner.Reset(64);
+            pool.Run(inner, 64); // an ordinary run afterwards still uses every worker's claim path
+            inner.AssertEachRanOnce(64, 3);
+        });
+        Assert.Equal([400, 400, 400], totals);
+    }
+
+    [Fact]
+    public void A_failure_inside_a_nested_run_reaches_the_outer_caller()
+    {
+        RunWithDeadline(2, pool =>
+        {
+            var error = Assert.Throws<AggregateException>(() =>
+                pool.For(4, i => pool.For(3, j => _ = i == 2 && j == 1 ? throw new ArgumentException("inner") : 0)));
+            Assert.IsType<ArgumentException>(error.InnerException);
+            var hits = new int[10];
+            pool.For(hits.Length, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        });
+    }
+
+    // A nested run that deadlocks holds the pool's lock forever, so the pool is disposed only when the body finished.
+    private static void RunWithDeadline(int workers, Action<WorkerPool> body)
+    {
+        var pool = new WorkerPool(workers);
+        RunWithDeadline(() => body(pool));
+        pool.Dispose();
+    }
+
     private static void RunWithDeadline(Action action)
     {
         var task = Task.Run(action);
         Assert.True(task.Wait(Deadline), $"the pool did not finish within {Deadline.TotalSeconds} s (hang)");
+    }
+
+    private sealed class NestingWork(WorkerPool pool, int nestingWorker, bool useFor) : IParallelWork
+    {
+        private const int InnerItems = 64;
+        private readonly int[] _innerRuns = new int[InnerItems];
+        private readonly int[] _innerThreads = new int[InnerItems];
+        private readonly int[] _innerWorkers = new int[InnerItems];
+        private int _arrived;
+        private int _nestingThread;
+
+        public void Execute(int item, int worker)
+        {
+            // Both outer items are in flight at once: the caller's and the helper's.
+            Interlocked.Increment(ref _arrived);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Volatile.Read(ref _arrived) < 2)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the helper never took an outer item");
+                Thread.SpinWait(20);
+            }
+
+            if (worker != nestingWorker)
+            {
+                return;
+            }
+
+            _nestingThread = Environment.CurrentManagedThreadId;
+            if (useFor)
+            {
+                pool.For(InnerItems, i => Record(i, -1));
+            }
+            else
+            {
+                pool.Run(new DelegatingWork(Record), InnerItems);
+            }
+        }
+
+        public void AssertNestedRanInline()
+        {
+            for (int i = 0; i < InnerItems; i++)
+            {
+                Assert.True(_innerRuns[i] == 1, $"inner item {i} ran {_innerRuns[i]} times");
+                Assert.Equal(_nestingThread, _innerThreads[i]);
+                if (_innerWorkers[i] >= 0)
+                {
+                    Assert.Equal(nestingWorker, _innerWorkers[i]);
+                }
+            }
+        }
+
+        private void Record(int item, int worker)
+        {
+            Interlocked.Increment(ref _innerRuns[item]);
+            _innerThreads[item] = Environment.CurrentManagedThreadId;
+            _innerWorkers[item] = worker;
+        }
+
+        private sealed class DelegatingWork(Action<int, int> body) : IParallelWork
+        {
+            public void Execute(int item, int worker) => body(item, worker);
+        }
     }
 
     private sealed class CountingWork(int capacity) : IParallelWork

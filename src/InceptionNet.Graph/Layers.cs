@@ -1,6 +1,6 @@
 using InceptionNet.Tensors;
 
-namespace InceptionNet.Models;
+namespace InceptionNet.Graph;
 
 /// <summary>Per-image spatial shape of an activation, H × W × C (NHWC without the batch).</summary>
 public readonly record struct Shape(int H, int W, int C)
@@ -379,5 +379,64 @@ public sealed class ResidualBlock(ILayer branches, ConvLayer up, float scale) : 
         branches.Forward(input, mixed, context);
         up.ForwardResidual(mixed, input, scale, output, context);
         context.Pool.Return(mixed);
+    }
+}
+
+/// <summary>Keras GlobalAveragePooling2D (kept 4-D: output [N, 1, 1, C]).</summary>
+public sealed class GlobalAveragePoolLayer : ILayer
+{
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => new(1, 1, input.C);
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
+        Pooling.GlobalAvgPool(input, output, context.Level);
+}
+
+/// <summary>
+/// Parametric ReLU with one slope per channel: <c>y = x &gt; 0 ? x : αc·x</c> (TF: relu(x) − α·relu(−x)). The plain
+/// form of the PReLU that <see cref="ConvLayer.WithPrelu"/> fuses into a convolution's store (MTCNN).
+/// </summary>
+public sealed class PReluLayer(float[] alpha) : ILayer
+{
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) =>
+        input.C == alpha.Length ? input : throw new InvalidOperationException($"PReLU has {alpha.Length} slopes for {input.C} channels.");
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        int c = input.C;
+        for (int p = 0; p < input.Pixels; p++)
+        {
+            var src = input.Buffer.AsSpan(input.Offset + p * input.PixelStride, c);
+            var dst = output.Buffer.AsSpan(output.Offset + p * output.PixelStride, c);
+            for (int i = 0; i < c; i++)
+            {
+                float v = src[i];
+                dst[i] = v > 0f ? v : alpha[i] * v;
+            }
+        }
+    }
+}
+
+/// <summary>A flattening view: [N, H, W, C] → [N, 1, 1, H·W·C] in row-major (NHWC) order, as the MTCNN dense layers read it.</summary>
+public sealed class FlattenLayer : ILayer
+{
+    /// <inheritdoc />
+    public Shape OutputShape(Shape input) => new(1, 1, input.H * input.W * input.C);
+
+    /// <inheritdoc />
+    public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
+    {
+        int pixels = input.H * input.W, c = input.C;
+        for (int n = 0; n < input.N; n++)
+        {
+            var target = output.Pixel(n, 0, 0); // [H·W·C]
+            for (int p = 0; p < pixels; p++)
+            {
+                input.Buffer.AsSpan(input.Offset + (n * pixels + p) * input.PixelStride, c).CopyTo(target.Slice(p * c, c));
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@ using InceptionNet.Tensors;
 using InceptionNet.TestSupport;
 using Xunit;
 
-namespace InceptionNet.Models.Tests;
+namespace InceptionNet.Graph.Tests;
 
 public sealed class FusedConcatenateTests
 {

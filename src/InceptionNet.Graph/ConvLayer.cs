@@ -1,7 +1,7 @@
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
 
-namespace InceptionNet.Models;
+namespace InceptionNet.Graph;
 
 /// <summary>How a batch normalization layer is parameterized in the weights file.</summary>
 /// <param name="Epsilon">Added to the moving variance.</param>
