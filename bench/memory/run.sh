@@ -32,7 +32,7 @@ peak() { # peak RSS of the command in MiB (GNU time's last stderr line), and its
 "${cli[@]}" enroll -g "$work/g.json" -n obama --model faceapi ../shared/images/faces/train/obama/* >/dev/null
 echo "| command | 1 photo | $n photos |"  # eval needs two photos of someone: its small set is 40
 echo "|---|---|---|"
-for k in 1 40 "$n"; do make_set "$k" "$work/set$k"; done
+for k in $(printf "%s\n" 1 40 "$n" | sort -un); do make_set "$k" "$work/set$k"; done
 row() { # name, the small set's size, then the command: SET stands for the set's folder, FILES for its photos
   local name=$1 small=$2; shift 2
   local cells=()

@@ -23,6 +23,9 @@ public interface IFaceEncoder
     /// <summary>Distance below which two faces are the same person.</summary>
     double DefaultThreshold { get; }
 
+    /// <summary>Whether <see cref="FaceEncoding.Embedding"/> is L2-normalized (FaceNet, OpenFace) or the raw output (face-api).</summary>
+    bool NormalizesEmbedding { get; }
+
     /// <summary>SHA-256 digest of the weights.</summary>
     string WeightsDigest { get; }
 

@@ -61,7 +61,7 @@ public sealed class FaceRecognizer
         Gallery = gallery;
         Options = options ?? new RecognitionOptions();
         Threshold = Options.Threshold ?? gallery.Threshold ?? encoder.DefaultThreshold;
-        _index = gallery.BuildIndex();
+        _index = gallery.BuildIndex(encoder.NormalizesEmbedding);
     }
 
     /// <summary>The gallery searched.</summary>

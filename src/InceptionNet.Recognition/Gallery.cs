@@ -206,7 +206,8 @@ public sealed class Gallery
     public bool Contains(string name) => IndexOf(name) >= 0;
 
     /// <summary>A search index over every entry (contiguous vectors).</summary>
-    public GalleryIndex BuildIndex() => new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize);
+    /// <param name="unitVectors">Whether the model's embeddings are L2-normalized (it decides how identity means are formed).</param>
+    public GalleryIndex BuildIndex(bool unitVectors = true) => new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors);
 
     internal void Add(string name, GalleryEntry entry)
     {

@@ -42,10 +42,12 @@ public sealed class GalleryIndex : IParallelWork
 
     /// <summary>
     /// Builds the index from identities and their entries; searches run on <paramref name="context"/>'s workers (default:
-    /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool).
+    /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool). <paramref name="unitVectors"/> says whether
+    /// the model's embeddings are L2-normalized (then an identity's mean is re-normalized for <see cref="IdentityRule.Mean"/>);
+    /// it comes from the model, never from looking at the vectors.
     /// </summary>
-    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null)
-        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim, context)
+    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true)
+        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim, context, unitVectors)
     {
     }
 
@@ -53,13 +55,14 @@ public sealed class GalleryIndex : IParallelWork
     /// Builds the index straight from arrays (bulk loads, benchmarks): <paramref name="vectors"/> is [rows, dim] row-major
     /// and <paramref name="owner"/>[r] indexes <paramref name="names"/>. The arrays are used as they are, not copied.
     /// Searches run on <paramref name="context"/>'s workers (default: a new <see cref="ExecutionContext"/>).
+    /// <paramref name="unitVectors"/>: whether the model's embeddings are L2-normalized (see the other constructor).
     /// </summary>
-    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim, ExecutionContext? context = null)
-        : this((vectors, owner), names, dim, context)
+    public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim, ExecutionContext? context = null, bool unitVectors = true)
+        : this((vectors, owner), names, dim, context, unitVectors)
     {
     }
 
-    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context)
+    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
     {
         ArgumentNullException.ThrowIfNull(names);
         context ??= new ExecutionContext();
@@ -84,12 +87,6 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         _means = new float[names.Length * dim];
-        bool unit = true;
-        for (int r = 0; r < _owner.Length && unit; r++)
-        {
-            unit = Math.Abs(System.Numerics.Tensors.TensorPrimitives.Norm(_vectors.AsSpan(r * dim, dim)) - 1) < 1e-3;
-        }
-
         _counts = new int[names.Length];
         foreach (int id in _owner)
         {
@@ -105,7 +102,7 @@ public sealed class GalleryIndex : IParallelWork
                 norm += v * v;
             }
 
-            norm = unit ? Math.Sqrt(Math.Max(norm, 1e-12)) : Math.Max(_counts[id], 1);
+            norm = unitVectors ? Math.Sqrt(Math.Max(norm, 1e-12)) : Math.Max(_counts[id], 1);
             for (int j = 0; j < dim; j++)
             {
                 _means[id * dim + j] = (float)(mean[j] / norm);

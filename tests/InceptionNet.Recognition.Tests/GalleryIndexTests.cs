@@ -50,7 +50,7 @@ public sealed class GalleryIndexTests
     {
         // face-api descriptors are not unit vectors: "a" has photos at (2, 0) and (0, 2); "b" one at (3, 3).
         float[] vectors = [2, 0, 0, 2, 3, 3];
-        var index = new GalleryIndex(vectors, [0, 0, 1], ["a", "b"], 2);
+        var index = new GalleryIndex(vectors, [0, 0, 1], ["a", "b"], 2, unitVectors: false); // said by the model, not guessed from norms
         float[] query = [1, 1];
         var meanDistance = index.DistancesByIdentity(query, IdentityRule.MeanDistance).ToDictionary(d => d.Name, d => d.Distance);
         Assert.Equal(Math.Sqrt(2), meanDistance["a"], 12); // both photos at √2

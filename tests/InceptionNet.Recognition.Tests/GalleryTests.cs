@@ -19,6 +19,8 @@ internal sealed class FixtureEncoder(string digest = "fixture-digest") : IFaceEn
 
     public double DefaultThreshold => 0.7;
 
+    public bool NormalizesEmbedding => true;
+
     public string WeightsDigest => digest;
 
     public FaceEncoding Encode(RgbImage image) => throw new NotSupportedException();
