@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace InceptionNet.Vision;
 
 /// <summary>
@@ -25,14 +27,41 @@ public static class ImageDecoder
             throw new InvalidImageException(path, "file not found.");
         }
 
-        byte[] bytes = File.ReadAllBytes(path);
-        return Decode(bytes, path, maxPixels);
+        // The file is read into a rented array (returned once decoded), as the decoders rent their own buffers: a stream
+        // of photos then leaves no large garbage behind.
+        using var handle = File.OpenHandle(path);
+        long length = RandomAccess.GetLength(handle);
+        if (length > Array.MaxLength)
+        {
+            throw new InvalidImageException(path, $"{length} bytes is too large to read into one buffer.");
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            int read = 0;
+            for (int n; read < length && (n = RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read)) > 0;)
+            {
+                read += n;
+            }
+
+            return Decode(buffer.AsSpan(0, read), path, maxPixels);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Decodes an in-memory file; <paramref name="name"/> is used in error messages.</summary>
     public static RgbImage Decode(byte[] bytes, string name, long maxPixels = DefaultMaxPixels)
     {
         ArgumentNullException.ThrowIfNull(bytes);
+        return Decode(bytes.AsSpan(), name, maxPixels);
+    }
+
+    private static RgbImage Decode(ReadOnlySpan<byte> bytes, string name, long maxPixels)
+    {
         if (bytes.Length == 0)
         {
             throw new InvalidImageException(name, "the file is empty (0 bytes).");

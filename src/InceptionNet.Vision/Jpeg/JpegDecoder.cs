@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace InceptionNet.Vision.Jpeg;
 
 /// <summary>
@@ -5,7 +7,9 @@ namespace InceptionNet.Vision.Jpeg;
 /// used by PIL <c>Image.open(p).convert("RGB")</c> and <c>cv2.imread</c>): ISLOW integer IDCT, "fancy" triangle
 /// upsampling (h2v1, h1v2, h2v2; box replication for other ratios), libjpeg's fixed-point YCbCr→RGB tables, and the
 /// same colour-space guess (JFIF, Adobe transform flag, component ids). EXIF orientation is ignored, as PIL's open does.
-/// Arithmetic-coded, lossless, hierarchical, 12-bit and CMYK/YCCK files are refused with a message.
+/// Arithmetic-coded, lossless, hierarchical, 12-bit and CMYK/YCCK files are refused with a message. The large temporary
+/// buffers (coefficients, component planes, upsampled planes) are rented from <see cref="ArrayPool{T}.Shared"/> and
+/// returned when the decode ends, so that a warm decode allocates little beyond the returned image.
 /// </summary>
 public static class JpegDecoder
 {
@@ -28,9 +32,10 @@ public static class JpegDecoder
     /// <exception cref="InvalidImageException">Corrupt, truncated, unsupported, or above <paramref name="maxPixels"/>.</exception>
     public static RgbImage Decode(ReadOnlySpan<byte> data, string name, long maxPixels = ImageDecoder.DefaultMaxPixels)
     {
+        var decoder = new Decoder(name, maxPixels);
         try
         {
-            return new Decoder(name, maxPixels).Run(data);
+            return decoder.Run(data);
         }
         catch (FormatException ex)
         {
@@ -43,6 +48,10 @@ public static class JpegDecoder
         catch (ArgumentOutOfRangeException ex)
         {
             throw new InvalidImageException(name, "corrupt JPEG: a segment is shorter than its contents.", ex);
+        }
+        finally
+        {
+            decoder.ReturnBuffers();
         }
     }
 
@@ -58,12 +67,15 @@ public static class JpegDecoder
         public int Height;         // downsampled_height
         public int BlocksPerLine;  // padded to whole MCUs
         public int BlocksPerColumn;
-        public short[] Coefficients = []; // allocated by the component's first scan, once the data can cover it
+        // Rented by the component's first scan, once the data can cover it, and cleared to BlocksPerLine·BlocksPerColumn·64
+        // zeros (the rented array may be longer). Empty until then and once the IDCT has consumed it.
+        public short[] Coefficients = [];
         public int DcPredictor;
 
         // Progressive only: per block, bit k set when the coefficient at zig-zag index k ≥ 1 is nonzero; and one bit per
         // block that has any. An AC refinement scan's end-of-band run then visits only the coefficients it can change.
-        // AnyAc: the union of all AcMasks, so that a run over a band nobody has is skipped outright.
+        // AnyAc: the union of all AcMasks, so that a run over a band nobody has is skipped outright. Rented and cleared
+        // with the coefficients.
         public ulong[] AcMasks = [];
         public ulong[] BlocksWithAc = [];
         public ulong AnyAc;
@@ -77,6 +89,34 @@ public static class JpegDecoder
                 BlocksWithAc[blockIndex >> 6] |= 1UL << blockIndex;
                 AnyAc |= bit;
             }
+        }
+
+        public void ReturnBuffers()
+        {
+            Return(ref Coefficients);
+            Return(ref AcMasks);
+            Return(ref BlocksWithAc);
+        }
+    }
+
+    private static T[] Rent<T>(int length, bool clear)
+    {
+        var array = ArrayPool<T>.Shared.Rent(length);
+        if (clear)
+        {
+            array.AsSpan(0, length).Clear();
+        }
+
+        return array;
+    }
+
+    // Returns a rented array (an empty one was never rented) and leaves the field empty, so that nothing returns it twice.
+    private static void Return<T>(ref T[] array)
+    {
+        if (array.Length > 0)
+        {
+            ArrayPool<T>.Shared.Return(array);
+            array = [];
         }
     }
 
@@ -96,6 +136,14 @@ public static class JpegDecoder
         // libjpeg-turbo's tjDecompress limits progressive scans for the same reason: each scan walks every block, so a
         // hostile file of thousands of tiny scans would take minutes.
         private const int MaxScans = 1000;
+
+        public void ReturnBuffers()
+        {
+            foreach (var c in _components)
+            {
+                c.ReturnBuffers();
+            }
+        }
 
         public RgbImage Run(ReadOnlySpan<byte> data)
         {
@@ -516,12 +564,13 @@ public static class JpegDecoder
                     throw new FormatException($"component {c.Id}'s first scan is not a DC first scan (invalid progression).");
                 }
 
+                // Baseline blocks and progressive first scans write only nonzero coefficients, the masks only set bits.
                 int blocks = c.BlocksPerLine * c.BlocksPerColumn;
-                c.Coefficients = new short[blocks * 64];
+                c.Coefficients = Rent<short>(blocks * 64, clear: true);
                 if (_progressive)
                 {
-                    c.AcMasks = new ulong[blocks];
-                    c.BlocksWithAc = new ulong[(blocks + 63) / 64];
+                    c.AcMasks = Rent<ulong>(blocks, clear: true);
+                    c.BlocksWithAc = Rent<ulong>((blocks + 63) / 64, clear: true);
                 }
             }
         }
@@ -746,8 +795,28 @@ public static class JpegDecoder
 
         private RgbImage Output()
         {
-            // IDCT every block into a padded plane per component.
+            // Planes and upsampled planes are rented; the slots stay empty until rented, so the finally returns only those.
             var planes = new byte[_components.Length][];
+            var full = new byte[_components.Length][];
+            Array.Fill(planes, Array.Empty<byte>());
+            Array.Fill(full, Array.Empty<byte>());
+            try
+            {
+                return Output(planes, full);
+            }
+            finally
+            {
+                for (int i = 0; i < planes.Length; i++)
+                {
+                    Return(ref planes[i]);
+                    Return(ref full[i]);
+                }
+            }
+        }
+
+        private RgbImage Output(byte[][] planes, byte[][] full)
+        {
+            // IDCT every block into a padded plane per component, whose every sample the IDCT writes.
             var strides = new int[_components.Length];
             Span<int> workspace = stackalloc int[64];
             for (int i = 0; i < _components.Length; i++)
@@ -760,7 +829,7 @@ public static class JpegDecoder
                 }
 
                 int stride = c.BlocksPerLine * 8;
-                var plane = new byte[stride * c.BlocksPerColumn * 8];
+                var plane = planes[i] = Rent<byte>(stride * c.BlocksPerColumn * 8, clear: false);
                 for (int by = 0; by < c.BlocksPerColumn; by++)
                 {
                     for (int bx = 0; bx < c.BlocksPerLine; bx++)
@@ -770,12 +839,12 @@ public static class JpegDecoder
                     }
                 }
 
-                planes[i] = plane;
                 strides[i] = stride;
-                c.Coefficients = [];
+                c.ReturnBuffers();
             }
 
-            var pixels = new byte[_width * _height * 3];
+            int count = _width * _height;
+            var pixels = new byte[count * 3];
             if (_components.Length == 1)
             {
                 for (int y = 0; y < _height; y++)
@@ -791,15 +860,15 @@ public static class JpegDecoder
                 return new RgbImage(_width, _height, pixels);
             }
 
-            var full = new byte[3][];
             for (int i = 0; i < 3; i++)
             {
-                full[i] = JpegUpsampler.Upsample(planes[i], strides[i], _components[i], _hMax / _components[i].H, _vMax / _components[i].V, _width, _height);
+                full[i] = Rent<byte>(count, clear: false);
+                JpegUpsampler.Upsample(planes[i], strides[i], _components[i], _hMax / _components[i].H, _vMax / _components[i].V, _width, _height, full[i]);
             }
 
             if (IsRgb())
             {
-                for (int p = 0; p < _width * _height; p++)
+                for (int p = 0; p < count; p++)
                 {
                     pixels[p * 3] = full[0][p];
                     pixels[p * 3 + 1] = full[1][p];
@@ -808,7 +877,7 @@ public static class JpegDecoder
             }
             else
             {
-                JpegColor.YccToRgb(full[0], full[1], full[2], pixels);
+                JpegColor.YccToRgb(full[0], full[1], full[2], count, pixels);
             }
 
             return new RgbImage(_width, _height, pixels);
@@ -844,10 +913,9 @@ public static class JpegDecoder
 
     private static class JpegUpsampler
     {
-        // Returns a width×height plane of the component at full resolution.
-        public static byte[] Upsample(byte[] plane, int stride, Component c, int hRatio, int vRatio, int width, int height)
+        // Writes the component at full resolution to output[0 .. width·height).
+        public static void Upsample(byte[] plane, int stride, Component c, int hRatio, int vRatio, int width, int height, byte[] output)
         {
-            var output = new byte[width * height];
             int cw = c.Width, ch = c.Height;
             if (hRatio == 1 && vRatio == 1)
             {
@@ -856,20 +924,21 @@ public static class JpegDecoder
                     plane.AsSpan(y * stride, width).CopyTo(output.AsSpan(y * width));
                 }
 
-                return output;
+                return;
             }
 
             bool fancyH = hRatio == 2 && cw > 2;
             if (hRatio == 2 && vRatio == 1 && fancyH)
             {
-                var row = new byte[2 * cw];
+                var row = Rent<byte>(2 * cw, clear: false);
                 for (int y = 0; y < height; y++)
                 {
                     H2Fancy(plane.AsSpan(y * stride, cw), row);
                     row.AsSpan(0, width).CopyTo(output.AsSpan(y * width));
                 }
 
-                return output;
+                ArrayPool<byte>.Shared.Return(row);
+                return;
             }
 
             if (hRatio == 1 && vRatio == 2)
@@ -884,13 +953,13 @@ public static class JpegDecoder
                     }
                 }
 
-                return output;
+                return;
             }
 
             if (hRatio == 2 && vRatio == 2 && fancyH)
             {
-                var sums = new int[cw];
-                var rowBuffer = new byte[2 * cw];
+                var sums = Rent<int>(cw, clear: false);
+                var rowBuffer = Rent<byte>(2 * cw, clear: false);
                 for (int y = 0; y < height; y++)
                 {
                     var (near, far, _) = VerticalNeighbours(y, ch);
@@ -915,7 +984,9 @@ public static class JpegDecoder
                     row[..width].CopyTo(output.AsSpan(y * width, width));
                 }
 
-                return output;
+                ArrayPool<int>.Shared.Return(sums);
+                ArrayPool<byte>.Shared.Return(rowBuffer);
+                return;
             }
 
             // Any other integral ratio (and 2x with a component 1-2 samples wide): libjpeg replicates (box filter).
@@ -927,8 +998,6 @@ public static class JpegDecoder
                     output[y * width + x] = plane[sy * stride + x / hRatio];
                 }
             }
-
-            return output;
         }
 
         // h1v2/h2v2 fancy: output row y sits between component rows; 3/4 of the nearer, 1/4 of the next nearer
@@ -982,10 +1051,11 @@ public static class JpegDecoder
         // libjpeg's sample_range_limit: clamps [-384, 639] to [0, 255] by lookup (indices offset by 384).
         private static readonly byte[] Limit = Enumerable.Range(-384, 1024).Select(v => (byte)Math.Clamp(v, 0, 255)).ToArray();
 
-        public static void YccToRgb(byte[] y, byte[] cb, byte[] cr, byte[] rgb)
+        // The first `count` samples of the three planes → count RGB pixels.
+        public static void YccToRgb(byte[] y, byte[] cb, byte[] cr, int count, byte[] rgb)
         {
             var limit = Limit;
-            for (int p = 0, o = 0; p < y.Length; p++, o += 3)
+            for (int p = 0, o = 0; p < count; p++, o += 3)
             {
                 int luma = y[p] + 384, b = cb[p], r = cr[p];
                 rgb[o] = limit[luma + CrR[r]];

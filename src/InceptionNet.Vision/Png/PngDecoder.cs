@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
 
@@ -10,7 +11,8 @@ namespace InceptionNet.Vision.Png;
 /// conversion to "L" clips), palette indices past the PLTE entries read as grey (Pillow's palette starts as a ramp).
 /// Every chunk's length is checked against the file and its CRC verified; the pixel budget is checked from IHDR before
 /// anything else; the image data is inflated once to count it and, only if it holds what IHDR implies, once more into a
-/// buffer of exactly that size, so the cost is bounded by the file, not by what its header claims.
+/// buffer of exactly that size, so the cost is bounded by the file, not by what its header claims. The compressed and
+/// inflated data live in arrays rented from <see cref="ArrayPool{T}.Shared"/> and returned when the decode ends.
 /// </summary>
 public static class PngDecoder
 {
@@ -148,24 +150,37 @@ public static class PngDecoder
             throw new InvalidImageException(name, $"{h.Width}x{h.Height} at {h.BitsPerPixel} bits per pixel is too large to decode in one buffer.");
         }
 
-        var compressed = new byte[idatBytes];
-        int at = 0;
-        foreach (var range in idat)
+        // The IDAT bodies fit in the file, which fits in one array, so their sum is an int.
+        byte[] compressed = ArrayPool<byte>.Shared.Rent((int)idatBytes);
+        byte[]? raw = null;
+        try
         {
-            var part = data[range];
-            part.CopyTo(compressed.AsSpan(at));
-            at += part.Length;
-        }
+            int at = 0;
+            foreach (var range in idat)
+            {
+                var part = data[range];
+                part.CopyTo(compressed.AsSpan(at));
+                at += part.Length;
+            }
 
-        byte[] raw = Inflate(compressed, (int)expected);
-        var pixels = new byte[(long)h.Width * h.Height * 3];
-        int offset = 0;
-        foreach (var pass in h.Interlaced ? Passes : Progressive)
+            raw = Inflate(compressed, at, (int)expected);
+            var pixels = new byte[(long)h.Width * h.Height * 3];
+            int offset = 0;
+            foreach (var pass in h.Interlaced ? Passes : Progressive)
+            {
+                offset = ReconstructPass(h, palette, raw, offset, pass, pixels);
+            }
+
+            return new RgbImage(h.Width, h.Height, pixels);
+        }
+        finally
         {
-            offset = ReconstructPass(h, palette, raw, offset, pass, pixels);
+            ArrayPool<byte>.Shared.Return(compressed);
+            if (raw is not null)
+            {
+                ArrayPool<byte>.Shared.Return(raw);
+            }
         }
-
-        return new RgbImage(h.Width, h.Height, pixels);
     }
 
     private static Header ReadHeader(ReadOnlySpan<byte> s, string name, long maxPixels)
@@ -230,20 +245,25 @@ public static class PngDecoder
         return total;
     }
 
-    // Inflates exactly `expected` bytes. A first pass only counts what the data decompresses to (into a small scratch
-    // buffer), so a header that claims a huge image backed by a few bytes costs nothing but the inflate of those bytes;
-    // only once the data is known to hold the image is the buffer allocated, at exactly that size. Bytes past `expected`
-    // are ignored, as Pillow ignores them.
-    private static byte[] Inflate(byte[] compressed, int expected)
+    // Inflates exactly `expected` bytes of compressed[0 .. length) into a rented array (the caller returns it). A first
+    // pass only counts what the data decompresses to (into a small scratch buffer), so a header that claims a huge image
+    // backed by a few bytes costs nothing but the inflate of those bytes; only once the data is known to hold the image
+    // is the buffer rented. Bytes past `expected` are ignored, as Pillow ignores them.
+    private static byte[] Inflate(byte[] compressed, int length, int expected)
     {
         long available = 0;
-        using (var counting = new ZLibStream(new MemoryStream(compressed, writable: false), CompressionMode.Decompress))
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(Math.Min(expected, 1 << 16));
+        try
         {
-            var scratch = new byte[Math.Min(expected, 1 << 16)];
-            for (int read; available < expected && (read = counting.Read(scratch)) > 0;)
+            using var counting = new ZLibStream(new MemoryStream(compressed, 0, length, writable: false), CompressionMode.Decompress);
+            for (int read; available < expected && (read = counting.Read(scratch, 0, (int)Math.Min(expected - available, scratch.Length))) > 0;)
             {
                 available += read;
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
         }
 
         if (available < expected)
@@ -251,10 +271,18 @@ public static class PngDecoder
             throw new FormatException($"the image data ends after {available} of {expected} bytes (truncated).");
         }
 
-        var buffer = new byte[expected];
-        using var zlib = new ZLibStream(new MemoryStream(compressed, writable: false), CompressionMode.Decompress);
-        zlib.ReadExactly(buffer);
-        return buffer;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(expected);
+        try
+        {
+            using var zlib = new ZLibStream(new MemoryStream(compressed, 0, length, writable: false), CompressionMode.Decompress);
+            zlib.ReadExactly(buffer, 0, expected);
+            return buffer;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
     }
 
     // Reverses the row filters of one pass in place (each row's predecessor is already reconstructed) and writes its
