@@ -118,6 +118,7 @@ public sealed class FacePipeline
 
             waiting.Add(photo);
             waitingFaces += photo.Item2.Count;
+            MemoryCeiling.AfterPhoto(); // the decoded photo is garbage now: only its chips are kept
             if (waitingFaces >= batchSize)
             {
                 foreach (var done in Flush(waiting, batchSize))

@@ -66,6 +66,7 @@ internal static class DetectCommand
                         $"\n  box [{f.Box[0]:F1}, {f.Box[1]:F1}, {f.Box[2]:F1}, {f.Box[3]:F1}] p = {f.Probability:F4}"))));
                 }
 
+                MemoryCeiling.AfterPhoto();
                 results.Add(new JsonObject
                 {
                     ["image"] = photo,
