@@ -163,14 +163,14 @@ internal sealed class Hdf5File : IDisposable
     {
         if (offset < 0 || offset > Length)
         {
-            throw Error($"{what} at 0x{offset:x} lies beyond the end of the file ({Length:N0} bytes).");
+            throw Error($"{what}: offset 0x{offset:x} lies beyond the end of the file ({Length:N0} bytes).");
         }
 
         if (length < 0 || length > Length - offset)
         {
             if (mustFit)
             {
-                throw Error($"{what} at 0x{offset:x} declares {length:N0} bytes and runs past the end of the file ({Length:N0} bytes).");
+                throw Error($"{what}: {length:N0} bytes at 0x{offset:x} run past the end of the file ({Length:N0} bytes).");
             }
 
             length = Length - offset;
@@ -215,6 +215,11 @@ internal sealed class Hdf5File : IDisposable
         if (address < 0)
         {
             throw Error("a link points at the undefined address.");
+        }
+
+        if (address >= Length)
+        {
+            throw Error($"{where} lies beyond the end of the file ({Length:N0} bytes).");
         }
 
         byte[] prefix = ReadBlock(address, Math.Min(16, Length - Math.Clamp(address, 0, Length)), where);
