@@ -131,7 +131,7 @@ public static class FuzzTargets
 
     /// <summary>
     /// Most a weights parser may allocate for one input of at most 64 KB. Decoding allocates a small multiple of the input
-    /// (values as float32, names as UTF-16, PureHDF's metadata objects); 32 MB is two orders of magnitude above that and
+    /// (values as float32, names as UTF-16, the h5 reader's metadata blocks); 32 MB is two orders of magnitude above that and
     /// far below a declared size believed. The replay test checks the same bound.
     /// </summary>
     public const long MaxAllocationPerInput = 32L << 20;
