@@ -1,3 +1,4 @@
+using System.Globalization;
 using InceptionNet.Weights.Hdf5;
 using Microsoft.Win32.SafeHandles;
 
@@ -6,7 +7,8 @@ namespace InceptionNet.Weights;
 /// <summary>
 /// Reads Keras 2 HDF5 weights: <c>model.save_weights</c> files (layers at the root, with <c>layer_names</c> /
 /// <c>weight_names</c> attributes) and full-model <c>model.save</c> files (the same under <c>/model_weights</c>). Every
-/// float32 tensor is read; names are shortened to the part after the last '/', without the ":0" suffix. The file is
+/// float32 tensor is read (name lists that Keras split into <c>layer_names0</c>, <c>layer_names1</c>, … are joined);
+/// names are shortened to the part after the last '/', without the ":0" suffix. The file is
 /// read with our own strict reader of the HDF5 subset h5py writes for Keras (see <c>Hdf5/Hdf5File.cs</c>), which checks
 /// every declared size and offset against the file before reading or allocating.
 /// </summary>
@@ -39,7 +41,18 @@ public static class KerasH5WeightReader
             throw new InvalidWeightsException(path, $"cannot be opened ({ex.Message}).", ex);
         }
 
-        return Read(Hdf5ByteSource.FromFile(handle), path);
+        Hdf5ByteSource source;
+        try
+        {
+            source = Hdf5ByteSource.FromFile(handle);
+        }
+        catch (IOException ex)
+        {
+            handle.Dispose();
+            throw new InvalidWeightsException(path, $"cannot be read ({ex.Message}).", ex);
+        }
+
+        return Read(source, path);
     }
 
     /// <summary>Reads every weight tensor of an in-memory h5 file; <paramref name="name"/> is used in messages.</summary>
@@ -53,9 +66,9 @@ public static class KerasH5WeightReader
     // Takes ownership of the source.
     private static WeightSet Read(Hdf5ByteSource source, string name)
     {
-        using var file = Hdf5File.Open(source, name);
         try
         {
+            using var file = Hdf5File.Open(source, name);
             return ReadLayers(file);
         }
         catch (IOException ex)
@@ -69,7 +82,7 @@ public static class KerasH5WeightReader
         string path = file.Name;
         long root = file.Root;
         string format = "Keras h5 (save_weights)";
-        var layerNames = file.Attribute(root, "layer_names");
+        var layerNames = Names(file, root, "layer_names", "attribute 'layer_names'");
         if (layerNames is null)
         {
             long modelWeights = file.Find(root, "model_weights");
@@ -80,11 +93,11 @@ public static class KerasH5WeightReader
 
             root = modelWeights;
             format = "Keras h5 (full model)";
-            layerNames = file.Attribute(root, "layer_names") ?? throw new InvalidWeightsException(path, "'/model_weights' has no 'layer_names' attribute.");
+            layerNames = Names(file, root, "layer_names", "attribute 'layer_names'") ?? throw new InvalidWeightsException(path, "'/model_weights' has no 'layer_names' attribute.");
         }
 
         var set = new WeightSet(path, format);
-        foreach (string layer in file.Strings(layerNames, "attribute 'layer_names'"))
+        foreach (string layer in layerNames)
         {
             long group = file.Find(root, layer);
             if (group < 0 || !file.IsGroup(group))
@@ -92,12 +105,12 @@ public static class KerasH5WeightReader
                 throw new InvalidWeightsException(path, $"layer '{layer}' is listed in 'layer_names' but has no group.");
             }
 
-            if (file.Attribute(group, "weight_names") is not { } weightNames)
+            if (Names(file, group, "weight_names", $"attribute 'weight_names' of layer '{layer}'") is not { } weightNames)
             {
                 continue;
             }
 
-            foreach (string weightName in file.Strings(weightNames, $"attribute 'weight_names' of layer '{layer}'"))
+            foreach (string weightName in weightNames)
             {
                 long address = file.Find(group, weightName);
                 if (address < 0)
@@ -113,6 +126,25 @@ public static class KerasH5WeightReader
         }
 
         return set;
+    }
+
+    // Keras's save_attributes_to_hdf5_group splits a list too large for one object header message (64 KB) into
+    // attributes NAME0, NAME1, …; null when neither form is present.
+    private static List<string>? Names(Hdf5File file, long address, string name, string where)
+    {
+        if (file.Attribute(address, name) is { } whole)
+        {
+            return [.. file.Strings(whole, where)];
+        }
+
+        List<string>? names = null;
+        for (int chunk = 0; file.Attribute(address, name + chunk.ToString(CultureInfo.InvariantCulture)) is { } part; chunk++)
+        {
+            names ??= [];
+            names.AddRange(file.Strings(part, $"{where} (part {chunk})"));
+        }
+
+        return names;
     }
 
     private static string ShortName(string weightName)

@@ -195,6 +195,27 @@ public sealed class Hdf5ReaderTests : IDisposable
         Assert.Equal("attribute 'weight_names' of layer 'dense' holds 2 values of type float of 8 bytes, expected strings.", Refused(File.ReadAllBytes(path)));
     }
 
+    [Fact]
+    public void Name_lists_that_keras_split_into_numbered_attributes_are_joined()
+    {
+        string path = Path.Combine(_dir, "split.h5");
+        static PureHDF.H5Group Layer(string name, float value) => new()
+        {
+            Attributes = new() { ["weight_names"] = new[] { $"{name}/bias:0" } },
+            [name] = new PureHDF.H5Group { ["bias:0"] = new PureHDF.H5Dataset(new[] { value }, fileDims: [1]) },
+        };
+        new PureHDF.H5File
+        {
+            Attributes = new() { ["layer_names0"] = new[] { "a", "b" }, ["layer_names1"] = new[] { "c" } },
+            ["a"] = Layer("a", 1),
+            ["b"] = Layer("b", 2),
+            ["c"] = Layer("c", 3),
+        }.Write(path);
+        var set = KerasH5WeightReader.Read(path);
+        Assert.Equal(["a/bias", "b/bias", "c/bias"], set.Tensors.Select(t => $"{t.Layer}/{t.Name}"));
+        Assert.Equal([3f], set.Take("c", "bias", 1));
+    }
+
     private static int Next(byte[] bytes, ReadOnlySpan<byte> value, int from)
     {
         int next = bytes.AsSpan(from).IndexOf(value);

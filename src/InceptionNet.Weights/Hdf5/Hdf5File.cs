@@ -978,6 +978,11 @@ internal sealed class Hdf5File : IDisposable
         var layoutMessage = Single(messages, Hdf5Message.Layout, address) ?? throw Error($"{where} (object header at 0x{address:x}) has no data layout.");
         var space = ReadDataspace(spaceMessage.Data.Span, spaceMessage.Offset, $"{where}: dataspace message at 0x{spaceMessage.Offset:x}");
         var type = ReadDatatype(typeMessage.Data.Span, typeMessage.Offset, $"{where}: datatype message at 0x{typeMessage.Offset:x}");
+        if (space.IsNull)
+        {
+            throw Error($"{where} has a null dataspace (no shape); a tensor needs dimensions.");
+        }
+
         if (space.Dimensions.Any(d => d > int.MaxValue) || space.ElementCount > (ulong)maxValues || space.ElementCount > (ulong)Length / 4)
         {
             throw Error($"{where} declares shape {space.Text}, larger than the file itself.");
