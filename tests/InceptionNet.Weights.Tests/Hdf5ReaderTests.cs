@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using InceptionNet.TestSupport;
 using InceptionNet.Weights;
+using InceptionNet.Weights.Hdf5;
 using Xunit;
 
 namespace InceptionNet.Weights.Tests;
@@ -63,6 +64,7 @@ public sealed class Hdf5ReaderTests : IDisposable
         byte[] bytes = Tiny();
         Assert.Equal(3, bytes[8]); // superblock version 3: the root object header address is at 0x24
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(0x24), bytes.Length + 0x100);
+        Reseal(bytes);
         Assert.Equal($"object header at 0x{bytes.Length + 0x100:x} lies beyond the end of the file ({bytes.Length:N0} bytes).", Refused(bytes));
     }
 
@@ -76,6 +78,7 @@ public sealed class Hdf5ReaderTests : IDisposable
         int at = bytes.AsSpan().IndexOf(size) - 8;
         Assert.True(at > 2 && bytes[at - 2] == 4 && bytes[at - 1] == 1, "contiguous layout message not found");
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(at), bytes.Length - 100);
+        Reseal(bytes);
         Assert.Contains("the 80,000 bytes of values at 0x", Refused(bytes), StringComparison.Ordinal);
         Assert.Contains("run past the end of the file", Refused(bytes), StringComparison.Ordinal);
     }
@@ -99,6 +102,7 @@ public sealed class Hdf5ReaderTests : IDisposable
         int root = (int)BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(0x24));
         int first = root + 6 + 8;
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(first + 1), 0xFFFF);
+        Reseal(bytes);
         Assert.Matches(@"^object header at 0x[0-9a-f]+: .* message at 0x[0-9a-f]+ declares 65,535 bytes but only \d+ remain in the header\.$", Refused(bytes));
     }
 
@@ -129,6 +133,7 @@ public sealed class Hdf5ReaderTests : IDisposable
         int layerLink = links.Single(at => at < root);
         long layer = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(rootLink));
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(layerLink), layer);
+        Reseal(bytes);
         Assert.Equal($"path 'dense/kernel:0' leads back to the object at 0x{layer:x} (cycle in the group graph).", Refused(bytes));
     }
 
@@ -214,6 +219,41 @@ public sealed class Hdf5ReaderTests : IDisposable
         var set = KerasH5WeightReader.Read(path);
         Assert.Equal(["a/bias", "b/bias", "c/bias"], set.Tensors.Select(t => $"{t.Layer}/{t.Name}"));
         Assert.Equal([3f], set.Take("c", "bias", 1));
+    }
+
+    [Fact]
+    public void Checksum_is_lookup3_and_damage_to_a_version_2_header_is_caught()
+    {
+        // Values published with lookup3.c (hashlittle, initial value 0).
+        Assert.Equal(0xdeadbeefu, Hdf5Checksum.Lookup3([]));
+        Assert.Equal(0x17770551u, Hdf5Checksum.Lookup3("Four score and seven years ago"u8));
+
+        byte[] bytes = Tiny();
+        int root = (int)BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(0x24));
+        bytes[root + 6 + 8 + 4] ^= 0x01; // a byte of the first message's data
+        Assert.Matches($"^object header at 0x{root:x}: checksum mismatch \\(stored 0x[0-9a-f]{{8}}, computed 0x[0-9a-f]{{8}}\\); the file is damaged\\.$", Refused(bytes));
+    }
+
+    // Recomputes the checksums PureHDF wrote (superblock version 3, every OHDR header) after a test changed a field, so
+    // the reader sees the changed field rather than a damaged header.
+    private static void Reseal(byte[] bytes)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), Hdf5Checksum.Lookup3(bytes.AsSpan(0, 44)));
+        for (int at = Next(bytes, "OHDR"u8, 0); at >= 0; at = Next(bytes, "OHDR"u8, at + 1))
+        {
+            int flags = bytes[at + 5];
+            int prefix = 6 + ((flags & 0x20) != 0 ? 16 : 0) + ((flags & 0x10) != 0 ? 4 : 0);
+            var field = bytes.AsSpan(at + prefix);
+            long size = (flags & 0x03) switch
+            {
+                0 => field[0],
+                1 => BinaryPrimitives.ReadUInt16LittleEndian(field),
+                2 => BinaryPrimitives.ReadUInt32LittleEndian(field),
+                _ => BinaryPrimitives.ReadInt64LittleEndian(field),
+            };
+            int end = at + prefix + (1 << (flags & 0x03)) + (int)size;
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(end), Hdf5Checksum.Lookup3(bytes.AsSpan(at, end - at)));
+        }
     }
 
     private static int Next(byte[] bytes, ReadOnlySpan<byte> value, int from)

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace InceptionNet.Weights.Hdf5;
 
 /// <summary>Object headers (versions 1 and 2) and their continuation blocks.</summary>
@@ -57,13 +59,17 @@ internal sealed partial class Hdf5File
             }
 
             long size = (long)c.Sized(1 << (flags & 0x03), "size of chunk 0");
-            long chunkStart = address + c.Position;
-            if (size > Length - chunkStart)
+            int prefixSize = c.Position;
+            long chunkStart = address + prefixSize;
+            if (size > Length - chunkStart - 4)
             {
                 throw Error($"{where}: chunk 0 declares {size:N0} bytes and runs past the end of the file.");
             }
 
-            ParseMessages(ReadBlock(chunkStart, size, where), chunkStart, where, version, trackOrder, messages, continuations);
+            // The prefix and chunk 0 are followed by their checksum.
+            byte[] header = ReadBlock(address, prefixSize + size + 4, where);
+            VerifyChecksum(header.AsSpan(0, header.Length - 4), BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(header.Length - 4)), where);
+            ParseMessages(header.AsMemory(prefixSize, (int)size), chunkStart, where, version, trackOrder, messages, continuations);
         }
         else
         {
@@ -108,20 +114,21 @@ internal sealed partial class Hdf5File
                 throw Error($"{blockWhere} has no OCHK signature.");
             }
 
-            ParseMessages(data[4..^4], block.Offset + 4, blockWhere, version, trackOrder, messages, continuations);
+            VerifyChecksum(data.AsSpan(0, data.Length - 4), BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(data.Length - 4)), blockWhere);
+            ParseMessages(data.AsMemory(4, data.Length - 8), block.Offset + 4, blockWhere, version, trackOrder, messages, continuations);
         }
 
         _headers[address] = messages;
         return messages;
     }
 
-    private void ParseMessages(byte[] chunk, long chunkOffset, string where, int version, bool trackOrder, List<Hdf5Message> messages, Queue<(long, long)> continuations)
+    private void ParseMessages(ReadOnlyMemory<byte> chunk, long chunkOffset, string where, int version, bool trackOrder, List<Hdf5Message> messages, Queue<(long, long)> continuations)
     {
-        var c = new Hdf5Cursor(chunk, chunkOffset, Name, where);
+        var c = new Hdf5Cursor(chunk.Span, chunkOffset, Name, where);
         if (version == 2)
         {
-            // Version 2 chunks end with a 4-byte checksum (chunk 0 is read without it) and may end in a gap smaller than
-            // a message header.
+            // The caller passes the messages without the chunk's checksum; a chunk may end in a gap smaller than a
+            // message header.
             int headerSize = trackOrder ? 6 : 4;
             while (c.Remaining >= headerSize)
             {
@@ -160,7 +167,7 @@ internal sealed partial class Hdf5File
             long dataOffset = c.FileOffset;
             int start = c.Position;
             c.Skip(size, "message data");
-            var message = new Hdf5Message(type, flags, dataOffset, chunk.AsMemory(start, size));
+            var message = new Hdf5Message(type, flags, dataOffset, chunk.Slice(start, size));
             if (type == Hdf5Message.Continuation)
             {
                 var m = new Hdf5Cursor(message.Data.Span, dataOffset, Name, $"{where}: continuation message at 0x{at:x}");

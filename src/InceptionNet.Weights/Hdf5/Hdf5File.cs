@@ -13,8 +13,8 @@ namespace InceptionNet.Weights.Hdf5;
 /// <remarks>
 /// Nothing is allocated or read before its size and offset are checked against the bytes of the file. Every read is
 /// charged to a budget of a few times the file size, so a hostile file can make the reader neither read nor allocate
-/// much more than itself; B-tree nodes, continuation blocks and path walks refuse to visit an address twice. Checksums
-/// of version 2 structures are not verified: the reader does not trust what it reads either way.
+/// much more than itself; B-tree nodes, continuation blocks and path walks refuse to visit an address twice. The checksums
+/// of version 2 structures (superblock, OHDR, OCHK) are verified; version 0/1 structures have none.
 /// </remarks>
 internal sealed partial class Hdf5File : IDisposable
 {
@@ -24,6 +24,10 @@ internal sealed partial class Hdf5File : IDisposable
     private const int MaxObjects = 1 << 16;
     private const int MaxBTreeLevel = 32;
     private const int MaxDatatypeNesting = 4;
+
+    // Metadata blocks (object headers, heaps, B-tree nodes) of a Keras file are kilobytes; tensor values are not read
+    // through ReadBlock. The cap keeps a lying size in a file over 2 GB from reaching an array allocation.
+    private const long MaxMetadataBlock = 64L << 20;
 
     private static readonly byte[] Signature = [0x89, (byte)'H', (byte)'D', (byte)'F', 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -126,6 +130,7 @@ internal sealed partial class Hdf5File : IDisposable
                 c.Address("superblock extension address");
                 endOfFile = c.Address("end-of-file address");
                 root = c.Address("root object header address");
+                VerifyChecksum(head.AsSpan(0, c.Position), c.U32("checksum"), "superblock at 0x0");
                 break;
             default:
                 throw Error($"superblock version {version} is not supported (0 to 3 are).");
@@ -175,6 +180,11 @@ internal sealed partial class Hdf5File : IDisposable
             length = Length - offset;
         }
 
+        if (length > MaxMetadataBlock)
+        {
+            throw Error($"{what}: {length:N0} bytes at 0x{offset:x}, more than the {MaxMetadataBlock:N0} bytes a metadata block may have here.");
+        }
+
         Charge(length, what);
         var block = new byte[length];
         if (!_source.TryRead(offset, block))
@@ -192,6 +202,16 @@ internal sealed partial class Hdf5File : IDisposable
         if (_charged > _budget)
         {
             throw Error($"reading {what} exceeds the reading budget of {_budget:N0} bytes for a {Length:N0}-byte file (shared or cyclic structures?).");
+        }
+    }
+
+    /// <summary>Fails unless <paramref name="covered"/> hashes to <paramref name="stored"/> (version 2 structures).</summary>
+    private void VerifyChecksum(ReadOnlySpan<byte> covered, uint stored, string where)
+    {
+        uint actual = Hdf5Checksum.Lookup3(covered);
+        if (actual != stored)
+        {
+            throw Error($"{where}: checksum mismatch (stored 0x{stored:x8}, computed 0x{actual:x8}); the file is damaged.");
         }
     }
 
