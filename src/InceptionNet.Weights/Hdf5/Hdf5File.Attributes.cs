@@ -114,6 +114,10 @@ internal sealed partial class Hdf5File
             return count == 0 ? [] : throw Error($"{where} holds {count:N0} values of type {attribute.Type.Text}, expected strings.");
         }
 
+        // The count is bounded by the attribute message (at most 64 KB); each string costs a reference and an object
+        // header besides its characters, charged before the array exists.
+        const int PerString = 32;
+        Charge((long)count * PerString, where);
         var result = new string[count];
         var data = attribute.Data.Span;
         if (attribute.Type.Class == Hdf5Datatype.String)
