@@ -22,7 +22,7 @@ tools=$work_root/tools
 # Which assemblies carry the code under test (only those are instrumented, so the coverage map is about the parser).
 case $target in
   npy|pickle|tfjs) instrument=(InceptionNet.Weights.dll) ;;
-  h5) instrument=(InceptionNet.Weights.dll PureHDF.dll) ;;
+  h5) instrument=(InceptionNet.Weights.dll) ;;
   jpeg|png) instrument=(InceptionNet.Vision.dll StbImageSharp.dll) ;;
   gallery) instrument=(InceptionNet.Recognition.dll) ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;

@@ -112,7 +112,7 @@ public static class SeedCorpus
             ["conv"] = new H5Group
             {
                 ["kernel:0"] = new H5Dataset(new float[] { 1, 2, 3, 4, 5, 6 }, fileDims: [1, 1, 3, 2]),
-                ["bias:0"] = new H5Dataset(new double[] { 0.5, -0.5 }, fileDims: [2]),
+                ["bias:0"] = new H5Dataset(new float[] { 0.5f, -0.5f }, fileDims: [2]),
             },
         };
         var activation = new H5Group { Attributes = new() { ["weight_names"] = Array.Empty<double>() } };
