@@ -23,7 +23,7 @@ tools=$work_root/tools
 case $target in
   npy|pickle|tfjs) instrument=(InceptionNet.Weights.dll) ;;
   h5) instrument=(InceptionNet.Weights.dll PureHDF.dll) ;;
-  jpeg|png) instrument=(InceptionNet.Vision.dll StbImageSharp.dll) ;;
+  jpeg|png) instrument=(InceptionNet.Vision.dll) ;;
   gallery) instrument=(InceptionNet.Recognition.dll) ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
