@@ -46,6 +46,10 @@ mkdir -p "$work_root"
     mv "$work/findings" "$work/findings.$(date +%Y%m%d-%H%M%S)"
   fi
   dotnet "$bin/InceptionNet.Fuzz.dll" --seeds "$target" "$work/seeds" "$shared"
+  # The PNG decoder's test files (every colour type, bit depth and interlace, a few hundred bytes each) as seeds too.
+  if [[ $target == png ]]; then
+    cp "$root"/tests/InceptionNet.Vision.Tests/Png/*-5x3.png "$work/seeds/"
+  fi
   for dll in "${instrument[@]}"; do
     "$tools/sharpfuzz" "$bin/$dll"
   done
