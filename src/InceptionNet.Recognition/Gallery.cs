@@ -19,6 +19,7 @@ public sealed class Gallery
     private const int Version = 2; // 2 added face_input; version 1 files open with FaceInput unrecorded
     private const int MaxEmbeddingSize = 4096; // our models emit 128; anything far larger is a damaged file, not a model
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonDocumentOptions ParseOptions = new() { AllowDuplicateProperties = false };
     private readonly List<(string Name, List<GalleryEntry> Entries)> _identities;
 
     private Gallery(string path, ModelStamp model, string? faceInput, double? threshold, List<(string, List<GalleryEntry>)> identities)
@@ -344,7 +345,9 @@ public sealed class Gallery
     // wrong type or out of range is named in the error instead of failing later in BuildIndex or a comparison.
     private static Gallery Parse(string path, byte[] bytes)
     {
-        var root = JsonNode.Parse(bytes) as JsonObject ?? throw new FormatException("the document is not a JSON object");
+        // A key given twice is refused by the parser: JsonObject would otherwise throw ArgumentException at the first
+        // lookup of that object (found preparing the gallery fuzz campaign), and which of the two values counts is ambiguous.
+        var root = JsonNode.Parse(bytes, documentOptions: ParseOptions) as JsonObject ?? throw new FormatException("the document is not a JSON object");
         if (Text(root, "format") != Format)
         {
             throw new FormatException($"'format' is not '{Format}'");

@@ -196,6 +196,8 @@ public sealed class GalleryTests : IDisposable
     [InlineData("\"identities\": [", "\"identities\": {\"a\": [", "not a readable gallery file")]
     [InlineData("\"version\": 2", "\"version\": 3", "version 3 is not supported")]
     [InlineData("\"face_input\": \"whole\"", "\"face_input\": \"sideways\"", "'face_input' is 'sideways'")]
+    [InlineData("\"format\": ", "\"format\": \"x\", \"format\": ", "Duplicate")] // a key given twice (issue 13, gallery fuzzing)
+    [InlineData("\"source\": ", "\"source\": \"x\", \"source\": ", "Duplicate")]
     public void A_gallery_file_is_validated_once_at_open_and_the_bad_field_is_named(string find, string replace, string expected)
     {
         string path = NewGallery();

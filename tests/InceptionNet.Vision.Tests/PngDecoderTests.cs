@@ -78,6 +78,10 @@ public sealed class PngDecoderTests
         byte[] notZlib = HostileFiles.Concat(HostileFiles.PngSignature, ihdr, HostileFiles.Chunk("IDAT", [0x78, 0x9C, 0xFF, 0xFF, 0xFF]), HostileFiles.Chunk("IEND", []));
         Assert.Contains("corrupt PNG", Problem(notZlib), StringComparison.Ordinal);
 
+        // FDICT set (0x78 0x20 passes the header check): zlib asks for a preset dictionary; .NET threw ZLibException.
+        byte[] presetDictionary = HostileFiles.Concat(HostileFiles.PngSignature, ihdr, HostileFiles.Chunk("IDAT", [0x78, 0x20, 0, 0, 0, 1, 0x03, 0x00]), HostileFiles.Chunk("IEND", []));
+        Assert.Contains("preset zlib dictionary", Problem(presetDictionary), StringComparison.Ordinal);
+
         // Extra rows past what IHDR implies are ignored, as Pillow ignores them; no IEND after complete data is accepted.
         byte[] extra = HostileFiles.Concat(HostileFiles.PngSignature, ihdr, HostileFiles.Chunk("IDAT", HostileFiles.Zlib([0, 1, 2, 0, 3, 4])));
         Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 2 }, ImageDecoder.Decode(extra, "extra.png").Pixels);

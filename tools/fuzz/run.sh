@@ -23,7 +23,7 @@ tools=$work_root/tools
 case $target in
   npy|pickle|tfjs) instrument=(InceptionNet.Weights.dll) ;;
   h5) instrument=(InceptionNet.Weights.dll) ;;
-  jpeg|png) instrument=(InceptionNet.Vision.dll StbImageSharp.dll) ;;
+  jpeg|png) instrument=(InceptionNet.Vision.dll) ;;
   gallery) instrument=(InceptionNet.Recognition.dll) ;;
   *) echo "unknown target '$target'" >&2; exit 2 ;;
 esac
@@ -46,6 +46,10 @@ mkdir -p "$work_root"
     mv "$work/findings" "$work/findings.$(date +%Y%m%d-%H%M%S)"
   fi
   dotnet "$bin/InceptionNet.Fuzz.dll" --seeds "$target" "$work/seeds" "$shared"
+  # The PNG decoder's test files (every colour type, bit depth and interlace, a few hundred bytes each) as seeds too.
+  if [[ $target == png ]]; then
+    cp "$root"/tests/InceptionNet.Vision.Tests/Png/*-5x3.png "$work/seeds/"
+  fi
   for dll in "${instrument[@]}"; do
     "$tools/sharpfuzz" "$bin/$dll"
   done

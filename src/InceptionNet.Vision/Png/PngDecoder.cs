@@ -251,6 +251,19 @@ public static class PngDecoder
     // is the buffer rented. Bytes past `expected` are ignored, as Pillow ignores them.
     private static byte[] Inflate(byte[] compressed, int length, int expected)
     {
+        // The zlib header (RFC 1950) is checked here: a preset dictionary (FDICT), which PNG does not allow, makes zlib
+        // answer Z_NEED_DICT, and .NET surfaces that as an undocumented ZLibException, not InvalidDataException (found
+        // by the png fuzz campaign).
+        if (compressed.Length < 2 || (compressed[0] & 0x0F) != 8 || compressed[0] >> 4 > 7 || ((compressed[0] << 8) | compressed[1]) % 31 != 0)
+        {
+            throw new FormatException("the image data does not start with a zlib header.");
+        }
+
+        if ((compressed[1] & 0x20) != 0)
+        {
+            throw new FormatException("the image data asks for a preset zlib dictionary, which PNG does not allow.");
+        }
+
         long available = 0;
         byte[] scratch = ArrayPool<byte>.Shared.Rent(Math.Min(expected, 1 << 16));
         try

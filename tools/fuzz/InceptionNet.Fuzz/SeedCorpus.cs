@@ -150,6 +150,13 @@ public static class SeedCorpus
              "model": {"id": "facenet", "weights_sha256": "{{new string('0', 64)}}", "preprocessing": "prewhiten", "embedding_size": 4},
              "identities": [{"name": "ann", "entries": [{"embedding": "{{embedding}}", "source": "ann.jpg", "added": "2024-01-02T03:04:05+00:00"}]}]}
             """));
+        yield return ("gallery-v2.json", Encoding.UTF8.GetBytes($$"""
+            {"format": "inceptionnet-gallery", "version": 2, "face_input": "mtcnn+faceapi", "threshold": null,
+             "model": {"id": "facenet", "weights_sha256": "{{new string('a', 64)}}", "preprocessing": "prewhiten", "embedding_size": 4},
+             "identities": [{"name": "ann", "entries": [{"embedding": "{{embedding}}", "added": "2024-01-02T03:04:05Z"}]},
+                            {"name": "bo", "entries": [{"embedding": "{{embedding}}", "source": "b.png", "added": "2024-01-02"},
+                                                       {"embedding": "{{embedding}}", "source": "", "added": "2024-01-02T03:04:05.1234567+01:00"}]}]}
+            """));
     }
 
     private static byte[] Npy(int version, string descr, bool fortran, string shape, byte[] data)
