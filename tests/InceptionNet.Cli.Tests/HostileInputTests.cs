@@ -122,7 +122,7 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IDisposable
                 args = ["identify", "-g", file, "--weights", SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5"), photo];
                 break;
             default:
-                args = ["embed", "--model", "openface", "--weights", SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5"), file];
+                args = ["embed", "--json", "--model", "openface", "--weights", SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5"), file];
                 break;
         }
 
