@@ -79,6 +79,8 @@ internal static class CliOptions
 
     public static Option<int> Folds() => AtLeast(new Option<int>("--folds") { Description = "Cross-validation folds, at least 2 (LFW: 10).", DefaultValueFactory = _ => 10 }, 2);
 
+    public static Option<string?> Root() => new("--root") { Description = "Folder that relative paths of a pairs file are resolved against (default: the current folder)." };
+
     /// <summary>Files or folders: a token that looks like an option is an unknown option, not a file name.</summary>
     public static Argument<T> Paths<T>(Argument<T> argument)
     {

@@ -41,6 +41,9 @@ public sealed record FaceInput(bool Detect, FaceCrop Crop)
     /// <summary>The whole photo, no detection.</summary>
     public static FaceInput Whole { get; } = new(false, FaceCrop.Dsb);
 
+    /// <summary>Every face-input id, as <see cref="Id"/> spells them.</summary>
+    public static IReadOnlyList<string> Ids { get; } = ["whole", "mtcnn+dsb", "mtcnn+faceapi", "mtcnn+similarity"];
+
     /// <summary>The id galleries record: <c>whole</c>, <c>mtcnn+dsb</c>, <c>mtcnn+faceapi</c> or <c>mtcnn+similarity</c>.</summary>
     public string Id => Detect ? "mtcnn+" + Crop.ToString().ToLowerInvariant() : "whole";
 

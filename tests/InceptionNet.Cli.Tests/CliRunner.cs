@@ -14,26 +14,45 @@ internal static class CliRunner
         return (exit, stdout.ToString(), stderr.ToString());
     }
 
-    /// <summary>Runs the CLI as its own process in <paramref name="workingDirectory"/> (where default paths are resolved).</summary>
-    public static (int Exit, string Stdout, string Stderr) RunIn(string workingDirectory, params string[] args)
+    /// <summary>
+    /// Runs the CLI as its own process (for what one process cannot show in-process: a heap cap, the working directory
+    /// default paths are resolved against). Fails the test when it runs past <paramref name="deadline"/>.
+    /// </summary>
+    public static async Task<(int Exit, string Stdout, string Stderr)> RunProcessAsync(string[] args, TimeSpan deadline,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inceptionnet.dll"));
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
-        using var child = System.Diagnostics.Process.Start(start)!;
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        string stderr = child.StandardError.ReadToEnd();
-        if (!child.WaitForExit(TimeSpan.FromMinutes(5)))
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
-            child.Kill(entireProcessTree: true);
-            throw new TimeoutException($"inceptionnet {string.Join(' ', args)} ran for more than 5 minutes");
+            start.Environment[name] = value;
         }
 
-        return (child.ExitCode, stdout.GetAwaiter().GetResult(), stderr);
+        using var child = System.Diagnostics.Process.Start(start)!;
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        var stderr = child.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            await child.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            child.Kill(entireProcessTree: true);
+            throw new TimeoutException($"inceptionnet {string.Join(' ', args)} ran past its deadline of {deadline.TotalSeconds:F0} s");
+        }
+
+        return (child.ExitCode, await stdout, await stderr);
     }
 
     /// <summary>Starts the CLI on a background thread; its output can be waited on while it runs.</summary>

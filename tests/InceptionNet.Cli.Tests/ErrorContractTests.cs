@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using InceptionNet.Cli;
 using InceptionNet.TestSupport;
@@ -67,20 +66,11 @@ public sealed class ErrorContractTests : IDisposable
     {
         // A 192 MiB heap cannot hold FaceNet's weights while they are packed: the load fails with OutOfMemoryException,
         // which must come out as the documented line and exit 2 (not the runtime's crash report and exit 134 or 1).
-        string cli = Path.Combine(AppContext.BaseDirectory, "inceptionnet.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in new[] { cli, "embed", "--weights", SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5"), SharedData.CourseImageFile("younes") })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["DOTNET_GCHeapHardLimit"] = "0xC000000";
-        using var child = Process.Start(start)!;
-        var stderr = child.StandardError.ReadToEndAsync();
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        Assert.True(child.WaitForExit(TimeSpan.FromMinutes(3)), "the CLI did not finish");
-        Assert.Equal(CliApp.Error, child.ExitCode);
-        Assert.Equal("error: out of memory. Give fewer or smaller images at a time, a smaller --batch, or more memory.", (await stderr).Trim());
-        Assert.Equal(string.Empty, await stdout);
+        var (exit, stdout, stderr) = await CliRunner.RunProcessAsync(
+            ["embed", "--weights", SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5"), SharedData.CourseImageFile("younes")],
+            TimeSpan.FromMinutes(3), environment: new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0xC000000" });
+        Assert.Equal(CliApp.Error, exit);
+        Assert.Equal("error: out of memory. Give fewer or smaller images at a time, a smaller --batch, or more memory.", stderr.Trim());
+        Assert.Equal(string.Empty, stdout);
     }
 }

@@ -142,29 +142,8 @@ public sealed class HostileInputTests(ITestOutputHelper output) : IDisposable
     // file plus start-up: generous for a loaded 2-core VM, far below the minutes the old decoders took.
     private static async Task<(int Exit, string Stderr)> RunCapped(string[] args)
     {
-        string cli = Path.Combine(AppContext.BaseDirectory, "inceptionnet.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(cli);
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["DOTNET_GCHeapHardLimit"] = "0x60000000";
-        using var child = Process.Start(start)!;
-        var stderr = child.StandardError.ReadToEndAsync();
-        _ = child.StandardOutput.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30 + 10 * args.Length));
-        try
-        {
-            await child.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            child.Kill(entireProcessTree: true);
-            Assert.Fail($"the CLI ran past its deadline on {string.Join(' ', args)}");
-        }
-
-        return (child.ExitCode, await stderr);
+        var (exit, _, stderr) = await CliRunner.RunProcessAsync(args, TimeSpan.FromSeconds(30 + 10 * args.Length),
+            environment: new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x60000000" });
+        return (exit, stderr);
     }
 }

@@ -128,11 +128,11 @@ public sealed class UserReportTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Demo_uses_the_real_weights_at_hand_and_says_where_it_differs_from_the_course()
+    public async Task Demo_uses_the_real_weights_at_hand_and_says_where_it_differs_from_the_course()
     {
         // No facenet weights here, so the demo runs face-api's real weights (found under ../shared/weights from the
         // repository root). It used to show both doors closed on the synthetic FaceNet weights.
-        var (exit, stdout, stderr) = RunIn(SharedData.RepoRoot, "demo");
+        var (exit, stdout, stderr) = await RunProcessAsync(["demo"], TimeSpan.FromMinutes(5), workingDirectory: SharedData.RepoRoot);
         output.WriteLine(stdout);
         Assert.True(exit == 0, stderr);
         Assert.Contains("(faceapi, weights", stdout, StringComparison.Ordinal);

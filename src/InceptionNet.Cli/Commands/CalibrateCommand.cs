@@ -15,7 +15,7 @@ internal static class CalibrateCommand
         var far = CliOptions.Far("Target false accept rate; the stored threshold is the largest that meets it.");
         var data = new Option<string?>("--data") { Description = "Labelled photos to calibrate on (a per-person folder or a pairs file), read as the gallery's faces were. Default: the gallery's own photos (needs people with two or more)." };
         var folds = CliOptions.Folds();
-        var root = new Option<string?>("--root") { Description = "Folder that relative paths of a pairs file are resolved against (default: the current folder)." };
+        var root = CliOptions.Root();
         var clear = new Option<bool>("--clear") { Description = "Remove the stored threshold (the model default applies again)." };
         var force = new Option<bool>("--force") { Description = "Store the threshold even when too few impostor pairs measure the FAR, or when it loosens the threshold past the closest impostor." };
         var command = new Command("calibrate", "Choose the decision threshold for a target false accept rate and store it in the gallery. Refuses (and keeps the current threshold) when the data cannot support it.")

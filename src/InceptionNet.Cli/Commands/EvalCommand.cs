@@ -16,7 +16,7 @@ internal static class EvalCommand
         var weights = CliOptions.Weights();
         var folds = CliOptions.Folds();
         var far = CliOptions.Far("Report the threshold that keeps the false accept rate at or below this.");
-        var root = new Option<string?>("--root") { Description = "Folder that relative paths of a pairs file are resolved against (default: the current folder)." };
+        var root = CliOptions.Root();
         var output = new Option<string>("--out", "-o") { Description = "Folder for report.md, report.html, roc.svg and histogram.svg (must not hold a report yet, unless --force).", DefaultValueFactory = _ => "eval-report" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing report in --out." };
         var json = CliOptions.Json();

@@ -52,7 +52,7 @@ internal static class GalleryCommand
         rename.SetAction(r => Change(r.GetValue(gallery)!, w => w.Rename(r.GetValue(from)!, r.GetValue(to)!), $"Renamed {r.GetValue(from)} to {r.GetValue(to)}.", console));
 
         var faceInput = new Option<string>("--face-input") { Description = "How the gallery's faces were taken from their photos when it was enrolled: whole (no detection), mtcnn+dsb, mtcnn+faceapi or mtcnn+similarity.", Required = true };
-        faceInput.AcceptOnlyFromAmong("whole", "mtcnn+dsb", "mtcnn+faceapi", "mtcnn+similarity");
+        faceInput.AcceptOnlyFromAmong([.. InceptionNet.Pipeline.FaceInput.Ids]);
         var migrate = new Command("migrate", "Record how an older gallery's faces were prepared (galleries from before face inputs were recorded).") { gallery, faceInput };
         migrate.SetAction(r => Change(r.GetValue(gallery)!, w => w.SetFaceInput(r.GetValue(faceInput)!), $"Recorded face input '{r.GetValue(faceInput)}'.", console));
 
