@@ -73,8 +73,17 @@ public sealed class MtcnnDetector
     private readonly double[][] _cropSource;  // per worker: a box cut from the image, zero-padded
     private readonly double[][] _cropResized; // per worker: that box resized to the network input
     private readonly float[][] _pnetOut = new float[2][];
+    private readonly float[][] _pnetMap = [[], []];  // P-Net's heads over a whole level, gathered from its bands
+
+    // Map cells per P-Net band: ~16 K cells keep a band's activations near 3 MB whatever the photo's size.
+    private const int PNetBandCells = 1 << 14;
     private readonly float[][] _rnetOut = new float[2][];
     private readonly float[][] _onetOut = new float[3][];
+    private readonly float[][] _chunkOut = new float[3][]; // one chunk's outputs, for R-Net and O-Net
+
+    // Candidates per R-Net / O-Net pass: enough rows to keep both cores busy, few enough that the activations stay a
+    // few megabytes (R-Net's first layer holds 54 KB per candidate, and a crowded or large photo yields thousands).
+    internal const int CropChunk = 64;
     private float[] _rnetBatch = [];
     private float[] _onetBatch = [];
 
@@ -171,9 +180,9 @@ public sealed class MtcnnDetector
         {
             double scale = scales[i];
             var (hs, ws) = _sizes[i];
-            var (mapA, mapB) = _networks.PNet.Run(_levels[i], 1, ws, hs, _pnetOut);
-            var prob = _pnetOut[0];
-            var reg = _pnetOut[1];
+            var (mapA, mapB) = RunPNetInBands(_networks.PNet, _levels[i], ws, hs, PNetBandCells, _pnetOut, _pnetMap);
+            var prob = _pnetMap[0];
+            var reg = _pnetMap[1];
             var boxes = new List<double[]>();
             // Map index (a, b): a runs over image-x cells, b over image-y cells; np.where order is a outer, b inner.
             for (int a = 0; a < mapA; a++)
@@ -222,7 +231,7 @@ public sealed class MtcnnDetector
             pnetOut = candidates.Count;
 
             // R-Net on 24×24 crops.
-            _networks.RNet.Run(Crops(candidates, 24, ref _rnetBatch), candidates.Count, 24, 24, _rnetOut);
+            _networks.RNet.RunInChunks(Crops(candidates, 24, ref _rnetBatch), candidates.Count, 24, 24, CropChunk, _rnetOut, _chunkOut);
             var (rnetProb, rnetReg) = (_rnetOut[0], _rnetOut[1]);
             var kept = new List<double[]>();
             var keptReg = new List<double[]>();
@@ -256,7 +265,7 @@ public sealed class MtcnnDetector
                     }
                 }
 
-                _networks.ONet.Run(Crops(kept, 48, ref _onetBatch), kept.Count, 48, 48, _onetOut);
+                _networks.ONet.RunInChunks(Crops(kept, 48, ref _onetBatch), kept.Count, 48, 48, CropChunk, _onetOut, _chunkOut);
                 var (onetProb, onetReg, onetPoints) = (_onetOut[0], _onetOut[1], _onetOut[2]);
                 var final = new List<double[]>();
                 var finalReg = new List<double[]>();
@@ -460,6 +469,41 @@ public sealed class MtcnnDetector
                 }
             }
         }
+    }
+
+    // P-Net over one pyramid level ([rows, cols, 3], transposed), a band of map rows at a time, so its activations take
+    // the memory of a band instead of the whole level (~75 MB on the first level of a 2-megapixel photo, and a different
+    // size for every photo shape). Exact: P-Net is conv 3×3 valid, max-pool 2×2 stride 2 (SAME), conv 3×3 valid twice,
+    // so map row a reads input rows 2a .. 2a+11. A band of map rows [a0, a1) gets input rows [2·a0, 2·a1+10): an even
+    // count, so the pool never pads inside the picture; the last band runs to the end of the level, so the pool pads
+    // there exactly as on the whole level. The heads' outputs of all bands are gathered into `map`.
+    internal static (int A, int B) RunPNetInBands(MtcnnNetworks.Net pnet, float[] level, int rows, int cols, int bandCells,
+        float[][] bandOut, float[][] map)
+    {
+        var (mapA, mapB) = pnet.MapSize(rows, cols);
+        if (mapA <= 0 || mapB <= 0)
+        {
+            return (Math.Max(mapA, 0), Math.Max(mapB, 0));
+        }
+
+        Grow(ref map[0], mapA * mapB * 2);
+        Grow(ref map[1], mapA * mapB * 4);
+        int band = Math.Max(1, bandCells / mapB);
+        for (int a0 = 0; a0 < mapA; a0 += band)
+        {
+            int a1 = Math.Min(mapA, a0 + band);
+            int inputRows = a1 == mapA ? rows - 2 * a0 : 2 * (a1 - a0) + 10;
+            var (bandA, bandB) = pnet.Run(level, 2 * a0 * cols * 3, 1, inputRows, cols, bandOut);
+            if (bandA != a1 - a0 || bandB != mapB)
+            {
+                throw new InvalidOperationException($"P-Net band [{a0}, {a1}) of a {mapA}x{mapB} map came out {bandA}x{bandB}.");
+            }
+
+            Array.Copy(bandOut[0], 0, map[0], a0 * mapB * 2, bandA * mapB * 2);
+            Array.Copy(bandOut[1], 0, map[1], a0 * mapB * 4, bandA * mapB * 4);
+        }
+
+        return (mapA, mapB);
     }
 
     // `buffer` when it holds at least `length` values, else a new array of exactly `length` stored in its place.

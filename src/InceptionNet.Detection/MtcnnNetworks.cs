@@ -98,11 +98,55 @@ public sealed class MtcnnNetworks
         /// [n, H, W, C_i] dense, is written to the start of <paramref name="outputs"/>[i], which is replaced by a larger
         /// array when too short (the caller keeps it for the next photo). Returns the output map size.
         /// </summary>
-        public (int H, int W) Run(float[] input, int n, int h, int w, float[][] outputs)
+        public (int H, int W) Run(float[] input, int n, int h, int w, float[][] outputs) => Run(input, 0, n, h, w, outputs);
+
+        /// <summary>Channels of head <paramref name="i"/>.</summary>
+        public int HeadChannels(int i) => heads[i].OutChannels;
+
+        /// <summary>
+        /// As <see cref="Run(float[], int, int, int, float[][])"/> on a batch of <paramref name="n"/> crops, <paramref name="chunk"/>
+        /// at a time: the activations take the memory of one chunk, not of every candidate a crowded photo yields
+        /// (R-Net's first layer alone holds 54 KB per candidate). Each crop's outputs depend only on that crop, so the
+        /// result is the one-batch result bit for bit. <paramref name="scratch"/> receives each chunk's outputs.
+        /// </summary>
+        public void RunInChunks(float[] input, int n, int h, int w, int chunk, float[][] outputs, float[][] scratch)
+        {
+            for (int start = 0; start < n; start += chunk)
+            {
+                int count = Math.Min(chunk, n - start);
+                var (mapH, mapW) = Run(input, start * h * w * 3, count, h, w, scratch);
+                for (int i = 0; i < heads.Length; i++)
+                {
+                    int per = mapH * mapW * heads[i].OutChannels;
+                    if (outputs[i] is null || outputs[i].Length < n * per)
+                    {
+                        var grown = new float[n * per];
+                        if (outputs[i] is { } old)
+                        {
+                            Array.Copy(old, grown, Math.Min(old.Length, start * per));
+                        }
+
+                        outputs[i] = grown;
+                    }
+
+                    Array.Copy(scratch[i], 0, outputs[i], start * per, count * per);
+                }
+            }
+        }
+
+        /// <summary>The output map size for an [h, w] input.</summary>
+        public (int H, int W) MapSize(int h, int w)
+        {
+            var shape = trunk.OutputShape(new Shape(h, w, 3));
+            return (shape.H, shape.W);
+        }
+
+        /// <summary>As <see cref="Run(float[], int, int, int, float[][])"/>, on the input starting at <paramref name="offset"/>.</summary>
+        public (int H, int W) Run(float[] input, int offset, int n, int h, int w, float[][] outputs)
         {
             lock (gate)
             {
-                var x = new TensorSlice(input, 0, n, h, w, 3, 3);
+                var x = new TensorSlice(input, offset, n, h, w, 3, 3);
                 var shape = trunk.OutputShape(new Shape(h, w, 3));
                 var features = context.Pool.Rent(n, shape.H, shape.W, shape.C);
                 trunk.Forward(x, features, context);

@@ -9,7 +9,7 @@ namespace InceptionNet.Pipeline;
 public static class MemoryCeiling
 {
     /// <summary>Bytes a run may allocate between two full collections.</summary>
-    public const long Budget = 64L << 20;
+    public const long Budget = 16L << 20;
 
     private static long s_collectedAt;
 

@@ -36,7 +36,7 @@ public static class ImageDecoder
             throw new InvalidImageException(path, $"{length} bytes is too large to read into one buffer.");
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        byte[] buffer = DecodeBuffers<byte>.Pool.Rent((int)length);
         try
         {
             int read = 0;
@@ -49,7 +49,7 @@ public static class ImageDecoder
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            DecodeBuffers<byte>.Pool.Return(buffer);
         }
     }
 

@@ -101,7 +101,7 @@ public static class JpegDecoder
 
     private static T[] Rent<T>(int length, bool clear)
     {
-        var array = ArrayPool<T>.Shared.Rent(length);
+        var array = DecodeBuffers<T>.Pool.Rent(length);
         if (clear)
         {
             array.AsSpan(0, length).Clear();
@@ -115,7 +115,7 @@ public static class JpegDecoder
     {
         if (array.Length > 0)
         {
-            ArrayPool<T>.Shared.Return(array);
+            DecodeBuffers<T>.Pool.Return(array);
             array = [];
         }
     }
@@ -937,7 +937,7 @@ public static class JpegDecoder
                     row.AsSpan(0, width).CopyTo(output.AsSpan(y * width));
                 }
 
-                ArrayPool<byte>.Shared.Return(row);
+                DecodeBuffers<byte>.Pool.Return(row);
                 return;
             }
 
@@ -984,8 +984,8 @@ public static class JpegDecoder
                     row[..width].CopyTo(output.AsSpan(y * width, width));
                 }
 
-                ArrayPool<int>.Shared.Return(sums);
-                ArrayPool<byte>.Shared.Return(rowBuffer);
+                DecodeBuffers<int>.Pool.Return(sums);
+                DecodeBuffers<byte>.Pool.Return(rowBuffer);
                 return;
             }
 

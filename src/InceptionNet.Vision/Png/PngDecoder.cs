@@ -151,7 +151,7 @@ public static class PngDecoder
         }
 
         // The IDAT bodies fit in the file, which fits in one array, so their sum is an int.
-        byte[] compressed = ArrayPool<byte>.Shared.Rent((int)idatBytes);
+        byte[] compressed = DecodeBuffers<byte>.Pool.Rent((int)idatBytes);
         byte[]? raw = null;
         try
         {
@@ -175,10 +175,10 @@ public static class PngDecoder
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(compressed);
+            DecodeBuffers<byte>.Pool.Return(compressed);
             if (raw is not null)
             {
-                ArrayPool<byte>.Shared.Return(raw);
+                DecodeBuffers<byte>.Pool.Return(raw);
             }
         }
     }
@@ -265,7 +265,7 @@ public static class PngDecoder
         }
 
         long available = 0;
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(Math.Min(expected, 1 << 16));
+        byte[] scratch = DecodeBuffers<byte>.Pool.Rent(Math.Min(expected, 1 << 16));
         try
         {
             using var counting = new ZLibStream(new MemoryStream(compressed, 0, length, writable: false), CompressionMode.Decompress);
@@ -276,7 +276,7 @@ public static class PngDecoder
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            DecodeBuffers<byte>.Pool.Return(scratch);
         }
 
         if (available < expected)
@@ -284,7 +284,7 @@ public static class PngDecoder
             throw new FormatException($"the image data ends after {available} of {expected} bytes (truncated).");
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(expected);
+        byte[] buffer = DecodeBuffers<byte>.Pool.Rent(expected);
         try
         {
             using var zlib = new ZLibStream(new MemoryStream(compressed, 0, length, writable: false), CompressionMode.Decompress);
@@ -293,7 +293,7 @@ public static class PngDecoder
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            DecodeBuffers<byte>.Pool.Return(buffer);
             throw;
         }
     }
