@@ -44,6 +44,7 @@ public sealed class AuditLog : IAsyncDisposable
     private string? _fault;
     private string _prev;
     private long _length;
+    private long _flushes;
 
     private AuditLog(string path, FileStream writerLock, FileStream file, string prev, long length, long tornBytes, string? tornFragmentPath)
     {
@@ -58,6 +59,9 @@ public sealed class AuditLog : IAsyncDisposable
 
     /// <summary>The log file.</summary>
     public string Path { get; }
+
+    /// <summary>Flushes to disk so far (one per batch): lets tests see group commit at work.</summary>
+    internal long FlushCount => Interlocked.Read(ref _flushes);
 
     /// <summary>
     /// Bytes of a torn last line (no newline: a crash in the middle of a write) that <see cref="Open"/> cut off, 0 when the
@@ -563,6 +567,7 @@ public sealed class AuditLog : IAsyncDisposable
 
         _length += buffer.Length;
         _prev = prev;
+        Interlocked.Increment(ref _flushes);
         foreach (var pending in batch)
         {
             pending.Done.TrySetResult();

@@ -9,9 +9,14 @@ internal static class JsonProblems
     public static string Describe(JsonException failure)
     {
         string where = failure.LineNumber is { } line ? $" (line {line + 1}, byte {failure.BytePositionInLine ?? 0})" : string.Empty;
-        if (failure.Path is { Length: > 1 } path && failure.Message.Contains("could not be converted", StringComparison.Ordinal))
+        if (failure.InnerException is InvalidOperationException { Message: var inner } && inner.Contains("UTF-8", StringComparison.Ordinal))
         {
-            return $"'{path}' has the wrong type{where}";
+            return $"'{failure.Path ?? "$"}' is not valid UTF-8 text{where}";
+        }
+
+        if (failure.Path is { } path && failure.Message.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            return path == "$" ? $"the document is not a JSON object{where}" : $"'{path}' has the wrong type{where}";
         }
 
         if (failure.Message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
