@@ -95,8 +95,9 @@ public sealed class AuditLog : IAsyncDisposable
             writerLock = WriterLock.Acquire(path, TimeSpan.Zero, (lockPath, ex) =>
                 new AuditException($"{path}: another process is writing this audit log (its lock {lockPath} is held).", ex));
         }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // Not a busy lock (that is an AuditException already): the folder or the lock file cannot be made.
             throw new AuditException($"{path}: cannot lock the audit log ({ex.Message}).", ex);
         }
 
@@ -216,7 +217,7 @@ public sealed class AuditLog : IAsyncDisposable
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
             return VerifyStream(stream);
         }
-        catch (FileNotFoundException ex)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new AuditException($"{path}: audit log not found.", ex);
         }

@@ -277,8 +277,9 @@ public sealed class ApiKeyStore
             return WriterLock.Acquire(Path, LockTimeout, (lockPath, ex) =>
                 new ApiKeyException($"{Path}: another process is changing the keys (lock {lockPath} held for {LockTimeout.TotalSeconds:F0} s).", ex));
         }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // Not a busy lock (that is an ApiKeyException already): the folder or the lock file cannot be made.
             throw new ApiKeyException($"{Path}: cannot lock the keys file for writing ({ex.Message}).", ex);
         }
     }
