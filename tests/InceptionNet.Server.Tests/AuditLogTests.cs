@@ -109,7 +109,35 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
-    public async Task An_append_completes_only_once_its_line_is_in_the_file()
+    public async Task An_append_completes_only_after_its_line_is_written_and_flushed_to_disk()
+    {
+        await using var log = AuditLog.Open(LogPath);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim();
+        log.BeforeFlushToDisk = () =>
+        {
+            reached.TrySetResult();
+            release.Wait(Deadline);
+        };
+
+        var append = log.AppendAsync(Entry(0, "held-visitor")).AsTask();
+        try
+        {
+            await reached.Task.WaitAsync(Deadline);
+            Assert.Contains("held-visitor", ReadShared(LogPath), StringComparison.Ordinal); // written…
+            Assert.False(append.IsCompleted);                                                // …but not yet flushed: still pending
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        await append.WaitAsync(Deadline);
+        log.BeforeFlushToDisk = null;
+    }
+
+    [Fact]
+    public async Task Each_completed_append_is_the_last_line_of_the_file()
     {
         await using var log = AuditLog.Open(LogPath);
         for (int i = 0; i < 50; i++)
@@ -390,5 +418,19 @@ public sealed class AuditLogTests : IDisposable
         }
 
         Assert.Equal(0, AuditLog.Verify(LogPath).LinesChecked);
+    }
+
+    [Fact]
+    public async Task A_whole_key_given_as_key_id_is_cut_to_its_id()
+    {
+        const string Key = "inet_0123456789abcdef_nUDexAwq_1MoZ71A20iMaqW_FC2uQHw3IA2banSRuRQ";
+        await using (var log = AuditLog.Open(LogPath))
+        {
+            await log.AppendAsync(Entry(0) with { KeyId = Key });
+        }
+
+        string text = File.ReadAllText(LogPath);
+        Assert.DoesNotContain("nUDexAwq", text, StringComparison.Ordinal);
+        Assert.Equal("0123456789abcdef", JsonDocument.Parse(Lines()[0]).RootElement.GetProperty("key_id").GetString());
     }
 }

@@ -6,7 +6,7 @@ namespace InceptionNet.Server.Audit;
 /// Text fields longer than <see cref="AuditLog.MaxFieldLength"/> characters are cut to that length, ending in <c>…</c>.
 /// </summary>
 /// <param name="Time">When the request arrived (written as UTC ISO-8601 with 100 ns digits).</param>
-/// <param name="KeyId">The public id of the API key used, or null for an unauthenticated request.</param>
+/// <param name="KeyId">The public id of the API key used, or null for an unauthenticated request. A whole key (<c>inet_&lt;id&gt;_&lt;secret&gt;</c>) given by mistake is cut to its id.</param>
 /// <param name="Client">The client's address.</param>
 /// <param name="Route">The route (e.g. <c>POST /v1/collections/{collection}/identify</c>).</param>
 /// <param name="Collection">The collection read or changed.</param>

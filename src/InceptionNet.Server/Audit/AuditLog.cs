@@ -63,6 +63,9 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>Flushes to disk so far (one per batch): lets tests see group commit at work.</summary>
     internal long FlushCount => Interlocked.Read(ref _flushes);
 
+    /// <summary>Runs on the writer between a batch's write and its flush to disk: lets tests hold a batch there.</summary>
+    internal Action? BeforeFlushToDisk { get; set; }
+
     /// <summary>
     /// Bytes of a torn last line (no newline: a crash in the middle of a write) that <see cref="Open"/> cut off, 0 when the
     /// log ended cleanly. Those bytes belonged to entries whose <see cref="AppendAsync"/> never completed.
@@ -201,7 +204,8 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>
     /// Checks every line of the log at <paramref name="path"/>: each must be a JSON audit line of at most
     /// <see cref="MaxLineBytes"/> bytes whose <c>prev</c> is the hash of the line before, and the file must end with a
-    /// newline. Reads the file once, front to back, in bounded memory.
+    /// newline. Reads the file once, front to back, in bounded memory. A log that a server is appending to may end in
+    /// the line being written at that moment, reported as torn: verify a closed log, or verify again.
     /// </summary>
     /// <exception cref="AuditException">The file is missing or cannot be read (a broken log is a result, not an exception).</exception>
     public static AuditVerification Verify(string path)
@@ -418,7 +422,7 @@ public sealed class AuditLog : IAsyncDisposable
     private static AuditLine ToLine(AuditEntry entry) => new()
     {
         Time = entry.Time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture),
-        KeyId = Clean(entry.KeyId),
+        KeyId = Clean(KeyIdOf(entry.KeyId)),
         Client = Clean(entry.Client),
         Route = Clean(entry.Route),
         Collection = Clean(entry.Collection),
@@ -427,6 +431,10 @@ public sealed class AuditLog : IAsyncDisposable
         Distance = entry.Distance,
         LatencyMs = entry.LatencyMs,
     };
+
+    // A whole key passed by mistake (inet_<id>_<secret>) must not put its secret into a log that is kept for years.
+    private static string? KeyIdOf(string? keyId) =>
+        keyId is { Length: > 22 } && keyId.StartsWith("inet_", StringComparison.Ordinal) && keyId[21] == '_' ? keyId[5..21] : keyId;
 
     // Bounded length, and valid UTF-16 (a lone surrogate from a hostile request would make the JSON writer throw).
     private static string? Clean(string? text)
@@ -511,7 +519,16 @@ public sealed class AuditLog : IAsyncDisposable
                 pending.Registration.Dispose();
             }
 
-            WriteBatch(batch);
+            try
+            {
+                WriteBatch(batch);
+            }
+            catch (Exception ex)
+            {
+                // Whatever went wrong, no caller may be left waiting, and no later line may chain to a state we do not know.
+                _fault = $"{Path}: the audit writer failed ({ex.GetType().Name}: {ex.Message}); the log is closed to appends. Run 'inceptionnet audit verify {Path}'.";
+                Fail(batch, new AuditException(_fault, ex));
+            }
         }
     }
 
@@ -546,6 +563,7 @@ public sealed class AuditLog : IAsyncDisposable
         try
         {
             _file.Write(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            BeforeFlushToDisk?.Invoke();
             _file.Flush(flushToDisk: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
