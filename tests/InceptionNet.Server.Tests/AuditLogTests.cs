@@ -58,10 +58,13 @@ public sealed class AuditLogTests : IDisposable
     [Fact]
     public async Task A_line_holds_the_documented_fields_in_order_and_chains_to_the_one_before()
     {
+        string head;
         await using (var log = AuditLog.Open(LogPath))
         {
+            Assert.Equal(new string('0', 64), log.LastHash);
             await log.AppendAsync(Entry(0));
             await log.AppendAsync(new AuditEntry(new DateTimeOffset(2026, 12, 2, 12, 0, 0, TimeSpan.FromHours(1)), null, null, "POST /v1/detect", null, "denied", null, null, null));
+            head = log.LastHash;
         }
 
         var lines = Lines();
@@ -81,6 +84,9 @@ public sealed class AuditLogTests : IDisposable
         Assert.True(result.Intact);
         Assert.Equal(2, result.LinesChecked);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(lines[1])), result.LastHash);
+        Assert.Equal(result.LastHash, head);
+        await using var reopened = AuditLog.Open(LogPath);
+        Assert.Equal(head, reopened.LastHash);
     }
 
     [Fact]

@@ -60,6 +60,12 @@ public sealed class AuditLog : IAsyncDisposable
     /// <summary>The log file.</summary>
     public string Path { get; }
 
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the last line durably written (64 zeros for an empty log): the <c>prev</c> of the next line.
+    /// Print or send it elsewhere (at shutdown, say) to anchor the end of the chain.
+    /// </summary>
+    public string LastHash => Volatile.Read(ref _prev);
+
     /// <summary>Flushes to disk so far (one per batch): lets tests see group commit at work.</summary>
     internal long FlushCount => Interlocked.Read(ref _flushes);
 
@@ -81,10 +87,11 @@ public sealed class AuditLog : IAsyncDisposable
     /// check the whole file. If the file ends in a torn line (no newline) of at most <see cref="MaxLineBytes"/> bytes
     /// starting with <c>{</c> after a line that checks, the torn bytes are saved to <c>FILE.torn-TIME</c>, cut from the
     /// log, and reported in <see cref="TornBytesRemoved"/> and <see cref="TornFragmentPath"/>; anything else at the end
-    /// is refused.
+    /// is refused. <paramref name="lockTimeout"/> is how long to wait for another writer (a server still shutting down) to
+    /// release the log; by default there is one try.
     /// </summary>
     /// <exception cref="AuditException">Another process holds the log; its last line is not an audit line; it cannot be read or written.</exception>
-    public static AuditLog Open(string path)
+    public static AuditLog Open(string path, TimeSpan? lockTimeout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (Directory.Exists(path))
@@ -95,7 +102,7 @@ public sealed class AuditLog : IAsyncDisposable
         FileStream writerLock;
         try
         {
-            writerLock = WriterLock.Acquire(path, TimeSpan.Zero, (lockPath, ex) =>
+            writerLock = WriterLock.Acquire(path, lockTimeout ?? TimeSpan.Zero, (lockPath, ex) =>
                 new AuditException($"{path}: another process is writing this audit log (its lock {lockPath} is held).", ex));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
