@@ -263,7 +263,8 @@ public sealed class ApiKeyStore
             throw new ApiKeyException($"{Path}: cannot be written ({ex.Message}).", ex);
         }
 
-        // The file now holds exactly these keys; take them without a re-read.
+        // The file now holds exactly these keys; take them without a re-read. The stat is taken under the writer lock, so
+        // no other writer can have replaced the file in between and left this snapshot stamped with its version.
         lock (_reload)
         {
             _current = new Snapshot(FileStamp.Of(Path), keys, null);
