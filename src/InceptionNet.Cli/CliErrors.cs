@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using InceptionNet.Pipeline;
 using InceptionNet.Recognition;
+using InceptionNet.Server.Audit;
+using InceptionNet.Server.Security;
 using InceptionNet.Vision;
 using InceptionNet.Weights;
 
@@ -23,7 +25,7 @@ public static partial class CliErrors
         AggregateException { InnerExceptions.Count: 1 } one => Describe(one.InnerExceptions[0]),
         System.Reflection.TargetInvocationException { InnerException: { } inner } => Describe(inner),
         NoFaceException noFace => (CliApp.Rejected, $"no face: {noFace.Message}"),
-        GalleryException or InvalidImageException or InvalidWeightsException or InvalidDatasetException => (CliApp.Error, $"error: {failure.Message}"),
+        GalleryException or InvalidImageException or InvalidWeightsException or InvalidDatasetException or ApiKeyException or AuditException => (CliApp.Error, $"error: {failure.Message}"),
         FileNotFoundException missing when missing.FileName is not null => (CliApp.Error, $"error: {missing.FileName}: file not found."),
         DirectoryNotFoundException => (CliApp.Error, $"error: {PathIn(failure.Message)}folder not found."),
         UnauthorizedAccessException => (CliApp.Error, $"error: {PathIn(failure.Message)}permission denied."),
