@@ -16,4 +16,7 @@ public sealed class InvalidImageException : Exception
 
     /// <summary>What is wrong, without the path.</summary>
     public string Problem { get; }
+
+    /// <summary>The image is well formed as far as read, but its width·height is above the caller's pixel limit.</summary>
+    public bool OverPixelLimit { get; init; }
 }

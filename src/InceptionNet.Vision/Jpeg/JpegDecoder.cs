@@ -266,7 +266,7 @@ public static class JpegDecoder
 
             if ((long)_width * _height > maxPixels)
             {
-                throw new InvalidImageException(name, $"{_width}x{_height} is above the limit of {maxPixels} pixels.");
+                throw new InvalidImageException(name, $"{_width}x{_height} is above the limit of {maxPixels} pixels.") { OverPixelLimit = true };
             }
 
             if (count is not (1 or 3))

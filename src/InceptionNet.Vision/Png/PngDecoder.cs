@@ -199,7 +199,7 @@ public static class PngDecoder
 
         if ((long)width * height > maxPixels)
         {
-            throw new InvalidImageException(name, $"{width}x{height} is above the limit of {maxPixels} pixels.");
+            throw new InvalidImageException(name, $"{width}x{height} is above the limit of {maxPixels} pixels.") { OverPixelLimit = true };
         }
 
         if ((long)width * height * 3 > Array.MaxLength)
