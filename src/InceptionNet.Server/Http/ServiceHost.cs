@@ -229,7 +229,8 @@ public sealed class ServiceHost : IAsyncDisposable
 
     private static string Collection(HttpContext ctx) => (string)ctx.Request.RouteValues["collection"]!;
 
-    private static string Person(HttpContext ctx) => (string)ctx.Request.RouteValues["person"]!;
+    // Routing leaves an encoded '/' (%2F) encoded in a segment; a person's name is data, so it is decoded in full.
+    private static string Person(HttpContext ctx) => Uri.UnescapeDataString((string)ctx.Request.RouteValues["person"]!);
 
     private static bool Flag(HttpContext ctx, string name)
     {

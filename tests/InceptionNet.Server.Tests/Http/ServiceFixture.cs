@@ -91,9 +91,10 @@ public sealed class ServiceFixture : IAsyncLifetime
         return content;
     }
 
-    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? role, HttpContent? content = null)
+    public async Task<HttpResponseMessage> Send(HttpMethod method, string path, string? role, HttpContent? content = null, bool expectContinue = false)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.ExpectContinue = expectContinue;
         if (role is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Keys.TryGetValue(role, out var key) ? key : role);

@@ -1,0 +1,194 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using Xunit;
+
+namespace InceptionNet.Server.Tests.Http;
+
+/// <summary>
+/// Hostile and broken requests: each gets a JSON error with its documented status (never a 500), and the collection's
+/// gallery file stays byte for byte as it was.
+/// </summary>
+public sealed class BadInputTests(ServiceFixture service) : IClassFixture<ServiceFixture>
+{
+    public static TheoryData<string, string, int> Bodies => new()
+    {
+        { "garbage", "image/jpeg", 400 },
+        { "empty", "image/jpeg", 400 },
+        { "truncated-jpeg", "image/jpeg", 400 },
+        { "png-claiming-10000x10000", "image/png", 422 },
+        { "jpeg-as-text", "text/plain", 415 },
+        { "no-content-type", "", 415 },
+        { "over-the-limit", "image/jpeg", 413 },
+        { "no-face", "image/png", 422 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Bodies))]
+    public async Task A_bad_body_gets_its_status_and_changes_nothing(string kind, string type, int status)
+    {
+        foreach (string path in new[] { "/v1/collections/door/identify", "/v1/collections/door/people/mallory/photos", "/v1/embed" })
+        {
+            string role = path.Contains("/people/", StringComparison.Ordinal) ? "enroll" : "kiosk";
+            string before = GalleryDigest();
+            var content = new ByteArrayContent(Body(kind));
+            if (type.Length > 0)
+            {
+                content.Headers.ContentType = new MediaTypeHeaderValue(type);
+            }
+
+            // Expect: 100-continue, as curl sends for large bodies: the server can refuse an oversized body before it is sent
+            // (without it, the client may still be writing when the 413 arrives and the connection closes).
+            using var response = await service.Send(HttpMethod.Post, path, role, content, expectContinue: kind == "over-the-limit");
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.True(status == (int)response.StatusCode, $"{kind} to {path}: {(int)response.StatusCode} {text}");
+            var json = await ServiceFixture.Json(response);
+            Assert.False(string.IsNullOrWhiteSpace(json.GetProperty("error").GetString()));
+            Assert.Equal(before, GalleryDigest());
+        }
+    }
+
+    [Theory]
+    [InlineData("/v1/collections/..%2Fx/identify", 400)]      // a path in a collection name
+    [InlineData("/v1/collections/a%2Fb/identify", 400)]
+    [InlineData("/v1/collections/.hidden/identify", 400)]
+    [InlineData("/v1/collections/%C3%A9t%C3%A9/identify", 400)] // not a file-safe name
+    [InlineData("/v1/collections/nowhere/identify", 404)]
+    [InlineData("/v1/collections/door/verify", 400)]             // no ?name=
+    [InlineData("/v1/collections/door/verify?name=nobody", 404)]
+    [InlineData("/v1/collections/door/identify?largest=maybe", 200)] // identify ignores it
+    [InlineData("/v1/embed?largest=maybe", 400)]
+    public async Task Bad_names_and_parameters_get_their_status(string path, int status)
+    {
+        string before = GalleryDigest();
+        using var response = await service.Send(HttpMethod.Post, path, "admin", ServiceFixture.Image(ServiceFixture.Photo("test", "obama1.jpg")));
+        Assert.True(status == (int)response.StatusCode, $"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        await ServiceFixture.Json(response);
+        Assert.Equal(before, GalleryDigest());
+    }
+
+    [Theory]
+    [InlineData("..%2Fx")]
+    [InlineData("a%2Fb")]
+    [InlineData("%E2%80%AEunicode%20%F0%9F%98%80")]
+    public async Task Person_names_with_path_and_unicode_characters_are_names_not_paths(string escaped)
+    {
+        string name = Uri.UnescapeDataString(escaped);
+        using var enrolled = await service.Send(HttpMethod.Post, $"/v1/collections/other/people/{escaped}/photos?largest=true", "enroll",
+            ServiceFixture.Image(ServiceFixture.Photo("test", "alex_lacamoire1.jpg")));
+        Assert.Equal(201, (int)enrolled.StatusCode);
+        Assert.Equal(name, (await ServiceFixture.Json(enrolled)).GetProperty("person").GetString());
+        Assert.DoesNotContain(Directory.GetFiles(service.Folder, "*", SearchOption.AllDirectories), f => f.Contains("unicode", StringComparison.Ordinal) || Path.GetFileName(f) == "x" || Path.GetFileName(f) == "b");
+        using var people = await service.Send(HttpMethod.Get, "/v1/collections/other/people", "enroll");
+        Assert.Contains((await ServiceFixture.Json(people)).GetProperty("people").EnumerateArray(), p => p.GetProperty("name").GetString() == name);
+        using var removed = await service.Send(HttpMethod.Delete, $"/v1/collections/other/people/{escaped}", "enroll");
+        Assert.Equal(200, (int)removed.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_control_character_in_a_person_name_is_refused()
+    {
+        using var response = await service.Send(HttpMethod.Post, "/v1/collections/other/people/a%07b/photos?largest=true", "enroll",
+            ServiceFixture.Image(ServiceFixture.Photo("test", "obama1.jpg")));
+        Assert.Equal(400, (int)response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("{\"name\": 5}")]
+    [InlineData("{}")]
+    public async Task A_bad_rename_body_is_a_400(string body)
+    {
+        string before = GalleryDigest();
+        using var response = await service.Send(HttpMethod.Patch, "/v1/collections/door/people/obama", "enroll", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(400, (int)response.StatusCode);
+        await ServiceFixture.Json(response);
+        Assert.Equal(before, GalleryDigest());
+    }
+
+    [Fact]
+    public async Task A_group_photo_enrolled_without_largest_is_refused_with_advice()
+    {
+        using var response = await service.Send(HttpMethod.Post, "/v1/collections/other/people/group/photos", "enroll", ServiceFixture.Image(ServiceFixture.Photo("two_people.jpg")));
+        Assert.Equal(422, (int)response.StatusCode);
+        Assert.Contains("largest=true", (await ServiceFixture.Json(response)).GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    private string GalleryDigest() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(service.DataPath, "door.gallery.json"))));
+
+    private static byte[] Body(string kind) => kind switch
+    {
+        "garbage" => [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))],
+        "empty" => [],
+        "truncated-jpeg" => File.ReadAllBytes(ServiceFixture.Photo("test", "obama1.jpg"))[..2000],
+        "png-claiming-10000x10000" => PngClaiming(10_000, 10_000),
+        "jpeg-as-text" or "no-content-type" => File.ReadAllBytes(ServiceFixture.Photo("test", "obama1.jpg")),
+        "over-the-limit" => new byte[5 << 20],
+        "no-face" => PngClaiming(400, 300, withPixels: true), // over 150 px: face-api detects rather than taking it whole
+        _ => throw new ArgumentException(kind),
+    };
+
+    // A PNG whose header claims width×height; with pixels, a real grey image (no face in it).
+    private static byte[] PngClaiming(int width, int height, bool withPixels = false)
+    {
+        using var png = new MemoryStream();
+        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8; // bit depth
+        header[9] = 2; // RGB
+        Chunk(png, "IHDR", header);
+        if (withPixels)
+        {
+            using var raw = new MemoryStream();
+            using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                for (int y = 0; y < height; y++)
+                {
+                    z.WriteByte(0);
+                    z.Write(Enumerable.Repeat((byte)128, width * 3).ToArray());
+                }
+            }
+
+            Chunk(png, "IDAT", raw.ToArray());
+        }
+        else
+        {
+            Chunk(png, "IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        }
+
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    private static void Chunk(Stream png, string type, byte[] data)
+    {
+        var length = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
+        png.Write(length);
+        byte[] typed = [.. Encoding.ASCII.GetBytes(type), .. data];
+        png.Write(typed);
+        var crc = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
+        png.Write(crc);
+    }
+
+    // PNG's CRC-32 (polynomial 0xEDB88320), bit by bit: a few chunks of test data.
+    private static uint Crc32(byte[] data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+}
