@@ -149,7 +149,10 @@ internal sealed class Vector128Kernels : KernelSet
     // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
     {
+        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
         var scale = Vector128.Create(target.Scale);
+        float* bias = target.Bias, slopes = target.NegativeSlopes;
+        bool relu = target.Relu;
         int vectorCols = cols - cols % Width;
         for (int r = 0; r < rows; r++)
         {
@@ -158,17 +161,17 @@ internal sealed class Vector128Kernels : KernelSet
             float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
             for (int j = 0; j < vectorCols; j += Width)
             {
-                var v = Vector128.Load(acc + j) + Vector128.Load(target.Bias + j);
+                var v = Vector128.Load(acc + j) + Vector128.Load(bias + j);
                 if (res != null)
                 {
                     v = Vector128.Load(res + j) + scale * v;
                 }
 
-                if (target.NegativeSlopes != null)
+                if (slopes != null)
                 {
-                    v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128.Load(target.NegativeSlopes + j) * v);
+                    v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128.Load(slopes + j) * v);
                 }
-                else if (target.Relu)
+                else if (relu)
                 {
                     v = Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), Vector128<float>.Zero, v);
                 }

@@ -58,7 +58,10 @@ internal sealed class Vector256Kernels : KernelSet
     // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
     {
+        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
         var scale = Vector256.Create(target.Scale);
+        float* bias = target.Bias, slopes = target.NegativeSlopes;
+        bool relu = target.Relu;
         int vectorCols = cols - cols % Width;
         for (int r = 0; r < rows; r++)
         {
@@ -67,17 +70,17 @@ internal sealed class Vector256Kernels : KernelSet
             float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
             for (int j = 0; j < vectorCols; j += Width)
             {
-                var v = Vector256.Load(acc + j) + Vector256.Load(target.Bias + j);
+                var v = Vector256.Load(acc + j) + Vector256.Load(bias + j);
                 if (res != null)
                 {
                     v = Vector256.Load(res + j) + scale * v;
                 }
 
-                if (target.NegativeSlopes != null)
+                if (slopes != null)
                 {
-                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256.Load(target.NegativeSlopes + j) * v);
+                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256.Load(slopes + j) * v);
                 }
-                else if (target.Relu)
+                else if (relu)
                 {
                     v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
                 }

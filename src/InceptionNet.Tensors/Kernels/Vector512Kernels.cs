@@ -64,7 +64,10 @@ internal sealed class Vector512Kernels : KernelSet
     // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
     {
+        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
         var scale = Vector512.Create(target.Scale);
+        float* bias = target.Bias, slopes = target.NegativeSlopes;
+        bool relu = target.Relu;
         int vectorCols = cols - cols % Width;
         for (int r = 0; r < rows; r++)
         {
@@ -73,17 +76,17 @@ internal sealed class Vector512Kernels : KernelSet
             float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
             for (int j = 0; j < vectorCols; j += Width)
             {
-                var v = Vector512.Load(acc + j) + Vector512.Load(target.Bias + j);
+                var v = Vector512.Load(acc + j) + Vector512.Load(bias + j);
                 if (res != null)
                 {
                     v = Vector512.Load(res + j) + scale * v;
                 }
 
-                if (target.NegativeSlopes != null)
+                if (slopes != null)
                 {
-                    v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, Vector512.Load(target.NegativeSlopes + j) * v);
+                    v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, Vector512.Load(slopes + j) * v);
                 }
-                else if (target.Relu)
+                else if (relu)
                 {
                     v = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), Vector512<float>.Zero, v);
                 }
