@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using InceptionNet.TestSupport;
 using Xunit;
 
@@ -234,6 +235,32 @@ public sealed unsafe class KernelSetTests
         Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, kh, kw, cin, cout, bias), geometry,
             TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), kernels, pool);
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, 5e-5);
+    }
+
+    [SkippableFact]
+    public void Vector_sets_with_fma_give_bit_identical_convolutions()
+    {
+        // Every vector micro-kernel accumulates each output as one fused multiply-add per reduction step, in the same
+        // order whatever the tile: the width changes the speed, not the numbers (the scalar set rounds the product first).
+        var sets = KernelSet.AllVariants.Where(s => s.Level != SimdLevel.Scalar && s.Level <= Simd.Best).ToArray();
+        Skip.If(sets.Length < 2 || !(Fma.IsSupported || AdvSimd.IsSupported), "needs two vector sets with FMA");
+        using var pool = new WorkerPool(2);
+        foreach (var (n, h, w, cin, cout, k, stride) in new[] { (1, 17, 15, 17, 33, 3, 2), (2, 9, 9, 70, 40, 3, 1), (1, 97, 1, 5, 96, 1, 1) })
+        {
+            var geometry = WindowGeometry.Square(k, stride, PaddingMode.Same);
+            var x = TestData.Uniform(n * h * w * cin, 91);
+            var packed = new PackedConvWeights(TestData.Uniform(k * k * cin * cout, 92), k, k, cin, cout, TestData.Uniform(cout, 93));
+            var (oh, ow, _, _) = geometry.Resolve(h, w);
+            float[] Run(KernelSet set)
+            {
+                var y = new float[n * oh * ow * cout];
+                Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), set, pool);
+                return y;
+            }
+
+            var first = Run(sets[0]);
+            Assert.All(sets.Skip(1), set => Assert.Equal(first, Run(set)));
+        }
     }
 
     [SkippableFact]
