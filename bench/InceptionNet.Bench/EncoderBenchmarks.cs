@@ -3,13 +3,20 @@ using InceptionNet.Models;
 
 namespace InceptionNet.Bench;
 
+/// <summary>A benchmark of one network; the GFLOP/s column loads it to count its multiply-adds.</summary>
+public interface IModelBenchmark
+{
+    /// <summary>Loads the network under test.</summary>
+    FaceEncoder Load();
+}
+
 /// <summary>
 /// What every face-encoder benchmark shares: the model (from <see cref="Load"/>), a batch of course images and the output
 /// buffer. Derived classes name their own [Benchmark] method, which calls <see cref="Encode"/>.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(ModelBenchConfig))]
-public abstract class EncoderBenchmarks
+public abstract class EncoderBenchmarks : IModelBenchmark
 {
     private FaceEncoder _model = null!;
     private float[] _raw = [];

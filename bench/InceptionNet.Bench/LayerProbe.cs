@@ -26,7 +26,7 @@ internal static class LayerProbe
     public static void Run(int batch)
     {
         var random = new Random(1);
-        Console.WriteLine($"batch {batch}, {Simd.Default}, {WorkerPool.Shared.WorkerCount} threads");
+        Console.WriteLine($"batch {batch}, {KernelSet.Default}, {WorkerPool.Shared.WorkerCount} threads");
         double totalMs = 0, totalMacs = 0;
         foreach (var s in Shapes)
         {
@@ -41,7 +41,7 @@ internal static class LayerProbe
             var (oh, ow, _, _) = geometry.Resolve(s.H, s.W);
             var input = TensorSlice.Dense(new float[batch * s.H * s.W * s.In], batch, s.H, s.W, s.In);
             var output = TensorSlice.Dense(new float[batch * oh * ow * s.Out], batch, oh, ow, s.Out);
-            void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), Simd.Default, WorkerPool.Shared);
+            void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), KernelSet.Default, WorkerPool.Shared);
             for (int i = 0; i < 5; i++)
             {
                 Once();

@@ -74,7 +74,7 @@ internal sealed class ThroughputColumn(bool percentOfPeak) : IColumn
         {
             if (!s_multiplyAdds.TryGetValue(type, out long macs))
             {
-                macs = type.IsSubclassOf(typeof(EncoderBenchmarks)) ? ((EncoderBenchmarks)Activator.CreateInstance(type)!).Load().MultiplyAddsPerImage : 0;
+                macs = typeof(IModelBenchmark).IsAssignableFrom(type) && !type.IsAbstract ? ((IModelBenchmark)Activator.CreateInstance(type)!).Load().MultiplyAddsPerImage : 0;
                 s_multiplyAdds[type] = macs;
             }
 

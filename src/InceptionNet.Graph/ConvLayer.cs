@@ -163,14 +163,14 @@ public sealed class ConvLayer : ILayer
     /// <summary>Runs into <paramref name="output"/> (may be a channel slice of a concatenation).</summary>
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
         Conv2D.Forward(input, Weights, Geometry, output, PreluSlopes is null ? ConvEpilogue.Bias(Relu) : ConvEpilogue.Prelu(PreluSlopes),
-            context.Level, context.Workers);
+            context.Kernels, context.Workers);
 
     /// <summary>
     /// Runs with output channels [0, <paramref name="first"/>.C) written to <paramref name="first"/> and the rest to
     /// <paramref name="rest"/> (the split must fall on a panel boundary).
     /// </summary>
     public void ForwardSplit(TensorSlice input, TensorSlice first, TensorSlice rest, ExecutionContext context) =>
-        Conv2D.Forward(input, Weights, Geometry, first, ConvEpilogue.Bias(Relu).WithSplit(first.C, rest), context.Level, context.Workers);
+        Conv2D.Forward(input, Weights, Geometry, first, ConvEpilogue.Bias(Relu).WithSplit(first.C, rest), context.Kernels, context.Workers);
 
     /// <summary>Runs into a new tensor rented from the context's pool.</summary>
     public TensorSlice Forward(TensorSlice input, ExecutionContext context)
@@ -187,5 +187,5 @@ public sealed class ConvLayer : ILayer
     /// <paramref name="residual"/>.
     /// </summary>
     public void ForwardResidual(TensorSlice input, TensorSlice residual, float scale, TensorSlice output, ExecutionContext context, bool? relu = null) =>
-        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.ScaledResidual(residual, scale, relu ?? Relu), context.Level, context.Workers);
+        Conv2D.Forward(input, Weights, Geometry, output, ConvEpilogue.ScaledResidual(residual, scale, relu ?? Relu), context.Kernels, context.Workers);
 }

@@ -60,13 +60,13 @@ public sealed class PoolLayer(PoolLayer.Kind kind, WindowGeometry geometry) : IL
         switch (kind)
         {
             case Kind.Max:
-                Pooling.MaxPool(input, geometry, output, context.Level, context.Workers);
+                Pooling.MaxPool(input, geometry, output, context.Kernels, context.Workers);
                 break;
             case Kind.Average:
-                Pooling.AvgPool(input, geometry, output, context.Level, context.Workers);
+                Pooling.AvgPool(input, geometry, output, context.Kernels, context.Workers);
                 break;
             default:
-                Pooling.L2Pool(input, geometry, output, context.Level, context.Workers);
+                Pooling.L2Pool(input, geometry, output, context.Kernels, context.Workers);
                 break;
         }
     }
@@ -390,7 +390,7 @@ public sealed class GlobalAveragePoolLayer : ILayer
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
-        Pooling.GlobalAvgPool(input, output, context.Level);
+        Pooling.GlobalAvgPool(input, output, context.Kernels);
 }
 
 /// <summary>

@@ -194,7 +194,7 @@ public sealed class FaceApiResidualDown(ConvLayer conv1, ConvLayer conv2) : ILay
         ArgumentNullException.ThrowIfNull(context);
         // q: pooled input in the first channels, zeros after.
         var q = context.Pool.Rent(output.N, output.H, output.W, output.C, clear: true);
-        Pooling.AvgPool(input, PoolGeometry, q.Channels(0, input.C), context.Level, context.Workers);
+        Pooling.AvgPool(input, PoolGeometry, q.Channels(0, input.C), context.Kernels, context.Workers);
         var a = conv1.Forward(input, context);
         var (bh, bw) = conv2.OutputSize(a.H, a.W);
         if (bh == output.H && bw == output.W)

@@ -67,7 +67,7 @@ public sealed class GalleryIndex : IParallelWork
         ArgumentNullException.ThrowIfNull(names);
         context ??= new ExecutionContext();
         _workers = context.Workers;
-        Level = context.Level;
+        Kernels = context.Kernels;
         if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
         {
             throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
@@ -137,8 +137,8 @@ public sealed class GalleryIndex : IParallelWork
     /// <summary>Number of identities.</summary>
     public int IdentityCount => _names.Length;
 
-    /// <summary>Vector width used by the search (default: the context's).</summary>
-    public SimdLevel Level { get; init; }
+    /// <summary>Kernels the search runs (default: the context's).</summary>
+    public KernelSet Kernels { get; init; }
 
     /// <summary>Every identity with its distance to <paramref name="query"/>, nearest first.</summary>
     public IReadOnlyList<(string Name, double Distance)> DistancesByIdentity(ReadOnlySpan<float> query, IdentityRule rule)
@@ -225,7 +225,7 @@ public sealed class GalleryIndex : IParallelWork
         int start = item * RowsPerItem;
         int rows = Math.Min(RowsPerItem, Count - start);
         var distances = _scratch.AsSpan(start, rows);
-        VectorSearch.SquaredDistances(_vectors.AsSpan(start * _dim, rows * _dim), _dim, _query, distances, Level);
+        VectorSearch.SquaredDistances(_vectors.AsSpan(start * _dim, rows * _dim), _dim, _query, distances, Kernels);
         if (!_findTopTwo)
         {
             return;

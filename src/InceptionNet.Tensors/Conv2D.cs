@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-
 namespace InceptionNet.Tensors;
 
 /// <summary>
@@ -51,13 +48,13 @@ public readonly record struct ConvEpilogue
 /// <summary>
 /// 2-D convolution on NHWC float32 as a GEMM: C[N·OH·OW, out] = A[N·OH·OW, kh·kw·in] · B[kh·kw·in, out], where the
 /// rows of A are gathered tile by tile from the input (1×1 stride-1 convolutions read the input in place) and B
-/// is pre-packed (<see cref="PackedConvWeights"/>). A register-tiled micro-kernel (6×32 with 512-bit vectors,
-/// 3×32 with 256-bit, or scalar loops) computes each tile; bias, residual scale-add and ReLU are fused into the
-/// store. Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
+/// is pre-packed (<see cref="PackedConvWeights"/>). The kernel set's register-tiled micro-kernel computes each
+/// <see cref="KernelSet.TileRows"/> × 32 tile; bias, residual scale-add and ReLU are fused into the store (the set's
+/// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
 /// </summary>
 public static class Conv2D
 {
-    /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height.</summary>
+    /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height (1, 3, 6).</summary>
     internal const int RowBlock = 48;
 
     /// <summary>
@@ -74,9 +71,10 @@ public static class Conv2D
 
     /// <summary>Runs the convolution; see the type summary. Allocation-free after the pool's scratch has grown.</summary>
     public static void Forward(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, TensorSlice output,
-        ConvEpilogue epilogue, SimdLevel level, WorkerPool pool)
+        ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(kernels);
         ArgumentNullException.ThrowIfNull(pool);
         if (geometry.KernelH != weights.KernelH || geometry.KernelW != weights.KernelW)
         {
@@ -124,7 +122,7 @@ public static class Conv2D
         }
 
         var job = t_job ??= new ConvJob();
-        job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, Simd.Clamp(level), pool);
+        job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, kernels, pool);
         try
         {
             if (job.PreGather)
@@ -150,7 +148,7 @@ public static class Conv2D
         private WindowGeometry _geometry;
         private ConvEpilogue _epilogue;
         private WorkerPool? _pool;
-        private SimdLevel _level;
+        private KernelSet? _kernels;
         private int _outH, _outW, _top, _left;
         private int _rows, _rowBlock, _rowBlocks, _panelGroups, _panelsPerGroup;
         private bool _direct;
@@ -174,7 +172,7 @@ public static class Conv2D
         public bool PreGather => !_direct && _panelGroups > 1;
 
         public void Set(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, int outH, int outW, int top, int left,
-            TensorSlice output, ConvEpilogue epilogue, SimdLevel level, WorkerPool pool)
+            TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
         {
             _input = input;
             _weights = weights;
@@ -185,7 +183,7 @@ public static class Conv2D
             _left = left;
             _output = output;
             _epilogue = epilogue;
-            _level = level;
+            _kernels = kernels;
             _pool = pool;
             _rows = output.Pixels;
             _direct = weights.KernelH == 1 && weights.KernelW == 1 && geometry.StrideH == 1 && geometry.StrideW == 1
@@ -208,12 +206,14 @@ public static class Conv2D
             _output = default;
             _epilogue = default;
             _weights = null;
+            _kernels = null;
             _pool = null;
         }
 
         public void Execute(int item, int worker)
         {
             var weights = _weights!;
+            var kernels = _kernels!;
             if (Phase == GatherPhase)
             {
                 int start = item * GatherChunk;
@@ -253,7 +253,7 @@ public static class Conv2D
 
             // A tail of fewer rows than the micro-kernel height is copied into zero-padded rows, so the full-height
             // kernel runs on it (the padding rows' results are discarded) instead of a slow one-row kernel.
-            int kernelRows = _level switch { SimdLevel.Vector512 => 6, SimdLevel.Vector256 => 3, _ => 1 };
+            int kernelRows = kernels.TileRows;
             int fullRows = rows - rows % kernelRows;
             float[]? tail = null;
             if (fullRows < rows)
@@ -271,7 +271,7 @@ public static class Conv2D
             const int nr = PackedConvWeights.PanelWidth;
             int tiles = (rows + kernelRows - 1) / kernelRows;
             // 64-byte aligned, like the panels, so the tile's 512-bit loads and stores never split a cache line.
-            float* accBase = stackalloc float[(MaxSingleRowBlock + 6) * nr + 16];
+            float* accBase = stackalloc float[(MaxSingleRowBlock + KernelSet.MaxTileRows) * nr + 16];
             float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
             fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
@@ -290,7 +290,7 @@ public static class Conv2D
                         {
                             int r = t * kernelRows;
                             float* tileA = r < fullRows ? a + (long)r * lda + k0 : tailBase + k0;
-                            MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * nr, kernelRows, accumulate);
+                            kernels.MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * nr, accumulate);
                         }
                     }
 
@@ -357,222 +357,31 @@ public static class Conv2D
             }
         }
 
-        private void MicroKernel(float* a, int lda, float* b, int k, float* tile, int rows, bool accumulate)
-        {
-            switch (_level)
-            {
-                case SimdLevel.Vector512:
-                    Micro6x32V512(a, lda, b, k, tile, accumulate);
-                    break;
-                case SimdLevel.Vector256:
-                    Micro3x32V256(a, lda, b, k, tile, accumulate);
-                    break;
-                default:
-                    MicroScalar(a, lda, b, k, tile, rows, accumulate);
-                    break;
-            }
-        }
-
-        // Writes rows of a finished tile through the epilogue. Full 32-wide panels take the vector path (branch-free ReLU:
-        // a per-element branch on the sign of the data mispredicts half the time); the last partial panel and the scalar
-        // level use the reference loop. Both compute act(residual + scale·(acc + bias)) in the same order.
+        // Writes rows of a finished tile through the kernel set's epilogue: act(residual + scale·(acc + bias)).
         private void Store(float* tile, int m, int rows, int panel, int cols)
         {
-            int biasOffset = panel * PackedConvWeights.PanelWidth;
-            if (cols == PackedConvWeights.PanelWidth && _level != SimdLevel.Scalar)
-            {
-                StoreVector(tile, m, rows, biasOffset);
-                return;
-            }
-
-            var (output, channel) = Destination(biasOffset);
+            int first = panel * PackedConvWeights.PanelWidth;
+            var (output, channel) = Destination(first);
             var epilogue = _epilogue;
-            float[] bias = _weights!.Bias;
-            for (int r = 0; r < rows; r++)
+            var residual = epilogue.Residual;
+            fixed (float* biasBase = _weights!.Bias)
+            fixed (float* outBase = output.Buffer)
+            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            fixed (float* slopeBase = epilogue.NegativeSlopes)
             {
-                var dst = output.Buffer.AsSpan(output.Offset + (m + r) * output.PixelStride + channel, cols);
-                var acc = new ReadOnlySpan<float>(tile + r * PackedConvWeights.PanelWidth, cols);
-                if (epilogue.HasResidual)
-                {
-                    var residual = epilogue.Residual;
-                    var res = residual.Buffer.AsSpan(residual.Offset + (m + r) * residual.PixelStride + biasOffset, cols);
-                    float scale = epilogue.Scale;
-                    for (int j = 0; j < cols; j++)
-                    {
-                        dst[j] = Activate(res[j] + scale * (acc[j] + bias[biasOffset + j]), epilogue, biasOffset + j);
-                    }
-                }
-                else
-                {
-                    for (int j = 0; j < cols; j++)
-                    {
-                        dst[j] = Activate(acc[j] + bias[biasOffset + j], epilogue, biasOffset + j);
-                    }
-                }
+                var target = new EpilogueTarget(
+                    outBase + output.Offset + (long)m * output.PixelStride + channel, output.PixelStride,
+                    biasBase + first,
+                    epilogue.HasResidual ? resBase + residual.Offset + (long)m * residual.PixelStride + first : null, residual.PixelStride,
+                    epilogue.Scale,
+                    slopeBase == null ? null : slopeBase + first,
+                    epilogue.Relu);
+                _kernels!.Epilogue(tile, rows, cols, target);
             }
         }
 
         // The tensor and channel where output channel `first` (a panel start) is stored.
         private (TensorSlice Slice, int Channel) Destination(int first) =>
             _epilogue.SplitAt > 0 && first >= _epilogue.SplitAt ? (_epilogue.SplitOutput, first - _epilogue.SplitAt) : (_output, first);
-
-        private static float Activate(float v, in ConvEpilogue epilogue, int channel) =>
-            epilogue.NegativeSlopes is { } slopes ? (v > 0f ? v : slopes[channel] * v)
-            : epilogue.Relu && v < 0f ? 0f : v;
-
-        // Vector form of the reference loop for a full panel, 256 bits wide at both vector levels: the store is a sliver of
-        // the work next to the GEMM, so one width serves both (Vector512 implies Vector256 hardware).
-        private void StoreVector(float* tile, int m, int rows, int biasOffset)
-        {
-            var (output, channel) = Destination(biasOffset);
-            var epilogue = _epilogue;
-            var residual = epilogue.Residual;
-            var scale = Vector256.Create(epilogue.Scale);
-            fixed (float* biasBase = _weights!.Bias)
-            fixed (float* outBase = output.Buffer)
-            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
-            fixed (float* slopeBase = epilogue.NegativeSlopes)
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    float* acc = tile + r * PackedConvWeights.PanelWidth;
-                    float* dst = outBase + output.Offset + (long)(m + r) * output.PixelStride + channel;
-                    float* res = epilogue.HasResidual ? resBase + residual.Offset + (long)(m + r) * residual.PixelStride + biasOffset : null;
-                    for (int j = 0; j < PackedConvWeights.PanelWidth; j += 8)
-                    {
-                        var v = Vector256.Load(acc + j) + Vector256.Load(biasBase + biasOffset + j);
-                        if (res is not null)
-                        {
-                            v = Vector256.Load(res + j) + scale * v;
-                        }
-
-                        if (slopeBase != null)
-                        {
-                            v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256.Load(slopeBase + biasOffset + j) * v);
-                        }
-                        else if (epilogue.Relu)
-                        {
-                            v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
-                        }
-
-                        v.Store(dst + j);
-                    }
-                }
-            }
-        }
-    }
-
-    private static unsafe void MicroScalar(float* a, int lda, float* b, int k, float* tile, int rows, bool accumulate)
-    {
-        const int nr = PackedConvWeights.PanelWidth;
-        for (int r = 0; r < rows; r++)
-        {
-            float* t = tile + r * nr;
-            for (int j = 0; j < nr && !accumulate; j++)
-            {
-                t[j] = 0f;
-            }
-
-            float* ar = a + (long)r * lda;
-            float* bp = b;
-            for (int p = 0; p < k; p++, bp += nr)
-            {
-                float x = ar[p];
-                for (int j = 0; j < nr; j++)
-                {
-                    t[j] += x * bp[j];
-                }
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro6x32V512(float* a, int lda, float* b, int k, float* tile, bool accumulate)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        if (accumulate)
-        {
-            c00 = Vector512.Load(tile); c01 = Vector512.Load(tile + 16);
-            c10 = Vector512.Load(tile + 32); c11 = Vector512.Load(tile + 48);
-            c20 = Vector512.Load(tile + 64); c21 = Vector512.Load(tile + 80);
-            c30 = Vector512.Load(tile + 96); c31 = Vector512.Load(tile + 112);
-            c40 = Vector512.Load(tile + 128); c41 = Vector512.Load(tile + 144);
-            c50 = Vector512.Load(tile + 160); c51 = Vector512.Load(tile + 176);
-        }
-
-        float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
-        for (int p = 0; p < k; p++, b += 32)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var x = Vector512.Create(a0[p]);
-            c00 = Vector512.FusedMultiplyAdd(x, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a1[p]);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a2[p]);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a3[p]);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a4[p]);
-            c40 = Vector512.FusedMultiplyAdd(x, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a5[p]);
-            c50 = Vector512.FusedMultiplyAdd(x, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-        }
-
-        c00.Store(tile); c01.Store(tile + 16);
-        c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80);
-        c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144);
-        c50.Store(tile + 160); c51.Store(tile + 176);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro3x32V256(float* a, int lda, float* b, int k, float* tile, bool accumulate)
-    {
-        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
-        if (accumulate)
-        {
-            c00 = Vector256.Load(tile); c01 = Vector256.Load(tile + 8); c02 = Vector256.Load(tile + 16); c03 = Vector256.Load(tile + 24);
-            c10 = Vector256.Load(tile + 32); c11 = Vector256.Load(tile + 40); c12 = Vector256.Load(tile + 48); c13 = Vector256.Load(tile + 56);
-            c20 = Vector256.Load(tile + 64); c21 = Vector256.Load(tile + 72); c22 = Vector256.Load(tile + 80); c23 = Vector256.Load(tile + 88);
-        }
-
-        float* a0 = a, a1 = a + lda, a2 = a1 + lda;
-        for (int p = 0; p < k; p++, b += 32)
-        {
-            var x0 = Vector256.Create(a0[p]);
-            var x1 = Vector256.Create(a1[p]);
-            var x2 = Vector256.Create(a2[p]);
-            var bv = Vector256.Load(b);
-            c00 = Vector256.FusedMultiplyAdd(x0, bv, c00);
-            c10 = Vector256.FusedMultiplyAdd(x1, bv, c10);
-            c20 = Vector256.FusedMultiplyAdd(x2, bv, c20);
-            bv = Vector256.Load(b + 8);
-            c01 = Vector256.FusedMultiplyAdd(x0, bv, c01);
-            c11 = Vector256.FusedMultiplyAdd(x1, bv, c11);
-            c21 = Vector256.FusedMultiplyAdd(x2, bv, c21);
-            bv = Vector256.Load(b + 16);
-            c02 = Vector256.FusedMultiplyAdd(x0, bv, c02);
-            c12 = Vector256.FusedMultiplyAdd(x1, bv, c12);
-            c22 = Vector256.FusedMultiplyAdd(x2, bv, c22);
-            bv = Vector256.Load(b + 24);
-            c03 = Vector256.FusedMultiplyAdd(x0, bv, c03);
-            c13 = Vector256.FusedMultiplyAdd(x1, bv, c13);
-            c23 = Vector256.FusedMultiplyAdd(x2, bv, c23);
-        }
-
-        c00.Store(tile); c01.Store(tile + 8); c02.Store(tile + 16); c03.Store(tile + 24);
-        c10.Store(tile + 32); c11.Store(tile + 40); c12.Store(tile + 48); c13.Store(tile + 56);
-        c20.Store(tile + 64); c21.Store(tile + 72); c22.Store(tile + 80); c23.Store(tile + 88);
     }
 }

@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace InceptionNet.Tensors;
 
 /// <summary>Layers that are not convolutions or pools: zero padding, channel LRN, L2 normalization.</summary>
@@ -124,18 +122,10 @@ public static class ElementwiseOps
         return sum;
     }
 
-    /// <summary>ReLU in place (used where it cannot be fused into a convolution).</summary>
-    public static void Relu(Span<float> values, SimdLevel level)
+    /// <summary>ReLU in place (used where it cannot be fused into a convolution): <c>v &gt; 0 ? v : 0</c>.</summary>
+    public static void Relu(Span<float> values, KernelSet kernels)
     {
-        if (Simd.Clamp(level) != SimdLevel.Scalar)
-        {
-            TensorPrimitives.Max(values, 0f, values);
-            return;
-        }
-
-        for (int i = 0; i < values.Length; i++)
-        {
-            values[i] = values[i] > 0f ? values[i] : 0f;
-        }
+        ArgumentNullException.ThrowIfNull(kernels);
+        kernels.Relu(values);
     }
 }

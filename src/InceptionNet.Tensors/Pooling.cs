@@ -1,40 +1,38 @@
-using System.Numerics.Tensors;
-
 namespace InceptionNet.Tensors;
+
+/// <summary>What a pooling window computes.</summary>
+internal enum PoolKind
+{
+    Max,
+    Average,
+    L2,
+}
 
 /// <summary>
 /// Pooling over NHWC data with Keras semantics: window elements that fall in the padding are ignored (max) or
-/// not counted (average, as TensorFlow's "same" average pooling does). The vector path works on the contiguous
-/// channels of each pixel with <see cref="TensorPrimitives"/>; the scalar path is the same traversal with plain loops
-/// and gives bit-identical results (same summation order).
+/// not counted (average, as TensorFlow's "same" average pooling does). The traversal is shared; the kernel set works on
+/// the contiguous channels of each pixel, and every set gives bit-identical results (same operations in the same order).
 /// </summary>
 public static class Pooling
 {
     /// <summary>Max pooling; output rows are shared among <paramref name="workers"/> when given.</summary>
-    public static void MaxPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
-        Pool(input, geometry, output, level, PoolKind.Max, workers);
+    public static void MaxPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, KernelSet kernels, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, kernels, PoolKind.Max, workers);
 
     /// <summary>Average pooling; the divisor is the number of window elements inside the input.</summary>
-    public static void AvgPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
-        Pool(input, geometry, output, level, PoolKind.Average, workers);
+    public static void AvgPool(TensorSlice input, WindowGeometry geometry, TensorSlice output, KernelSet kernels, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, kernels, PoolKind.Average, workers);
 
     /// <summary>
     /// L2 pooling as Keras-OpenFace builds it: <c>sqrt(kh·kw · AveragePooling2D(x²))</c>
     /// (layers power2_*, average_pooling2d, mult9_*, sqrt_*).
     /// </summary>
-    public static void L2Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, WorkerPool? workers = null) =>
-        Pool(input, geometry, output, level, PoolKind.L2, workers);
+    public static void L2Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, KernelSet kernels, WorkerPool? workers = null) =>
+        Pool(input, geometry, output, kernels, PoolKind.L2, workers);
 
     /// <summary>GlobalAveragePooling2D: mean over H and W, output [N, 1, 1, C].</summary>
-    public static void GlobalAvgPool(TensorSlice input, TensorSlice output, SimdLevel level) =>
-        Pool(input, new WindowGeometry(input.H, input.W, 1, 1, PaddingMode.Valid), output, level, PoolKind.Average, workers: null);
-
-    private enum PoolKind
-    {
-        Max,
-        Average,
-        L2,
-    }
+    public static void GlobalAvgPool(TensorSlice input, TensorSlice output, KernelSet kernels) =>
+        Pool(input, new WindowGeometry(input.H, input.W, 1, 1, PaddingMode.Valid), output, kernels, PoolKind.Average, workers: null);
 
     /// <summary>Below this many output values a pooling runs on the calling thread (handing it over would cost more).</summary>
     private const int ParallelThreshold = 32 * 1024;
@@ -42,15 +40,15 @@ public static class Pooling
     [ThreadStatic]
     private static PoolJob? t_job;
 
-    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, SimdLevel level, PoolKind kind, WorkerPool? workers)
+    private static void Pool(TensorSlice input, WindowGeometry geometry, TensorSlice output, KernelSet kernels, PoolKind kind, WorkerPool? workers)
     {
+        ArgumentNullException.ThrowIfNull(kernels);
         var (outH, outW, top, left) = geometry.Resolve(input.H, input.W);
         if (output.N != input.N || output.H != outH || output.W != outW || output.C != input.C)
         {
             throw new ArgumentException($"Pooling output {output} should be [{input.N}, {outH}, {outW}, {input.C}] for input {input}.");
         }
 
-        bool vector = Simd.Clamp(level) != SimdLevel.Scalar;
         int rows = input.N * outH;
         if (rows > 0)
         {
@@ -61,26 +59,26 @@ public static class Pooling
         {
             for (int row = 0; row < rows; row++)
             {
-                PoolRow(input, geometry, output, kind, vector, top, left, row);
+                PoolRow(input, geometry, output, kind, kernels, top, left, row);
             }
 
             return;
         }
 
         var job = t_job ??= new PoolJob();
-        job.Set(input, geometry, output, kind, vector, top, left);
+        job.Set(input, geometry, output, kind, kernels, top, left);
         try
         {
             workers.Run(job, rows);
         }
         finally
         {
-            job.Set(default, default, default, kind, vector, 0, 0);
+            job.Set(default, default, default, kind, null, 0, 0);
         }
     }
 
     // One output row (n, oy) = row / outH, row % outH.
-    private static void PoolRow(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, bool vector, int top, int left, int row)
+    private static void PoolRow(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, KernelSet kernels, int top, int left, int row)
     {
         int n = row / output.H, oy = row % output.H;
         int y0 = Math.Max(oy * geometry.StrideH - top, 0);
@@ -96,12 +94,12 @@ public static class Pooling
             {
                 for (int ix = x0; ix < x1; ix++)
                 {
-                    Accumulate(input.Pixel(n, iy, ix), dst, first, kind, vector);
+                    kernels.PoolAccumulate(input.Pixel(n, iy, ix), dst, kind, first);
                     first = false;
                 }
             }
 
-            Finish(dst, count, geometry.KernelH * geometry.KernelW, kind, vector);
+            kernels.PoolFinish(dst, count, geometry.KernelH * geometry.KernelW, kind);
         }
     }
 
@@ -133,79 +131,14 @@ public static class Pooling
         private TensorSlice _input, _output;
         private WindowGeometry _geometry;
         private PoolKind _kind;
-        private bool _vector;
+        private KernelSet? _kernels;
         private int _top, _left;
 
-        public void Set(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, bool vector, int top, int left)
+        public void Set(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, KernelSet? kernels, int top, int left)
         {
-            (_input, _geometry, _output, _kind, _vector, _top, _left) = (input, geometry, output, kind, vector, top, left);
+            (_input, _geometry, _output, _kind, _kernels, _top, _left) = (input, geometry, output, kind, kernels, top, left);
         }
 
-        public void Execute(int item, int worker) => PoolRow(_input, _geometry, _output, _kind, _vector, _top, _left, item);
-    }
-
-    private static void Accumulate(ReadOnlySpan<float> src, Span<float> dst, bool first, PoolKind kind, bool vector)
-    {
-        if (vector)
-        {
-            switch (kind)
-            {
-                case PoolKind.Max when first:
-                case PoolKind.Average when first:
-                    src.CopyTo(dst);
-                    break;
-                case PoolKind.Max:
-                    TensorPrimitives.Max(dst, src, dst);
-                    break;
-                case PoolKind.Average:
-                    TensorPrimitives.Add(dst, src, dst);
-                    break;
-                case PoolKind.L2 when first:
-                    TensorPrimitives.Multiply(src, src, dst);
-                    break;
-                default:
-                    TensorPrimitives.FusedMultiplyAdd(src, src, dst, dst);
-                    break;
-            }
-
-            return;
-        }
-
-        for (int i = 0; i < dst.Length; i++)
-        {
-            float v = src[i];
-            dst[i] = kind switch
-            {
-                PoolKind.Max => first || v > dst[i] ? v : dst[i],
-                PoolKind.Average => first ? v : dst[i] + v,
-                _ => first ? v * v : MathF.FusedMultiplyAdd(v, v, dst[i]),
-            };
-        }
-    }
-
-    private static void Finish(Span<float> dst, int count, int windowSize, PoolKind kind, bool vector)
-    {
-        if (kind == PoolKind.Max)
-        {
-            return;
-        }
-
-        if (vector)
-        {
-            TensorPrimitives.Divide(dst, count, dst);
-            if (kind == PoolKind.L2)
-            {
-                TensorPrimitives.Multiply(dst, windowSize, dst);
-                TensorPrimitives.Sqrt(dst, dst);
-            }
-
-            return;
-        }
-
-        for (int i = 0; i < dst.Length; i++)
-        {
-            float mean = dst[i] / count;
-            dst[i] = kind == PoolKind.L2 ? MathF.Sqrt(mean * windowSize) : mean;
-        }
+        public void Execute(int item, int worker) => PoolRow(_input, _geometry, _output, _kind, _kernels!, _top, _left, item);
     }
 }

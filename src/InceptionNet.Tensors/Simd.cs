@@ -1,25 +1,30 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace InceptionNet.Tensors;
 
-/// <summary>The widest vector instructions a kernel may use.</summary>
+/// <summary>The widest vector instructions a kernel may use; each level has its own <see cref="KernelSet"/>.</summary>
 public enum SimdLevel
 {
     /// <summary>Plain scalar loops: the reference behaviour, available everywhere.</summary>
     Scalar = 0,
 
+    /// <summary>128-bit vectors: SSE4.1 (AVX-class with FMA) on x64, AdvSimd (NEON) on ARM64.</summary>
+    Vector128 = 1,
+
     /// <summary>256-bit vectors with fused multiply-add (AVX2 + FMA class hardware).</summary>
-    Vector256 = 1,
+    Vector256 = 2,
 
     /// <summary>512-bit vectors (AVX-512F class hardware).</summary>
-    Vector512 = 2,
+    Vector512 = 3,
 }
 
 /// <summary>
-/// Chooses the vector width for every kernel in one place. The default can be lowered from outside
-/// with the <c>INCEPTIONNET_SIMD</c> environment variable (<c>scalar</c>/<c>0</c>/<c>off</c>, <c>256</c>, <c>512</c>)
-/// so the test suite can prove every path, not only the one this machine picks.
+/// Chooses the vector width in one place. The default can be lowered from outside with the <c>INCEPTIONNET_SIMD</c>
+/// environment variable (<c>0</c>, <c>128</c>, <c>256</c>, <c>512</c>) so the test suite can prove every path, not only
+/// the one this machine picks. A cap above the hardware gives the widest level the hardware has; an empty or
+/// unrecognized value means "no cap".
 /// </summary>
 public static class Simd
 {
@@ -30,11 +35,14 @@ public static class Simd
     public static SimdLevel Best { get; } = DetectBest();
 
     /// <summary>The level kernels use unless told otherwise: <see cref="Best"/> capped by the environment variable.</summary>
-    public static SimdLevel Default { get; } = Clamp(Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
+    public static SimdLevel Default { get; } = Select(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
     /// <summary>Every level this hardware can run, from scalar up to <see cref="Best"/>.</summary>
     public static IReadOnlyList<SimdLevel> Supported { get; } =
         Enum.GetValues<SimdLevel>().Where(l => l <= Best).ToArray();
+
+    /// <summary>The level an <c>INCEPTIONNET_SIMD</c> value selects on this hardware (<see cref="Default"/> is this of the real variable).</summary>
+    public static SimdLevel Select(string? environmentValue) => Clamp(Parse(environmentValue));
 
     /// <summary>Lowers <paramref name="requested"/> to what the hardware supports.</summary>
     public static SimdLevel Clamp(SimdLevel requested) => requested <= Best ? requested : Best;
@@ -43,7 +51,8 @@ public static class Simd
     public static SimdLevel Parse(string? value) => value?.Trim().ToUpperInvariant() switch
     {
         "0" or "OFF" or "SCALAR" or "NONE" or "FALSE" => SimdLevel.Scalar,
-        "128" or "256" or "AVX2" => SimdLevel.Vector256,
+        "128" => SimdLevel.Vector128,
+        "256" or "AVX2" => SimdLevel.Vector256,
         _ => SimdLevel.Vector512,
     };
 
@@ -54,6 +63,11 @@ public static class Simd
             return SimdLevel.Vector512;
         }
 
-        return Vector256.IsHardwareAccelerated && Fma.IsSupported ? SimdLevel.Vector256 : SimdLevel.Scalar;
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        {
+            return SimdLevel.Vector256;
+        }
+
+        return Vector128.IsHardwareAccelerated && (Sse41.IsSupported || AdvSimd.IsSupported) ? SimdLevel.Vector128 : SimdLevel.Scalar;
     }
 }

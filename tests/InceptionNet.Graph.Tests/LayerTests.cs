@@ -35,3 +35,19 @@ public sealed class FlattenLayerTests
         Assert.Equal(input.ToArray(), y.Buffer);
     }
 }
+
+public sealed class ExecutionContextTests
+{
+    [Fact]
+    public void The_kernel_set_is_chosen_once_from_the_requested_level_capped_by_the_hardware()
+    {
+        foreach (var level in Enum.GetValues<SimdLevel>())
+        {
+            var context = new ExecutionContext(level: level);
+            Assert.Same(KernelSet.For(level), context.Kernels);
+            Assert.Equal(Simd.Clamp(level), context.Level);
+        }
+
+        Assert.Same(KernelSet.Default, new ExecutionContext().Kernels);
+    }
+}

@@ -25,7 +25,7 @@ public sealed class GalleryIndexTests
         var vectors = TestData.Uniform(rows * dim, rows);
         var owner = Enumerable.Range(0, rows).Select(r => (r * 7919) % identities).ToArray();
         var names = Enumerable.Range(0, identities).Select(i => $"p{i}").ToArray();
-        var index = new GalleryIndex(vectors, owner, names, dim) { Level = level };
+        var index = new GalleryIndex(vectors, owner, names, dim) { Kernels = KernelSet.For(level) };
         for (int q = 0; q < 3; q++)
         {
             var query = TestData.Uniform(dim, 1000 + q);

@@ -52,7 +52,7 @@ public sealed class Conv2DTests : IDisposable
         var packed = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
         var (oh, ow, _, _) = geometry.Resolve(h, w);
         var y = new float[n * oh * ow * cout];
-        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), level, _pool);
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), KernelSet.For(level), _pool);
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
     }
 
@@ -68,7 +68,7 @@ public sealed class Conv2DTests : IDisposable
         var (oh, ow, _, _) = geometry.Resolve(7, 9);
         var y = new float[2 * oh * ow * 6];
         Conv2D.Forward(TensorSlice.Dense(x, 2, 7, 9, 5), new PackedConvWeights(kernel, 3, 3, 5, 6, default), geometry,
-            TensorSlice.Dense(y, 2, oh, ow, 6), ConvEpilogue.Bias(relu: false), level, _pool);
+            TensorSlice.Dense(y, 2, oh, ow, 6), ConvEpilogue.Bias(relu: false), KernelSet.For(level), _pool);
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
     }
 
@@ -90,7 +90,7 @@ public sealed class Conv2DTests : IDisposable
         var first = new TensorSlice(wide, 3, n, h, w, split, 70);
         var second = TensorSlice.Dense(rest, n, h, w, cout - split);
         var packed = new PackedConvWeights(kernel, 1, 1, cin, cout, bias);
-        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, first, ConvEpilogue.Bias(relu: true).WithSplit(split, second), level, _pool);
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, first, ConvEpilogue.Bias(relu: true).WithSplit(split, second), KernelSet.For(level), _pool);
         for (int p = 0; p < h * w; p++)
         {
             for (int c = 0; c < cout; c++)
@@ -103,7 +103,7 @@ public sealed class Conv2DTests : IDisposable
         Assert.Equal(0f, wide[0]); // channels outside the slice are untouched
         var ragged = TensorSlice.Dense(new float[n * h * w * (cout - 40)], n, h, w, cout - 40);
         Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry,
-            TensorSlice.Dense(new float[n * h * w * 40], n, h, w, 40), ConvEpilogue.Bias(true).WithSplit(40, ragged), level, _pool));
+            TensorSlice.Dense(new float[n * h * w * 40], n, h, w, 40), ConvEpilogue.Bias(true).WithSplit(40, ragged), KernelSet.For(level), _pool));
     }
 
     [SkippableTheory]
@@ -133,10 +133,10 @@ public sealed class Conv2DTests : IDisposable
         Assert.InRange(negatives, expected.Length / 10, expected.Length * 9 / 10);
         var y = new float[expected.Length];
         Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, 3, 3, cin, cout, bias), geometry,
-            TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(slopes), level, _pool);
+            TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(slopes), KernelSet.For(level), _pool);
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, Tolerance);
         Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, 3, 3, cin, cout, bias),
-            geometry, TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(new float[cout - 1]), level, _pool));
+            geometry, TensorSlice.Dense(y, n, h - 2, w - 2, cout), ConvEpilogue.Prelu(new float[cout - 1]), KernelSet.For(level), _pool));
     }
 
     [SkippableTheory]
@@ -156,7 +156,7 @@ public sealed class Conv2DTests : IDisposable
         var output = (float[])residual.Clone();
         var outSlice = TensorSlice.Dense(output, n, h, w, cout);
         Conv2D.Forward(input, new PackedConvWeights(kernel, 1, 1, cin, cout, bias), WindowGeometry.Square(1, 1, PaddingMode.Valid), outSlice,
-            ConvEpilogue.ScaledResidual(outSlice, 0.17f, relu: true), level, _pool);
+            ConvEpilogue.ScaledResidual(outSlice, 0.17f, relu: true), KernelSet.For(level), _pool);
         Assert.InRange(TestData.MaxAbsDiff(output, expected), 0, Tolerance);
     }
 
@@ -168,7 +168,7 @@ public sealed class Conv2DTests : IDisposable
         var x = TestData.Uniform(4 * 3, 11);
         var y = Enumerable.Repeat(42f, 4 * wide).ToArray();
         Conv2D.Forward(TensorSlice.Dense(x, 1, 2, 2, 3), new PackedConvWeights(kernel, 1, 1, 3, cout, default), WindowGeometry.Square(1, 1, PaddingMode.Valid),
-            new TensorSlice(y, 3, 1, 2, 2, cout, wide), ConvEpilogue.Bias(false), Simd.Default, _pool);
+            new TensorSlice(y, 3, 1, 2, 2, cout, wide), ConvEpilogue.Bias(false), KernelSet.Default, _pool);
         for (int p = 0; p < 4; p++)
         {
             for (int c = 0; c < wide; c++)
@@ -184,9 +184,9 @@ public sealed class Conv2DTests : IDisposable
     {
         var packed = new PackedConvWeights(new float[9 * 2 * 4], 3, 3, 2, 4, default);
         Conv2D.Forward(TensorSlice.Dense([], 0, 5, 5, 2), packed, WindowGeometry.Square(3, 1, PaddingMode.Same), TensorSlice.Dense([], 0, 5, 5, 4),
-            ConvEpilogue.Bias(false), Simd.Default, _pool);
+            ConvEpilogue.Bias(false), KernelSet.Default, _pool);
         var ex = Assert.Throws<ArgumentException>(() => Conv2D.Forward(TensorSlice.Dense(new float[50], 1, 5, 5, 2), packed,
-            WindowGeometry.Square(3, 1, PaddingMode.Valid), TensorSlice.Dense(new float[100], 1, 5, 5, 4), ConvEpilogue.Bias(false), Simd.Default, _pool));
+            WindowGeometry.Square(3, 1, PaddingMode.Valid), TensorSlice.Dense(new float[100], 1, 5, 5, 4), ConvEpilogue.Bias(false), KernelSet.Default, _pool));
         Assert.Contains("should be [1, 3, 3, 4]", ex.Message, StringComparison.Ordinal);
     }
 

@@ -40,12 +40,12 @@ public sealed class PoolingAndElementwiseTests
             var output = TensorSlice.Dense(y, n, oh, ow, c);
             if (max)
             {
-                Pooling.MaxPool(input, geometry, output, level);
+                Pooling.MaxPool(input, geometry, output, KernelSet.For(level));
                 Assert.Equal(expected, y); // max is exact
             }
             else
             {
-                Pooling.AvgPool(input, geometry, output, level);
+                Pooling.AvgPool(input, geometry, output, KernelSet.For(level));
                 Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, 1e-6); // ≤ 9 float additions vs double
             }
 
@@ -53,11 +53,11 @@ public sealed class PoolingAndElementwiseTests
             var shared = new float[y.Length];
             if (max)
             {
-                Pooling.MaxPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), level, Workers);
+                Pooling.MaxPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), KernelSet.For(level), Workers);
             }
             else
             {
-                Pooling.AvgPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), level, Workers);
+                Pooling.AvgPool(input, geometry, TensorSlice.Dense(shared, n, oh, ow, c), KernelSet.For(level), Workers);
             }
 
             Assert.Equal(y, shared);
@@ -69,7 +69,7 @@ public sealed class PoolingAndElementwiseTests
     {
         // 2×2 input of ones, 3×3 same pooling: every window sees only real pixels, so every mean is exactly 1.
         var y = new float[4];
-        Pooling.AvgPool(TensorSlice.Dense([1, 1, 1, 1], 1, 2, 2, 1), WindowGeometry.Square(3, 1, PaddingMode.Same), TensorSlice.Dense(y, 1, 2, 2, 1), Simd.Default);
+        Pooling.AvgPool(TensorSlice.Dense([1, 1, 1, 1], 1, 2, 2, 1), WindowGeometry.Square(3, 1, PaddingMode.Same), TensorSlice.Dense(y, 1, 2, 2, 1), KernelSet.Default);
         Assert.All(y, v => Assert.Equal(1f, v));
     }
 
@@ -86,7 +86,7 @@ public sealed class PoolingAndElementwiseTests
         var mean = ReferenceOps.Pool(squares, 1, 6, 6, channels, geometry, max: false);
         var expected = mean.Select(v => MathF.Sqrt(9 * v)).ToArray();
         var y = new float[2 * 2 * channels];
-        Pooling.L2Pool(TensorSlice.Dense(x, 1, 6, 6, channels), geometry, TensorSlice.Dense(y, 1, 2, 2, channels), level);
+        Pooling.L2Pool(TensorSlice.Dense(x, 1, 6, 6, channels), geometry, TensorSlice.Dense(y, 1, 2, 2, channels), KernelSet.For(level));
         Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, 1e-6);
     }
 
@@ -136,7 +136,7 @@ public sealed class PoolingAndElementwiseTests
         Assert.Equal(5.0, ElementwiseOps.Distance([3, 0], [0, 4]), 12);
     }
 
-    public static IEnumerable<object[]> ReluLengths => SimdLevels.CrossValues(0, 1, 7, 15, 17, 31, 33, 1000);
+    public static IEnumerable<object[]> ReluLengths => SimdLevels.CrossValues(0, 1, 3, 7, 15, 17, 31, 33, 127, 1000);
 
     [SkippableTheory]
     [MemberData(nameof(ReluLengths))]
@@ -146,7 +146,7 @@ public sealed class PoolingAndElementwiseTests
         var x = TestData.Uniform(length, 24);
         var expected = x.Select(v => Math.Max(v, 0f)).ToArray();
         var y = (float[])x.Clone();
-        ElementwiseOps.Relu(y, level);
+        ElementwiseOps.Relu(y, KernelSet.For(level));
         Assert.Equal(expected, y);
     }
 
@@ -155,7 +155,9 @@ public sealed class PoolingAndElementwiseTests
     {
         Assert.Equal(SimdLevel.Scalar, Simd.Parse("0"));
         Assert.Equal(SimdLevel.Scalar, Simd.Parse("off"));
+        Assert.Equal(SimdLevel.Vector128, Simd.Parse("128"));
         Assert.Equal(SimdLevel.Vector256, Simd.Parse("256"));
+        Assert.Equal(SimdLevel.Vector512, Simd.Parse("512"));
         Assert.Equal(SimdLevel.Vector512, Simd.Parse(null));
         Assert.Equal(SimdLevel.Scalar, Simd.Clamp(SimdLevel.Scalar));
         Assert.Equal(Simd.Best, Simd.Clamp(SimdLevel.Vector512)); // a cap above the hardware falls back to what it has

@@ -6,7 +6,7 @@ namespace InceptionNet.Tensors.Tests;
 
 public sealed class VectorSearchTests
 {
-    public static IEnumerable<object[]> Dimensions => SimdLevels.CrossValues(0, 1, 7, 15, 16, 17, 31, 33, 128, 1000);
+    public static IEnumerable<object[]> Dimensions => SimdLevels.CrossValues(0, 1, 3, 7, 15, 16, 17, 31, 33, 127, 128, 1000);
 
     [SkippableTheory]
     [MemberData(nameof(Dimensions))]
@@ -23,7 +23,7 @@ public sealed class VectorSearchTests
         }
 
         var actual = new float[rows];
-        VectorSearch.SquaredDistances(matrix, dim, query, actual, level);
+        VectorSearch.SquaredDistances(matrix, dim, query, actual, KernelSet.For(level));
         // Lane-wise partial sums change the rounding order: relative error of a few float ulps per term.
         for (int r = 0; r < rows; r++)
         {
@@ -33,5 +33,5 @@ public sealed class VectorSearchTests
 
     [Fact]
     public void Shape_mismatches_are_refused() =>
-        Assert.Throws<ArgumentException>(() => VectorSearch.SquaredDistances(new float[10], 3, new float[3], new float[4], Simd.Default));
+        Assert.Throws<ArgumentException>(() => VectorSearch.SquaredDistances(new float[10], 3, new float[3], new float[4], KernelSet.Default));
 }

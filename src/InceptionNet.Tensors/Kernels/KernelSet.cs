@@ -1,0 +1,163 @@
+using System.Runtime.CompilerServices;
+
+namespace InceptionNet.Tensors;
+
+/// <summary>
+/// Everything that runs differently on different vector hardware, for one instruction set: the convolution micro-kernel
+/// and its tile shape, the fused convolution epilogue, pooling, squared distances and ReLU. There is one set per
+/// <see cref="SimdLevel"/>; it is chosen once (by an execution context, or <see cref="Default"/> for the process) and
+/// handed to the ops, which never look at the level themselves. <see cref="ScalarKernels"/> is the reference every other
+/// set is tested against.
+/// </summary>
+public abstract class KernelSet
+{
+    /// <summary>Output channels per micro-kernel tile: one packed weight panel.</summary>
+    public const int TileColumns = PackedConvWeights.PanelWidth;
+
+    /// <summary>The tallest tile of any set (sizes the convolution's accumulator block).</summary>
+    internal const int MaxTileRows = 6;
+
+    private static readonly KernelSet[] ByLevel =
+    [
+        new ScalarKernels(),
+        new Vector128Kernels(Vector128Kernels.TileRowsForThisCpu),
+        new Vector256Kernels(),
+        new Vector512Kernels(),
+    ];
+
+    private protected KernelSet()
+    {
+    }
+
+    /// <summary>The set for <see cref="Simd.Default"/>: the process-wide choice where no execution context is at hand.</summary>
+    public static KernelSet Default { get; } = For(Simd.Default);
+
+    /// <summary>The instruction set these kernels use.</summary>
+    public abstract SimdLevel Level { get; }
+
+    /// <summary>Output pixels per micro-kernel call; the tile is <see cref="TileRows"/> × <see cref="TileColumns"/>.</summary>
+    public abstract int TileRows { get; }
+
+    /// <summary>Every set this process has, including tile shapes picked for other CPUs (tests run them all).</summary>
+    internal static IReadOnlyList<KernelSet> AllVariants { get; } =
+        [.. ByLevel, new Vector128Kernels(Vector128Kernels.TileRowsForThisCpu == 6 ? 3 : 6)];
+
+    /// <summary>The set for <paramref name="level"/>, lowered to what the hardware supports.</summary>
+    public static KernelSet For(SimdLevel level) => ByLevel[(int)Simd.Clamp(level)];
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Level} ({TileRows}x{TileColumns} conv tile)";
+
+    /// <summary>
+    /// <c>tile[r, 0..32) (+)= Σ_p a[r·lda + p] · b[p·32 + 0..32)</c> for r below <see cref="TileRows"/> and p below
+    /// <paramref name="k"/>; the tile's rows are <see cref="TileColumns"/> floats apart and 64-byte aligned.
+    /// </summary>
+    internal abstract unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate);
+
+    /// <summary>Writes <paramref name="rows"/> × <paramref name="cols"/> values of a finished tile through the epilogue.</summary>
+    internal abstract unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target);
+
+    /// <summary>Folds one window element <paramref name="src"/> into the running pool <paramref name="dst"/>.</summary>
+    internal abstract void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first);
+
+    /// <summary>Turns the running pool into the output: mean, or sqrt(window · mean) for L2; nothing for max.</summary>
+    internal abstract void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind);
+
+    /// <summary><c>output[r] = Σ_j (matrix[r·dim + j] − query[j])²</c> for every row (dim ≥ 1, shapes checked by the caller).</summary>
+    internal abstract void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output);
+
+    /// <summary><c>v = v &gt; 0 ? v : 0</c> in place.</summary>
+    internal abstract void Relu(Span<float> values);
+
+    // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
+    // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
+
+    private protected static unsafe void EpilogueScalar(float* tile, int rows, int from, int cols, in EpilogueTarget target)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* acc = tile + r * TileColumns;
+            float* dst = target.Output + r * target.OutputStride;
+            float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
+            for (int j = from; j < cols; j++)
+            {
+                float v = acc[j] + target.Bias[j];
+                if (res != null)
+                {
+                    v = res[j] + target.Scale * v;
+                }
+
+                dst[j] = target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[j] * v)
+                    : target.Relu && v < 0f ? 0f : v;
+            }
+        }
+    }
+
+    private protected static void PoolAccumulateScalar(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first, int from)
+    {
+        for (int i = from; i < dst.Length; i++)
+        {
+            float v = src[i];
+            dst[i] = kind switch
+            {
+                PoolKind.Max => first || v > dst[i] ? v : dst[i],
+                PoolKind.Average => first ? v : dst[i] + v,
+                _ => first ? v * v : MathF.FusedMultiplyAdd(v, v, dst[i]),
+            };
+        }
+    }
+
+    private protected static void PoolFinishScalar(Span<float> dst, int count, int windowSize, PoolKind kind, int from)
+    {
+        for (int i = from; i < dst.Length; i++)
+        {
+            float mean = dst[i] / count;
+            dst[i] = kind == PoolKind.L2 ? MathF.Sqrt(mean * windowSize) : mean;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static float SquaredScalar(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int from, float sum)
+    {
+        for (int i = from; i < a.Length; i++)
+        {
+            float d = a[i] - b[i];
+            sum += d * d;
+        }
+
+        return sum;
+    }
+
+    private protected static void ReluScalar(Span<float> values, int from)
+    {
+        for (int i = from; i < values.Length; i++)
+        {
+            values[i] = values[i] > 0f ? values[i] : 0f;
+        }
+    }
+}
+
+/// <summary>
+/// Where a convolution tile's rows go: row r of the tile lands at <c>Output + r·OutputStride</c> (its first channel), after
+/// <c>act(residual + scale·(acc + bias))</c>; <c>Bias</c>, <c>NegativeSlopes</c> and the residual row start at the same
+/// first channel. A null <c>Residual</c> means none; null <c>NegativeSlopes</c> means ReLU or nothing, per <c>Relu</c>.
+/// </summary>
+internal readonly unsafe struct EpilogueTarget(float* output, long outputStride, float* bias, float* residual, long residualStride,
+    float scale, float* negativeSlopes, bool relu)
+{
+    public float* Output { get; } = output;
+
+    public long OutputStride { get; } = outputStride;
+
+    public float* Bias { get; } = bias;
+
+    public float* Residual { get; } = residual;
+
+    public long ResidualStride { get; } = residualStride;
+
+    public float Scale { get; } = scale;
+
+    public float* NegativeSlopes { get; } = negativeSlopes;
+
+    public bool Relu { get; } = relu;
+}

@@ -1,0 +1,52 @@
+namespace InceptionNet.Tensors;
+
+/// <summary>The reference set: plain loops that read like the math, one output row per micro-kernel call.</summary>
+internal sealed class ScalarKernels : KernelSet
+{
+    public override SimdLevel Level => SimdLevel.Scalar;
+
+    public override int TileRows => 1;
+
+    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    {
+        for (int j = 0; j < TileColumns && !accumulate; j++)
+        {
+            tile[j] = 0f;
+        }
+
+        float* bp = b;
+        for (int p = 0; p < k; p++, bp += TileColumns)
+        {
+            float x = a[p];
+            for (int j = 0; j < TileColumns; j++)
+            {
+                tile[j] += x * bp[j];
+            }
+        }
+    }
+
+    internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target) =>
+        EpilogueScalar(tile, rows, 0, cols, target);
+
+    internal override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first) =>
+        PoolAccumulateScalar(src, dst, kind, first, 0);
+
+    internal override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
+    {
+        if (kind != PoolKind.Max)
+        {
+            PoolFinishScalar(dst, count, windowSize, kind, 0);
+        }
+    }
+
+    internal override void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output)
+    {
+        int rows = matrix.Length / dim;
+        for (int r = 0; r < rows; r++)
+        {
+            output[r] = SquaredScalar(matrix.Slice(r * dim, dim), query, 0, 0f);
+        }
+    }
+
+    internal override void Relu(Span<float> values) => ReluScalar(values, 0);
+}

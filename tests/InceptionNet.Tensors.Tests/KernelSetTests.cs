@@ -1,0 +1,308 @@
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>
+/// Each kernel of each set, called directly at awkward sizes, against the scalar set (bit for bit where the operations
+/// are the same) or a double reference (the micro-kernel, whose summation is fused). Sets are named by level and tile
+/// shape; both Vector128 tiles run on every CPU that has Vector128, so the ARM64 (NEON) tile is proven on x64 too.
+/// </summary>
+public sealed unsafe class KernelSetTests
+{
+    private static readonly (SimdLevel Level, int TileRows)[] Variants =
+    [
+        (SimdLevel.Scalar, 1),
+        (SimdLevel.Vector128, 3),
+        (SimdLevel.Vector128, 6),
+        (SimdLevel.Vector256, 3),
+        (SimdLevel.Vector512, 6),
+    ];
+
+    private static readonly int[] AwkwardSizes = [1, 3, 7, 15, 16, 17, 31, 33, 127, 1000];
+
+    public static IEnumerable<object[]> VariantsAt(params int[] sizes) =>
+        sizes.SelectMany(size => Variants.Select(v => new object[] { size, v.Level, v.TileRows }));
+
+    public static IEnumerable<object[]> Reductions => VariantsAt(1, 3, 7, 15, 17, 33, 127, 256);
+
+    public static IEnumerable<object[]> Columns => VariantsAt(1, 3, 7, 15, 16, 17, 31, 32);
+
+    public static IEnumerable<object[]> Lengths => VariantsAt(AwkwardSizes);
+
+    public static IEnumerable<object[]> AllVariants => Variants.Select(v => new object[] { v.Level, v.TileRows });
+
+    private static KernelSet Resolve(SimdLevel level, int tileRows)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        return KernelSet.AllVariants.Single(s => s.Level == level && s.TileRows == tileRows);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Reductions))]
+    public void Micro_kernel_matches_a_double_reference_fresh_and_accumulating(int k, SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int nr = KernelSet.TileColumns;
+        int lda = k + 3; // rows of A are not packed: the kernel must follow lda
+        var a = TestData.Uniform(tileRows * lda, 41);
+        var b = TestData.Uniform(k * nr, 42);
+        var start = TestData.Uniform(tileRows * nr, 43);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            var tile = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, tileRows * nr).ToArray(); // fresh must overwrite
+            fixed (float* ap = a)
+            fixed (float* bp = b)
+            fixed (float* tp = tile)
+            {
+                kernels.MicroKernel(ap, lda, bp, k, tp, accumulate);
+            }
+
+            var expected = new double[tileRows * nr];
+            for (int r = 0; r < tileRows; r++)
+            {
+                for (int j = 0; j < nr; j++)
+                {
+                    double sum = accumulate ? start[r * nr + j] : 0;
+                    for (int p = 0; p < k; p++)
+                    {
+                        sum += (double)a[r * lda + p] * b[p * nr + j];
+                    }
+
+                    expected[r * nr + j] = sum;
+                }
+            }
+
+            // Float accumulation of k ≤ 256 products of magnitude ≤ 1: |error| ≲ k·2^-24·Σ|terms| ≪ 5e-5 (as Conv2DTests).
+            Assert.InRange(TestData.MaxAbsDiff(tile, expected), 0, 5e-5);
+        }
+    }
+
+    public enum EpilogueMode
+    {
+        Bias,
+        BiasRelu,
+        ResidualRelu,
+        Prelu,
+    }
+
+    public static IEnumerable<object[]> EpilogueCases =>
+        Columns.SelectMany(row => Enum.GetValues<EpilogueMode>().Select(mode => (object[])[.. row, mode]));
+
+    [SkippableTheory]
+    [MemberData(nameof(EpilogueCases))]
+    public void Epilogue_is_bit_identical_to_the_scalar_set_and_writes_only_its_columns(int cols, SimdLevel level, int tileRows, EpilogueMode mode)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int stride = 37; // output and residual rows are pixels of a wider tensor
+        var tile = TestData.Uniform(tileRows * KernelSet.TileColumns, 51);
+        var bias = TestData.Uniform(KernelSet.TileColumns, 52);
+        var slopes = TestData.Uniform(KernelSet.TileColumns, 53);
+        var residual = TestData.Uniform(tileRows * stride, 54);
+        var expected = Run(KernelSet.For(SimdLevel.Scalar));
+        var actual = Run(kernels);
+        Assert.Equal(expected, actual);
+        for (int r = 0; r < tileRows; r++)
+        {
+            for (int j = cols; j < stride; j++)
+            {
+                Assert.Equal(-7f, actual[r * stride + j]);
+            }
+        }
+
+        float[] Run(KernelSet set)
+        {
+            var output = Enumerable.Repeat(-7f, tileRows * stride).ToArray();
+            fixed (float* t = tile)
+            fixed (float* o = output)
+            fixed (float* bi = bias)
+            fixed (float* s = slopes)
+            fixed (float* res = residual)
+            {
+                var target = new EpilogueTarget(o, stride, bi, mode == EpilogueMode.ResidualRelu ? res : null, stride, mode == EpilogueMode.ResidualRelu ? 0.17f : 1f,
+                    mode == EpilogueMode.Prelu ? s : null, mode is EpilogueMode.BiasRelu or EpilogueMode.ResidualRelu);
+                set.Epilogue(t, tileRows, cols, target);
+            }
+
+            return output;
+        }
+    }
+
+    public static IEnumerable<object[]> PoolCases =>
+        Lengths.SelectMany(row => Enum.GetNames<PoolKind>().Select(kind => (object[])[.. row, kind]));
+
+    [SkippableTheory]
+    [MemberData(nameof(PoolCases))]
+    public void Pooling_steps_are_bit_identical_to_the_scalar_set(int length, SimdLevel level, int tileRows, string poolKind)
+    {
+        var kernels = Resolve(level, tileRows);
+        var kind = Enum.Parse<PoolKind>(poolKind);
+        var window = Enumerable.Range(0, 5).Select(i => TestData.Uniform(length, 60 + i)).ToArray();
+        window[3][0] = window[1][0]; // ties in max
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar)), Run(kernels));
+
+        float[] Run(KernelSet set)
+        {
+            var dst = new float[length];
+            for (int i = 0; i < window.Length; i++)
+            {
+                set.PoolAccumulate(window[i], dst, kind, first: i == 0);
+            }
+
+            set.PoolFinish(dst, window.Length, 9, kind);
+            return dst;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Lengths))]
+    public void Relu_and_distances_follow_the_scalar_set(int length, SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        var x = TestData.Uniform(length, 71);
+        x[0] = -0f;
+        var relu = (float[])x.Clone();
+        kernels.Relu(relu);
+        Assert.Equal(x.Select(v => v > 0f ? v : 0f), relu);
+
+        const int rows = 5;
+        var matrix = TestData.Uniform(rows * length, 72);
+        var distances = new float[rows];
+        kernels.SquaredDistances(matrix, length, x, distances);
+        for (int r = 0; r < rows; r++)
+        {
+            float expected = VectorSearch.SquaredScalar(matrix.AsSpan(r * length, length), x);
+            Assert.InRange(Math.Abs(distances[r] - expected), 0, 1e-5 * Math.Max(1, expected)); // lane-wise partial sums
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(AllVariants))]
+    public void Kernels_do_not_allocate(SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int k = 33, length = 127;
+        var a = TestData.Uniform(tileRows * k, 81);
+        var b = TestData.Uniform(k * KernelSet.TileColumns, 82);
+        var tile = new float[tileRows * KernelSet.TileColumns];
+        var output = new float[tileRows * KernelSet.TileColumns];
+        var bias = new float[KernelSet.TileColumns];
+        var src = TestData.Uniform(length, 83);
+        var dst = new float[length];
+        var distances = new float[1];
+        void Once()
+        {
+            fixed (float* ap = a)
+            fixed (float* bp = b)
+            fixed (float* tp = tile)
+            fixed (float* op = output)
+            fixed (float* bi = bias)
+            {
+                kernels.MicroKernel(ap, k, bp, k, tp, accumulate: false);
+                kernels.Epilogue(tp, tileRows, 29, new EpilogueTarget(op, KernelSet.TileColumns, bi, null, 0, 1f, null, relu: true));
+            }
+
+            kernels.PoolAccumulate(src, dst, PoolKind.L2, first: false);
+            kernels.PoolFinish(dst, 9, 9, PoolKind.L2);
+            kernels.SquaredDistances(src, length, dst, distances);
+            kernels.Relu(dst);
+        }
+
+        Once();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Once();
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    public static IEnumerable<object[]> ConvCasesOnTheOtherVector128Tile => Conv2DTests.Cases;
+
+    [SkippableTheory]
+    [MemberData(nameof(ConvCasesOnTheOtherVector128Tile))]
+    public void Convolution_on_the_vector128_tile_of_the_other_architecture_matches_reference(int n, int h, int w, int cin, int cout, int kh, int kw, int stride, PaddingMode padding)
+    {
+        // KernelSet.For(Vector128) runs the tile of this CPU through Conv2DTests; this runs the other one (3 rows on ARM64, 6 on x64).
+        var kernels = Resolve(SimdLevel.Vector128, Vector128Kernels.TileRowsForThisCpu == 6 ? 3 : 6);
+        using var pool = new WorkerPool(3);
+        var geometry = new WindowGeometry(kh, kw, stride, stride, padding);
+        var x = TestData.Uniform(n * h * w * cin, 1);
+        var kernel = TestData.Uniform(kh * kw * cin * cout, 2);
+        var bias = TestData.Uniform(cout, 3);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: true);
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        var y = new float[n * oh * ow * cout];
+        Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), new PackedConvWeights(kernel, kh, kw, cin, cout, bias), geometry,
+            TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), kernels, pool);
+        Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, 5e-5);
+    }
+
+    [SkippableFact]
+    public void Vector_sets_with_fma_give_bit_identical_convolutions()
+    {
+        // Every vector micro-kernel accumulates each output as one fused multiply-add per reduction step, in the same
+        // order whatever the tile: the width changes the speed, not the numbers (the scalar set rounds the product first).
+        var sets = KernelSet.AllVariants.Where(s => s.Level != SimdLevel.Scalar && s.Level <= Simd.Best).ToArray();
+        Skip.If(sets.Length < 2 || !(Fma.IsSupported || AdvSimd.IsSupported), "needs two vector sets with FMA");
+        using var pool = new WorkerPool(2);
+        foreach (var (n, h, w, cin, cout, k, stride) in new[] { (1, 17, 15, 17, 33, 3, 2), (2, 9, 9, 70, 40, 3, 1), (1, 97, 1, 5, 96, 1, 1) })
+        {
+            var geometry = WindowGeometry.Square(k, stride, PaddingMode.Same);
+            var x = TestData.Uniform(n * h * w * cin, 91);
+            var packed = new PackedConvWeights(TestData.Uniform(k * k * cin * cout, 92), k, k, cin, cout, TestData.Uniform(cout, 93));
+            var (oh, ow, _, _) = geometry.Resolve(h, w);
+            float[] Run(KernelSet set)
+            {
+                var y = new float[n * oh * ow * cout];
+                Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), packed, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true), set, pool);
+                return y;
+            }
+
+            var first = Run(sets[0]);
+            Assert.All(sets.Skip(1), set => Assert.Equal(first, Run(set)));
+        }
+    }
+
+    [SkippableFact]
+    public void Simd_128_selects_the_vector128_set()
+    {
+        SimdLevels.SkipIfUnavailable(SimdLevel.Vector128);
+        var kernels = KernelSet.For(Simd.Select("128"));
+        Assert.Equal(SimdLevel.Vector128, kernels.Level);
+        Assert.IsType<Vector128Kernels>(kernels);
+        Assert.Equal(AdvSimd.Arm64.IsSupported ? 6 : 3, kernels.TileRows);
+    }
+
+    [Fact]
+    public void Environment_values_cap_the_level_truthfully()
+    {
+        Assert.Equal(SimdLevel.Scalar, Simd.Select("0"));
+        Assert.Equal(Simd.Clamp(SimdLevel.Vector128), Simd.Select("128"));
+        Assert.Equal(Simd.Clamp(SimdLevel.Vector256), Simd.Select(" 256 "));
+        Assert.Equal(Simd.Best, Simd.Select("512"));
+        Assert.Equal(Simd.Best, Simd.Select(null));
+        Assert.Equal(Simd.Best, Simd.Select("")); // documented: empty or unrecognized means no cap
+        Assert.Equal(Simd.Best, Simd.Select("fast"));
+        foreach (var level in Enum.GetValues<SimdLevel>())
+        {
+            Assert.Equal(Simd.Clamp(level), KernelSet.For(level).Level);
+        }
+    }
+
+    [Fact]
+    public void The_process_default_set_is_the_one_the_environment_variable_selects()
+    {
+        // Under INCEPTIONNET_SIMD=128 (the CI pass) this proves the whole run used the Vector128 set.
+        var selected = Simd.Select(Environment.GetEnvironmentVariable(Simd.EnvironmentVariable));
+        Assert.Equal(selected, Simd.Default);
+        Assert.Same(KernelSet.For(selected), KernelSet.Default);
+    }
+
+    [Fact]
+    public void Tile_shapes_are_properties_of_the_sets()
+    {
+        Assert.Equal(1, KernelSet.For(SimdLevel.Scalar).TileRows);
+        Assert.All(KernelSet.AllVariants, s => Assert.True(s.TileRows <= KernelSet.MaxTileRows && Conv2D.RowBlock % s.TileRows == 0, s.ToString()));
+        Assert.Equal(5, KernelSet.AllVariants.Select(s => (s.Level, s.TileRows)).Distinct().Count());
+    }
+}
