@@ -64,6 +64,33 @@ public sealed class FaceRecognizer
         _index = gallery.BuildIndex(encoder.NormalizesEmbedding);
     }
 
+    /// <summary>
+    /// A recognizer over <paramref name="gallery"/> searching <paramref name="index"/>, an index already holding exactly
+    /// the gallery's vectors (e.g. the previous version's index with the new photos appended, see
+    /// <see cref="GalleryIndex.Append"/>), so that a change costs the change, not a rebuild.
+    /// </summary>
+    /// <exception cref="ArgumentException">The index does not hold as many vectors and identities as the gallery.</exception>
+    public FaceRecognizer(IFaceEncoder encoder, Gallery gallery, GalleryIndex index, RecognitionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(gallery);
+        ArgumentNullException.ThrowIfNull(index);
+        gallery.EnsureCompatible(ModelStamp.Of(encoder));
+        if (index.Count != gallery.EntryCount || index.IdentityCount != gallery.Identities.Count)
+        {
+            throw new ArgumentException($"The index holds {index.Count} vectors of {index.IdentityCount} identities, the gallery {gallery.EntryCount} of {gallery.Identities.Count}.", nameof(index));
+        }
+
+        _encoder = encoder;
+        Gallery = gallery;
+        Options = options ?? new RecognitionOptions();
+        Threshold = Options.Threshold ?? gallery.Threshold ?? encoder.DefaultThreshold;
+        _index = index;
+    }
+
+    /// <summary>The index searched.</summary>
+    public GalleryIndex Index => _index;
+
     /// <summary>The gallery searched.</summary>
     public Gallery Gallery { get; }
 

@@ -27,13 +27,17 @@ public enum IdentityRule
 public sealed class GalleryIndex : IParallelWork
 {
     private const int RowsPerItem = 8192;
-    private readonly float[] _vectors;
+    private readonly float[] _vectors; // rows [0, _rows) are this version's; later rows belong to newer versions
     private readonly int[] _owner;
+    private readonly int _rows;
+    private readonly Tail _tail;       // shared by the versions that share _vectors: how many rows are written
     private readonly string[] _names;
+    private readonly double[] _sums;   // per identity, for its mean
     private readonly float[] _means;
     private readonly int[] _counts;
     private readonly int _dim;
-    private readonly float[] _scratch;
+    private readonly bool _unitVectors;
+    private float[] _scratch = [];
     private readonly Lock _gate = new();
     private readonly WorkerPool _workers;
     private float[] _query = [];
@@ -63,36 +67,26 @@ public sealed class GalleryIndex : IParallelWork
     }
 
     private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
+        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Owner.Length), names, Sums(rows, names.Length, dim), Counts(rows.Owner, names.Length),
+            dim, (context ??= new ExecutionContext()).Workers, context.Kernels, unitVectors)
     {
-        ArgumentNullException.ThrowIfNull(names);
-        context ??= new ExecutionContext();
-        _workers = context.Workers;
-        Kernels = context.Kernels;
-        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
-        {
-            throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
-        }
+    }
 
+    private GalleryIndex(float[] vectors, int[] owner, int count, Tail tail, string[] names, double[] sums, int[] counts, int dim, WorkerPool workers,
+        KernelSet kernels, bool unitVectors)
+    {
+        _workers = workers;
+        Kernels = kernels;
         _dim = dim;
         _names = names;
-        _vectors = rows.Vectors;
-        _owner = rows.Owner;
-        var sums = new double[names.Length * dim];
-        for (int r = 0; r < _owner.Length; r++)
-        {
-            for (int j = 0; j < dim; j++)
-            {
-                sums[_owner[r] * dim + j] += _vectors[r * dim + j];
-            }
-        }
-
+        _vectors = vectors;
+        _owner = owner;
+        _rows = count;
+        _tail = tail;
+        _sums = sums;
+        _counts = counts;
+        _unitVectors = unitVectors;
         _means = new float[names.Length * dim];
-        _counts = new int[names.Length];
-        foreach (int id in _owner)
-        {
-            _counts[id]++;
-        }
-
         for (int id = 0; id < names.Length; id++)
         {
             var mean = sums.AsSpan(id * dim, dim);
@@ -109,7 +103,96 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        _scratch = new float[_owner.Length];
+    }
+
+    /// <summary>
+    /// This index with one more vector for <paramref name="name"/> (a new identity when not present), without touching
+    /// this index: searches on it go on seeing exactly what they saw. The cost is one row and one identity's mean, not
+    /// a rebuild: versions made one after another share one growing array (an older version never reads the rows a newer
+    /// one added); appending to an older version than the newest copies first.
+    /// </summary>
+    public GalleryIndex Append(string name, ReadOnlySpan<float> embedding)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (embedding.Length != _dim)
+        {
+            throw new ArgumentException($"The vector has {embedding.Length} values, the gallery holds {_dim}-d vectors.", nameof(embedding));
+        }
+
+        int id = Array.IndexOf(_names, name);
+        string[] names = id >= 0 ? _names : [.. _names, name];
+        if (id < 0)
+        {
+            id = _names.Length;
+        }
+
+        float[] vectors = _vectors;
+        int[] owner = _owner;
+        Tail tail = _tail;
+        lock (_tail)
+        {
+            if (tail.Rows != _rows || (_rows + 1) * _dim > vectors.Length)
+            {
+                int capacity = Math.Max(16, 2 * (_rows + 1));
+                vectors = new float[capacity * _dim];
+                Array.Copy(_vectors, vectors, _rows * _dim);
+                owner = new int[capacity];
+                Array.Copy(_owner, owner, _rows);
+                tail = new Tail(_rows);
+            }
+
+            embedding.CopyTo(vectors.AsSpan(_rows * _dim, _dim));
+            owner[_rows] = id;
+            tail.Rows = _rows + 1;
+        }
+
+        var sums = new double[names.Length * _dim];
+        _sums.CopyTo(sums, 0);
+        for (int j = 0; j < _dim; j++)
+        {
+            sums[id * _dim + j] += embedding[j];
+        }
+
+        var counts = new int[names.Length];
+        _counts.CopyTo(counts, 0);
+        counts[id]++;
+        return new GalleryIndex(vectors, owner, _rows + 1, tail, names, sums, counts, _dim, _workers, Kernels, _unitVectors);
+    }
+
+    private static int Validated((float[] Vectors, int[] Owner) rows, string[] names, int dim)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
+        {
+            throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
+        }
+
+        return rows.Owner.Length;
+    }
+
+    private static double[] Sums((float[] Vectors, int[] Owner) rows, int identities, int dim)
+    {
+        var sums = new double[identities * dim];
+        for (int r = 0; r < rows.Owner.Length; r++)
+        {
+            for (int j = 0; j < dim; j++)
+            {
+                sums[rows.Owner[r] * dim + j] += rows.Vectors[r * dim + j];
+            }
+        }
+
+        return sums;
+    }
+
+    private static int[] Counts(int[] owner, int identities)
+    {
+        var counts = new int[identities];
+        foreach (int id in owner)
+        {
+            counts[id]++;
+        }
+
+        return counts;
     }
 
     private static (float[] Vectors, int[] Owner) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
@@ -132,7 +215,7 @@ public sealed class GalleryIndex : IParallelWork
     }
 
     /// <summary>Number of vectors.</summary>
-    public int Count => _owner.Length;
+    public int Count => _rows;
 
     /// <summary>Number of identities.</summary>
     public int IdentityCount => _names.Length;
@@ -152,7 +235,7 @@ public sealed class GalleryIndex : IParallelWork
         if (rule == IdentityRule.MeanDistance)
         {
             var sums = new double[_names.Length];
-            for (int r = 0; r < _owner.Length; r++)
+            for (int r = 0; r < _rows; r++)
             {
                 sums[_owner[r]] += ElementwiseOps.Distance(_vectors.AsSpan(r * _dim, _dim), query);
             }
@@ -195,6 +278,7 @@ public sealed class GalleryIndex : IParallelWork
         lock (_gate)
         {
             _query = q = query.ToArray();
+            EnsureScratch();
             int items = (Count + RowsPerItem - 1) / RowsPerItem;
             if (_itemTop.Length < items * 2)
             {
@@ -241,6 +325,20 @@ public sealed class GalleryIndex : IParallelWork
         _itemTop[2 * item + 1] = next;
     }
 
+    private void EnsureScratch()
+    {
+        if (_scratch.Length < _rows)
+        {
+            _scratch = new float[_rows];
+        }
+    }
+
+    // A version's row count in the array it shares with later versions.
+    private sealed class Tail(int rows)
+    {
+        public int Rows { get; set; } = rows;
+    }
+
     // Keeps the nearest row (first) and the nearest row of another identity (second) by the distances in _scratch.
     private void Consider(int r, ref int first, ref int second)
     {
@@ -265,6 +363,7 @@ public sealed class GalleryIndex : IParallelWork
         lock (_gate)
         {
             _query = query.ToArray();
+            EnsureScratch();
             _workers.Run(this, (Count + RowsPerItem - 1) / RowsPerItem);
             var best = new int[_names.Length];
             var squared = new float[_names.Length];

@@ -110,14 +110,27 @@ public sealed partial class CollectionStore
         }, cancellation).ConfigureAwait(false);
     }
 
-    /// <summary>Adds photos to a person (created if new); all of them or none are written. Returns the person's photo count.</summary>
+    /// <summary>
+    /// Adds photos to a person (created if new); all of them or none are written. Returns the person's photo count. The
+    /// new snapshot's index is the previous one with the photos appended (no rebuild), unless the file was changed by
+    /// another process since this one last read or wrote it.
+    /// </summary>
     public Task<int> EnrollAsync(string name, string person, IReadOnlyList<(string Source, FaceEncoding Encoding)> photos, CancellationToken cancellation) =>
         Change(name, writer =>
         {
             ValidatePerson(person);
             writer.Enroll(person, photos, _pipeline.Encoder.DefaultThreshold);
             return writer.Gallery.Get(person).Entries.Count;
-        }, cancellation);
+        }, cancellation, previous =>
+        {
+            var index = previous;
+            foreach (var (_, encoding) in photos)
+            {
+                index = index.Append(person, encoding.Embedding);
+            }
+
+            return index;
+        });
 
     /// <summary>Removes a person.</summary>
     public Task RemoveAsync(string name, string person, CancellationToken cancellation) =>
@@ -165,7 +178,7 @@ public sealed partial class CollectionStore
         }
     }
 
-    private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation) =>
+    private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation, Func<GalleryIndex, GalleryIndex>? incremental = null) =>
         await WithWriter(name, () =>
         {
             string path = PathOf(name);
@@ -174,11 +187,13 @@ public sealed partial class CollectionStore
                 throw ApiException.NotFound($"collection '{name}' does not exist");
             }
 
-            Get(name); // refuses a file made with another model before anything is changed
+            var before = Get(name); // refuses a file made with another model before anything is changed
             using var writer = Gallery.OpenForWrite(path, _pipeline.Stamp, TimeSpan.FromSeconds(10), _pipeline.Input.Id);
+            // Under the lock: is the file still the one our snapshot was read from or written as?
+            bool ours = _open.TryGetValue(name, out var entry) && entry.Stamp == StampOf(path) && ReferenceEquals(entry.Snapshot, before);
             var result = change(writer);
             writer.Commit();
-            Publish(name, path, writer.Gallery);
+            Publish(name, path, writer.Gallery, ours && incremental is not null ? incremental(before.Recognizer.Index) : null);
             return result;
         }, cancellation).ConfigureAwait(false);
 
@@ -202,10 +217,11 @@ public sealed partial class CollectionStore
         }
     }
 
-    private void Publish(string name, string path, Gallery gallery)
+    private void Publish(string name, string path, Gallery gallery, GalleryIndex? index = null)
     {
         var stamp = StampOf(path)!.Value;
-        _open[name] = new Entry(stamp, new CollectionSnapshot(name, gallery, _pipeline.Recognizer(gallery, _options)));
+        var recognizer = index is null ? _pipeline.Recognizer(gallery, _options) : new FaceRecognizer(_pipeline.Encoder, gallery, index, _options);
+        _open[name] = new Entry(stamp, new CollectionSnapshot(name, gallery, recognizer));
     }
 
     private CollectionSnapshot Load(string name, string path)

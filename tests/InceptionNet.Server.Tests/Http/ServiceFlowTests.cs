@@ -84,6 +84,37 @@ public sealed class ServiceFlowTests(ServiceFixture service) : IClassFixture<Ser
         Assert.Equal(128, embedded[0].GetProperty("embedding").GetArrayLength());
     }
 
+    [Fact]
+    public async Task A_change_another_process_made_to_the_file_is_seen_and_kept_by_the_next_enroll()
+    {
+        await service.Send(HttpMethod.Put, "/v1/collections/shared", "admin");
+        using (var first = await service.Send(HttpMethod.Post, "/v1/collections/shared/people/alex/photos?largest=true", "enroll", ServiceFixture.Image(ServiceFixture.Photo("test", "alex_lacamoire1.jpg"))))
+        {
+            Assert.Equal(201, (int)first.StatusCode);
+        }
+
+        // Another instance (here: the gallery API directly) enrolls obama in the same file, with obama's vector from the service.
+        using var embedded = await service.Send(HttpMethod.Post, "/v1/embed?largest=true", "kiosk", ServiceFixture.Image(ServiceFixture.Photo("train", "obama", "obama.jpg")));
+        float[] vector = [.. (await ServiceFixture.Json(embedded)).GetProperty("faces")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle())];
+        string path = Path.Combine(service.DataPath, "shared.gallery.json");
+        using (var writer = InceptionNet.Recognition.Gallery.OpenForWrite(path, null))
+        {
+            writer.Enroll("obama", [("elsewhere", new InceptionNet.Models.FaceEncoding(vector, vector))], 0.6);
+            writer.Commit();
+        }
+
+        // The service's next enroll must start from the file (not append to its older snapshot, which lacks obama).
+        using (var second = await service.Send(HttpMethod.Post, "/v1/collections/shared/people/kit/photos?largest=true", "enroll", ServiceFixture.Image(ServiceFixture.Photo("train", "kit_harington", Directory.GetFiles(ServiceFixture.Photo("train", "kit_harington")).Select(Path.GetFileName).Order(StringComparer.Ordinal).First()!))))
+        {
+            Assert.Equal(201, (int)second.StatusCode);
+        }
+
+        using var people = await service.Send(HttpMethod.Get, "/v1/collections/shared/people", "enroll");
+        var names = (await ServiceFixture.Json(people)).GetProperty("people").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["alex", "obama", "kit"], names);
+        Assert.Equal("obama", await Identify("shared", "test", "obama1.jpg"));
+    }
+
     private async Task<string?> Identify(string collection, params string[] photo)
     {
         using var response = await service.Send(HttpMethod.Post, $"/v1/collections/{collection}/identify", "kiosk", ServiceFixture.Image(ServiceFixture.Photo(photo)));
