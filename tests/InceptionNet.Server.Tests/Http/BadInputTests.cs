@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using InceptionNet.TestSupport;
 using Xunit;
 
 namespace InceptionNet.Server.Tests.Http;
@@ -133,62 +132,7 @@ public sealed class BadInputTests(ServiceFixture service) : IClassFixture<Servic
     // A PNG whose header claims width×height; with pixels, a real grey image (no face in it).
     private static byte[] PngClaiming(int width, int height, bool withPixels = false)
     {
-        using var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8; // bit depth
-        header[9] = 2; // RGB
-        Chunk(png, "IHDR", header);
-        if (withPixels)
-        {
-            using var raw = new MemoryStream();
-            using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                for (int y = 0; y < height; y++)
-                {
-                    z.WriteByte(0);
-                    z.Write(Enumerable.Repeat((byte)128, width * 3).ToArray());
-                }
-            }
-
-            Chunk(png, "IDAT", raw.ToArray());
-        }
-        else
-        {
-            Chunk(png, "IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-        }
-
-        Chunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream png, string type, byte[] data)
-    {
-        var length = new byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        png.Write(length);
-        byte[] typed = [.. Encoding.ASCII.GetBytes(type), .. data];
-        png.Write(typed);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
-        png.Write(crc);
-    }
-
-    // PNG's CRC-32 (polynomial 0xEDB88320), bit by bit: a few chunks of test data.
-    private static uint Crc32(byte[] data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-            }
-        }
-
-        return ~crc;
+        byte[] raw = withPixels ? [.. Enumerable.Range(0, height).SelectMany(_ => Enumerable.Repeat((byte)128, width * 3 + 1).Select((b, i) => i == 0 ? (byte)0 : b))] : [0];
+        return HostileFiles.Concat(HostileFiles.PngSignature, HostileFiles.Ihdr((uint)width, (uint)height, 8, 2), HostileFiles.Chunk("IDAT", HostileFiles.Zlib(raw)), HostileFiles.Chunk("IEND", []));
     }
 }
