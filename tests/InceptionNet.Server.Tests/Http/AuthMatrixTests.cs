@@ -116,6 +116,23 @@ public sealed class AuthMatrixTests(ServiceFixture service) : IClassFixture<Serv
         Assert.Contains("inceptionnet_queue_depth 0", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_audit_log_holds_no_key_and_no_face_vector()
+    {
+        using (var embed = await service.Send(HttpMethod.Post, "/v1/embed", "kiosk", Body("image")))
+        {
+            var first = (await ServiceFixture.Json(embed)).GetProperty("faces")[0].GetProperty("embedding")[0].GetSingle();
+            string log = File.ReadAllText(service.AuditPath);
+            foreach (var key in service.Keys.Values)
+            {
+                Assert.DoesNotContain(key.Split('_')[^1], log, StringComparison.Ordinal); // the secret part
+            }
+
+            Assert.DoesNotContain(first.ToString("R", System.Globalization.CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
+            Assert.DoesNotContain("embedding", log, StringComparison.Ordinal);
+        }
+    }
+
     private long AuditLines() => File.ReadLines(service.AuditPath).LongCount();
 
     private static HttpContent? Body(string kind) => kind switch
