@@ -247,6 +247,7 @@ public sealed class ServiceHost : IAsyncDisposable
     // Auth, timing, error mapping, audit (before the answer is written), metrics: the same for every /v1 route.
     private async Task Handle(HttpContext ctx, string route, ApiScope scope, string? collection, Work work)
     {
+        var arrived = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         ApiKeyRecord? key = null;
         Outcome outcome;
@@ -286,7 +287,7 @@ public sealed class ServiceHost : IAsyncDisposable
         }
 
         double latency = clock.Elapsed.TotalMilliseconds;
-        await _audit.AppendAsync(new AuditEntry(DateTimeOffset.UtcNow, key?.Id, ctx.Connection.RemoteIpAddress?.ToString(), route, collection,
+        await _audit.AppendAsync(new AuditEntry(arrived, key?.Id, ctx.Connection.RemoteIpAddress?.ToString(), route, collection,
             outcome.Decision, outcome.Identity, outcome.Distance, Math.Round(latency, 3)), CancellationToken.None).ConfigureAwait(false);
         _metrics.Request(route, outcome.Status, clock.Elapsed);
         if (outcome.Status == 499 || ctx.RequestAborted.IsCancellationRequested)
