@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
@@ -15,10 +14,8 @@ namespace InceptionNet.Tensors;
 /// by register count, not timed on ARM hardware. On x64 without AVX the destructive SSE multiply needs a temporary, so
 /// one of the 12 accumulators spills once per reduction step.
 /// </summary>
-internal sealed class Vector128Kernels : KernelSet
+internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector128Kernels.Ops>
 {
-    private const int Width = 4; // Vector128<float>.Count
-
     public Vector128Kernels(int tileRows)
     {
         if (tileRows is not (3 or 6))
@@ -49,12 +46,6 @@ internal sealed class Vector128Kernels : KernelSet
             Micro3x16(a, lda, b + 16, k, tile + 16, accumulate);
         }
     }
-
-    // x · y + addend, fused where the hardware has FMA (x64 FMA3, every ARM64 AdvSimd); SSE4.1-only CPUs round twice
-    // instead of taking the software fallback of Vector128.FusedMultiplyAdd, which would be slower than scalar.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> MultiplyAdd(Vector128<float> x, Vector128<float> y, Vector128<float> addend) =>
-        Fma.IsSupported || AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(x, y, addend) : x * y + addend;
 
     // 16 columns (of a 32-wide panel row, b and tile 32 floats apart per step and row) of 3 rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -148,119 +139,52 @@ internal sealed class Vector128Kernels : KernelSet
         c50.Store(tile + 160); c51.Store(tile + 164); c52.Store(tile + 168); c53.Store(tile + 172);
     }
 
-    // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
-    internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
+    /// <summary>The shared kernels' operations (<see cref="IVectorOps{TVector}"/>) on 128-bit vectors.</summary>
+    internal readonly unsafe struct Ops : IVectorOps<Vector128<float>>
     {
-        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
-        var scale = Vector128.Create(target.Scale);
-        float* bias = target.Bias, slopes = target.NegativeSlopes;
-        bool relu = target.Relu;
-        int vectorCols = cols - cols % Width;
-        for (int r = 0; r < rows; r++)
-        {
-            float* acc = tile + r * TileColumns;
-            float* dst = target.Output + r * target.OutputStride;
-            float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
-            for (int j = 0; j < vectorCols; j += Width)
-            {
-                var v = Vector128.Load(acc + j) + Vector128.Load(bias + j);
-                if (res != null)
-                {
-                    v = Vector128.Load(res + j) + scale * v;
-                }
+        public static int Count => Vector128<float>.Count;
 
-                if (slopes != null)
-                {
-                    v = Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128.Load(slopes + j) * v);
-                }
-                else if (relu)
-                {
-                    v = Vector128.ConditionalSelect(Vector128.LessThan(v, Vector128<float>.Zero), Vector128<float>.Zero, v);
-                }
+        public static Vector128<float> Zero => Vector128<float>.Zero;
 
-                v.Store(dst + j);
-            }
-        }
+        public static Vector128<float> Create(float value) => Vector128.Create(value);
 
-        EpilogueScalar(tile, rows, vectorCols, cols, target);
-    }
+        public static Vector128<float> Create(ReadOnlySpan<float> values) => Vector128.Create(values);
 
-    internal override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first)
-    {
-        src = src[..dst.Length];
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var v = Vector128.LoadUnsafe(ref s, (nuint)i);
-            var acc = Vector128.LoadUnsafe(ref d, (nuint)i);
-            acc = kind switch
-            {
-                PoolKind.Max => first ? v : Vector128.ConditionalSelect(Vector128.GreaterThan(v, acc), v, acc),
-                PoolKind.Average => first ? v : acc + v,
-                // Always fused, as the scalar reference (MathF.FusedMultiplyAdd) is: L2 pooling is bit-identical at every level.
-                _ => first ? v * v : Vector128.FusedMultiplyAdd(v, v, acc),
-            };
-            acc.StoreUnsafe(ref d, (nuint)i);
-        }
+        public static Vector128<float> Load(float* source) => Vector128.Load(source);
 
-        PoolAccumulateScalar(src, dst, kind, first, i);
-    }
+        public static Vector128<float> LoadUnsafe(ref float source, nuint index) => Vector128.LoadUnsafe(ref source, index);
 
-    internal override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
-    {
-        if (kind == PoolKind.Max)
-        {
-            return;
-        }
+        public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
 
-        var divisor = Vector128.Create((float)count);
-        var window = Vector128.Create((float)windowSize);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var mean = Vector128.LoadUnsafe(ref d, (nuint)i) / divisor;
-            (kind == PoolKind.L2 ? Vector128.Sqrt(mean * window) : mean).StoreUnsafe(ref d, (nuint)i);
-        }
+        public static void StoreUnsafe(Vector128<float> value, ref float destination, nuint index) =>
+            value.StoreUnsafe(ref destination, index);
 
-        PoolFinishScalar(dst, count, windowSize, kind, i);
-    }
+        public static Vector128<float> Add(Vector128<float> x, Vector128<float> y) => x + y;
 
-    internal override void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output)
-    {
-        int rows = matrix.Length / dim;
-        for (int r = 0; r < rows; r++)
-        {
-            output[r] = Squared(matrix.Slice(r * dim, dim), query);
-        }
-    }
+        public static Vector128<float> Subtract(Vector128<float> x, Vector128<float> y) => x - y;
 
-    // Lane-wise partial sums, reduced at the end, then the scalar remainder.
-    private static float Squared(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        var acc = Vector128<float>.Zero;
-        int i = 0;
-        for (; i <= a.Length - Width; i += Width)
-        {
-            var d = Vector128.Create(a.Slice(i, Width)) - Vector128.Create(b.Slice(i, Width));
-            acc = MultiplyAdd(d, d, acc);
-        }
+        public static Vector128<float> Multiply(Vector128<float> x, Vector128<float> y) => x * y;
 
-        return SquaredScalar(a, b, i, Vector128.Sum(acc));
-    }
+        public static Vector128<float> Divide(Vector128<float> x, Vector128<float> y) => x / y;
 
-    internal override void Relu(Span<float> values)
-    {
-        ref float v0 = ref MemoryMarshal.GetReference(values);
-        int i = 0;
-        for (; i <= values.Length - Width; i += Width)
-        {
-            var v = Vector128.LoadUnsafe(ref v0, (nuint)i);
-            Vector128.ConditionalSelect(Vector128.GreaterThan(v, Vector128<float>.Zero), v, Vector128<float>.Zero).StoreUnsafe(ref v0, (nuint)i);
-        }
+        public static Vector128<float> FusedMultiplyAdd(Vector128<float> x, Vector128<float> y, Vector128<float> addend) =>
+            Vector128.FusedMultiplyAdd(x, y, addend);
 
-        ReluScalar(values, i);
+        // x · y + addend, fused where the hardware has FMA (x64 FMA3, every ARM64 AdvSimd); SSE4.1-only CPUs round twice
+        // instead of taking the software fallback of Vector128.FusedMultiplyAdd, which would be slower than scalar.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> MultiplyAdd(Vector128<float> x, Vector128<float> y, Vector128<float> addend) =>
+            Fma.IsSupported || AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(x, y, addend) : x * y + addend;
+
+        public static Vector128<float> GreaterThan(Vector128<float> x, Vector128<float> y) => Vector128.GreaterThan(x, y);
+
+        public static Vector128<float> LessThan(Vector128<float> x, Vector128<float> y) => Vector128.LessThan(x, y);
+
+        public static Vector128<float> ConditionalSelect(Vector128<float> condition, Vector128<float> whenTrue, Vector128<float> whenFalse) =>
+            Vector128.ConditionalSelect(condition, whenTrue, whenFalse);
+
+        public static Vector128<float> Sqrt(Vector128<float> value) => Vector128.Sqrt(value);
+
+        public static float Sum(Vector128<float> value) => Vector128.Sum(value);
     }
 }

@@ -1,14 +1,11 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
 /// <summary>256-bit vectors with FMA (AVX2 class): a 3×32 convolution tile, 12 of the 16 ymm registers as accumulators.</summary>
-internal sealed class Vector256Kernels : KernelSet
+internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector256Kernels.Ops>
 {
-    private const int Width = 8; // Vector256<float>.Count
-
     public override SimdLevel Level => SimdLevel.Vector256;
 
     public override int TileRows => 3;
@@ -55,118 +52,51 @@ internal sealed class Vector256Kernels : KernelSet
         c20.Store(tile + 64); c21.Store(tile + 72); c22.Store(tile + 80); c23.Store(tile + 88);
     }
 
-    // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
-    internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
+    /// <summary>The shared kernels' operations (<see cref="IVectorOps{TVector}"/>) on 256-bit vectors.</summary>
+    internal readonly unsafe struct Ops : IVectorOps<Vector256<float>>
     {
-        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
-        var scale = Vector256.Create(target.Scale);
-        float* bias = target.Bias, slopes = target.NegativeSlopes;
-        bool relu = target.Relu;
-        int vectorCols = cols - cols % Width;
-        for (int r = 0; r < rows; r++)
-        {
-            float* acc = tile + r * TileColumns;
-            float* dst = target.Output + r * target.OutputStride;
-            float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
-            for (int j = 0; j < vectorCols; j += Width)
-            {
-                var v = Vector256.Load(acc + j) + Vector256.Load(bias + j);
-                if (res != null)
-                {
-                    v = Vector256.Load(res + j) + scale * v;
-                }
+        public static int Count => Vector256<float>.Count;
 
-                if (slopes != null)
-                {
-                    v = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256.Load(slopes + j) * v);
-                }
-                else if (relu)
-                {
-                    v = Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), Vector256<float>.Zero, v);
-                }
+        public static Vector256<float> Zero => Vector256<float>.Zero;
 
-                v.Store(dst + j);
-            }
-        }
+        public static Vector256<float> Create(float value) => Vector256.Create(value);
 
-        EpilogueScalar(tile, rows, vectorCols, cols, target);
-    }
+        public static Vector256<float> Create(ReadOnlySpan<float> values) => Vector256.Create(values);
 
-    internal override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first)
-    {
-        src = src[..dst.Length];
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var v = Vector256.LoadUnsafe(ref s, (nuint)i);
-            var acc = Vector256.LoadUnsafe(ref d, (nuint)i);
-            acc = kind switch
-            {
-                PoolKind.Max => first ? v : Vector256.ConditionalSelect(Vector256.GreaterThan(v, acc), v, acc),
-                PoolKind.Average => first ? v : acc + v,
-                _ => first ? v * v : Vector256.FusedMultiplyAdd(v, v, acc),
-            };
-            acc.StoreUnsafe(ref d, (nuint)i);
-        }
+        public static Vector256<float> Load(float* source) => Vector256.Load(source);
 
-        PoolAccumulateScalar(src, dst, kind, first, i);
-    }
+        public static Vector256<float> LoadUnsafe(ref float source, nuint index) => Vector256.LoadUnsafe(ref source, index);
 
-    internal override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
-    {
-        if (kind == PoolKind.Max)
-        {
-            return;
-        }
+        public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
 
-        var divisor = Vector256.Create((float)count);
-        var window = Vector256.Create((float)windowSize);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var mean = Vector256.LoadUnsafe(ref d, (nuint)i) / divisor;
-            (kind == PoolKind.L2 ? Vector256.Sqrt(mean * window) : mean).StoreUnsafe(ref d, (nuint)i);
-        }
+        public static void StoreUnsafe(Vector256<float> value, ref float destination, nuint index) =>
+            value.StoreUnsafe(ref destination, index);
 
-        PoolFinishScalar(dst, count, windowSize, kind, i);
-    }
+        public static Vector256<float> Add(Vector256<float> x, Vector256<float> y) => x + y;
 
-    internal override void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output)
-    {
-        int rows = matrix.Length / dim;
-        for (int r = 0; r < rows; r++)
-        {
-            output[r] = Squared(matrix.Slice(r * dim, dim), query);
-        }
-    }
+        public static Vector256<float> Subtract(Vector256<float> x, Vector256<float> y) => x - y;
 
-    // Lane-wise partial sums, reduced at the end, then the scalar remainder.
-    private static float Squared(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        var acc = Vector256<float>.Zero;
-        int i = 0;
-        for (; i <= a.Length - Width; i += Width)
-        {
-            var d = Vector256.Create(a.Slice(i, Width)) - Vector256.Create(b.Slice(i, Width));
-            acc = Vector256.FusedMultiplyAdd(d, d, acc);
-        }
+        public static Vector256<float> Multiply(Vector256<float> x, Vector256<float> y) => x * y;
 
-        return SquaredScalar(a, b, i, Vector256.Sum(acc));
-    }
+        public static Vector256<float> Divide(Vector256<float> x, Vector256<float> y) => x / y;
 
-    internal override void Relu(Span<float> values)
-    {
-        ref float v0 = ref MemoryMarshal.GetReference(values);
-        int i = 0;
-        for (; i <= values.Length - Width; i += Width)
-        {
-            var v = Vector256.LoadUnsafe(ref v0, (nuint)i);
-            Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256<float>.Zero), v, Vector256<float>.Zero).StoreUnsafe(ref v0, (nuint)i);
-        }
+        public static Vector256<float> FusedMultiplyAdd(Vector256<float> x, Vector256<float> y, Vector256<float> addend) =>
+            Vector256.FusedMultiplyAdd(x, y, addend);
 
-        ReluScalar(values, i);
+        // Always fused: Simd.DetectBest picks this level only with FMA.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> MultiplyAdd(Vector256<float> x, Vector256<float> y, Vector256<float> addend) =>
+            Vector256.FusedMultiplyAdd(x, y, addend);
+
+        public static Vector256<float> GreaterThan(Vector256<float> x, Vector256<float> y) => Vector256.GreaterThan(x, y);
+
+        public static Vector256<float> LessThan(Vector256<float> x, Vector256<float> y) => Vector256.LessThan(x, y);
+
+        public static Vector256<float> ConditionalSelect(Vector256<float> condition, Vector256<float> whenTrue, Vector256<float> whenFalse) =>
+            Vector256.ConditionalSelect(condition, whenTrue, whenFalse);
+
+        public static Vector256<float> Sqrt(Vector256<float> value) => Vector256.Sqrt(value);
+
+        public static float Sum(Vector256<float> value) => Vector256.Sum(value);
     }
 }

@@ -1,14 +1,11 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
 /// <summary>512-bit vectors (AVX-512F class): a 6×32 convolution tile, 12 of the 32 zmm registers as accumulators.</summary>
-internal sealed class Vector512Kernels : KernelSet
+internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector512Kernels.Ops>
 {
-    private const int Width = 16; // Vector512<float>.Count
-
     public override SimdLevel Level => SimdLevel.Vector512;
 
     public override int TileRows => 6;
@@ -61,118 +58,51 @@ internal sealed class Vector512Kernels : KernelSet
         c50.Store(tile + 160); c51.Store(tile + 176);
     }
 
-    // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
-    internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
+    /// <summary>The shared kernels' operations (<see cref="IVectorOps{TVector}"/>) on 512-bit vectors.</summary>
+    internal readonly unsafe struct Ops : IVectorOps<Vector512<float>>
     {
-        // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
-        var scale = Vector512.Create(target.Scale);
-        float* bias = target.Bias, slopes = target.NegativeSlopes;
-        bool relu = target.Relu;
-        int vectorCols = cols - cols % Width;
-        for (int r = 0; r < rows; r++)
-        {
-            float* acc = tile + r * TileColumns;
-            float* dst = target.Output + r * target.OutputStride;
-            float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
-            for (int j = 0; j < vectorCols; j += Width)
-            {
-                var v = Vector512.Load(acc + j) + Vector512.Load(bias + j);
-                if (res != null)
-                {
-                    v = Vector512.Load(res + j) + scale * v;
-                }
+        public static int Count => Vector512<float>.Count;
 
-                if (slopes != null)
-                {
-                    v = Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, Vector512.Load(slopes + j) * v);
-                }
-                else if (relu)
-                {
-                    v = Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), Vector512<float>.Zero, v);
-                }
+        public static Vector512<float> Zero => Vector512<float>.Zero;
 
-                v.Store(dst + j);
-            }
-        }
+        public static Vector512<float> Create(float value) => Vector512.Create(value);
 
-        EpilogueScalar(tile, rows, vectorCols, cols, target);
-    }
+        public static Vector512<float> Create(ReadOnlySpan<float> values) => Vector512.Create(values);
 
-    internal override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first)
-    {
-        src = src[..dst.Length];
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var v = Vector512.LoadUnsafe(ref s, (nuint)i);
-            var acc = Vector512.LoadUnsafe(ref d, (nuint)i);
-            acc = kind switch
-            {
-                PoolKind.Max => first ? v : Vector512.ConditionalSelect(Vector512.GreaterThan(v, acc), v, acc),
-                PoolKind.Average => first ? v : acc + v,
-                _ => first ? v * v : Vector512.FusedMultiplyAdd(v, v, acc),
-            };
-            acc.StoreUnsafe(ref d, (nuint)i);
-        }
+        public static Vector512<float> Load(float* source) => Vector512.Load(source);
 
-        PoolAccumulateScalar(src, dst, kind, first, i);
-    }
+        public static Vector512<float> LoadUnsafe(ref float source, nuint index) => Vector512.LoadUnsafe(ref source, index);
 
-    internal override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
-    {
-        if (kind == PoolKind.Max)
-        {
-            return;
-        }
+        public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
 
-        var divisor = Vector512.Create((float)count);
-        var window = Vector512.Create((float)windowSize);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - Width; i += Width)
-        {
-            var mean = Vector512.LoadUnsafe(ref d, (nuint)i) / divisor;
-            (kind == PoolKind.L2 ? Vector512.Sqrt(mean * window) : mean).StoreUnsafe(ref d, (nuint)i);
-        }
+        public static void StoreUnsafe(Vector512<float> value, ref float destination, nuint index) =>
+            value.StoreUnsafe(ref destination, index);
 
-        PoolFinishScalar(dst, count, windowSize, kind, i);
-    }
+        public static Vector512<float> Add(Vector512<float> x, Vector512<float> y) => x + y;
 
-    internal override void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output)
-    {
-        int rows = matrix.Length / dim;
-        for (int r = 0; r < rows; r++)
-        {
-            output[r] = Squared(matrix.Slice(r * dim, dim), query);
-        }
-    }
+        public static Vector512<float> Subtract(Vector512<float> x, Vector512<float> y) => x - y;
 
-    // Lane-wise partial sums, reduced at the end, then the scalar remainder.
-    private static float Squared(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        var acc = Vector512<float>.Zero;
-        int i = 0;
-        for (; i <= a.Length - Width; i += Width)
-        {
-            var d = Vector512.Create(a.Slice(i, Width)) - Vector512.Create(b.Slice(i, Width));
-            acc = Vector512.FusedMultiplyAdd(d, d, acc);
-        }
+        public static Vector512<float> Multiply(Vector512<float> x, Vector512<float> y) => x * y;
 
-        return SquaredScalar(a, b, i, Vector512.Sum(acc));
-    }
+        public static Vector512<float> Divide(Vector512<float> x, Vector512<float> y) => x / y;
 
-    internal override void Relu(Span<float> values)
-    {
-        ref float v0 = ref MemoryMarshal.GetReference(values);
-        int i = 0;
-        for (; i <= values.Length - Width; i += Width)
-        {
-            var v = Vector512.LoadUnsafe(ref v0, (nuint)i);
-            Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, Vector512<float>.Zero).StoreUnsafe(ref v0, (nuint)i);
-        }
+        public static Vector512<float> FusedMultiplyAdd(Vector512<float> x, Vector512<float> y, Vector512<float> addend) =>
+            Vector512.FusedMultiplyAdd(x, y, addend);
 
-        ReluScalar(values, i);
+        // Always fused: every AVX-512F CPU has FMA3 as well.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> MultiplyAdd(Vector512<float> x, Vector512<float> y, Vector512<float> addend) =>
+            Vector512.FusedMultiplyAdd(x, y, addend);
+
+        public static Vector512<float> GreaterThan(Vector512<float> x, Vector512<float> y) => Vector512.GreaterThan(x, y);
+
+        public static Vector512<float> LessThan(Vector512<float> x, Vector512<float> y) => Vector512.LessThan(x, y);
+
+        public static Vector512<float> ConditionalSelect(Vector512<float> condition, Vector512<float> whenTrue, Vector512<float> whenFalse) =>
+            Vector512.ConditionalSelect(condition, whenTrue, whenFalse);
+
+        public static Vector512<float> Sqrt(Vector512<float> value) => Vector512.Sqrt(value);
+
+        public static float Sum(Vector512<float> value) => Vector512.Sum(value);
     }
 }
