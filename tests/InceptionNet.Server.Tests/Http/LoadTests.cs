@@ -104,7 +104,14 @@ public sealed class LoadTests
         const int Requests = 6;
         // A batch closes when it holds Requests faces (each photo has one), or after a wait far longer than the
         // detection of six photos takes, so the requests meet in the encoder's queue unless something is wrong.
-        await using var service = await LoopbackService.StartAsync(o => o with { MaxBatch = Requests, MaxWait = TimeSpan.FromSeconds(10) });
+        // Captures on here (off by default), to check --keep-captures keeps exactly the images received.
+        string captures = "";
+        await using var service = await LoopbackService.StartAsync(o => o with
+        {
+            MaxBatch = Requests,
+            MaxWait = TimeSpan.FromSeconds(10),
+            KeepCaptures = captures = Path.Combine(Path.GetDirectoryName(o.DataDirectory)!, "captures"),
+        });
         using (var created = await service.Send(HttpMethod.Put, "/v1/collections/site", "admin"))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -124,6 +131,10 @@ public sealed class LoadTests
         long singles = Metric(text, "inceptionnet_batch_size_bucket{le=\"1\"}");
         Assert.True(passes - singles >= 1, $"no encoder pass took more than one face: {passes} passes, {singles} of one face\n{text}");
         Assert.True(passes < Requests, $"{Requests} requests took {passes} passes");
+
+        var kept = Directory.GetFiles(captures);
+        Assert.Equal(Requests, kept.Length);
+        Assert.All(kept, f => Assert.Equal(photo, File.ReadAllBytes(f)));
     }
 
     private static long Metric(string text, string name) =>
