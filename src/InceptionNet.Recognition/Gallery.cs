@@ -18,7 +18,6 @@ public sealed class Gallery
     private const string Format = "inceptionnet-gallery";
     private const int Version = 2; // 2 added face_input; version 1 files open with FaceInput unrecorded
     private const int MaxEmbeddingSize = 4096; // our models emit 128; anything far larger is a damaged file, not a model
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private static readonly JsonDocumentOptions ParseOptions = new() { AllowDuplicateProperties = false };
     private readonly List<(string Name, List<GalleryEntry> Entries)> _identities;
 
@@ -287,7 +286,14 @@ public sealed class Gallery
                 }).ToArray()),
             }).ToArray()),
         };
-        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(root, Indented);
+        // Written node by node (no serializer, so nothing needs reflection or runtime code under NativeAOT).
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            root.WriteTo(json);
+        }
+
+        byte[] bytes = buffer.WrittenSpan.ToArray();
         string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
         Directory.CreateDirectory(directory);
         string temporary = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");

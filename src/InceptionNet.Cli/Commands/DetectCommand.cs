@@ -67,7 +67,7 @@ internal static class DetectCommand
                 }
 
                 MemoryCeiling.AfterPhoto();
-                results.Add(new JsonObject
+                results.Add((JsonNode)new JsonObject
                 {
                     ["image"] = photo,
                     ["faces"] = new JsonArray(faces.Select(f => (JsonNode)new JsonObject

@@ -33,7 +33,7 @@ internal static class IdentifyCommand
                 {
                     allAccepted = false;
                     console.Stderr.WriteLine($"no face: {photo.Source}");
-                    array.Add(new JsonObject { ["image"] = photo.Source, ["identity"] = null, ["accepted"] = false, ["message"] = "no face" });
+                    array.Add((JsonNode)new JsonObject { ["image"] = photo.Source, ["identity"] = null, ["accepted"] = false, ["message"] = "no face" });
                     continue;
                 }
 
@@ -47,7 +47,7 @@ internal static class IdentifyCommand
                         continue;
                     }
 
-                    array.Add(new JsonObject
+                    array.Add((JsonNode)new JsonObject
                     {
                         ["image"] = face.Label,
                         ["box"] = face.Detection is { } d ? new JsonArray([.. d.Box.Select(v => (JsonNode)v)]) : null,
