@@ -111,24 +111,23 @@ public sealed class MtcnnNetworks
         /// </summary>
         public void RunInChunks(float[] input, int n, int h, int w, int chunk, float[][] outputs, float[][] scratch)
         {
+            var (mapH, mapW) = MapSize(h, w);
+            for (int i = 0; i < heads.Length; i++)
+            {
+                int length = n * mapH * mapW * heads[i].OutChannels;
+                if (outputs[i] is null || outputs[i].Length < length)
+                {
+                    outputs[i] = new float[length];
+                }
+            }
+
             for (int start = 0; start < n; start += chunk)
             {
                 int count = Math.Min(chunk, n - start);
-                var (mapH, mapW) = Run(input, start * h * w * 3, count, h, w, scratch);
+                Run(input, start * h * w * 3, count, h, w, scratch);
                 for (int i = 0; i < heads.Length; i++)
                 {
                     int per = mapH * mapW * heads[i].OutChannels;
-                    if (outputs[i] is null || outputs[i].Length < n * per)
-                    {
-                        var grown = new float[n * per];
-                        if (outputs[i] is { } old)
-                        {
-                            Array.Copy(old, grown, Math.Min(old.Length, start * per));
-                        }
-
-                        outputs[i] = grown;
-                    }
-
                     Array.Copy(scratch[i], 0, outputs[i], start * per, count * per);
                 }
             }

@@ -35,11 +35,18 @@ public static class FaceQuality
         return n == 0 ? 0 : sumSquares / n - (sum / n) * (sum / n);
     }
 
+    /// <summary>The face's size in the photo: the shorter side of its detected box, or of the chip when taken whole.</summary>
+    public static double Side(PreparedFace face)
+    {
+        ArgumentNullException.ThrowIfNull(face);
+        return face.Detection is { } d ? Math.Min(d.Box[2] - d.Box[0], d.Box[3] - d.Box[1]) : Math.Min(face.Chip.Width, face.Chip.Height);
+    }
+
     /// <summary>Why <paramref name="face"/> is not usable (too small or too blurry), or null when it is.</summary>
     public static string? Reject(PreparedFace face, int minFaceSide, double minSharpness)
     {
         ArgumentNullException.ThrowIfNull(face);
-        double side = face.Detection is { } d ? Math.Min(d.Box[2] - d.Box[0], d.Box[3] - d.Box[1]) : Math.Min(face.Chip.Width, face.Chip.Height);
+        double side = Side(face);
         if (side < minFaceSide)
         {
             return FormattableString.Invariant($"face too small ({side:F0} px < {minFaceSide})");

@@ -196,8 +196,7 @@ public sealed class FaceService : IAsyncDisposable
 
     private static QualityJson Quality(PreparedFace face)
     {
-        double side = face.Detection is { } d ? Math.Min(d.Box[2] - d.Box[0], d.Box[3] - d.Box[1]) : Math.Min(face.Chip.Width, face.Chip.Height);
-        return new QualityJson(Round(side), Math.Round(FaceQuality.Sharpness(face.Chip), 2), face.Detection?.Probability);
+        return new QualityJson(Round(FaceQuality.Side(face)), Math.Round(FaceQuality.Sharpness(face.Chip), 2), face.Detection?.Probability);
     }
 
     private static double Round(double value) => Math.Round(value, 2);

@@ -270,11 +270,7 @@ public sealed class ServiceHost : IAsyncDisposable
             string message = status == 413 ? $"the request body is over the limit of {_options.MaxBodyBytes} bytes" : $"bad request: {ex.Message}";
             outcome = new Outcome(status, new ErrorResponse(message), $"error {status}");
         }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            outcome = new Outcome(499, new ErrorResponse("the client closed the connection"), "aborted");
-        }
-        catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
         {
             outcome = new Outcome(499, new ErrorResponse("the client closed the connection"), "aborted");
         }
