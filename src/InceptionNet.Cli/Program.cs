@@ -4,5 +4,10 @@ namespace InceptionNet.Cli;
 public static class Program
 {
     /// <summary>Runs the CLI with the process's console.</summary>
-    public static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        // A native x64 build first hands over to its sibling built for this CPU's level, when there is one.
+        NativeVariants.HandOverIfBetter(args);
+        return CliApp.Run(args, Console.Out, Console.Error);
+    }
 }
