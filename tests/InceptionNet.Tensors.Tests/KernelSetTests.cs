@@ -216,7 +216,7 @@ public sealed unsafe class KernelSetTests
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
     }
 
-    public static IEnumerable<object[]> ConvCasesOnTheOtherVector128Tile => Conv2DTests.Cases;
+    public static TheoryData<int, int, int, int, int, int, int, int, PaddingMode> ConvCasesOnTheOtherVector128Tile => Conv2DTests.Cases;
 
     [SkippableTheory]
     [MemberData(nameof(ConvCasesOnTheOtherVector128Tile))]

@@ -8,7 +8,7 @@ namespace InceptionNet.TestSupport;
 /// skipped case that names the level, instead of silently vanishing from the run (CI machines change between AVX2-only
 /// and AVX-512 parts).
 /// </summary>
-public static class SimdLevels
+public static partial class SimdLevels
 {
     /// <summary>Every level the engine knows, scalar first.</summary>
     public static TheoryData<SimdLevel> All

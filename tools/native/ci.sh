@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The native stage of .ci/run: builds the NativeAOT CLI for linux-x64 (three binaries, tools/native/publish.sh) and for
+# linux-arm64, and proves them:
+#   - x64: NativeBinaryTests through the launcher at every INCEPTIONNET_SIMD cap (no cap, 256, 128, 0), so each binary
+#     the launcher picks meets the fixtures and prints the JIT build's bytes at its level;
+#   - arm64, under qemu-aarch64-static: NativeBinaryTests' fixture checks (OpenFace, face-api, MTCNN detect) through the
+#     arm64 CLI, and the kernel tests (scalar and Vector128 = NEON, awkward sizes) as a self-running xunit v3 executable.
+# usage: tools/native/ci.sh RESULTS_DIR   (trx files land there; needs a prior `dotnet build`/`dotnet test` in Debug)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+results=${1:?usage: tools/native/ci.sh RESULTS_DIR}
+mkdir -p "$results"
+status=0
+
+# Cross toolchain and emulator (Debian multiarch; run arm64 binaries without -L: with both the multiarch and the cross
+# libc installed, -L /usr/aarch64-linux-gnu made even a hello world hang here). libssl3: .NET's SHA-256 on Linux.
+need=()
+command -v clang >/dev/null || need+=(clang)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+[ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+for p in libc6:arm64 libstdc++6:arm64 libssl3:arm64; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || { echo "error: could not install the arm64 cross toolchain and qemu (${need[*]})" >&2; exit 1; }
+fi
+
+run_tests() { # run_tests PREFIX [ENV=VALUE...]: NativeBinaryTests with the given environment
+  local prefix=$1; shift
+  env "$@" dotnet test tests/InceptionNet.Cli.Tests --no-build --filter "FullyQualifiedName~NativeBinaryTests" \
+    --logger "trx;LogFilePrefix=$prefix" --results-directory "$results" 2>&1 | grep -E 'Passed!|Failed!|error|  Failed ' || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+
+start=$SECONDS
+tools/native/publish.sh linux-x64 artifacts/native/linux-x64
+x64="$(pwd)/artifacts/native/linux-x64/inceptionnet"
+for cap in "" 256 128 0; do
+  echo "== native linux-x64 through the launcher, INCEPTIONNET_SIMD=${cap:-unset}"
+  run_tests "native-x64-simd${cap:-best}" INCEPTIONNET_NATIVE_CLI="$x64" INCEPTIONNET_SIMD="$cap"
+done
+echo "(x64 native stage: $((SECONDS - start)) s)"
+
+start=$SECONDS
+tools/native/publish.sh linux-arm64 artifacts/native/linux-arm64
+echo "== native linux-arm64 under qemu: fixture checks through the CLI"
+run_tests native-arm64 INCEPTIONNET_NATIVE_CLI="$(pwd)/artifacts/native/linux-arm64/inceptionnet" INCEPTIONNET_NATIVE_RUNNER=qemu-aarch64-static
+
+echo "== linux-arm64 under qemu: the kernel tests (scalar, Vector128 = NEON)"
+tests_dir=artifacts/native/linux-arm64-kernel-tests
+dotnet publish tests/InceptionNet.Tensors.Tests.Native -c Release -r linux-arm64 --self-contained -o "$tests_dir" -nologo -v quiet \
+  | grep -E 'warning|error' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "error: publishing the arm64 kernel tests failed" >&2; exit 1; }
+# The JIT writes code through a second, writable mapping (W^X); qemu-user does not see those writes as code changes and
+# runs stale translations (an "illegal instruction" in the first reflection stub). One mapping avoids that under qemu.
+( cd "$tests_dir" && DOTNET_EnableWriteXorExecute=0 timeout 1200 qemu-aarch64-static ./InceptionNet.Tensors.Tests.Native \
+    -trx "$results/native-arm64-kernels.trx" 2>&1 | grep -E 'TEST EXECUTION SUMMARY|Total:|\[FAIL\]' ) || true
+grep -q 'failed="0"' "$results/native-arm64-kernels.trx" 2>/dev/null || { echo "error: arm64 kernel tests failed or did not run" >&2; status=1; }
+echo "(arm64 native stage: $((SECONDS - start)) s)"
+exit $status
