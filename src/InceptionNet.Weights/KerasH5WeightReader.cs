@@ -68,8 +68,21 @@ public static class KerasH5WeightReader
     {
         try
         {
-            using var file = Hdf5File.Open(source, name);
-            return ReadLayers(file);
+            var file = Hdf5File.Open(source, name);
+            try
+            {
+                var set = ReadLayers(file);
+                // Every tensor is read once here, in digest order, and dropped: a damaged or truncated dataset fails now,
+                // naming it, not when a model binds it. The file stays open for the model to take its tensors; the set
+                // closes it when the last one is taken.
+                _ = set.Digest;
+                return set;
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
         }
         catch (IOException ex)
         {
@@ -120,12 +133,28 @@ public static class KerasH5WeightReader
 
                 string where = $"weight '{layer}/{weightName}'";
                 var dataset = file.Dataset(address, where, MaxValuesPerTensor);
-                float[] data = file.ReadFloat32(dataset, where);
-                set.Add(layer, ShortName(weightName), dataset.Space.Dimensions.Select(d => (int)d).ToArray(), data);
+                set.AddLazy(layer, ShortName(weightName), dataset.Space.Dimensions.Select(d => (int)d).ToArray(), (int)dataset.Space.ElementCount,
+                    () => Load(file, dataset, where), file);
             }
         }
 
         return set;
+    }
+
+    private static float[] Load(Hdf5File file, Hdf5Dataset dataset, string where)
+    {
+        try
+        {
+            return file.ReadFloat32(dataset, where);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidWeightsException(file.Name, $"{where} cannot be read ({ex.Message}).", ex);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new InvalidOperationException($"{file.Name}: {where} was read after the file was closed.", ex);
+        }
     }
 
     // Keras's save_attributes_to_hdf5_group splits a list too large for one object header message (64 KB) into

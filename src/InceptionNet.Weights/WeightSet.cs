@@ -28,6 +28,8 @@ public sealed class WeightSet
     private readonly Dictionary<(string Layer, string Name), Entry> _entries = [];
     private readonly HashSet<string> _layers = new(StringComparer.Ordinal);
     private string? _digest;
+    private IDisposable? _owner;
+    private int _lazyPending;
 
     /// <summary>Creates an empty set for <paramref name="source"/> (a path, used in messages).</summary>
     public WeightSet(string source, string format)
@@ -49,7 +51,7 @@ public sealed class WeightSet
     public int Count => _entries.Count;
 
     /// <summary>Total number of values (parameters).</summary>
-    public long ParameterCount => _entries.Values.Sum(e => (long)e.Data.Length);
+    public long ParameterCount => _entries.Values.Sum(e => (long)e.Length);
 
     /// <summary>
     /// SHA-256 over every tensor in (layer, name) order: name, shape and float32 bytes as stored. The same weights give
@@ -57,15 +59,19 @@ public sealed class WeightSet
     /// </summary>
     public string Digest => _digest ??= ComputeDigest();
 
-    /// <summary>Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order.</summary>
+    /// <summary>
+    /// Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order. Only before the
+    /// first <see cref="Take"/>: taking hands the values over to the model and the set lets go of them.
+    /// </summary>
     public IEnumerable<WeightTensor> Tensors =>
         _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal)
-            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Data, e.Value.Layout));
+            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Peek() ?? throw Released(e.Key.Layer, e.Key.Name), e.Value.Layout));
 
     /// <summary>Adds a tensor; used by readers.</summary>
     public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
     {
-        if (!_entries.TryAdd((layer, name), new Entry(shape, data, layout)))
+        ArgumentNullException.ThrowIfNull(data);
+        if (!_entries.TryAdd((layer, name), new Entry(shape, data, data.Length, null, layout)))
         {
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' appears twice.");
         }
@@ -74,14 +80,41 @@ public sealed class WeightSet
         _digest = null;
     }
 
+    /// <summary>
+    /// Adds a tensor whose values stay in the file until a model takes it (<paramref name="load"/> reads them; it may be
+    /// called more than once: for the <see cref="Digest"/>, then for <see cref="Take"/>). <paramref name="owner"/>, when
+    /// given, is disposed once every lazily added tensor has been taken. Used by readers that stream, so that loading a
+    /// model holds its packed weights and one tensor at a time, never the whole file as well.
+    /// </summary>
+    public void AddLazy(string layer, string name, int[] shape, int length, Func<float[]> load, IDisposable? owner = null)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        if (!_entries.TryAdd((layer, name), new Entry(shape, null, length, load, WeightLayout.Keras)))
+        {
+            throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' appears twice.");
+        }
+
+        _layers.Add(layer);
+        _digest = null;
+        if (owner is not null)
+        {
+            _owner = owner;
+        }
+
+        _lazyPending++;
+    }
+
     /// <summary>Whether the file has <paramref name="layer"/>/<paramref name="name"/>.</summary>
     public bool Contains(string layer, string name) => _entries.ContainsKey((layer, name));
 
     /// <summary>
     /// Returns the tensor in Keras layout after checking it has exactly <paramref name="shape"/>, and marks it consumed.
+    /// The set then lets go of the values (the <see cref="Digest"/> is taken first), so a model that packs or folds its
+    /// weights as it binds them never holds two full copies of the file: a tensor can be taken once.
     /// </summary>
     public float[] Take(string layer, string name, params int[] shape)
     {
+        _ = Digest; // over every tensor, before the first one is handed over
         if (!_entries.TryGetValue((layer, name), out var entry))
         {
             string hint = _layers.Contains(layer)
@@ -93,13 +126,12 @@ public sealed class WeightSet
         long expected = shape.Aggregate(1L, (a, b) => a * b);
         if (entry.Layout == WeightLayout.TorchFlat)
         {
-            if (entry.Data.Length != expected)
+            if (entry.Length != expected)
             {
-                throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has {entry.Data.Length} values; the model expects shape {ShapeText(shape)} = {expected} values.");
+                throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has {entry.Length} values; the model expects shape {ShapeText(shape)} = {expected} values.");
             }
 
-            entry.Consumed = true;
-            return FromTorch(entry.Data, shape);
+            return FromTorch(entry.Release(this, layer, name), shape);
         }
 
         if (!entry.Shape!.SequenceEqual(shape))
@@ -107,8 +139,7 @@ public sealed class WeightSet
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has shape {ShapeText(entry.Shape!)}; the model expects {ShapeText(shape)}.");
         }
 
-        entry.Consumed = true;
-        return entry.Data;
+        return entry.Release(this, layer, name);
     }
 
     /// <summary>Fails, naming every tensor, when the file holds weights that no layer consumed.</summary>
@@ -175,14 +206,15 @@ public sealed class WeightSet
             if (entry.Layout == WeightLayout.TorchFlat)
             {
                 // The Keras shape is unknown until bound; hash the values in their stored order, tagged as such.
-                hash.AppendData(Encoding.UTF8.GetBytes($"torch[{entry.Data.Length}]\n"));
+                hash.AppendData(Encoding.UTF8.GetBytes($"torch[{entry.Length}]\n"));
             }
             else
             {
                 hash.AppendData(Encoding.UTF8.GetBytes($"[{string.Join(",", entry.Shape!)}]\n"));
             }
 
-            hash.AppendData(MemoryMarshal.AsBytes(entry.Data.AsSpan()));
+            // A lazy tensor is read for the hash and dropped: one tensor at a time in memory.
+            hash.AppendData(MemoryMarshal.AsBytes((entry.Peek() ?? throw Released(layer, name)).AsSpan()));
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -196,14 +228,45 @@ public sealed class WeightSet
     /// <param name="Layout">Value order.</param>
     public sealed record WeightTensor(string Layer, string Name, int[]? Shape, float[] Data, WeightLayout Layout);
 
-    private sealed class Entry(int[]? shape, float[] data, WeightLayout layout)
+    private InvalidOperationException Released(string layer, string name) =>
+        new($"{Source}: weight '{layer}/{name}' was already handed to a model; a weight set binds one model.");
+
+    private void Released(Entry entry)
     {
+        if (entry.WasLazy && --_lazyPending == 0 && _owner is { } owner)
+        {
+            _owner = null;
+            owner.Dispose();
+        }
+    }
+
+    private sealed class Entry(int[]? shape, float[]? data, int length, Func<float[]>? load, WeightLayout layout)
+    {
+        private Func<float[]>? _load = load;
+
         public int[]? Shape { get; } = shape;
 
-        public float[] Data { get; } = data;
+        public float[]? Data { get; private set; } = data;
+
+        public int Length { get; } = length;
 
         public WeightLayout Layout { get; } = layout;
 
-        public bool Consumed { get; set; }
+        public bool WasLazy { get; } = load is not null;
+
+        public bool Consumed { get; private set; }
+
+        /// <summary>The values without handing them over (read from the file for a lazy tensor); null once taken.</summary>
+        public float[]? Peek() => Data ?? _load?.Invoke();
+
+        public float[] Release(WeightSet owner, string layer, string name)
+        {
+            var data = Peek() ?? throw owner.Released(layer, name);
+            Data = null;
+            _load = null;
+            Consumed = true;
+            owner.Released(this);
+            return data;
+        }
     }
 }

@@ -1,0 +1,86 @@
+using InceptionNet.TestSupport;
+using InceptionNet.Weights;
+using Xunit;
+
+namespace InceptionNet.Weights.Tests;
+
+/// <summary>A weight set hands each tensor over once and lets go of it, so a model never holds the file twice.</summary>
+public sealed class WeightSetTests
+{
+    private static WeightSet Set()
+    {
+        var set = new WeightSet("test.h5", "test");
+        set.Add("conv", "kernel", [1, 1, 2, 2], [1, 2, 3, 4]);
+        set.Add("conv", "bias", [2], [0.5f, -0.5f]);
+        return set;
+    }
+
+    [Fact]
+    public void The_digest_is_the_same_whether_taken_before_or_after_binding()
+    {
+        string before = Set().Digest;
+        var set = Set();
+        set.Take("conv", "kernel", 1, 1, 2, 2);
+        set.Take("conv", "bias", 2);
+        Assert.Equal(before, set.Digest);
+        Assert.Equal(6, set.ParameterCount);
+    }
+
+    // In its own frame, so no local of the test keeps the array alive.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference TakeBias(WeightSet set) => new(set.Take("conv", "bias", 2));
+
+    [Fact]
+    public void A_taken_tensor_is_released_and_cannot_be_taken_again()
+    {
+        var set = Set();
+        var kernel = set.Take("conv", "kernel", 1, 1, 2, 2);
+        Assert.Equal([1f, 2, 3, 4], kernel);
+        var weak = TakeBias(set);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.False(weak.IsAlive, "the set still holds the values it handed over");
+        var again = Assert.Throws<InvalidOperationException>(() => set.Take("conv", "kernel", 1, 1, 2, 2));
+        Assert.Contains("conv/kernel", again.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => set.Tensors.ToList());
+        set.EnsureAllConsumed();
+    }
+
+    [Fact]
+    public void An_h5_file_is_read_tensor_by_tensor_not_held_whole()
+    {
+        string path = SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5");
+        long before = GC.GetTotalMemory(forceFullCollection: true);
+        var set = KerasH5WeightReader.Read(path);
+        long held = GC.GetTotalMemory(forceFullCollection: true) - before;
+        // 22.8 M parameters (91 MB of float32) are in the file; the set holds names, shapes and dataset addresses only.
+        // 8 MB leaves room for the metadata and the reader's buffers, and is a tenth of what holding the values takes.
+        Assert.True(held < 8 << 20, $"the weight set holds {held / 1e6:F1} MB after reading");
+        Assert.Equal(SharedData.Json("fixtures", "facenet-synthetic", "expected.json").GetProperty("weights").GetProperty("params").GetInt64(), set.ParameterCount);
+        GC.KeepAlive(set);
+    }
+
+    [Fact]
+    public void A_file_damaged_after_reading_fails_naming_the_weight_when_it_is_taken()
+    {
+        string copy = Path.Combine(Path.GetTempPath(), $"weightset-{Guid.NewGuid():N}.h5");
+        try
+        {
+            File.Copy(SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5"), copy);
+            var set = KerasH5WeightReader.Read(copy);
+            var last = set.Tensors.Last(); // read now, while the file is whole
+            using (var stream = new FileStream(copy, FileMode.Open, FileAccess.Write))
+            {
+                stream.SetLength(stream.Length / 2);
+            }
+
+            var failure = Assert.Throws<InvalidWeightsException>(() => set.Take(last.Layer, last.Name, last.Shape!));
+            Assert.Contains($"{last.Layer}/{last.Name}", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("changed on disk", failure.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+}
