@@ -159,6 +159,24 @@ public sealed class GalleryIndex : IParallelWork
         return new GalleryIndex(vectors, owner, _rows + 1, tail, names, sums, counts, _dim, _workers, Kernels, _unitVectors);
     }
 
+    /// <summary>
+    /// This index with identity <paramref name="name"/> called <paramref name="newName"/>: the vectors are shared, not
+    /// copied (the cost is the list of names), and this index is not changed.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not in the index or <paramref name="newName"/> already is.</exception>
+    public GalleryIndex Renamed(string name, string newName)
+    {
+        int id = Array.IndexOf(_names, name);
+        if (id < 0 || Array.IndexOf(_names, newName) >= 0)
+        {
+            throw new ArgumentException($"Cannot rename '{name}' to '{newName}': the first is not in the index or the second already is.", nameof(name));
+        }
+
+        string[] names = [.. _names];
+        names[id] = newName;
+        return new GalleryIndex(_vectors, _owner, _rows, _tail, names, _sums, _counts, _dim, _workers, Kernels, _unitVectors);
+    }
+
     private static int Validated((float[] Vectors, int[] Owner) rows, string[] names, int dim)
     {
         ArgumentNullException.ThrowIfNull(names);
