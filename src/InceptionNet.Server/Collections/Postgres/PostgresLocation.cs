@@ -73,6 +73,13 @@ public static class PostgresLocation
         return $"postgres {settings.Host}:{settings.Port}/{settings.Database}";
     }
 
+    /// <summary>host:port/database of <paramref name="source"/>, for messages (never the password).</summary>
+    public static string Describe(NpgsqlDataSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return Describe(new NpgsqlConnectionStringBuilder(source.ConnectionString));
+    }
+
     private static NpgsqlConnectionStringBuilder FromUrl(string store)
     {
         if (!Uri.TryCreate(store, UriKind.Absolute, out var url) || url.Scheme is not ("postgres" or "postgresql"))

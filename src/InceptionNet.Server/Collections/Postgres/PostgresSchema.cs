@@ -138,7 +138,7 @@ public static class PostgresSchema
         }
     }
 
-    internal static string Where(NpgsqlDataSource source) => PostgresLocation.Describe(new NpgsqlConnectionStringBuilder(source.ConnectionString));
+    internal static string Where(NpgsqlDataSource source) => PostgresLocation.Describe(source);
 
     private static Exception Innermost(Exception ex) => ex.InnerException is { } inner && ex is not PostgresException ? Innermost(inner) : ex;
 
