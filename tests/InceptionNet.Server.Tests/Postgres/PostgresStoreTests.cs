@@ -182,7 +182,7 @@ public sealed class PostgresStoreTests(ITestOutputHelper output)
         await Eventually.Until(() => b.Names.Contains("door"), TimeSpan.FromSeconds(1), "B sees door");
 
         // Cut every follower's connection (both instances) and write at once: the notifications go to no one.
-        await db.Sql($"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{db.Name}' AND query LIKE 'LISTEN%'");
+        Assert.Equal(2L, await db.Sql($"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{db.Name}' AND application_name LIKE '% follower'"));
         for (int i = 0; i < 30; i++)
         {
             await a.EnrollAsync("door", $"p{i % 7}", Photos(200 + i), CancellationToken.None);

@@ -30,6 +30,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
     private const long WriterLock = 0x1E_CE_97_10_17; // pg_advisory_xact_lock key shared by every writer
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(5);
     private readonly NpgsqlDataSource _source;
+    private readonly NpgsqlDataSource _feed; // the follower's own connection, named "… follower" in pg_stat_activity
     private readonly IFaceEncoder _encoder;
     private readonly ModelStamp _stamp;
     private readonly string _faceInput;
@@ -44,9 +45,11 @@ public sealed class PostgresGalleryStore : IGalleryStore
     private int _notified;
     private volatile bool _connected;
 
-    private PostgresGalleryStore(NpgsqlDataSource source, IFaceEncoder encoder, string faceInput, RecognitionOptions? options, TextWriter log)
+    private PostgresGalleryStore(NpgsqlDataSource source, NpgsqlConnectionStringBuilder settings, IFaceEncoder encoder, string faceInput, RecognitionOptions? options, TextWriter log)
     {
         _source = source;
+        // The data source hides the password from its ConnectionString, so the follower's is made from the settings.
+        _feed = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(settings.ConnectionString) { ApplicationName = settings.ApplicationName + " follower" }.ConnectionString).Build();
         _encoder = encoder;
         _stamp = ModelStamp.Of(encoder);
         _faceInput = faceInput;
@@ -75,11 +78,12 @@ public sealed class PostgresGalleryStore : IGalleryStore
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrWhiteSpace(faceInput);
-        var source = PostgresLocation.Open(store);
+        var settings = PostgresLocation.Parse(store);
+        var source = new NpgsqlDataSourceBuilder(settings.ConnectionString).Build();
         try
         {
             await PostgresSchema.CheckAsync(source, cancellation).ConfigureAwait(false);
-            var opened = new PostgresGalleryStore(source, encoder, faceInput, options, log ?? TextWriter.Null);
+            var opened = new PostgresGalleryStore(source, settings, encoder, faceInput, options, log ?? TextWriter.Null);
             await PostgresSchema.Guard(source, () => opened.LoadAsync(cancellation)).ConfigureAwait(false);
             opened._connected = true;
             opened._follower = Task.Run(() => opened.FollowAsync(opened._stop.Token), CancellationToken.None);
@@ -280,6 +284,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
 
         _stop.Dispose();
         _apply.Dispose();
+        await _feed.DisposeAsync().ConfigureAwait(false);
         await _source.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -397,7 +402,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         {
             try
             {
-                await using var connection = await _source.OpenConnectionAsync(stop).ConfigureAwait(false);
+                await using var connection = await _feed.OpenConnectionAsync(stop).ConfigureAwait(false);
                 connection.Notification += (_, _) => Interlocked.Exchange(ref _notified, 1);
                 await using (var listen = new NpgsqlCommand($"LISTEN {PostgresLocation.Channel}", connection))
                 {
@@ -438,7 +443,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
                 }
 
                 _connected = false;
-                _source.Clear();
+                _feed.Clear();
                 try
                 {
                     await Task.Delay(pause, stop).ConfigureAwait(false);
