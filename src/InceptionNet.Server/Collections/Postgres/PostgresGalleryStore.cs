@@ -49,7 +49,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
     {
         _source = source;
         // The data source hides the password from its ConnectionString, so the follower's is made from the settings.
-        _feed = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(settings.ConnectionString) { ApplicationName = settings.ApplicationName + " follower" }.ConnectionString).Build();
+        _feed = new NpgsqlSlimDataSourceBuilder(new NpgsqlConnectionStringBuilder(settings.ConnectionString) { ApplicationName = settings.ApplicationName + " follower" }.ConnectionString).Build();
         _encoder = encoder;
         _stamp = ModelStamp.Of(encoder);
         _faceInput = faceInput;
@@ -79,7 +79,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrWhiteSpace(faceInput);
         var settings = PostgresLocation.Parse(store);
-        var source = new NpgsqlDataSourceBuilder(settings.ConnectionString).Build();
+        var source = new NpgsqlSlimDataSourceBuilder(settings.ConnectionString).Build();
         try
         {
             await PostgresSchema.CheckAsync(source, cancellation).ConfigureAwait(false);

@@ -11,11 +11,14 @@ public static class PostgresLocation
     /// <summary>The PostgreSQL notification channel every write announces its change sequence number on.</summary>
     public const string Channel = "inceptionnet_changes";
 
-    /// <summary>A data source for <paramref name="store"/>, with short connect timeouts so an outage is answered quickly.</summary>
+    /// <summary>
+    /// A data source for <paramref name="store"/>, with short connect timeouts so an outage is answered quickly. The slim
+    /// builder: the store uses text, integers, doubles, timestamps and bytea only, and it needs no reflection (NativeAOT).
+    /// </summary>
     /// <exception cref="GalleryStoreException"><paramref name="store"/> is neither a postgres:// URL nor a connection string.</exception>
     public static NpgsqlDataSource Open(string store)
     {
-        var builder = new NpgsqlDataSourceBuilder(Parse(store).ConnectionString);
+        var builder = new NpgsqlSlimDataSourceBuilder(Parse(store).ConnectionString);
         return builder.Build();
     }
 
