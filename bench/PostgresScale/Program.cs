@@ -17,6 +17,7 @@ using Npgsql;
 // A plain timed program, not BenchmarkDotNet: every figure is one long operation or a distribution of requests.
 string? store = null;
 int rows = 1_000_000, per = 10, seconds = 10;
+bool fill = true, serve = true;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -25,6 +26,8 @@ for (int i = 0; i < args.Length; i++)
         case "--rows": rows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--per": per = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--seconds": seconds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--no-fill": fill = false; break;   // measure again over the collection the last run filled
+        case "--no-serve": serve = false; break; // the in-process figures only
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
@@ -47,6 +50,14 @@ const string Collection = "scale";
 await using (var source = PostgresLocation.Open(store))
 {
     await PostgresSchema.MigrateAsync(source);
+    if (fill)
+    {
+        await Fill(source);
+    }
+}
+
+async Task Fill(NpgsqlDataSource source)
+{
     await using var clear = source.CreateCommand("DELETE FROM collections WHERE name LIKE 'scale%'");
     await clear.ExecuteNonQueryAsync();
 
@@ -87,6 +98,8 @@ GC.Collect();
     search = search.Skip(10).Order().ToList();
     Say($"identify search alone over {snapshot.Recognizer.Index.Count:N0} vectors (exact, all cores): p50 {search[search.Count / 2]:F1} ms, p95 {search[search.Count * 95 / 100]:F1} ms");
 
+    int gen2 = GC.CollectionCount(2);
+    var paused = GC.GetTotalPauseDuration();
     var enrolls = Stopwatch.StartNew();
     int done = 0;
     while (enrolls.Elapsed.TotalSeconds < seconds)
@@ -96,10 +109,15 @@ GC.Collect();
         done++;
     }
 
-    Say($"enroll through the store (one transaction + in-memory append, sequential): {done / enrolls.Elapsed.TotalSeconds:F0}/s ({enrolls.Elapsed.TotalMilliseconds / done:F1} ms each)");
+    Say($"enroll through the store (one transaction + in-memory append, sequential): {done / enrolls.Elapsed.TotalSeconds:F1}/s ({enrolls.Elapsed.TotalMilliseconds / done:F1} ms each; "
+        + $"{GC.CollectionCount(2) - gen2} gen2 GCs, {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms paused in GC)");
 }
 
 GC.Collect();
+if (!serve)
+{
+    return 0;
+}
 
 // 3. Real serve instances: time to Ready, RSS, identify latency and enrolls/s through the API.
 string folder = Directory.CreateTempSubdirectory("inet-pgscale-").FullName;

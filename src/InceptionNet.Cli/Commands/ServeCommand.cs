@@ -78,7 +78,7 @@ internal static class ServeCommand
                 return CliApp.Error;
             }
 
-            console.Stdout.WriteLine($"Ready: {descriptor.Id}, faces {input.Id}, collections in {Path.GetFullPath(options.DataDirectory)}. Ctrl+C stops.");
+            console.Stdout.WriteLine($"Ready: {descriptor.Id}, faces {input.Id}, collections in {(options.Store is null ? Path.GetFullPath(options.DataDirectory) : "PostgreSQL (--store)")}. Ctrl+C stops.");
             console.Stdout.Flush();
             try
             {

@@ -137,6 +137,13 @@ public static class PostgresGalleries
             }
 
             await transaction.CommitAsync(cancellation).ConfigureAwait(false);
+
+            // Fresh statistics after a bulk load: without them the planner may scan every photo for one change's photos.
+            await using (var analyze = new NpgsqlCommand("ANALYZE people; ANALYZE photos", connection))
+            {
+                await analyze.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+            }
+
             return written;
         }).ConfigureAwait(false);
     }
