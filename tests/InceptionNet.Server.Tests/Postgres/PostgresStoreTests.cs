@@ -42,10 +42,18 @@ public sealed class PostgresStoreTests(ITestOutputHelper output)
         Assert.Contains("newer than this build's", newer.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<GalleryStoreException>(() => PostgresSchema.MigrateAsync(source));
 
-        // The command line: exit 2 and one clear line, no stack trace, for a newer schema and for a server that is not there.
+        // The command line: exit 2 and one clear line, no stack trace, for a newer schema and for a server that is not there,
+        // serve included (it refuses before binding its port).
+        var faceapi = InceptionNet.Pipeline.ModelRegistry.Get("faceapi");
+        string[] serve = ["serve", "--listen", "127.0.0.1:0", "--data", Path.Combine(Path.GetTempPath(), "inet-never-made"), "--keys", "keys.json", "--model", "faceapi",
+            "--weights", InceptionNet.Pipeline.ModelRegistry.FindWeights(faceapi, InceptionNet.TestSupport.SharedData.PathOf("weights", "faceapi")),
+            "--mtcnn", InceptionNet.TestSupport.SharedData.PathOf("weights", "mtcnn")];
         foreach (var (args, expected) in new[]
         {
             (new[] { "db", "status", "--store", db.Store }, "newer than this build's"),
+            ([.. serve, "--store", db.Store], "newer than this build's"),
+            ([.. serve, "--store", "postgres://postgres@127.0.0.1:1/nothing"], "cannot be reached"),
+            ([.. serve, "--store", "Host=127.0.0.1;Database"], "not a postgres:// URL nor an Npgsql connection string"),
             (new[] { "db", "migrate", "--store", "postgres://postgres@127.0.0.1:1/nothing" }, "cannot be reached"),
             (new[] { "db", "migrate", "--store", "mysql://x@y/z" }, "not a postgres:// URL"),
         })
