@@ -326,7 +326,9 @@ public sealed class Gallery
 
     /// <summary>A search index over every entry (contiguous vectors).</summary>
     /// <param name="unitVectors">Whether the model's embeddings are L2-normalized (it decides how identity means are formed).</param>
-    public GalleryIndex BuildIndex(bool unitVectors = true) => new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors);
+    /// <param name="spareRows">Room for that many appends without copying the index (see <see cref="GalleryIndex.Append"/>).</param>
+    public GalleryIndex BuildIndex(bool unitVectors = true, int spareRows = 0) =>
+        new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors, spareRows: spareRows);
 
     internal void Add(string name, GalleryEntry entry)
     {

@@ -46,10 +46,13 @@ public sealed class GalleryIndex : IParallelWork
     /// Builds the index from identities and their entries; searches run on <paramref name="context"/>'s workers (default:
     /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool). <paramref name="unitVectors"/> says whether
     /// the model's embeddings are L2-normalized (then an identity's mean is re-normalized for <see cref="IdentityRule.Mean"/>);
-    /// it comes from the model, never from looking at the vectors.
+    /// it comes from the model, never from looking at the vectors. <paramref name="spareRows"/> rows of room are kept for
+    /// <see cref="Append"/> (a store that enrolls into a large loaded index then appends in place instead of copying it
+    /// at the first enroll; untouched room costs address space, not resident memory).
     /// </summary>
-    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true)
-        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim, context, unitVectors)
+    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true,
+        int spareRows = 0)
+        : this(Flatten(identities, dim, spareRows), identities.Select(i => i.Name).ToArray(), dim, context, unitVectors)
     {
     }
 
@@ -60,12 +63,12 @@ public sealed class GalleryIndex : IParallelWork
     /// <paramref name="unitVectors"/>: whether the model's embeddings are L2-normalized (see the other constructor).
     /// </summary>
     public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim, ExecutionContext? context = null, bool unitVectors = true)
-        : this((vectors, owner), names, dim, context, unitVectors)
+        : this((vectors, owner, owner?.Length ?? 0), names, dim, context, unitVectors)
     {
     }
 
-    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
-        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Owner.Length), names,
+    private GalleryIndex((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
+        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Count), names,
             dim, (context ??= new ExecutionContext()).Workers, context.Kernels, unitVectors)
     {
     }
@@ -146,15 +149,15 @@ public sealed class GalleryIndex : IParallelWork
         return new GalleryIndex(_vectors, _owner, _rows, _tail, names, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
     }
 
-    private static int Validated((float[] Vectors, int[] Owner) rows, string[] names, int dim)
+    private static int Validated((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim)
     {
         ArgumentNullException.ThrowIfNull(names);
-        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
+        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Take(rows.Count).Any(o => (uint)o >= (uint)names.Length))
         {
             throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
         }
 
-        return rows.Owner.Length;
+        return rows.Count;
     }
 
     // Every identity's mean (re-normalized for unit-vector models) and photo count, summed in double in row order: the
@@ -199,12 +202,13 @@ public sealed class GalleryIndex : IParallelWork
         return _summary = new Summary(means, counts);
     }
 
-    private static (float[] Vectors, int[] Owner) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
+    private static (float[] Vectors, int[] Owner, int Count) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, int spareRows)
     {
         ArgumentNullException.ThrowIfNull(identities);
+        ArgumentOutOfRangeException.ThrowIfNegative(spareRows);
         int rows = identities.Sum(i => i.Entries.Count);
-        var vectors = new float[rows * dim];
-        var owner = new int[rows];
+        var vectors = new float[(rows + spareRows) * dim];
+        var owner = new int[rows + spareRows];
         int row = 0;
         for (int id = 0; id < identities.Count; id++)
         {
@@ -215,7 +219,7 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        return (vectors, owner);
+        return (vectors, owner, rows);
     }
 
     /// <summary>Number of vectors.</summary>

@@ -61,4 +61,31 @@ public sealed class GalleryVersionTests
         Assert.Throws<ArgumentException>(() => index.Renamed("ada", "bob"));
         Assert.Throws<ArgumentException>(() => index.Renamed("nobody", "zed"));
     }
+
+    [Fact]
+    public void Spare_rows_change_no_answer_and_appends_fill_them_before_growing()
+    {
+        var gallery = Gallery.FromIdentities("db/c", Stamp, null, null, [new Identity("ada", [Entry(0.1f)]), new Identity("bob", [Entry(0.9f)])]);
+        var spare = gallery.BuildIndex(unitVectors: false, spareRows: 3);
+        var exact = gallery.BuildIndex(unitVectors: false);
+        for (int i = 0; i < 6; i++)
+        {
+            spare = spare.Append(i % 2 == 0 ? "ada" : $"new{i}", Entry(0.1f * i).Embedding);
+            exact = exact.Append(i % 2 == 0 ? "ada" : $"new{i}", Entry(0.1f * i).Embedding);
+        }
+
+        Assert.Equal(exact.Count, spare.Count);
+        Assert.Equal(exact.IdentityCount, spare.IdentityCount);
+        foreach (float x in new[] { 0f, 0.33f, 0.77f })
+        {
+            float[] probe = Entry(x).Embedding;
+            Assert.Equal(exact.TopTwo(probe), spare.TopTwo(probe));
+            foreach (var rule in new[] { IdentityRule.Closest, IdentityRule.Mean, IdentityRule.MeanDistance })
+            {
+                Assert.Equal(exact.DistancesByIdentity(probe, rule), spare.DistancesByIdentity(probe, rule));
+            }
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => gallery.BuildIndex(spareRows: -1));
+    }
 }
