@@ -23,7 +23,7 @@ public static class CliApp
         foreach (var create in new Func<CliConsole, Command>[]
         {
             EmbedCommand.Create, DetectCommand.Create, EnrollCommand.Create, VerifyCommand.Create, IdentifyCommand.Create, GalleryCommand.Create,
-            TripletLossCommand.Create, DemoCommand.Create, WatchCommand.Create, EvalCommand.Create, CalibrateCommand.Create, KeysCommand.Create, ServeCommand.Create, AuditCommand.Create, InfoCommand.Create,
+            TripletLossCommand.Create, DemoCommand.Create, WatchCommand.Create, EvalCommand.Create, CalibrateCommand.Create, KeysCommand.Create, ServeCommand.Create, AuditCommand.Create, DbCommand.Create, InfoCommand.Create,
         })
         {
             root.Subcommands.Add(create(console));

@@ -25,7 +25,7 @@ public static partial class CliErrors
         AggregateException { InnerExceptions.Count: 1 } one => Describe(one.InnerExceptions[0]),
         System.Reflection.TargetInvocationException { InnerException: { } inner } => Describe(inner),
         NoFaceException noFace => (CliApp.Rejected, $"no face: {noFace.Message}"),
-        GalleryException or InvalidImageException or InvalidWeightsException or InvalidDatasetException or ApiKeyException or AuditException => (CliApp.Error, $"error: {failure.Message}"),
+        GalleryException or InvalidImageException or InvalidWeightsException or InvalidDatasetException or ApiKeyException or AuditException or InceptionNet.Server.Collections.GalleryStoreException => (CliApp.Error, $"error: {failure.Message}"),
         FileNotFoundException missing when missing.FileName is not null => (CliApp.Error, $"error: {missing.FileName}: file not found."),
         DirectoryNotFoundException => (CliApp.Error, $"error: {PathIn(failure.Message)}folder not found."),
         UnauthorizedAccessException => (CliApp.Error, $"error: {PathIn(failure.Message)}permission denied."),

@@ -76,9 +76,9 @@ public sealed class FaceRecognizer
         ArgumentNullException.ThrowIfNull(gallery);
         ArgumentNullException.ThrowIfNull(index);
         gallery.EnsureCompatible(ModelStamp.Of(encoder));
-        if (index.Count != gallery.EntryCount || index.IdentityCount != gallery.Identities.Count)
+        if (index.Count != gallery.EntryCount || index.IdentityCount != gallery.IdentityCount)
         {
-            throw new ArgumentException($"The index holds {index.Count} vectors of {index.IdentityCount} identities, the gallery {gallery.EntryCount} of {gallery.Identities.Count}.", nameof(index));
+            throw new ArgumentException($"The index holds {index.Count} vectors of {index.IdentityCount} identities, the gallery {gallery.EntryCount} of {gallery.IdentityCount}.", nameof(index));
         }
 
         _encoder = encoder;

@@ -48,6 +48,9 @@ public sealed class Gallery
     /// <summary>Identities in enrollment order.</summary>
     public IReadOnlyList<Identity> Identities => _identities.Select(i => new Identity(i.Name, i.Entries)).ToList();
 
+    /// <summary>Number of identities (without building <see cref="Identities"/>).</summary>
+    public int IdentityCount => _identities.Count;
+
     /// <summary>Number of enrolled photos.</summary>
     public int EntryCount => _identities.Sum(i => i.Entries.Count);
 
@@ -91,6 +94,122 @@ public sealed class Gallery
 
     /// <summary>An empty gallery for <paramref name="model"/>, not yet written.</summary>
     public static Gallery CreateEmpty(string path, ModelStamp model, string? faceInput = null) => new(path, model, faceInput, null, []);
+
+    /// <summary>
+    /// A gallery from identities held elsewhere (a database), checked as strictly as a file: valid, distinct names,
+    /// at least one photo each, vectors of the model's size with finite values. Nothing is written.
+    /// </summary>
+    /// <param name="path">Where it lives, for messages (e.g. <c>postgres:db/collection</c>).</param>
+    /// <param name="model">The model its vectors belong to.</param>
+    /// <param name="faceInput">How its faces were taken from their photos.</param>
+    /// <param name="threshold">A calibrated threshold, or null.</param>
+    /// <param name="identities">Identities in enrollment order; their entry lists are copied, the vectors are not.</param>
+    /// <exception cref="GalleryException">A name, photo or vector is not valid.</exception>
+    public static Gallery FromIdentities(string path, ModelStamp model, string? faceInput, double? threshold, IEnumerable<Identity> identities)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(identities);
+        var list = new List<(string, List<GalleryEntry>)>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var identity in identities)
+        {
+            ValidateName(identity.Name);
+            if (!names.Add(identity.Name) || identity.Entries.Count == 0)
+            {
+                throw new GalleryException($"{path}: '{identity.Name}' is enrolled twice or has no photo.");
+            }
+
+            foreach (var entry in identity.Entries)
+            {
+                CheckVector(path, model, entry.Embedding);
+            }
+
+            list.Add((identity.Name, [.. identity.Entries]));
+        }
+
+        return new Gallery(path, model, faceInput, threshold, list);
+    }
+
+    /// <summary>
+    /// A new version with <paramref name="entries"/> added to <paramref name="name"/> (a new identity at the end when
+    /// not enrolled); this version is not changed. The cost is one list of identities and the one identity's photos.
+    /// </summary>
+    /// <exception cref="GalleryException">Not a valid name, or a vector of another size or with a non-finite value.</exception>
+    public Gallery WithPhotos(string name, IReadOnlyList<GalleryEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ValidateName(name);
+        foreach (var entry in entries)
+        {
+            CheckVector(Path, Model, entry.Embedding);
+        }
+
+        var identities = new List<(string Name, List<GalleryEntry> Entries)>(_identities);
+        int index = IndexOf(name);
+        if (index < 0)
+        {
+            identities.Add((name, [.. entries]));
+        }
+        else
+        {
+            identities[index] = (name, [.. identities[index].Entries, .. entries]);
+        }
+
+        return new Gallery(Path, Model, FaceInput, Threshold, identities);
+    }
+
+    /// <summary>A new version without <paramref name="name"/>; this version is not changed.</summary>
+    /// <exception cref="GalleryException">Not enrolled.</exception>
+    public Gallery Without(string name)
+    {
+        Get(name);
+        var identities = new List<(string Name, List<GalleryEntry> Entries)>(_identities);
+        identities.RemoveAt(IndexOf(name));
+        return new Gallery(Path, Model, FaceInput, Threshold, identities);
+    }
+
+    /// <summary>A new version where <paramref name="name"/> is called <paramref name="newName"/>; this version is not changed.</summary>
+    /// <exception cref="GalleryException">Not enrolled, or the new name is not valid or taken.</exception>
+    public Gallery WithRenamed(string name, string newName)
+    {
+        var renamed = new Gallery(Path, Model, FaceInput, Threshold, [.. _identities]);
+        renamed.Rename(name, newName);
+        return renamed;
+    }
+
+    /// <summary>A new version with another calibrated threshold (null: the model's default); this version is not changed.</summary>
+    public Gallery WithThreshold(double? threshold) => new(Path, Model, FaceInput, threshold, [.. _identities]);
+
+    /// <summary>
+    /// Writes this gallery to <see cref="Path"/> as a new file (atomically, under its writer lock), e.g. one read from a
+    /// database. Refuses to replace an existing gallery.
+    /// </summary>
+    /// <exception cref="GalleryException">A gallery file is already there, or it cannot be written.</exception>
+    public void SaveAsNewFile()
+    {
+        using var lockStream = AcquireLock(Path, TimeSpan.FromSeconds(10));
+        if (File.Exists(Path))
+        {
+            throw new GalleryException($"{Path}: a gallery file is already there; export to a new file.");
+        }
+
+        try
+        {
+            Save();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new GalleryException($"{Path}: cannot be written ({ex.Message}).", ex);
+        }
+    }
+
+    private static void CheckVector(string path, ModelStamp model, float[] embedding)
+    {
+        if (embedding is null || embedding.Length != model.EmbeddingSize || embedding.Any(v => !float.IsFinite(v)))
+        {
+            throw new GalleryException($"{path}: an embedding of {embedding?.Length ?? 0} values (or with a non-finite value) cannot join a gallery of {model.EmbeddingSize}-d vectors.");
+        }
+    }
 
     /// <summary>
     /// Takes the writer lock of <paramref name="path"/>, loads the gallery (or an empty one for <paramref name="model"/> if there
@@ -207,7 +326,9 @@ public sealed class Gallery
 
     /// <summary>A search index over every entry (contiguous vectors).</summary>
     /// <param name="unitVectors">Whether the model's embeddings are L2-normalized (it decides how identity means are formed).</param>
-    public GalleryIndex BuildIndex(bool unitVectors = true) => new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors);
+    /// <param name="spareRows">Room for that many appends without copying the index (see <see cref="GalleryIndex.Append"/>).</param>
+    public GalleryIndex BuildIndex(bool unitVectors = true, int spareRows = 0) =>
+        new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors, spareRows: spareRows);
 
     internal void Add(string name, GalleryEntry entry)
     {

@@ -32,9 +32,7 @@ public sealed class GalleryIndex : IParallelWork
     private readonly int _rows;
     private readonly Tail _tail;       // shared by the versions that share _vectors: how many rows are written
     private readonly string[] _names;
-    private readonly double[] _sums;   // per identity, for its mean
-    private readonly float[] _means;
-    private readonly int[] _counts;
+    private Summary? _summary;         // identities' means and photo counts, made on first use (Mean and MeanDistance rules)
     private readonly int _dim;
     private readonly bool _unitVectors;
     private float[] _scratch = [];
@@ -48,10 +46,13 @@ public sealed class GalleryIndex : IParallelWork
     /// Builds the index from identities and their entries; searches run on <paramref name="context"/>'s workers (default:
     /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool). <paramref name="unitVectors"/> says whether
     /// the model's embeddings are L2-normalized (then an identity's mean is re-normalized for <see cref="IdentityRule.Mean"/>);
-    /// it comes from the model, never from looking at the vectors.
+    /// it comes from the model, never from looking at the vectors. <paramref name="spareRows"/> rows of room are kept for
+    /// <see cref="Append"/> (a store that enrolls into a large loaded index then appends in place instead of copying it
+    /// at the first enroll; untouched room costs address space, not resident memory).
     /// </summary>
-    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true)
-        : this(Flatten(identities, dim), identities.Select(i => i.Name).ToArray(), dim, context, unitVectors)
+    public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true,
+        int spareRows = 0)
+        : this(Flatten(identities, dim, spareRows), identities.Select(i => i.Name).ToArray(), dim, context, unitVectors)
     {
     }
 
@@ -62,18 +63,17 @@ public sealed class GalleryIndex : IParallelWork
     /// <paramref name="unitVectors"/>: whether the model's embeddings are L2-normalized (see the other constructor).
     /// </summary>
     public GalleryIndex(float[] vectors, int[] owner, string[] names, int dim, ExecutionContext? context = null, bool unitVectors = true)
-        : this((vectors, owner), names, dim, context, unitVectors)
+        : this((vectors, owner, owner?.Length ?? 0), names, dim, context, unitVectors)
     {
     }
 
-    private GalleryIndex((float[] Vectors, int[] Owner) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
-        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Owner.Length), names, Sums(rows, names.Length, dim), Counts(rows.Owner, names.Length),
+    private GalleryIndex((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
+        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Count), names,
             dim, (context ??= new ExecutionContext()).Workers, context.Kernels, unitVectors)
     {
     }
 
-    private GalleryIndex(float[] vectors, int[] owner, int count, Tail tail, string[] names, double[] sums, int[] counts, int dim, WorkerPool workers,
-        KernelSet kernels, bool unitVectors)
+    private GalleryIndex(float[] vectors, int[] owner, int count, Tail tail, string[] names, int dim, WorkerPool workers, KernelSet kernels, bool unitVectors)
     {
         _workers = workers;
         Kernels = kernels;
@@ -83,31 +83,12 @@ public sealed class GalleryIndex : IParallelWork
         _owner = owner;
         _rows = count;
         _tail = tail;
-        _sums = sums;
-        _counts = counts;
         _unitVectors = unitVectors;
-        _means = new float[names.Length * dim];
-        for (int id = 0; id < names.Length; id++)
-        {
-            var mean = sums.AsSpan(id * dim, dim);
-            double norm = 0;
-            foreach (double v in mean)
-            {
-                norm += v * v;
-            }
-
-            norm = unitVectors ? Math.Sqrt(Math.Max(norm, 1e-12)) : Math.Max(_counts[id], 1);
-            for (int j = 0; j < dim; j++)
-            {
-                _means[id * dim + j] = (float)(mean[j] / norm);
-            }
-        }
-
     }
 
     /// <summary>
     /// This index with one more vector for <paramref name="name"/> (a new identity when not present), without touching
-    /// this index: searches on it go on seeing exactly what they saw. The cost is one row and one identity's mean, not
+    /// this index: searches on it go on seeing exactly what they saw. The cost is one row (and the list of names for a new identity), not
     /// a rebuild: versions made one after another share one growing array (an older version never reads the rows a newer
     /// one added); appending to an older version than the newest copies first.
     /// </summary>
@@ -133,7 +114,8 @@ public sealed class GalleryIndex : IParallelWork
         {
             if (tail.Rows != _rows || (_rows + 1) * _dim > vectors.Length)
             {
-                int capacity = Math.Max(16, 2 * (_rows + 1));
+                // A quarter more, not double: at a million 128-d rows doubling would hold 512 MB of empty rows.
+                int capacity = _rows + 1 + Math.Max(16, _rows / 4);
                 vectors = new float[capacity * _dim];
                 Array.Copy(_vectors, vectors, _rows * _dim);
                 owner = new int[capacity];
@@ -146,61 +128,87 @@ public sealed class GalleryIndex : IParallelWork
             tail.Rows = _rows + 1;
         }
 
-        var sums = new double[names.Length * _dim];
-        _sums.CopyTo(sums, 0);
-        for (int j = 0; j < _dim; j++)
-        {
-            sums[id * _dim + j] += embedding[j];
-        }
-
-        var counts = new int[names.Length];
-        _counts.CopyTo(counts, 0);
-        counts[id]++;
-        return new GalleryIndex(vectors, owner, _rows + 1, tail, names, sums, counts, _dim, _workers, Kernels, _unitVectors);
+        return new GalleryIndex(vectors, owner, _rows + 1, tail, names, _dim, _workers, Kernels, _unitVectors);
     }
 
-    private static int Validated((float[] Vectors, int[] Owner) rows, string[] names, int dim)
+    /// <summary>
+    /// This index with identity <paramref name="name"/> called <paramref name="newName"/>: the vectors are shared, not
+    /// copied (the cost is the list of names), and this index is not changed.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not in the index or <paramref name="newName"/> already is.</exception>
+    public GalleryIndex Renamed(string name, string newName)
+    {
+        int id = Array.IndexOf(_names, name);
+        if (id < 0 || Array.IndexOf(_names, newName) >= 0)
+        {
+            throw new ArgumentException($"Cannot rename '{name}' to '{newName}': the first is not in the index or the second already is.", nameof(name));
+        }
+
+        string[] names = [.. _names];
+        names[id] = newName;
+        return new GalleryIndex(_vectors, _owner, _rows, _tail, names, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
+    }
+
+    private static int Validated((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim)
     {
         ArgumentNullException.ThrowIfNull(names);
-        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Any(o => (uint)o >= (uint)names.Length))
+        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Take(rows.Count).Any(o => (uint)o >= (uint)names.Length))
         {
             throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
         }
 
-        return rows.Owner.Length;
+        return rows.Count;
     }
 
-    private static double[] Sums((float[] Vectors, int[] Owner) rows, int identities, int dim)
+    // Every identity's mean (re-normalized for unit-vector models) and photo count, summed in double in row order: the
+    // same numbers whichever way the rows arrived (built at once or appended one by one). One pass over the rows, made
+    // when a version is first asked for a mean rule, so an append costs one row instead of every identity's mean.
+    private Summary Summarize()
     {
-        var sums = new double[identities * dim];
-        for (int r = 0; r < rows.Owner.Length; r++)
+        if (_summary is { } made)
         {
-            for (int j = 0; j < dim; j++)
+            return made;
+        }
+
+        var sums = new double[_names.Length * _dim];
+        var counts = new int[_names.Length];
+        for (int r = 0; r < _rows; r++)
+        {
+            int id = _owner[r];
+            counts[id]++;
+            for (int j = 0; j < _dim; j++)
             {
-                sums[rows.Owner[r] * dim + j] += rows.Vectors[r * dim + j];
+                sums[id * _dim + j] += _vectors[r * _dim + j];
             }
         }
 
-        return sums;
-    }
-
-    private static int[] Counts(int[] owner, int identities)
-    {
-        var counts = new int[identities];
-        foreach (int id in owner)
+        var means = new float[_names.Length * _dim];
+        for (int id = 0; id < _names.Length; id++)
         {
-            counts[id]++;
+            var mean = sums.AsSpan(id * _dim, _dim);
+            double norm = 0;
+            foreach (double v in mean)
+            {
+                norm += v * v;
+            }
+
+            norm = _unitVectors ? Math.Sqrt(Math.Max(norm, 1e-12)) : Math.Max(counts[id], 1);
+            for (int j = 0; j < _dim; j++)
+            {
+                means[id * _dim + j] = (float)(mean[j] / norm);
+            }
         }
 
-        return counts;
+        return _summary = new Summary(means, counts);
     }
 
-    private static (float[] Vectors, int[] Owner) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim)
+    private static (float[] Vectors, int[] Owner, int Count) Flatten(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, int spareRows)
     {
         ArgumentNullException.ThrowIfNull(identities);
+        ArgumentOutOfRangeException.ThrowIfNegative(spareRows);
         int rows = identities.Sum(i => i.Entries.Count);
-        var vectors = new float[rows * dim];
-        var owner = new int[rows];
+        var vectors = new float[(rows + spareRows) * dim];
+        var owner = new int[rows + spareRows];
         int row = 0;
         for (int id = 0; id < identities.Count; id++)
         {
@@ -211,7 +219,7 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        return (vectors, owner);
+        return (vectors, owner, rows);
     }
 
     /// <summary>Number of vectors.</summary>
@@ -242,14 +250,15 @@ public sealed class GalleryIndex : IParallelWork
 
             for (int id = 0; id < _names.Length; id++)
             {
-                result[id] = (_names[id], _counts[id] == 0 ? double.PositiveInfinity : sums[id] / _counts[id]);
+                int count = Summarize().Counts[id];
+                result[id] = (_names[id], count == 0 ? double.PositiveInfinity : sums[id] / count);
             }
         }
         else if (rule == IdentityRule.Mean)
         {
             for (int id = 0; id < _names.Length; id++)
             {
-                result[id] = (_names[id], ElementwiseOps.Distance(_means.AsSpan(id * _dim, _dim), query));
+                result[id] = (_names[id], ElementwiseOps.Distance(Summarize().Means.AsSpan(id * _dim, _dim), query));
             }
         }
         else
@@ -332,6 +341,8 @@ public sealed class GalleryIndex : IParallelWork
             _scratch = new float[_rows];
         }
     }
+
+    private sealed record Summary(float[] Means, int[] Counts);
 
     // A version's row count in the array it shares with later versions.
     private sealed class Tail(int rows)

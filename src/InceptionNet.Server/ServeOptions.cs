@@ -9,6 +9,9 @@ public sealed record ServeOptions
     /// <summary>Folder of the collections (one gallery file each).</summary>
     public required string DataDirectory { get; init; }
 
+    /// <summary>Where the collections live instead of the data folder: a PostgreSQL URL or connection string (null: files).</summary>
+    public string? Store { get; init; }
+
     /// <summary>The API keys file (<c>inceptionnet keys add</c>).</summary>
     public required string KeysPath { get; init; }
 

@@ -4,7 +4,7 @@ using InceptionNet.Recognition;
 
 namespace InceptionNet.Cli.Commands;
 
-/// <summary><c>gallery list|remove|rename|migrate</c>.</summary>
+/// <summary><c>gallery list|remove|rename|migrate|export|import</c>.</summary>
 internal static class GalleryCommand
 {
     public static Command Create(CliConsole console)
@@ -56,7 +56,8 @@ internal static class GalleryCommand
         var migrate = new Command("migrate", "Record how an older gallery's faces were prepared (galleries from before face inputs were recorded).") { gallery, faceInput };
         migrate.SetAction(r => Change(r.GetValue(gallery)!, w => w.SetFaceInput(r.GetValue(faceInput)!), $"Recorded face input '{r.GetValue(faceInput)}'.", console));
 
-        return new Command("gallery", "Inspect or edit a gallery.") { list, remove, rename, migrate };
+        var (export, import) = GalleryTransfer.Create(console);
+        return new Command("gallery", "Inspect or edit a gallery; move a collection between a gallery file and PostgreSQL.") { list, remove, rename, migrate, export, import };
     }
 
     private static int Change(string path, Action<GalleryWriter> change, string done, CliConsole console)

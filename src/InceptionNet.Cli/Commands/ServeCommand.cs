@@ -34,9 +34,11 @@ internal static class ServeCommand
         var maxBatch = CliOptions.AtLeast(new Option<int>("--max-batch") { Description = "Most faces per encoder pass, at least 1.", DefaultValueFactory = _ => 16 }, 1);
         var maxWait = CliOptions.AtLeast(new Option<double>("--max-wait-ms") { Description = "Longest a batch waits for more faces, in milliseconds, at least 0 (0: no micro-batching wait).", DefaultValueFactory = _ => 5.0 }, 0);
         var queue = CliOptions.AtLeast(new Option<int>("--queue") { Description = "Most faces waiting for the encoder, at least 1; more get 503 with Retry-After.", DefaultValueFactory = _ => 64 }, 1);
+        var store = DbCommand.Store("Keep the collections in PostgreSQL, shared by every instance given the same database: postgres://user@host:port/database or an Npgsql connection string. Default: gallery files in --data.");
+        store.Required = false;
         var command = new Command("serve", "Serve the HTTP API: identify, verify, enroll, collections, detect, embed, health and metrics. Every /v1 call needs an API key.")
         {
-            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue,
+            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue, store,
         };
         command.SetAction(async (r, cancellation) =>
         {
@@ -45,8 +47,10 @@ internal static class ServeCommand
             string weightsPath = ModelRegistry.FindWeights(descriptor, r.GetValue(weights));
             var input = FaceInput.Choose(descriptor, FaceInputMode.Auto, null, null);
             string? mtcnnPath = input.Detect ? ModelRegistry.FindMtcnn(r.GetValue(mtcnn)) : r.GetValue(mtcnn);
+            await DbCommand.CheckAsync(r.GetValue(store), cancellation).ConfigureAwait(false); // a bad --store fails before the port is bound
             var options = new ServeOptions
             {
+                Store = r.GetValue(store),
                 Listen = r.GetValue(listen)!,
                 DataDirectory = r.GetValue(data)!,
                 KeysPath = r.GetValue(keys)!,
@@ -74,7 +78,7 @@ internal static class ServeCommand
                 return CliApp.Error;
             }
 
-            console.Stdout.WriteLine($"Ready: {descriptor.Id}, faces {input.Id}, collections in {Path.GetFullPath(options.DataDirectory)}. Ctrl+C stops.");
+            console.Stdout.WriteLine($"Ready: {descriptor.Id}, faces {input.Id}, collections in {(options.Store is null ? Path.GetFullPath(options.DataDirectory) : "PostgreSQL (--store)")}. Ctrl+C stops.");
             console.Stdout.Flush();
             try
             {

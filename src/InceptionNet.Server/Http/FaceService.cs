@@ -19,7 +19,7 @@ public sealed record Outcome(int Status, object Body, string Decision, string? I
 
 /// <summary>
 /// The service's work behind the HTTP routes, free of HTTP: decode → detect → crop (the pipeline library) → batched
-/// encode (<see cref="EncodeBatcher"/>) → decide against a collection snapshot (<see cref="CollectionStore"/>).
+/// encode (<see cref="EncodeBatcher"/>) → decide against a collection snapshot (<see cref="IGalleryStore"/>).
 /// </summary>
 public sealed class FaceService : IAsyncDisposable
 {
@@ -31,7 +31,7 @@ public sealed class FaceService : IAsyncDisposable
         Pipeline = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         ArgumentNullException.ThrowIfNull(metrics);
-        Collections = new CollectionStore(options.DataDirectory, pipeline);
+        Collections = GalleryStores.Open(options, pipeline);
         Batcher = new EncodeBatcher(pipeline.Encoder, options.MaxBatch, options.MaxWait, options.QueueCapacity) { BatchEncoded = metrics.Batch };
     }
 
@@ -39,7 +39,7 @@ public sealed class FaceService : IAsyncDisposable
     public FacePipeline Pipeline { get; }
 
     /// <summary>The collections.</summary>
-    public CollectionStore Collections { get; }
+    public IGalleryStore Collections { get; }
 
     /// <summary>The micro-batching encoder queue.</summary>
     public EncodeBatcher Batcher { get; }
@@ -119,7 +119,7 @@ public sealed class FaceService : IAsyncDisposable
         }
 
         var snapshot = Collections.Get(collection);
-        CollectionStore.RequirePerson(snapshot.Gallery, collection, name);
+        IGalleryStore.RequirePerson(snapshot.Gallery, collection, name);
         var faces = Faces(Decode(body), largestOnly: true);
         if (faces.Count == 0)
         {
@@ -190,7 +190,11 @@ public sealed class FaceService : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => Batcher.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Batcher.DisposeAsync().ConfigureAwait(false);
+        await Collections.DisposeAsync().ConfigureAwait(false);
+    }
 
     private static double[]? Box(PreparedFace face) => face.Detection is { } d ? [.. d.Box.Take(4).Select(Round)] : null;
 

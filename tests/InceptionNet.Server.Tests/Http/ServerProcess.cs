@@ -34,16 +34,18 @@ internal sealed partial class ServerProcess : IDisposable
         }
     }
 
-    /// <summary>Starts the server over <paramref name="data"/> and <paramref name="keys"/>; returns once it prints Ready.</summary>
-    public static async Task<ServerProcess> StartAsync(string data, string keys, TimeSpan deadline)
+    /// <summary>Starts the server over <paramref name="data"/> and <paramref name="keys"/> (and <paramref name="extra"/> arguments); returns once it prints Ready.</summary>
+    public static async Task<ServerProcess> StartAsync(string data, string keys, TimeSpan deadline, params string[] extra)
     {
         var model = ModelRegistry.Get("faceapi");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[]
-        {
+        string[] args =
+        [
             Path.Combine(AppContext.BaseDirectory, "inceptionnet.dll"), "serve", "--listen", "127.0.0.1:0", "--data", data, "--keys", keys,
             "--model", "faceapi", "--weights", ModelRegistry.FindWeights(model, SharedData.PathOf("weights", "faceapi")), "--mtcnn", SharedData.PathOf("weights", "mtcnn"),
-        })
+            .. extra,
+        ];
+        foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
         }

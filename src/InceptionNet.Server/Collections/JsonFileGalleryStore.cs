@@ -1,17 +1,10 @@
 using System.Collections.Concurrent;
-using System.Text.RegularExpressions;
 using InceptionNet.Models;
 using InceptionNet.Pipeline;
 using InceptionNet.Recognition;
 using InceptionNet.Server.Http;
 
 namespace InceptionNet.Server.Collections;
-
-/// <summary>One version of a collection: a gallery that is never changed after it is published, and its recognizer.</summary>
-/// <param name="Name">The collection's name.</param>
-/// <param name="Gallery">Its people and their embeddings at this version.</param>
-/// <param name="Recognizer">Verify and identify against <paramref name="Gallery"/>.</param>
-public sealed record CollectionSnapshot(string Name, Gallery Gallery, FaceRecognizer Recognizer);
 
 /// <summary>
 /// The collections under the data folder: one gallery file each (<c>NAME.gallery.json</c>), pinned to the service's
@@ -23,7 +16,7 @@ public sealed record CollectionSnapshot(string Name, Gallery Gallery, FaceRecogn
 /// (temporary file, fsync, rename) and only then publishes a new snapshot. A failed write publishes nothing and leaves
 /// the file as it was. A file changed by another process is picked up on the next request (its write time is checked).
 /// </remarks>
-public sealed partial class CollectionStore
+public sealed class JsonFileGalleryStore : IGalleryStore
 {
     private const string Suffix = ".gallery.json";
     private readonly string _folder;
@@ -33,7 +26,7 @@ public sealed partial class CollectionStore
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _writers = new(StringComparer.Ordinal);
 
     /// <summary>Opens the store over <paramref name="folder"/> (created when missing).</summary>
-    public CollectionStore(string folder, FacePipeline pipeline, RecognitionOptions? options = null)
+    public JsonFileGalleryStore(string folder, FacePipeline pipeline, RecognitionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         _pipeline = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
@@ -42,15 +35,11 @@ public sealed partial class CollectionStore
         Directory.CreateDirectory(_folder);
     }
 
-    /// <summary>The collections on disk, by name.</summary>
+    /// <inheritdoc />
     public IReadOnlyList<string> Names =>
-        [.. Directory.GetFiles(_folder, "*" + Suffix).Select(f => Path.GetFileName(f)[..^Suffix.Length]).Where(IsValidName).Order(StringComparer.Ordinal)];
+        [.. Directory.GetFiles(_folder, "*" + Suffix).Select(f => Path.GetFileName(f)[..^Suffix.Length]).Where(n => IGalleryStore.IsValidName(n)).Order(StringComparer.Ordinal)];
 
-    /// <summary>Letters, digits, '.', '_' and '-', 1–64 characters, starting with a letter or digit: a name that is safe as a file name.</summary>
-    public static bool IsValidName(string? name) => name is not null && NamePattern().IsMatch(name);
-
-    /// <summary>The current version of collection <paramref name="name"/>.</summary>
-    /// <exception cref="ApiException">404: no such collection; 400: not a valid name; 409: made with another model.</exception>
+    /// <inheritdoc />
     public CollectionSnapshot Get(string name)
     {
         string path = PathOf(name);
@@ -65,7 +54,7 @@ public sealed partial class CollectionStore
         return snapshot;
     }
 
-    /// <summary>Creates an empty collection. Returns false when it already exists (and is left as it is).</summary>
+    /// <inheritdoc />
     public async Task<bool> CreateAsync(string name, CancellationToken cancellation)
     {
         return await WithWriter(name, () =>
@@ -84,7 +73,7 @@ public sealed partial class CollectionStore
         }, cancellation).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes a collection and its file.</summary>
+    /// <inheritdoc />
     public async Task DeleteAsync(string name, CancellationToken cancellation)
     {
         await WithWriter(name, () =>
@@ -110,15 +99,15 @@ public sealed partial class CollectionStore
         }, cancellation).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Adds photos to a person (created if new); all of them or none are written. Returns the person's photo count. The
-    /// new snapshot's index is the previous one with the photos appended (no rebuild), unless the file was changed by
-    /// another process since this one last read or wrote it.
-    /// </summary>
+    /// <inheritdoc />
+    /// <remarks>
+    /// The new snapshot's index is the previous one with the photos appended (no rebuild), unless the file was changed
+    /// by another process since this one last read or wrote it.
+    /// </remarks>
     public Task<int> EnrollAsync(string name, string person, IReadOnlyList<(string Source, FaceEncoding Encoding)> photos, CancellationToken cancellation) =>
         Change(name, writer =>
         {
-            ValidatePerson(person);
+            IGalleryStore.ValidatePerson(person);
             writer.Enroll(person, photos, _pipeline.Encoder.DefaultThreshold);
             return writer.Gallery.Get(person).Entries.Count;
         }, cancellation, previous =>
@@ -132,21 +121,21 @@ public sealed partial class CollectionStore
             return index;
         });
 
-    /// <summary>Removes a person.</summary>
+    /// <inheritdoc />
     public Task RemoveAsync(string name, string person, CancellationToken cancellation) =>
         Change(name, writer =>
         {
-            RequirePerson(writer.Gallery, name, person);
+            IGalleryStore.RequirePerson(writer.Gallery, name, person);
             writer.Remove(person);
             return 0;
         }, cancellation);
 
-    /// <summary>Renames a person.</summary>
+    /// <inheritdoc />
     public Task RenameAsync(string name, string person, string newName, CancellationToken cancellation) =>
         Change(name, writer =>
         {
-            RequirePerson(writer.Gallery, name, person);
-            ValidatePerson(newName);
+            IGalleryStore.RequirePerson(writer.Gallery, name, person);
+            IGalleryStore.ValidatePerson(newName);
             if (writer.Gallery.Contains(newName))
             {
                 throw new ApiException(409, $"'{newName}' is already enrolled in '{name}'");
@@ -155,28 +144,6 @@ public sealed partial class CollectionStore
             writer.Rename(person, newName);
             return 0;
         }, cancellation);
-
-    /// <summary>Throws 404 when <paramref name="person"/> is not enrolled in the snapshot.</summary>
-    public static void RequirePerson(Gallery gallery, string collection, string person)
-    {
-        ArgumentNullException.ThrowIfNull(gallery);
-        if (!gallery.Contains(person))
-        {
-            throw ApiException.NotFound($"'{person}' is not enrolled in '{collection}'");
-        }
-    }
-
-    private static void ValidatePerson(string person)
-    {
-        try
-        {
-            Gallery.ValidateName(person);
-        }
-        catch (GalleryException ex)
-        {
-            throw ApiException.BadRequest(ex.Message);
-        }
-    }
 
     private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation, Func<GalleryIndex, GalleryIndex>? incremental = null) =>
         await WithWriter(name, () =>
@@ -239,11 +206,7 @@ public sealed partial class CollectionStore
 
     private string PathOf(string name)
     {
-        if (!IsValidName(name))
-        {
-            throw ApiException.BadRequest($"'{name}' is not a valid collection name (1–64 letters, digits, '.', '_' or '-', starting with a letter or digit)");
-        }
-
+        IGalleryStore.ValidateCollectionName(name);
         return Path.Combine(_folder, name + Suffix);
     }
 
@@ -253,8 +216,8 @@ public sealed partial class CollectionStore
         return info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex NamePattern();
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private sealed record Entry((DateTime, long) Stamp, CollectionSnapshot Snapshot);
 }
