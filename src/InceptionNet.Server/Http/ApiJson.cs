@@ -114,6 +114,8 @@ public sealed record HealthResponse(string Status, string? Model, string? Error)
 [JsonSerializable(typeof(DetectResponse))]
 [JsonSerializable(typeof(EmbedResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Door.DoorResponse))]
+[JsonSerializable(typeof(Door.DoorSettingsResponse))]
 public sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>
