@@ -34,9 +34,10 @@ internal static class ServeCommand
         var maxBatch = CliOptions.AtLeast(new Option<int>("--max-batch") { Description = "Most faces per encoder pass, at least 1.", DefaultValueFactory = _ => 16 }, 1);
         var maxWait = CliOptions.AtLeast(new Option<double>("--max-wait-ms") { Description = "Longest a batch waits for more faces, in milliseconds, at least 0 (0: no micro-batching wait).", DefaultValueFactory = _ => 5.0 }, 0);
         var queue = CliOptions.AtLeast(new Option<int>("--queue") { Description = "Most faces waiting for the encoder, at least 1; more get 503 with Retry-After.", DefaultValueFactory = _ => 64 }, 1);
+        var webhook = ServeWebhookOption.Create(); // door events; ServeWebhookOption.cs
         var command = new Command("serve", "Serve the HTTP API: identify, verify, enroll, collections, detect, embed, health and metrics. Every /v1 call needs an API key.")
         {
-            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue,
+            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue, webhook,
         };
         command.SetAction(async (r, cancellation) =>
         {
@@ -59,6 +60,7 @@ internal static class ServeCommand
                 MaxBatch = r.GetValue(maxBatch),
                 MaxWait = TimeSpan.FromMilliseconds(r.GetValue(maxWait)),
                 QueueCapacity = r.GetValue(queue),
+                Webhook = r.GetValue(webhook),
             };
             await using var host = await ServiceHost.StartAsync(options, () => new FacePipeline(descriptor, ModelRegistry.LoadEncoder(descriptor, weightsPath), input, mtcnnPath),
                 console.Stderr, cancellation).ConfigureAwait(false);

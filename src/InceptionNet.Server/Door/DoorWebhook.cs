@@ -27,7 +27,7 @@ public sealed class DoorWebhook : IAsyncDisposable
     public const string SignatureHeader = "X-InceptionNet-Signature";
 
     private readonly Uri _url;
-    private readonly byte[] _secret;
+    private readonly Func<string?> _secret;
     private readonly TextWriter _log;
     private readonly TimeSpan _firstDelay;
     private readonly int _attempts;
@@ -38,22 +38,21 @@ public sealed class DoorWebhook : IAsyncDisposable
 
     /// <summary>Starts the sender.</summary>
     /// <param name="url">Where events go (http or https).</param>
-    /// <param name="secret">The HMAC key (the keys file's webhook secret, as UTF-8).</param>
+    /// <param name="secret">The HMAC key (the keys file's webhook secret, as UTF-8), read at each delivery so a rotation takes effect at once.</param>
     /// <param name="log">Where failures are reported.</param>
     /// <param name="firstDelay">Wait before the first retry (default 1 s); each retry doubles it.</param>
     /// <param name="attempts">Deliveries tried per event (default 5).</param>
     /// <param name="timeout">Per attempt (default 5 s).</param>
-    public DoorWebhook(Uri url, string secret, TextWriter log, TimeSpan? firstDelay = null, int attempts = 5, TimeSpan? timeout = null)
+    public DoorWebhook(Uri url, Func<string?> secret, TextWriter log, TimeSpan? firstDelay = null, int attempts = 5, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(url);
-        ArgumentException.ThrowIfNullOrEmpty(secret);
         if (url.Scheme is not ("http" or "https"))
         {
             throw new ArgumentException($"--webhook '{url}': expected an http or https URL", nameof(url));
         }
 
         _url = url;
-        _secret = System.Text.Encoding.UTF8.GetBytes(secret);
+        _secret = secret ?? throw new ArgumentNullException(nameof(secret));
         _log = log ?? throw new ArgumentNullException(nameof(log));
         _firstDelay = firstDelay ?? TimeSpan.FromSeconds(1);
         _attempts = Math.Max(1, attempts);
@@ -133,11 +132,12 @@ public sealed class DoorWebhook : IAsyncDisposable
             using var content = new ByteArrayContent(body);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             using var request = new HttpRequestMessage(HttpMethod.Post, _url) { Content = content };
-            request.Headers.Add(SignatureHeader, Sign(_secret, body));
+            string secret = _secret() ?? throw new InvalidOperationException("the keys file has no webhook secret any more");
+            request.Headers.Add(SignatureHeader, Sign(System.Text.Encoding.UTF8.GetBytes(secret), body));
             using var response = await _http.SendAsync(request, _stop.Token).ConfigureAwait(false);
             return response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or Security.ApiKeyException)
         {
             return ex.Message;
         }

@@ -30,7 +30,8 @@ public sealed partial class ServiceHost
     {
         if (_options.Webhook is { } url)
         {
-            _webhook = new DoorWebhook(url, _options.WebhookSecret ?? throw new ArgumentException("--webhook needs a webhook secret in the keys file (inceptionnet keys webhook-secret)"), _log);
+            _ = _keys.WebhookSecret() ?? throw new ApiKeyException($"{_keys.Path}: --webhook needs a webhook secret in the keys file: run 'inceptionnet keys webhook-secret --keys {_keys.Path}'");
+            _webhook = new DoorWebhook(url, () => _keys.WebhookSecret(), _log);
         }
 
         const string C = "/v1/collections/{collection}";
