@@ -90,6 +90,14 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         return result?["exceptionDetails"] is null ? result?["result"]?["value"]?.DeepClone() : null;
     }
 
+    /// <summary>Puts <paramref name="paths"/> in the file input matched by <paramref name="selector"/>, as a user choosing them would.</summary>
+    public async Task SetFilesAsync(string selector, IEnumerable<string> paths, CancellationToken cancellation)
+    {
+        int root = (await SendAsync("DOM.getDocument", [], cancellation))!["root"]!["nodeId"]!.GetValue<int>();
+        int node = (await SendAsync("DOM.querySelector", new JsonObject { ["nodeId"] = root, ["selector"] = selector }, cancellation))!["nodeId"]!.GetValue<int>();
+        await SendAsync("DOM.setFileInputFiles", new JsonObject { ["nodeId"] = node, ["files"] = new JsonArray([.. paths.Select(p => (JsonNode)p)]) }, cancellation);
+    }
+
     /// <summary>
     /// Re-evaluates <paramref name="expression"/> (a string) until <paramref name="done"/> holds or the deadline passes;
     /// returns every distinct value seen, in order, for the failure message.

@@ -78,7 +78,7 @@ public sealed class KioskBrowserTests(KioskFixture service) : IClassFixture<Kios
     }
 
     // A fake camera playing `photo` (a Y4M written next to the test's temp files).
-    private static string Camera(params string[] photo)
+    internal static string Camera(params string[] photo)
     {
         string path = Path.Combine(Path.GetTempPath(), $"inet-kiosk-{string.Join('-', photo)}.y4m");
         if (!File.Exists(path))
