@@ -30,6 +30,27 @@ public sealed record DoorSettingsJson(int? Votes, int? Window, double? WindowSec
         };
     }
 
+    /// <summary>
+    /// Reads door settings (the side file, or <c>watch --door-settings</c>) strictly: an unknown field or a bad value is
+    /// an error naming it.
+    /// </summary>
+    /// <exception cref="FormatException">Not JSON door settings, or a value out of range.</exception>
+    public static DoorRule ParseRule(ReadOnlySpan<byte> json)
+    {
+        DoorSettingsJson settings;
+        try
+        {
+            settings = System.Text.Json.JsonSerializer.Deserialize(json, DoorSettingsJsonContext.Default.DoorSettingsJson) ?? throw new FormatException("null is not door settings");
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new FormatException($"not door settings: {ex.Message}", ex);
+        }
+
+        var rule = settings.ToRule();
+        return rule.Problem() is { } problem ? throw new FormatException(problem) : rule;
+    }
+
     /// <summary>Every field of <paramref name="rule"/>.</summary>
     public static DoorSettingsJson From(DoorRule rule)
     {
