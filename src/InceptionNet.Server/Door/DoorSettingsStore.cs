@@ -83,6 +83,18 @@ internal sealed class DoorSettingsStore(string folder)
         return rule;
     }
 
+    /// <summary>Removes the rule with its collection (a collection made again under the name starts from the defaults).</summary>
+    public void Delete(string collection)
+    {
+        string path = PathOf(collection);
+        using (WriterLock.Acquire(path, TimeSpan.FromSeconds(10), (lockPath, ex) => new ApiException(409, $"the door settings of '{collection}' are being changed by another process ({lockPath})", ex)))
+        {
+            File.Delete(path);
+        }
+
+        _cache.TryRemove(collection, out _);
+    }
+
     private static DoorSettingsJson Parse(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize(json, DoorSettingsJsonContext.Default.DoorSettingsJson) ?? throw new JsonException("null is not door settings");
 

@@ -212,6 +212,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
         app.MapDelete(C, ctx => Handle(ctx, "DELETE /v1/collections/{c}", ApiScope.Admin, Collection(ctx), async _ =>
         {
             await Service().Collections.DeleteAsync(Collection(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            DoorSettings.Delete(Collection(ctx)); // ServiceHost.Door.cs
             return new Outcome(200, new OkResponse(true, null), "deleted");
         }));
         app.MapPost("/v1/detect", ctx => Handle(ctx, "POST /v1/detect", ApiScope.Kiosk, null, async clock =>

@@ -123,6 +123,17 @@ public sealed class DoorEndpointTests(ServiceFixture service) : IClassFixture<Se
         using var nowhere = await service.Send(HttpMethod.Put, "/v1/collections/nowhere/door/settings", "admin", Json("{}"));
         Assert.Equal(404, (int)nowhere.StatusCode);
         Assert.Empty(Directory.GetFiles(service.DataPath, "*.tmp"));
+
+        // Deleting the collection deletes its rule: made again, it starts from the defaults.
+        using (var deleted = await service.Send(HttpMethod.Delete, $"/v1/collections/{c}", "admin"))
+        {
+            Assert.Equal(200, (int)deleted.StatusCode);
+        }
+
+        Assert.False(File.Exists(path));
+        await service.Send(HttpMethod.Put, $"/v1/collections/{c}", "admin");
+        using var fresh = await service.Send(HttpMethod.Get, $"/v1/collections/{c}/door/settings", "kiosk");
+        Assert.Equal(3, (await ServiceFixture.Json(fresh)).GetProperty("settings").GetProperty("votes").GetInt32());
     }
 
     [Theory]
