@@ -1,3 +1,6 @@
+using System.Text.Json;
+using InceptionNet.Server.Http;
+using InceptionNet.Server.Security;
 using Xunit;
 
 namespace InceptionNet.Server.Tests.Kiosk;
@@ -17,8 +20,51 @@ public sealed class KioskBrowserTests(KioskFixture service) : IClassFixture<Kios
     public async Task An_enrolled_person_on_camera_is_welcomed_by_name()
     {
         RequireBrowser();
+        int before = File.ReadLines(service.AuditPath).Count();
         await Expect(Camera("test", "obama1.jpg"), service.Keys["kiosk"], text => text == "Welcome in, obama!");
         Assert.Contains(File.ReadLines(service.AuditPath), l => l.Contains("\"door_open\"", StringComparison.Ordinal) && l.Contains("\"obama\"", StringComparison.Ordinal));
+
+        // From the audit lines of this page's frames: each arrived after the one before was answered (one request in
+        // flight), at no more than 5 a second.
+        var frames = File.ReadLines(service.AuditPath).Skip(before).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(l => l.GetProperty("route").GetString() == "POST /v1/collections/{c}/door")
+            .Select(l => (At: DateTimeOffset.Parse(l.GetProperty("time").GetString()!, System.Globalization.CultureInfo.InvariantCulture), Ms: l.GetProperty("latency_ms").GetDouble()))
+            .ToList();
+        Assert.True(frames.Count >= 3, $"{frames.Count} door frames");
+        for (int i = 1; i < frames.Count; i++)
+        {
+            Assert.True(frames[i].At >= frames[i - 1].At.AddMilliseconds(frames[i - 1].Ms), $"frame {i} arrived while frame {i - 1} was in flight");
+        }
+
+        double perSecond = (frames.Count - 1) / (frames[^1].At - frames[0].At).TotalSeconds;
+        Assert.True(perSecond <= 5, $"{perSecond:F1} frames a second");
+    }
+
+    [SkippableFact]
+    public async Task A_server_without_its_model_and_then_gone_shows_door_not_available_then_server_unreachable()
+    {
+        RequireBrowser();
+        string folder = Directory.CreateTempSubdirectory("inet-kiosk-down-").FullName;
+        try
+        {
+            string keysPath = Path.Combine(folder, "keys.json");
+            string key = ApiKeyStore.Open(keysPath).Add("tablet", ApiScope.Kiosk).Key;
+            var options = new ServeOptions { Listen = "127.0.0.1:0", DataDirectory = Path.Combine(folder, "data"), KeysPath = keysPath };
+            var host = await ServiceHost.StartAsync(options, () => throw new InvalidOperationException("no model in this test"), TextWriter.Null);
+            using var cancellation = new CancellationTokenSource(Deadline * 2);
+            await using var browser = await HeadlessChromium.StartAsync(Camera("test", "obama1.jpg"), cancellation.Token);
+            await browser.NavigateAsync($"{host.Address}kiosk#collection=door&key={key}", cancellation.Token);
+            var (loading, seen) = await browser.WaitForAsync(Decision, t => t == "Door not available", Deadline, cancellation.Token);
+            Assert.True(loading, string.Join(" → ", seen));
+            await host.DisposeAsync();
+            var (gone, after) = await browser.WaitForAsync(Decision, t => t == "Server unreachable", Deadline, cancellation.Token);
+            Assert.True(gone, string.Join(" → ", after));
+            Assert.Equal("offline", (await browser.EvaluateAsync(State, cancellation.Token))?.GetValue<string>());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [SkippableFact]
