@@ -156,6 +156,14 @@ public sealed partial class CollectionStore
             return 0;
         }, cancellation);
 
+    /// <summary>Stores the collection's calibrated threshold (null: the model's default applies again).</summary>
+    public Task SetThresholdAsync(string name, double? threshold, CancellationToken cancellation) =>
+        Change(name, writer =>
+        {
+            writer.SetThreshold(threshold);
+            return 0;
+        }, cancellation);
+
     /// <summary>Throws 404 when <paramref name="person"/> is not enrolled in the snapshot.</summary>
     public static void RequirePerson(Gallery gallery, string collection, string person)
     {

@@ -75,6 +75,23 @@ public sealed record DoorResponse(string Decision, string Message, string? Ident
 /// <param name="Settings">Every field of its rule.</param>
 public sealed record DoorSettingsResponse(string Collection, DoorSettingsJson Settings);
 
+/// <summary>A collection's decision threshold (GET /v1/collections/{c}/threshold).</summary>
+/// <param name="Collection">The collection.</param>
+/// <param name="Threshold">The threshold in force.</param>
+/// <param name="Calibrated">Whether it was calibrated and stored (else the model's default).</param>
+/// <param name="ModelDefault">The model's default threshold.</param>
+public sealed record ThresholdResponse(string Collection, double Threshold, bool Calibrated, double ModelDefault);
+
+/// <summary>The answer to POST /v1/collections/{c}/calibrate?far=F, calibrated on the collection's own photos.</summary>
+/// <param name="Stored">Whether the proposed threshold was stored.</param>
+/// <param name="Threshold">The threshold now in force.</param>
+/// <param name="ProposedThreshold">The largest threshold meeting the target FAR on these pairs.</param>
+/// <param name="TargetFar">The target false accept rate.</param>
+/// <param name="GenuinePairs">Same-person pairs of photos.</param>
+/// <param name="ImpostorPairs">Different-person pairs.</param>
+/// <param name="Refusal">Why nothing was stored (too few pairs to measure the FAR, or a loosening past the closest impostor).</param>
+public sealed record CalibrateResponse(bool Stored, double Threshold, double ProposedThreshold, double TargetFar, int GenuinePairs, int ImpostorPairs, string? Refusal);
+
 /// <summary>Strict reading of door settings: an unknown field is an error (a typo must not silently keep a default).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     AllowDuplicateProperties = false, NumberHandling = JsonNumberHandling.Strict)]

@@ -58,6 +58,46 @@ public sealed partial class ServiceHost
         }));
     }
 
+    // The enrollment page shows the threshold and runs calibrate (on the collection's own photos, as `calibrate` does by default).
+    private void MapThresholdRoutes(WebApplication app)
+    {
+        const string C = "/v1/collections/{collection}";
+        app.MapGet(C + "/threshold", ctx => Handle(ctx, "GET /v1/collections/{c}/threshold", ApiScope.Enroll, Collection(ctx), _ =>
+        {
+            var snapshot = Service().Collections.Get(Collection(ctx));
+            return ValueTask.FromResult(new Outcome(200, new ThresholdResponse(snapshot.Name, snapshot.Recognizer.Threshold, snapshot.Gallery.Threshold is not null,
+                Service().Pipeline.Encoder.DefaultThreshold), "ok"));
+        }));
+        app.MapPost(C + "/calibrate", ctx => Handle(ctx, "POST /v1/collections/{c}/calibrate", ApiScope.Enroll, Collection(ctx), async _ =>
+        {
+            string text = ctx.Request.Query["far"].FirstOrDefault() ?? "0.001";
+            if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double far) || !(far is > 0 and < 1))
+            {
+                throw ApiException.BadRequest($"query parameter 'far' must be a number between 0 and 1, not '{text}'");
+            }
+
+            var service = Service();
+            var snapshot = service.Collections.Get(Collection(ctx));
+            var pairs = PairDataset.GalleryPairs(snapshot.Gallery, 10);
+            if (!pairs.Any(p => p.Same) || pairs.All(p => p.Same))
+            {
+                throw ApiException.Unprocessable("calibrating needs at least two people and one person with two or more photos");
+            }
+
+            var evaluation = new Recognition.VerificationEvaluation(pairs);
+            double current = snapshot.Recognizer.Threshold;
+            var result = Calibration.Calibrate(evaluation, far, current);
+            bool stored = result.Refusal is null;
+            if (stored)
+            {
+                await service.Collections.SetThresholdAsync(snapshot.Name, result.Point.Threshold, ctx.RequestAborted).ConfigureAwait(false);
+            }
+
+            return new Outcome(200, new CalibrateResponse(stored, stored ? result.Point.Threshold : current, result.Point.Threshold, far, evaluation.Genuine.Count,
+                evaluation.Impostor.Count, result.Refusal), stored ? "calibrated" : "calibration refused");
+        }));
+    }
+
     // Called from MapRoutes: the pages are plain files embedded in this assembly (no build step, no CDN).
     private static void MapPages(WebApplication app)
     {

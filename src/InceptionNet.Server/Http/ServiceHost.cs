@@ -220,7 +220,8 @@ public sealed partial class ServiceHost : IAsyncDisposable
         app.MapPost("/v1/embed", ctx => Handle(ctx, "POST /v1/embed", ApiScope.Kiosk, null, async clock =>
             await Service().EmbedAsync(await ReadImageAsync(ctx).ConfigureAwait(false), Flag(ctx, "largest"), clock, ctx.RequestAborted).ConfigureAwait(false)));
 
-        MapDoorRoutes(app); // ServiceHost.Door.cs: the door, its settings and the kiosk/admin pages
+        MapDoorRoutes(app); // ServiceHost.Door.cs: the door, its settings, the threshold, and the kiosk/admin pages
+        MapThresholdRoutes(app);
         MapPages(app);
 
         // Anything else under /v1: a JSON 404 (audited like every /v1 request), not an empty one.

@@ -94,6 +94,24 @@
     }
   }
 
+  async function loadThreshold() {
+    const r = await api('GET', '/threshold');
+    if (r.ok) $('threshold').textContent = `${r.json.threshold.toFixed(4)} (${r.json.calibrated ? 'calibrated' : 'model default'})`;
+  }
+
+  async function calibrate() {
+    const far = $('far').value.trim();
+    const r = await api('POST', `/calibrate?far=${encodeURIComponent(far)}`);
+    if (!r.ok) {
+      status((r.json && r.json.error) || `HTTP ${r.status}`, 'error');
+    } else if (r.json.stored) {
+      status(`Calibrated: threshold ${r.json.threshold.toFixed(4)} for a FAR of ${r.json.target_far}`, 'ok');
+    } else {
+      status(`Calibration refused: ${r.json.refusal}`, 'error');
+    }
+    await loadThreshold();
+  }
+
   async function shoot() {
     const name = nameOrSay();
     if (!name) return;
@@ -140,5 +158,7 @@
   $('collection').textContent = collection;
   $('shoot').onclick = shoot;
   $('upload').onclick = upload;
+  $('calibrate').onclick = calibrate;
   refresh();
+  loadThreshold();
 })();

@@ -136,6 +136,33 @@ public sealed class DoorEndpointTests(ServiceFixture service) : IClassFixture<Se
         Assert.Equal(3, (await ServiceFixture.Json(fresh)).GetProperty("settings").GetProperty("votes").GetInt32());
     }
 
+    [Fact]
+    public async Task The_threshold_is_shown_and_calibration_on_too_few_photos_is_refused_with_the_reason()
+    {
+        using var threshold = await service.Send(HttpMethod.Get, "/v1/collections/door/threshold", "enroll");
+        var t = await ServiceFixture.Json(threshold);
+        Assert.Equal(0.6, t.GetProperty("threshold").GetDouble());
+        Assert.False(t.GetProperty("calibrated").GetBoolean());
+
+        using var onePerson = await service.Send(HttpMethod.Post, "/v1/collections/door/calibrate", "enroll");
+        Assert.Equal(422, (int)onePerson.StatusCode); // obama alone: no impostor pairs
+        using var badFar = await service.Send(HttpMethod.Post, "/v1/collections/door/calibrate?far=2", "enroll");
+        Assert.Equal(400, (int)badFar.StatusCode);
+
+        string c = await Collection("door-calibrate", "{}");
+        using (var alex = await service.Send(HttpMethod.Post, $"/v1/collections/{c}/people/alex/photos?largest=true", "admin", ServiceFixture.Image(ServiceFixture.Photo("test", "alex_lacamoire1.jpg"))))
+        {
+            Assert.Equal(201, (int)alex.StatusCode);
+        }
+
+        using var refused = await service.Send(HttpMethod.Post, $"/v1/collections/{c}/calibrate?far=0.001", "enroll");
+        var r = await ServiceFixture.Json(refused);
+        Assert.False(r.GetProperty("stored").GetBoolean());
+        Assert.Equal(0.6, r.GetProperty("threshold").GetDouble());
+        Assert.Equal(2, r.GetProperty("impostor_pairs").GetInt32());
+        Assert.Contains("2 impostor pairs cannot measure a FAR of 0.001", r.GetProperty("refusal").GetString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("none", "image/jpeg", 400, "X-Door-Session")]
     [InlineData("../etc", "image/jpeg", 400, "door session")]

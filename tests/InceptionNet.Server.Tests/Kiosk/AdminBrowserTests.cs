@@ -26,6 +26,13 @@ public sealed class AdminBrowserTests(KioskFixture service) : IClassFixture<Kios
         await Wait(browser, Status, t => t == "2 of 2 photos enrolled for rose", cancellation.Token);
         Assert.Equal(2, await Photos("rose"));
 
+        // Threshold: the model's default until calibrated; 2 people with 2 photos each are far too few for a FAR of 0.001.
+        await Wait(browser, "document.querySelector('[data-testid=threshold]').textContent", t => t == "0.6000 (model default)", cancellation.Token);
+        await Click(browser, "[data-testid=calibrate]", cancellation.Token);
+        await Wait(browser, Status, t => t?.StartsWith("Calibration refused: ", StringComparison.Ordinal) == true, cancellation.Token);
+        Assert.Contains("impostor pairs cannot measure a FAR of 0.001: that needs at least 1000",
+            (await browser.EvaluateAsync(Status, cancellation.Token))!.GetValue<string>(), StringComparison.Ordinal);
+
         await Type(browser, "group", cancellation.Token);
         await browser.SetFilesAsync("[data-testid=files]", [ServiceFixture.Photo("two_people.jpg")], cancellation.Token);
         await Click(browser, "[data-testid=upload]", cancellation.Token);
