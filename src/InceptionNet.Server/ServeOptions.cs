@@ -50,4 +50,7 @@ public sealed record ServeOptions
 
     /// <summary>Enroll refuses face chips blurrier than this (variance of the Laplacian).</summary>
     public double MinSharpness { get; init; } = 10;
+
+    /// <summary>When set, door events (door_open, unknown_face) are POSTed here, signed with the keys file's webhook secret (ServiceHost.Door.cs).</summary>
+    public Uri? Webhook { get; init; }
 }

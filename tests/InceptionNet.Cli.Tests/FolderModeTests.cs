@@ -66,4 +66,67 @@ public sealed class FolderModeTests : IDisposable
         Assert.InRange(lines[0].GetProperty("latency_ms").GetDouble(), 0.001, observed);
         Assert.Equal("no face", lines[1].GetProperty("message").GetString());
     }
+
+    [Fact]
+    public async Task Watch_decides_the_door_with_the_rule_serve_keeps_beside_the_gallery()
+    {
+        // Real photos and face-api (the door wants faces of 80 px and more). The side file a serve data folder keeps
+        // (NAME.door.json beside NAME.gallery.json) sets 2 votes; frame times are the files' write times.
+        string gallery = Path.Combine(_dir, "door.gallery.json");
+        string faceapi = SharedData.PathOf("weights", "faceapi");
+        foreach (string photo in Directory.GetFiles(SharedData.PathOf("images", "faces", "train", "obama")))
+        {
+            var enrolled = Run("enroll", "--gallery", gallery, "--model", "faceapi", "--weights", faceapi, "--mtcnn", Mtcnn, "--name", "obama", photo);
+            Assert.True(enrolled.Exit == 0, enrolled.Stderr);
+        }
+
+        File.WriteAllText(Path.Combine(_dir, "door.door.json"), "{\"votes\": 2, \"window\": 3}");
+        string camera = Path.Combine(_dir, "camera");
+        Directory.CreateDirectory(camera);
+        var watching = Start("watch", "--gallery", gallery, "--weights", faceapi, "--mtcnn", Mtcnn, "--json", "--max-frames", "3", "--idle-timeout", "120", camera);
+        Assert.True(watching.Stderr.WaitFor($"Watching {camera}", TimeSpan.FromSeconds(60)), "the watcher never said it was ready: " + watching.Stderr);
+        var t0 = DateTime.UtcNow;
+        string[] frames = [SharedData.PathOf("images", "faces", "test", "obama1.jpg"), SharedData.PathOf("images", "faces", "test", "obama1.jpg"), SharedData.PathOf("images", "faces", "two_people.jpg")];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            // Written aside with its camera time, then moved in whole; each waits for the previous decision (frame order).
+            string staged = Path.Combine(_dir, $"frame{i}.jpg");
+            File.Copy(frames[i], staged);
+            File.SetLastWriteTimeUtc(staged, t0.AddMilliseconds(200 * i));
+            File.Move(staged, Path.Combine(camera, $"frame{i}.jpg"));
+            Assert.True(WaitLines(watching, i + 1), "no decision for frame " + i + ": " + watching.Stderr);
+        }
+
+        var exit = await watching.Exit.WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.True(exit == 0, watching.Stderr.ToString());
+        var lines = Lines(watching);
+        Assert.Equal(["verifying", "welcome", "too_many_people"], lines.Select(l => l.GetProperty("door").GetString()));
+        Assert.Equal([false, true, false], lines.Select(l => l.GetProperty("opened").GetBoolean()));
+        Assert.Equal("Welcome in, obama!", lines[1].GetProperty("door_message").GetString());
+        Assert.Equal("Only one person at a time, please", lines[2].GetProperty("door_message").GetString());
+
+        File.WriteAllText(Path.Combine(_dir, "door.door.json"), "{\"votes\": 9}");
+        var bad = Run("watch", "--gallery", gallery, "--weights", faceapi, "--mtcnn", Mtcnn, "--max-frames", "1", camera);
+        Assert.Equal(CliApp.Error, bad.Exit);
+        Assert.Contains("votes must be 1 to window", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    private static List<JsonElement> Lines(RunningCli cli) =>
+        [.. cli.Stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
+
+    private static bool WaitLines(RunningCli cli, int count)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (cli.Stdout.ToString().Count(c => c == '\n') >= count)
+            {
+                return true;
+            }
+
+            Thread.Sleep(50); // polling interval of a bounded wait
+        }
+
+        return false;
+    }
 }

@@ -28,6 +28,22 @@ public sealed partial class KeysCommandTests : IDisposable
     }
 
     [Fact]
+    public void Webhook_secret_is_made_once_kept_across_key_changes_and_rotated_on_request()
+    {
+        AddJson("kiosk", "kiosk");
+        var (exit, first, stderr) = Run("keys", "webhook-secret", "--keys", Keys);
+        Assert.True(exit == CliApp.Success, stderr);
+        string secret = first.Trim();
+        Assert.Matches("^[A-Za-z0-9_-]{43}$", secret);
+        AddJson("desk", "enroll");
+        var again = Run("keys", "webhook-secret", "--keys", Keys, "--json");
+        Assert.Equal(secret, JsonDocument.Parse(again.Stdout).RootElement.GetProperty("webhook_secret").GetString());
+        var rotated = Run("keys", "webhook-secret", "--keys", Keys, "--rotate");
+        Assert.NotEqual(secret, rotated.Stdout.Trim());
+        Assert.Equal(2, ApiKeyStore.Open(Keys).List().Count);
+    }
+
+    [Fact]
     public void Add_prints_the_key_once_with_a_warning_and_the_key_authenticates()
     {
         var (exit, stdout, stderr) = Run("keys", "add", "--keys", Keys, "--name", "lobby kiosk", "--scope", "kiosk", "--collection", "staff");

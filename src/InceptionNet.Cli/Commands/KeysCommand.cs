@@ -83,7 +83,24 @@ internal static class KeysCommand
             return CliApp.Success;
         });
 
-        return new Command("keys", "Create, list and revoke the API keys of inceptionnet serve.") { add, list, revoke };
+        var rotate = new Option<bool>("--rotate") { Description = "Replace the secret with a new one (receivers must be given the new one)." };
+        var webhook = new Command("webhook-secret", "Print the secret that signs serve --webhook events (HMAC-SHA256), making it on first use; kept in the keys file.") { keys, rotate, json };
+        webhook.SetAction(r =>
+        {
+            string secret = ApiKeyStore.Open(r.GetValue(keys)!).WebhookSecret(create: true, rotate: r.GetValue(rotate))!;
+            if (r.GetValue(json))
+            {
+                console.Json(new JsonObject { ["webhook_secret"] = secret });
+            }
+            else
+            {
+                console.Stdout.WriteLine(secret);
+            }
+
+            return CliApp.Success;
+        });
+
+        return new Command("keys", "Create, list and revoke the API keys of inceptionnet serve; print the webhook secret.") { add, list, revoke, webhook };
     }
 
     // Listing or revoking in a file that does not exist is most likely a typo in --keys, not an empty store.

@@ -36,9 +36,10 @@ internal static class ServeCommand
         var queue = CliOptions.AtLeast(new Option<int>("--queue") { Description = "Most faces waiting for the encoder, at least 1; more get 503 with Retry-After.", DefaultValueFactory = _ => 64 }, 1);
         var store = DbCommand.Store("Keep the collections in PostgreSQL, shared by every instance given the same database: postgres://user@host:port/database or an Npgsql connection string. Default: gallery files in --data.");
         store.Required = false;
+        var webhook = ServeWebhookOption.Create(); // door events; ServeWebhookOption.cs
         var command = new Command("serve", "Serve the HTTP API: identify, verify, enroll, collections, detect, embed, health and metrics. Every /v1 call needs an API key.")
         {
-            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue, store,
+            listen, data, keys, model, weights, mtcnn, audit, captures, maxBody, maxBatch, maxWait, queue, store, webhook,
         };
         command.SetAction(async (r, cancellation) =>
         {
@@ -63,6 +64,7 @@ internal static class ServeCommand
                 MaxBatch = r.GetValue(maxBatch),
                 MaxWait = TimeSpan.FromMilliseconds(r.GetValue(maxWait)),
                 QueueCapacity = r.GetValue(queue),
+                Webhook = r.GetValue(webhook),
             };
             await using var host = await ServiceHost.StartAsync(options, () => new FacePipeline(descriptor, ModelRegistry.LoadEncoder(descriptor, weightsPath), input, mtcnnPath),
                 console.Stderr, cancellation).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using InceptionNet.Pipeline;
 using InceptionNet.Recognition;
+using InceptionNet.Server.Door;
 using InceptionNet.Vision;
 
 namespace InceptionNet.Cli.Commands;
@@ -16,8 +17,14 @@ internal static class WatchCommand
         var folder = CliOptions.Paths(new Argument<string>("dir") { Description = "Folder a camera drops frame files into." });
         var maxFrames = CliOptions.AtLeast(new Option<int>("--max-frames") { Description = "Stop after this many frames (0 = never).", DefaultValueFactory = _ => 0 }, 0);
         var idle = CliOptions.AtLeast(new Option<double>("--idle-timeout") { Description = "Stop after this many seconds without a new frame (0 = never).", DefaultValueFactory = _ => 0 }, 0);
-        var command = new Command("watch", "Recognize every new frame file that appears in a folder: decision and latency per frame, the largest face of each (Ctrl+C stops). Faces are read as the gallery was enrolled.")
-            { door.Gallery, door.Model, door.Weights, door.Threshold, door.Json, maxFrames, idle, folder };
+        var doorSettings = new Option<string?>("--door-settings")
+        {
+            Description = "The door rule as JSON (votes, window, window_seconds, min_face_side, min_sharpness, cooldown_seconds). "
+                + "Default: the gallery's side file NAME.door.json beside NAME.gallery.json (as serve keeps it), else the defaults.",
+        };
+        var command = new Command("watch", "Recognize every new frame file that appears in a folder: decision and latency per frame, the largest face of each, and the door's "
+            + "multi-frame decision (the same rule as serve's /door; a frame's time is its file's write time). Ctrl+C stops. Faces are read as the gallery was enrolled.")
+            { door.Gallery, door.Model, door.Weights, door.Threshold, door.Json, maxFrames, idle, doorSettings, folder };
         command.Options.Add(door.Faces.Mtcnn);
         command.SetAction(async (r, cancellation) =>
         {
@@ -28,6 +35,7 @@ internal static class WatchCommand
             }
 
             var (recognizer, pipeline) = door.Recognizer(r);
+            var voter = new DoorVoter(DoorRuleFor(r.GetValue(doorSettings), r.GetValue(door.Gallery)!));
             var seen = new HashSet<string>(Directory.GetFiles(dir), StringComparer.Ordinal); // frames already there are not new
             int frames = 0, limit = r.GetValue(maxFrames);
             var lastFrame = DateTime.UtcNow;
@@ -44,7 +52,8 @@ internal static class WatchCommand
                     seen.Add(file);
                     frames++;
                     lastFrame = DateTime.UtcNow;
-                    Report(file, Decide(file, pipeline, recognizer, out var result), result, console, r.GetValue(door.Json));
+                    var outcome = Decide(file, pipeline, recognizer, voter, out var result, out var atDoor);
+                    Report(file, outcome, result, atDoor, console, r.GetValue(door.Json));
                     if (limit > 0 && frames >= limit)
                     {
                         break;
@@ -71,16 +80,43 @@ internal static class WatchCommand
         return command;
     }
 
-    private static (string Decision, double Milliseconds) Decide(string file, FacePipeline pipeline, FaceRecognizer recognizer, out IdentificationResult? result)
+    // --door-settings, else the side file serve keeps beside the gallery (DATA/NAME.door.json), else the defaults.
+    private static DoorRule DoorRuleFor(string? settings, string gallery)
+    {
+        string? path = settings;
+        if (path is null && gallery.EndsWith(".gallery.json", StringComparison.Ordinal))
+        {
+            path = gallery[..^".gallery.json".Length] + ".door.json";
+            path = File.Exists(path) ? path : null;
+        }
+
+        try
+        {
+            return path is null ? new DoorRule() : DoorSettingsJson.ParseRule(File.ReadAllBytes(path));
+        }
+        catch (Exception ex) when (ex is FormatException or IOException)
+        {
+            throw new InvalidDatasetException($"{path}: {ex.Message}");
+        }
+    }
+
+    // The largest face is identified (as before); every face counts for the door, which wants exactly one in view.
+    private static (string Decision, double Milliseconds) Decide(string file, FacePipeline pipeline, FaceRecognizer recognizer, DoorVoter voter,
+        out IdentificationResult? result, out DoorDecision? atDoor)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         result = null;
+        atDoor = null;
         string decision;
         try
         {
-            var faces = pipeline.Prepare(file, ImageDecoder.Decode(file), largestOnly: true);
+            var at = new DateTimeOffset(File.GetLastWriteTimeUtc(file));
+            var faces = pipeline.Prepare(file, ImageDecoder.Decode(file), largestOnly: false).OrderByDescending(f => f.Detection?.Area ?? double.MaxValue).ToList();
             result = faces.Count == 0 ? null : recognizer.Identify(pipeline.Encoder.Encode(faces[0].Chip));
             decision = result?.Message ?? "no face";
+            double side = faces.Count == 0 ? 0 : FaceQuality.Side(faces[0]);
+            double sharpness = faces.Count == 0 ? 0 : FaceQuality.Sharpness(faces[0].Chip);
+            atDoor = voter.Observe(new DoorFrame(at, faces.Count, side, sharpness, result?.Identity, result is null || !double.IsFinite(result.Distance) ? null : result.Distance));
         }
         catch (InvalidImageException ex)
         {
@@ -90,7 +126,7 @@ internal static class WatchCommand
         return (decision, clock.Elapsed.TotalMilliseconds);
     }
 
-    private static void Report(string file, (string Decision, double Milliseconds) outcome, IdentificationResult? result, CliConsole console, bool json)
+    private static void Report(string file, (string Decision, double Milliseconds) outcome, IdentificationResult? result, DoorDecision? atDoor, CliConsole console, bool json)
     {
         if (json)
         {
@@ -101,12 +137,16 @@ internal static class WatchCommand
                 ["distance"] = result is null || !double.IsFinite(result.Distance) ? null : result.Distance,
                 ["accepted"] = result?.Accepted ?? false,
                 ["message"] = outcome.Decision,
+                ["door"] = atDoor?.Code,
+                ["door_message"] = atDoor?.Message,
+                ["opened"] = atDoor?.Announce ?? false,
                 ["latency_ms"] = Math.Round(outcome.Milliseconds, 1),
             });
         }
         else
         {
-            console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file}: {outcome.Decision} ({outcome.Milliseconds:F0} ms)"));
+            string doorLine = atDoor is null ? "" : $"; door: {atDoor.Message}{(atDoor.Announce ? " [OPEN]" : "")}";
+            console.Stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{file}: {outcome.Decision}{doorLine} ({outcome.Milliseconds:F0} ms)"));
         }
 
         console.Stdout.Flush();

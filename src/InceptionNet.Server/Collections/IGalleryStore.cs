@@ -43,6 +43,9 @@ public partial interface IGalleryStore : IAsyncDisposable
     /// <summary>Renames a person.</summary>
     Task RenameAsync(string name, string person, string newName, CancellationToken cancellation);
 
+    /// <summary>Stores the collection's calibrated threshold (null: the model's default applies again).</summary>
+    Task SetThresholdAsync(string name, double? threshold, CancellationToken cancellation);
+
     /// <summary>Letters, digits, '.', '_' and '-', 1–64 characters, starting with a letter or digit: a name that is safe as a file name.</summary>
     static bool IsValidName(string? name) => name is not null && NamePattern().IsMatch(name);
 

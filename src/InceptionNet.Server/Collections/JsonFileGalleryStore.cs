@@ -145,6 +145,14 @@ public sealed class JsonFileGalleryStore : IGalleryStore
             return 0;
         }, cancellation);
 
+    /// <inheritdoc />
+    public Task SetThresholdAsync(string name, double? threshold, CancellationToken cancellation) =>
+        Change(name, writer =>
+        {
+            writer.SetThreshold(threshold);
+            return 0;
+        }, cancellation, previous => previous);
+
     private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation, Func<GalleryIndex, GalleryIndex>? incremental = null) =>
         await WithWriter(name, () =>
         {

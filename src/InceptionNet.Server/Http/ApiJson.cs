@@ -114,6 +114,10 @@ public sealed record HealthResponse(string Status, string? Model, string? Error)
 [JsonSerializable(typeof(DetectResponse))]
 [JsonSerializable(typeof(EmbedResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(Door.DoorResponse))]
+[JsonSerializable(typeof(Door.DoorSettingsResponse))]
+[JsonSerializable(typeof(Door.ThresholdResponse))]
+[JsonSerializable(typeof(Door.CalibrateResponse))]
 public sealed partial class ApiJsonContext : JsonSerializerContext
 {
     /// <summary>

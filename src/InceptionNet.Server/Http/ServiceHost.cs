@@ -21,7 +21,7 @@ namespace InceptionNet.Server.Http;
 /// authenticated (API key, scope, collection binding), audited (one chained line, on disk before the answer is sent),
 /// counted in the metrics, and answered with JSON; a refused request gets <c>{"error": …}</c> and its documented status.
 /// </summary>
-public sealed class ServiceHost : IAsyncDisposable
+public sealed partial class ServiceHost : IAsyncDisposable
 {
     private readonly ServeOptions _options;
     private readonly TextWriter _log;
@@ -125,6 +125,7 @@ public sealed class ServiceHost : IAsyncDisposable
         }
 
         await _audit.DisposeAsync().ConfigureAwait(false);
+        await DisposeDoorAsync().ConfigureAwait(false);
     }
 
     /// <summary>Parses <c>HOST:PORT</c> (IPv4, <c>[IPv6]</c> or <c>localhost</c>).</summary>
@@ -211,12 +212,17 @@ public sealed class ServiceHost : IAsyncDisposable
         app.MapDelete(C, ctx => Handle(ctx, "DELETE /v1/collections/{c}", ApiScope.Admin, Collection(ctx), async _ =>
         {
             await Service().Collections.DeleteAsync(Collection(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            DoorSettings.Delete(Collection(ctx)); // ServiceHost.Door.cs
             return new Outcome(200, new OkResponse(true, null), "deleted");
         }));
         app.MapPost("/v1/detect", ctx => Handle(ctx, "POST /v1/detect", ApiScope.Kiosk, null, async clock =>
             Service().Detect(await ReadImageAsync(ctx).ConfigureAwait(false), clock)));
         app.MapPost("/v1/embed", ctx => Handle(ctx, "POST /v1/embed", ApiScope.Kiosk, null, async clock =>
             await Service().EmbedAsync(await ReadImageAsync(ctx).ConfigureAwait(false), Flag(ctx, "largest"), clock, ctx.RequestAborted).ConfigureAwait(false)));
+
+        MapDoorRoutes(app); // ServiceHost.Door.cs: the door, its settings, the threshold, and the kiosk/admin pages
+        MapThresholdRoutes(app);
+        MapPages(app);
 
         // Anything else under /v1: a JSON 404 (audited like every /v1 request), not an empty one.
         app.Map("/v1/{**rest}", ctx => Handle(ctx, "unknown", ApiScope.Kiosk, null, _ =>

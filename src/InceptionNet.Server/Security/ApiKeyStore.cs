@@ -75,6 +75,24 @@ public sealed class ApiKeyStore
         return new ApiKeyStore(path, Read(path, stamp), onProblem);
     }
 
+    /// <summary>
+    /// The secret that signs <c>serve --webhook</c> events (HMAC-SHA256), kept in the keys file (readable by its owner
+    /// only) beside the keys; null until it is made (<c>create</c>). Unlike a key it is stored as is:
+    /// the receiver holds the same secret to check signatures.
+    /// </summary>
+    /// <param name="create">Make one (32 random bytes, base64url) and save it when there is none; <paramref name="rotate"/>: replace it.</param>
+    /// <param name="rotate">Replace the secret with a new one.</param>
+    /// <exception cref="ApiKeyException">The file is corrupt or locked.</exception>
+    public string? WebhookSecret(bool create = false, bool rotate = false)
+    {
+        if (rotate || (create && Refresh(strict: true).WebhookSecret is null))
+        {
+            Change(_ => false, current => rotate || current is null ? System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes)) : current);
+        }
+
+        return Refresh(strict: true).WebhookSecret;
+    }
+
     /// <summary>Whether the keys file exists (a store whose file is missing holds no keys).</summary>
     public bool FileExists => File.Exists(Path);
 
@@ -238,7 +256,7 @@ public sealed class ApiKeyStore
         return true;
     });
 
-    private void Change(Func<List<StoredKey>, bool> change)
+    private void Change(Func<List<StoredKey>, bool> change, Func<string?, string?>? webhookSecret = null)
     {
         if (Directory.Exists(Path))
         {
@@ -248,12 +266,13 @@ public sealed class ApiKeyStore
         using var writerLock = AcquireLock();
         var current = Read(Path, FileStamp.Of(Path));
         var keys = current.Ordered.ToList();
-        if (!change(keys))
+        string? secret = webhookSecret is null ? current.WebhookSecret : webhookSecret(current.WebhookSecret);
+        if (!change(keys) && secret == current.WebhookSecret)
         {
             return;
         }
 
-        byte[] bytes = Serialize(keys);
+        byte[] bytes = Serialize(keys, secret);
         try
         {
             AtomicFile.Replace(Path, bytes, ownerOnly: true);
@@ -267,7 +286,7 @@ public sealed class ApiKeyStore
         // no other writer can have replaced the file in between and left this snapshot stamped with its version.
         lock (_reload)
         {
-            _current = new Snapshot(FileStamp.Of(Path), keys, null);
+            _current = new Snapshot(FileStamp.Of(Path), keys, null, secret);
         }
     }
 
@@ -355,7 +374,8 @@ public sealed class ApiKeyStore
 
         try
         {
-            return new Snapshot(stamp, Parse(bytes), null);
+            var (keys, secret) = Parse(bytes);
+            return new Snapshot(stamp, keys, null, secret);
         }
         catch (JsonException ex)
         {
@@ -373,7 +393,7 @@ public sealed class ApiKeyStore
     }
 
     // Everything is checked here, once: a key that loads is safe to authenticate against.
-    private static List<StoredKey> Parse(byte[] bytes)
+    private static (List<StoredKey> Keys, string? WebhookSecret) Parse(byte[] bytes)
     {
         var document = JsonSerializer.Deserialize(bytes, KeysFileJsonContext.Default.KeysFileDocument)
             ?? throw new FormatException("the document is null, not an object");
@@ -418,15 +438,21 @@ public sealed class ApiKeyStore
             keys.Add(new StoredKey(new ApiKeyRecord(id, k.Name, scope, k.Collection, created, revoked), salt, hash));
         }
 
-        return keys;
+        if (document.WebhookSecret is { } secret && (secret.Length != SecretLength || !secret.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
+        {
+            throw new FormatException($"'webhook_secret' is not {SecretLength} base64url characters");
+        }
+
+        return (keys, document.WebhookSecret);
     }
 
-    private static byte[] Serialize(List<StoredKey> keys)
+    private static byte[] Serialize(List<StoredKey> keys, string? webhookSecret)
     {
         var document = new KeysFileDocument
         {
             Format = Format,
             Version = Version,
+            WebhookSecret = webhookSecret,
             Keys = [.. keys.Select(k => new KeyDocument
             {
                 Id = k.Record.Id,
@@ -540,7 +566,7 @@ public sealed class ApiKeyStore
     private sealed record StoredKey(ApiKeyRecord Record, byte[] Salt, byte[] Hash);
 
     /// <summary>The keys as read from one version of the file; <see cref="Problem"/> is set when that version could not be read.</summary>
-    private sealed record Snapshot(FileStamp Stamp, IReadOnlyList<StoredKey> Ordered, string? Problem)
+    private sealed record Snapshot(FileStamp Stamp, IReadOnlyList<StoredKey> Ordered, string? Problem, string? WebhookSecret = null)
     {
         public Dictionary<string, StoredKey> ById { get; } = Ordered.ToDictionary(k => k.Record.Id, StringComparer.Ordinal);
     }

@@ -11,6 +11,10 @@ internal sealed class KeysFileDocument
     [JsonPropertyName("version")]
     public int? Version { get; set; }
 
+    [JsonPropertyName("webhook_secret")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WebhookSecret { get; set; }
+
     [JsonPropertyName("keys")]
     public List<KeyDocument?>? Keys { get; set; }
 }

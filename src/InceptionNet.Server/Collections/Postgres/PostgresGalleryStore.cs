@@ -256,6 +256,32 @@ public sealed class PostgresGalleryStore : IGalleryStore
         }, cancellation);
     }
 
+    /// <inheritdoc />
+    public Task SetThresholdAsync(string name, double? threshold, CancellationToken cancellation)
+    {
+        IGalleryStore.ValidateCollectionName(name);
+        if (threshold is { } value && !(value > 0 && double.IsFinite(value)))
+        {
+            throw ApiException.BadRequest($"threshold {value} must be a positive number");
+        }
+
+        return Write(async (connection, _) =>
+        {
+            long collection = await CollectionId(connection, name, cancellation).ConfigureAwait(false);
+            await using var command = threshold is null
+                ? new NpgsqlCommand("DELETE FROM thresholds WHERE collection_id = @c", connection)
+                : new NpgsqlCommand("INSERT INTO thresholds (collection_id, threshold) VALUES (@c, @t) ON CONFLICT (collection_id) DO UPDATE SET threshold = EXCLUDED.threshold, calibrated_at = now()", connection);
+            command.Parameters.AddWithValue("c", collection);
+            if (threshold is { } t)
+            {
+                command.Parameters.AddWithValue("t", t);
+            }
+
+            await command.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+            return (true, await Change(connection, name, "threshold", null, null, cancellation).ConfigureAwait(false));
+        }, cancellation);
+    }
+
     /// <summary>
     /// Applies every change committed so far (tests and tools that need this instance current now, not within the
     /// notification's few milliseconds).
@@ -555,6 +581,16 @@ public sealed class PostgresGalleryStore : IGalleryStore
             case "remove" when live is not null && change.Person is { } person && live.Gallery.Contains(person):
                 var without = live.Gallery.Without(person);
                 _collections[change.Collection] = Make(without, without.BuildIndex(_encoder.NormalizesEmbedding, Spare(without)));
+                break;
+            case "threshold" when live is not null:
+                // The value as it is now: a later threshold change re-applies the same way, so instances converge.
+                await using (var read = new NpgsqlCommand("SELECT t.threshold FROM thresholds t JOIN collections c ON c.id = t.collection_id WHERE c.name = @n", connection))
+                {
+                    read.Parameters.AddWithValue("n", change.Collection);
+                    double? value = await read.ExecuteScalarAsync(cancellation).ConfigureAwait(false) is double d ? d : null;
+                    _collections[change.Collection] = Make(live.Gallery.WithThreshold(value), live.Index);
+                }
+
                 break;
             case "rename" when live is not null && change.Person is { } person && change.NewName is { } newName
                 && live.Gallery.Contains(person) && !live.Gallery.Contains(newName):

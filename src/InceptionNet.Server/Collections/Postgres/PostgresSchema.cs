@@ -38,7 +38,7 @@ public static class PostgresSchema
         CREATE TABLE changes (
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             collection text NOT NULL,
-            kind text NOT NULL CHECK (kind IN ('create', 'delete', 'enroll', 'remove', 'rename')),
+            kind text NOT NULL CHECK (kind IN ('create', 'delete', 'enroll', 'remove', 'rename', 'threshold')),
             person text,
             new_name text,
             at timestamptz NOT NULL DEFAULT now());
