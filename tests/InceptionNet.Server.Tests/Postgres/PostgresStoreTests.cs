@@ -137,6 +137,12 @@ public sealed class PostgresStoreTests(ITestOutputHelper output)
         Assert.False(a.Get("door").Gallery.Contains("person 1"));
         Assert.Equal("zoe", a.Get("door").Recognizer.Identify(SyntheticEncoder.Vector(7)).Identity);
 
+        // A calibrated threshold set on A (the admin page's calibrate) is the one B decides with, and clearing it too.
+        await a.SetThresholdAsync("door", 0.42, CancellationToken.None);
+        await Eventually.Until(() => b.Get("door").Gallery.Threshold == 0.42, TimeSpan.FromSeconds(1), "B takes the threshold set on A");
+        await a.SetThresholdAsync("door", null, CancellationToken.None);
+        await Eventually.Until(() => b.Get("door").Gallery.Threshold is null, TimeSpan.FromSeconds(1), "B drops the threshold cleared on A");
+
         await b.DeleteAsync("door", CancellationToken.None);
         await Eventually.Until(() => !a.Names.Contains("door"), TimeSpan.FromSeconds(1), "A drops the collection B deleted");
     }
