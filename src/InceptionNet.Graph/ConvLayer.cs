@@ -119,13 +119,14 @@ public sealed class ConvLayer : ILayer
             foldedBias[o] = (float)(((double)bias[o] - mean[o]) * scale[o] + beta[o]);
         }
 
-        return new ConvLayer(conv, new PackedConvWeights(ScaleKernel(kernel, scale), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+        // The kernel was taken from the weight set, which let go of it: fold it in place instead of into a copy.
+        return new ConvLayer(conv, new PackedConvWeights(ScaleKernel(kernel, scale, inPlace: true), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
     }
 
     // w'[…, o] = w[…, o]·scale[o] in double, rounded once to float32 (Keras layout: the output channel is the last axis).
-    private static float[] ScaleKernel(float[] kernel, double[] scale)
+    private static float[] ScaleKernel(float[] kernel, double[] scale, bool inPlace = false)
     {
-        var folded = new float[kernel.Length];
+        var folded = inPlace ? kernel : new float[kernel.Length];
         for (int i = 0; i < kernel.Length; i++)
         {
             folded[i] = (float)(kernel[i] * scale[i % scale.Length]);

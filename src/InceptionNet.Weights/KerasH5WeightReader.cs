@@ -134,18 +134,18 @@ public static class KerasH5WeightReader
                 string where = $"weight '{layer}/{weightName}'";
                 var dataset = file.Dataset(address, where, MaxValuesPerTensor);
                 set.AddLazy(layer, ShortName(weightName), dataset.Space.Dimensions.Select(d => (int)d).ToArray(), (int)dataset.Space.ElementCount,
-                    () => Load(file, dataset, where), file);
+                    destination => Load(file, dataset, where, destination), file);
             }
         }
 
         return set;
     }
 
-    private static float[] Load(Hdf5File file, Hdf5Dataset dataset, string where)
+    private static void Load(Hdf5File file, Hdf5Dataset dataset, string where, Span<float> destination)
     {
         try
         {
-            return file.ReadFloat32(dataset, where);
+            file.ReadFloat32(dataset, where, destination);
         }
         catch (IOException ex)
         {

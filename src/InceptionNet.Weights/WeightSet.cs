@@ -65,7 +65,7 @@ public sealed class WeightSet
     /// </summary>
     public IEnumerable<WeightTensor> Tensors =>
         _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal)
-            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Peek() ?? throw Released(e.Key.Layer, e.Key.Name), e.Value.Layout));
+            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Copy() ?? throw Released(e.Key.Layer, e.Key.Name), e.Value.Layout));
 
     /// <summary>Adds a tensor; used by readers.</summary>
     public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
@@ -81,12 +81,13 @@ public sealed class WeightSet
     }
 
     /// <summary>
-    /// Adds a tensor whose values stay in the file until a model takes it (<paramref name="load"/> reads them; it may be
-    /// called more than once: for the <see cref="Digest"/>, then for <see cref="Take"/>). <paramref name="owner"/>, when
+    /// Adds a tensor whose values stay in the file until a model takes it (<paramref name="load"/> reads them into a
+    /// span of <paramref name="length"/> values; it is called more than once: for the <see cref="Digest"/>, through one
+    /// reused buffer, then into the array <see cref="Take"/> hands over). <paramref name="owner"/>, when
     /// given, is disposed once every lazily added tensor has been taken. Used by readers that stream, so that loading a
     /// model holds its packed weights and one tensor at a time, never the whole file as well.
     /// </summary>
-    public void AddLazy(string layer, string name, int[] shape, int length, Func<float[]> load, IDisposable? owner = null)
+    public void AddLazy(string layer, string name, int[] shape, int length, SpanAction load, IDisposable? owner = null)
     {
         ArgumentNullException.ThrowIfNull(load);
         if (!_entries.TryAdd((layer, name), new Entry(shape, null, length, load, WeightLayout.Keras)))
@@ -199,6 +200,7 @@ public sealed class WeightSet
 
     private string ComputeDigest()
     {
+        float[]? scratch = null; // one buffer, grown to the largest lazy tensor, instead of an array per tensor
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var ((layer, name), entry) in _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal))
         {
@@ -214,7 +216,12 @@ public sealed class WeightSet
             }
 
             // A lazy tensor is read for the hash and dropped: one tensor at a time in memory.
-            hash.AppendData(MemoryMarshal.AsBytes((entry.Peek() ?? throw Released(layer, name)).AsSpan()));
+            if (!entry.Available)
+            {
+                throw Released(layer, name);
+            }
+
+            hash.AppendData(MemoryMarshal.AsBytes(entry.Peek(ref scratch)));
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -240,9 +247,12 @@ public sealed class WeightSet
         }
     }
 
-    private sealed class Entry(int[]? shape, float[]? data, int length, Func<float[]>? load, WeightLayout layout)
+    /// <summary>Reads a lazily added tensor's values into the span.</summary>
+    public delegate void SpanAction(Span<float> destination);
+
+    private sealed class Entry(int[]? shape, float[]? data, int length, SpanAction? load, WeightLayout layout)
     {
-        private Func<float[]>? _load = load;
+        private SpanAction? _load = load;
 
         public int[]? Shape { get; } = shape;
 
@@ -256,12 +266,47 @@ public sealed class WeightSet
 
         public bool Consumed { get; private set; }
 
-        /// <summary>The values without handing them over (read from the file for a lazy tensor); null once taken.</summary>
-        public float[]? Peek() => Data ?? _load?.Invoke();
+        public bool Available => Data is not null || _load is not null;
+
+        /// <summary>The values (a lazy tensor's read into <paramref name="scratch"/>, grown as needed); null once taken.</summary>
+        public ReadOnlySpan<float> Peek(ref float[]? scratch)
+        {
+            if (Data is { } data)
+            {
+                return data;
+            }
+
+            if (_load is null)
+            {
+                return default;
+            }
+
+            if (scratch is null || scratch.Length < Length)
+            {
+                scratch = new float[Length];
+            }
+
+            var span = scratch.AsSpan(0, Length);
+            _load(span);
+            return span;
+        }
+
+        /// <summary>The values in an array of their own, without handing them over; null once taken.</summary>
+        public float[]? Copy()
+        {
+            if (Data is not null || _load is null)
+            {
+                return Data;
+            }
+
+            var values = new float[Length];
+            _load(values);
+            return values;
+        }
 
         public float[] Release(WeightSet owner, string layer, string name)
         {
-            var data = Peek() ?? throw owner.Released(layer, name);
+            var data = Copy() ?? throw owner.Released(layer, name);
             Data = null;
             _load = null;
             Consumed = true;

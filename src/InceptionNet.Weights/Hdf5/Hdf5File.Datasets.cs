@@ -188,11 +188,22 @@ internal sealed partial class Hdf5File
     /// <summary>The values of <paramref name="dataset"/> (checked by <see cref="Dataset"/>).</summary>
     public float[] ReadFloat32(Hdf5Dataset dataset, string where)
     {
+        var values = new float[(int)dataset.Space.ElementCount];
+        ReadFloat32(dataset, where, values);
+        return values;
+    }
+
+    /// <summary>The values of <paramref name="dataset"/> into <paramref name="destination"/> (exactly its element count long).</summary>
+    public void ReadFloat32(Hdf5Dataset dataset, string where, Span<float> destination)
+    {
         int count = (int)dataset.Space.ElementCount;
-        long bytes = 4L * count;
-        Charge(bytes, where);
-        var values = new float[count];
-        var target = MemoryMarshal.AsBytes(values.AsSpan());
+        if (destination.Length != count)
+        {
+            throw new ArgumentException($"{where}: {count} values, destination holds {destination.Length}.", nameof(destination));
+        }
+
+        Charge(4L * count, where);
+        var target = MemoryMarshal.AsBytes(destination);
         if (!dataset.CompactData.IsEmpty)
         {
             dataset.CompactData.Span.CopyTo(target);
@@ -204,10 +215,8 @@ internal sealed partial class Hdf5File
 
         if (!BitConverter.IsLittleEndian)
         {
-            var ints = MemoryMarshal.Cast<float, int>(values.AsSpan());
+            var ints = MemoryMarshal.Cast<float, int>(destination);
             System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(ints, ints);
         }
-
-        return values;
     }
 }
