@@ -13,7 +13,7 @@ using Npgsql;
 // pinned to face-api's model, then the four figures of issue 17: load time into an instance, identify latency (in
 // memory, exact), RSS per serve instance, enrolls/s (store alone and through the HTTP API).
 // Usage (from the repository root, ../shared beside it):
-//   dotnet run -c Release --project bench/PostgresScale -- --store postgres://postgres@127.0.0.1:PORT/inceptionnet [--rows 1000000] [--per 10]
+//   dotnet run -c Release --project bench/PostgresScale -- --store "$(tools/pg/throwaway.sh start)" [--rows 1000000] [--per 10]
 // A plain timed program, not BenchmarkDotNet: every figure is one long operation or a distribution of requests.
 string? store = null;
 int rows = 1_000_000, per = 10, seconds = 10;

@@ -238,7 +238,8 @@ public sealed class WeightSet
     private InvalidOperationException Released(string layer, string name) =>
         new($"{Source}: weight '{layer}/{name}' was already handed to a model; a weight set binds one model.");
 
-    private void Released(Entry entry)
+    // The owner (the open h5 file) is closed once every lazily added tensor has been handed over.
+    private void OnHandedOver(Entry entry)
     {
         if (entry.WasLazy && --_lazyPending == 0 && _owner is { } owner)
         {
@@ -310,7 +311,7 @@ public sealed class WeightSet
             Data = null;
             _load = null;
             Consumed = true;
-            owner.Released(this);
+            owner.OnHandedOver(this);
             return data;
         }
     }
