@@ -1,3 +1,4 @@
+using System.Buffers;
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
 
@@ -58,16 +59,35 @@ public sealed class ConvLayer : ILayer
     /// </summary>
     public static ConvLayer Load(WeightSet weights, string conv, int kernelH, int kernelW, int inChannels, int outChannels,
         WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu) =>
-        Fold(weights, conv, weights.Take(conv, "kernel", kernelH, kernelW, inChannels, outChannels), kernelH, kernelW, inChannels, outChannels,
-            geometry, hasBias, batchNorm, bn, relu);
+        Bind(weights, conv, [kernelH, kernelW, inChannels, outChannels], kernelH, kernelW, inChannels, outChannels, geometry, hasBias, batchNorm, bn, relu);
 
     /// <summary>
     /// Binds a Keras Dense layer (kernel (in, out)) and optionally the BatchNormalization after it, as a 1×1 convolution
     /// over a [N, 1, 1, in] tensor (Flatten of a 1×1 map is the identity).
     /// </summary>
     public static ConvLayer LoadDense(WeightSet weights, string dense, int inputs, int outputs, bool hasBias, string? batchNorm, BatchNormSpec bn) =>
-        Fold(weights, dense, weights.Take(dense, "kernel", inputs, outputs), 1, 1, inputs, outputs,
-            WindowGeometry.Square(1, 1, PaddingMode.Valid), hasBias, batchNorm, bn, relu: false);
+        Bind(weights, dense, [inputs, outputs], 1, 1, inputs, outputs, WindowGeometry.Square(1, 1, PaddingMode.Valid), hasBias, batchNorm, bn, relu: false);
+
+    // storedShape: the kernel's shape in the file (a Dense kernel is (in, out), the same values as (1, 1, in, out)).
+    private static ConvLayer Bind(WeightSet weights, string conv, int[] storedShape, int kernelH, int kernelW, int inChannels, int outChannels,
+        WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        // The kernel goes from the file through a pooled buffer straight into the packed panels: the only new memory a
+        // convolution costs is its packed weights (fresh pages are most of a cold start's load time).
+        int length = checked(kernelH * kernelW * inChannels * outChannels);
+        var buffer = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            var kernel = buffer.AsSpan(0, length);
+            weights.Take(conv, "kernel", kernel, storedShape);
+            return Fold(weights, conv, kernel, kernelH, kernelW, inChannels, outChannels, geometry, hasBias, batchNorm, bn, relu);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>
     /// A convolution from arrays already in Keras layout (kernel (kh, kw, in, out), HWIO), with an optional per-output-channel
@@ -90,16 +110,34 @@ public sealed class ConvLayer : ILayer
             foldedBias[o] = (float)(bias[o] * factors[o] + (shift?[o] ?? 0.0));
         }
 
-        return new ConvLayer(name, new PackedConvWeights(ScaleKernel(kernel, factors), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
+        return new ConvLayer(name, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, foldedBias, factors), geometry, relu);
     }
 
-    private static ConvLayer Fold(WeightSet weights, string conv, float[] kernel, int kernelH, int kernelW, int inChannels, int outChannels,
+    /// <summary>
+    /// Pointwise convolutions that read the same input, as one whose output channels are <paramref name="parts"/>' side by
+    /// side (named <paramref name="name"/>, with the first part's window and activation): the packed weights are
+    /// concatenated as they are, bit for bit.
+    /// </summary>
+    public static ConvLayer Concatenate(string name, IReadOnlyList<ConvLayer> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 0 || parts.Any(p => p.PreluSlopes is not null || p.Relu != parts[0].Relu))
+        {
+            throw new ArgumentException($"{name}: only convolutions with the same activation, without PReLU, can be concatenated.", nameof(parts));
+        }
+
+        return new ConvLayer(name, PackedConvWeights.Concatenate([.. parts.Select(p => p.Weights)]), parts[0].Geometry, parts[0].Relu);
+    }
+
+    // w'[…, o] = w[…, o]·γ/√(σ²+ε) in double, rounded once to float32 as the kernel is packed (Keras layout: the output
+    // channel is the last axis).
+    private static ConvLayer Fold(WeightSet weights, string conv, ReadOnlySpan<float> kernel, int kernelH, int kernelW, int inChannels, int outChannels,
         WindowGeometry geometry, bool hasBias, string? batchNorm, BatchNormSpec bn, bool relu)
     {
         float[] bias = hasBias ? weights.Take(conv, "bias", outChannels) : new float[outChannels];
         if (batchNorm is null)
         {
-            return FromArrays(conv, kernel, bias, kernelH, kernelW, inChannels, outChannels, geometry, relu);
+            return new ConvLayer(conv, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, bias), geometry, relu);
         }
 
         float[]? gamma = bn.HasGamma ? weights.Take(batchNorm, "gamma", outChannels) : null;
@@ -119,20 +157,7 @@ public sealed class ConvLayer : ILayer
             foldedBias[o] = (float)(((double)bias[o] - mean[o]) * scale[o] + beta[o]);
         }
 
-        // The kernel was taken from the weight set, which let go of it: fold it in place instead of into a copy.
-        return new ConvLayer(conv, new PackedConvWeights(ScaleKernel(kernel, scale, inPlace: true), kernelH, kernelW, inChannels, outChannels, foldedBias), geometry, relu);
-    }
-
-    // w'[…, o] = w[…, o]·scale[o] in double, rounded once to float32 (Keras layout: the output channel is the last axis).
-    private static float[] ScaleKernel(float[] kernel, double[] scale, bool inPlace = false)
-    {
-        var folded = inPlace ? kernel : new float[kernel.Length];
-        for (int i = 0; i < kernel.Length; i++)
-        {
-            folded[i] = (float)(kernel[i] * scale[i % scale.Length]);
-        }
-
-        return folded;
+        return new ConvLayer(conv, new PackedConvWeights(kernel, kernelH, kernelW, inChannels, outChannels, foldedBias, scale), geometry, relu);
     }
 
     /// <summary>Output size for an input of <paramref name="h"/>×<paramref name="w"/>.</summary>

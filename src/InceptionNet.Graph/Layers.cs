@@ -297,23 +297,7 @@ public sealed class FusedConcatenate : ILayer
             return concat;
         }
 
-        // Kernels are (1, 1, in, out) row-major: each input channel's row is the rows of the parts side by side.
-        int cin = first.Weights.InChannels, total = columns.Sum(c => c.OutChannels);
-        var kernel = new float[cin * total];
-        int column = 0;
-        foreach (var part in columns)
-        {
-            var k = part.Weights.UnpackKernel();
-            for (int row = 0; row < cin; row++)
-            {
-                Array.Copy(k, row * part.OutChannels, kernel, row * total + column, part.OutChannels);
-            }
-
-            column += part.OutChannels;
-        }
-
-        var fused = ConvLayer.FromArrays(string.Join("+", columns.Select(c => c.Name)), kernel,
-            columns.SelectMany(c => c.Weights.UnpackBias()).ToArray(), 1, 1, cin, total, first.Geometry, first.Relu);
+        var fused = ConvLayer.Concatenate(string.Join("+", columns.Select(c => c.Name)), columns);
         return new FusedConcatenate(concat, fused, directOffset, direct, headOffset, [.. tails], [.. others]);
     }
 

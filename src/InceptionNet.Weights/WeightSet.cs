@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -19,7 +20,7 @@ public enum WeightLayout
 
 /// <summary>
 /// All weight tensors of one file, addressed by Keras layer name and weight name (<c>kernel</c>, <c>bias</c>,
-/// <c>gamma</c>, <c>beta</c>, <c>moving_mean</c>, <c>moving_variance</c>). Binding is strict: <see cref="Take"/> checks
+/// <c>gamma</c>, <c>beta</c>, <c>moving_mean</c>, <c>moving_variance</c>). Binding is strict: <see cref="Take(string, string, int[])"/> checks
 /// the shape and marks the tensor consumed, and <see cref="EnsureAllConsumed"/> fails when the file holds weights
 /// the model did not use. Errors name the file, the layer and both shapes.
 /// </summary>
@@ -61,7 +62,7 @@ public sealed class WeightSet
 
     /// <summary>
     /// Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order. Only before the
-    /// first <see cref="Take"/>: taking hands the values over to the model and the set lets go of them.
+    /// first <see cref="Take(string, string, int[])"/>: taking hands the values over to the model and the set lets go of them.
     /// </summary>
     public IEnumerable<WeightTensor> Tensors =>
         _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal)
@@ -83,7 +84,7 @@ public sealed class WeightSet
     /// <summary>
     /// Adds a tensor whose values stay in the file until a model takes it (<paramref name="load"/> reads them into a
     /// span of <paramref name="length"/> values; it is called more than once: for the <see cref="Digest"/>, through one
-    /// reused buffer, then into the array <see cref="Take"/> hands over). <paramref name="owner"/>, when
+    /// reused buffer, then into the array <see cref="Take(string, string, int[])"/> hands over). <paramref name="owner"/>, when
     /// given, is disposed once every lazily added tensor has been taken. Used by readers that stream, so that loading a
     /// model holds its packed weights and one tensor at a time, never the whole file as well.
     /// </summary>
@@ -115,6 +116,22 @@ public sealed class WeightSet
     /// </summary>
     public float[] Take(string layer, string name, params int[] shape)
     {
+        ArgumentNullException.ThrowIfNull(shape);
+        var entry = Find(layer, name, shape);
+        if (entry.Layout == WeightLayout.TorchFlat)
+        {
+            var values = entry.Release(this, layer, name);
+            var result = shape.Length is 2 or 4 ? new float[values.Length] : values;
+            FromTorch(values, shape, result);
+            return result;
+        }
+
+        return entry.Release(this, layer, name);
+    }
+
+    // The entry for a Take, after checking that it exists and has the model's shape.
+    private Entry Find(string layer, string name, int[] shape)
+    {
         _ = Digest; // over every tensor, before the first one is handed over
         if (!_entries.TryGetValue((layer, name), out var entry))
         {
@@ -131,16 +148,37 @@ public sealed class WeightSet
             {
                 throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has {entry.Length} values; the model expects shape {ShapeText(shape)} = {expected} values.");
             }
-
-            return FromTorch(entry.Release(this, layer, name), shape);
         }
-
-        if (!entry.Shape!.SequenceEqual(shape))
+        else if (!entry.Shape!.SequenceEqual(shape))
         {
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has shape {ShapeText(entry.Shape!)}; the model expects {ShapeText(shape)}.");
         }
 
-        return entry.Release(this, layer, name);
+        return entry;
+    }
+
+    /// <summary>
+    /// Like <see cref="Take(string, string, int[])"/>, but reads the values into <paramref name="destination"/> (exactly
+    /// the shape's length) instead of a new array: a loader that packs the values at once can read every kernel through
+    /// one reused buffer.
+    /// </summary>
+    public void Take(string layer, string name, Span<float> destination, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var entry = Find(layer, name, shape);
+        if (destination.Length != entry.Length)
+        {
+            throw new ArgumentException($"{Source}: weight '{layer}/{name}' has {entry.Length} values; the destination holds {destination.Length}.", nameof(destination));
+        }
+
+        if (entry.Layout == WeightLayout.TorchFlat)
+        {
+            var values = entry.Release(this, layer, name);
+            FromTorch(values, shape, destination);
+            return;
+        }
+
+        entry.ReleaseInto(this, layer, name, destination);
     }
 
     /// <summary>Fails, naming every tensor, when the file holds weights that no layer consumed.</summary>
@@ -156,13 +194,13 @@ public sealed class WeightSet
 
     private static string ShapeText(int[] shape) => "(" + string.Join(", ", shape) + ")";
 
-    // Torch (out, in, kh, kw) → Keras (kh, kw, in, out); Torch (out, in) → Keras (in, out); vectors unchanged.
-    private static float[] FromTorch(float[] data, int[] shape)
+    // Torch (out, in, kh, kw) → Keras (kh, kw, in, out); Torch (out, in) → Keras (in, out); vectors unchanged. The result
+    // may be the source only for vectors (no reordering).
+    private static void FromTorch(float[] data, int[] shape, Span<float> result)
     {
         if (shape.Length == 4)
         {
             int kh = shape[0], kw = shape[1], cin = shape[2], cout = shape[3];
-            var result = new float[data.Length];
             for (int o = 0; o < cout; o++)
             {
                 for (int i = 0; i < cin; i++)
@@ -176,14 +214,10 @@ public sealed class WeightSet
                     }
                 }
             }
-
-            return result;
         }
-
-        if (shape.Length == 2)
+        else if (shape.Length == 2)
         {
             int rows = shape[0], cols = shape[1];
-            var result = new float[data.Length];
             for (int o = 0; o < cols; o++)
             {
                 for (int i = 0; i < rows; i++)
@@ -191,11 +225,11 @@ public sealed class WeightSet
                     result[i * cols + o] = data[o * rows + i];
                 }
             }
-
-            return result;
         }
-
-        return data;
+        else if (!Unsafe.AreSame(ref MemoryMarshal.GetArrayDataReference(data), ref MemoryMarshal.GetReference(result)))
+        {
+            data.CopyTo(result);
+        }
     }
 
     private string ComputeDigest()
@@ -303,6 +337,28 @@ public sealed class WeightSet
             var values = new float[Length];
             _load(values);
             return values;
+        }
+
+        /// <summary>Hands the values over into <paramref name="destination"/> (of <see cref="Length"/> values).</summary>
+        public void ReleaseInto(WeightSet owner, string layer, string name, Span<float> destination)
+        {
+            if (Data is { } data)
+            {
+                data.CopyTo(destination);
+            }
+            else if (_load is { } load)
+            {
+                load(destination);
+            }
+            else
+            {
+                throw owner.Released(layer, name);
+            }
+
+            Data = null;
+            _load = null;
+            Consumed = true;
+            owner.OnHandedOver(this);
         }
 
         public float[] Release(WeightSet owner, string layer, string name)

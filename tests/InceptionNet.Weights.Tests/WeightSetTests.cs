@@ -83,4 +83,47 @@ public sealed class WeightSetTests
             File.Delete(copy);
         }
     }
+
+    [Fact]
+    public void Taking_into_a_buffer_gives_the_values_of_an_array_take_and_releases_the_tensor()
+    {
+        // A stored tensor, a lazily read h5 tensor and a Torch-ordered one (reordered into the buffer).
+        var set = Set();
+        var buffer = new float[4];
+        set.Take("conv", "kernel", buffer, 1, 1, 2, 2);
+        Assert.Equal([1f, 2, 3, 4], buffer);
+        Assert.Throws<InvalidOperationException>(() => set.Take("conv", "kernel", buffer, 1, 1, 2, 2));
+
+        string path = SharedData.PathOf("fixtures", "openface-synthetic", "weights.h5");
+        var byArray = KerasH5WeightReader.Read(path);
+        var bySpan = KerasH5WeightReader.Read(path);
+        var tensor = byArray.Tensors.First(t => t.Shape!.Length == 4);
+        var expected = byArray.Take(tensor.Layer, tensor.Name, tensor.Shape!);
+        var values = new float[expected.Length];
+        bySpan.Take(tensor.Layer, tensor.Name, values, tensor.Shape!);
+        Assert.Equal(expected, values);
+        Assert.Equal(byArray.Digest, bySpan.Digest);
+
+        var torch = new WeightSet("course", "csv");
+        var torchToo = new WeightSet("course", "csv");
+        var stored = Enumerable.Range(0, 2 * 3 * 2 * 2).Select(i => (float)i).ToArray(); // (out 2, in 3, kh 2, kw 2)
+        torch.Add("conv", "kernel", null, stored, WeightLayout.TorchFlat);
+        torchToo.Add("conv", "kernel", null, [.. stored], WeightLayout.TorchFlat);
+        var reordered = new float[stored.Length];
+        torch.Take("conv", "kernel", reordered, 2, 2, 3, 2);
+        Assert.Equal(torchToo.Take("conv", "kernel", 2, 2, 3, 2), reordered);
+        Assert.NotEqual(stored, reordered); // Keras (kh, kw, in, out) order, not the stored one
+    }
+
+    [Fact]
+    public void A_buffer_of_the_wrong_length_is_refused_naming_the_weight_and_leaves_it_to_take()
+    {
+        var set = Set();
+        var error = Assert.Throws<ArgumentException>(() => set.Take("conv", "kernel", new float[3], 1, 1, 2, 2));
+        Assert.Contains("conv/kernel", error.Message, StringComparison.Ordinal);
+        Assert.Contains("4 values; the destination holds 3", error.Message, StringComparison.Ordinal);
+        var shape = Assert.Throws<InvalidWeightsException>(() => set.Take("conv", "kernel", new float[4], 2, 2));
+        Assert.Contains("has shape (1, 1, 2, 2); the model expects (2, 2)", shape.Message, StringComparison.Ordinal);
+        Assert.Equal([1f, 2, 3, 4], set.Take("conv", "kernel", 1, 1, 2, 2));
+    }
 }

@@ -1,0 +1,131 @@
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>
+/// Packing writes every panel value itself (the array comes uninitialized), folds a per-channel scale on the way exactly as
+/// scaling first would, and concatenates packed weights without unpacking them.
+/// </summary>
+public sealed class PackedConvWeightsTests
+{
+    // Awkward output widths: one column, just under, at and over a 32-wide panel, and several panels with a ragged end.
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 1, 3, 31 }, { 3, 2, 32 }, { 2, 5, 33 }, { 1, 7, 65 }, { 3, 1, 100 },
+    };
+
+    // Fills the pinned heap's free space with non-zero garbage so that an uninitialized panel array is likely to land on
+    // it: a packer that forgot to write its padding then shows non-zero values there instead of the OS's fresh zeros.
+    private static void DirtyThePinnedHeap()
+    {
+        for (int i = 0; i < 64; i++)
+        {
+            var garbage = GC.AllocateUninitializedArray<float>(4096 + i * 64, pinned: true);
+            garbage.AsSpan().Fill(float.NaN);
+        }
+
+        GC.Collect();
+    }
+
+    // The whole packed region [Start, Start + panels·k·32): kernel values, then zero padding in the last panel's columns.
+    private static float[] PanelRegion(PackedConvWeights packed) =>
+        packed.Packed.AsSpan(packed.Start, packed.Panels * packed.ReductionLength * PackedConvWeights.PanelWidth).ToArray();
+
+    private static void AssertPaddingIsZero(PackedConvWeights packed)
+    {
+        var region = PanelRegion(packed);
+        int k = packed.ReductionLength, width = packed.OutChannels - (packed.Panels - 1) * PackedConvWeights.PanelWidth;
+        for (int row = 0; row < k; row++)
+        {
+            for (int col = width; col < PackedConvWeights.PanelWidth; col++)
+            {
+                float value = region[((packed.Panels - 1) * k + row) * PackedConvWeights.PanelWidth + col];
+                Assert.True(value == 0 && !float.IsNegative(value), $"padding at row {row}, column {col} of the last panel is {value}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Packing_keeps_every_value_and_zeroes_the_padding(int kernelSize, int inChannels, int outChannels)
+    {
+        var kernel = TestData.Uniform(kernelSize * kernelSize * inChannels * outChannels, 31);
+        var bias = TestData.Uniform(outChannels, 32);
+        DirtyThePinnedHeap();
+        var packed = new PackedConvWeights(kernel, kernelSize, kernelSize, inChannels, outChannels, bias);
+        Assert.Equal(kernel, packed.UnpackKernel());
+        Assert.Equal(bias, packed.UnpackBias());
+        AssertPaddingIsZero(packed);
+        Assert.Equal(PackedConvWeights.AlignedStart(packed.Packed), packed.Start); // panels on a 64-byte boundary
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Folding_a_scale_while_packing_equals_packing_the_scaled_kernel(int kernelSize, int inChannels, int outChannels)
+    {
+        var kernel = TestData.Uniform(kernelSize * kernelSize * inChannels * outChannels, 33);
+        var scale = TestData.Uniform(outChannels, 34).Select(v => 0.5 + Math.Abs(v) * 3.7).ToArray();
+        // The reference: w'[…, o] = w[…, o]·scale[o] in double, rounded once to float32 (the output channel is last).
+        var scaled = kernel.Select((v, i) => (float)(v * scale[i % outChannels])).ToArray();
+        DirtyThePinnedHeap();
+        var folded = new PackedConvWeights(kernel, kernelSize, kernelSize, inChannels, outChannels, default, scale);
+        var reference = new PackedConvWeights(scaled, kernelSize, kernelSize, inChannels, outChannels, default);
+        Assert.Equal(PanelRegion(reference), PanelRegion(folded)); // bit for bit, padding included
+        AssertPaddingIsZero(folded);
+    }
+
+    [Theory]
+    [InlineData(1, new[] { 32, 32 })]          // whole panels: FaceNet's Block35 heads
+    [InlineData(1, new[] { 7, 33, 32, 1, 64 })] // runs that straddle source and destination panels
+    [InlineData(3, new[] { 5, 40 })]            // not only pointwise
+    [InlineData(1, new[] { 17 })]               // one part
+    public void Concatenating_packed_weights_equals_packing_the_concatenated_kernel(int kernelSize, int[] outChannels)
+    {
+        const int InChannels = 6;
+        int k = kernelSize * kernelSize * InChannels, total = outChannels.Sum();
+        var parts = outChannels.Select((cout, i) => (Kernel: TestData.Uniform(k * cout, 40 + i), Bias: TestData.Uniform(cout, 60 + i), Out: cout)).ToArray();
+        // Reference: the (kh, kw, in, Σout) kernel whose rows are the parts' rows side by side.
+        var kernel = new float[k * total];
+        var bias = new float[total];
+        int column = 0;
+        foreach (var part in parts)
+        {
+            for (int row = 0; row < k; row++)
+            {
+                Array.Copy(part.Kernel, row * part.Out, kernel, row * total + column, part.Out);
+            }
+
+            part.Bias.CopyTo(bias, column);
+            column += part.Out;
+        }
+
+        var packedParts = parts.Select(p => new PackedConvWeights(p.Kernel, kernelSize, kernelSize, InChannels, p.Out, p.Bias)).ToArray();
+        DirtyThePinnedHeap();
+        var joined = PackedConvWeights.Concatenate(packedParts);
+        var reference = new PackedConvWeights(kernel, kernelSize, kernelSize, InChannels, total, bias);
+        Assert.Equal((total, reference.Panels), (joined.OutChannels, joined.Panels));
+        Assert.Equal(PanelRegion(reference), PanelRegion(joined));
+        Assert.Equal(reference.UnpackBias(), joined.UnpackBias());
+        Assert.Equal(PackedConvWeights.AlignedStart(joined.Packed), joined.Start);
+        AssertPaddingIsZero(joined);
+    }
+
+    [Fact]
+    public void Concatenating_weights_of_different_inputs_is_refused_naming_their_shapes()
+    {
+        var a = new PackedConvWeights(new float[4 * 3], 1, 1, 4, 3, default);
+        var b = new PackedConvWeights(new float[5 * 3], 1, 1, 5, 3, default);
+        var error = Assert.Throws<ArgumentException>(() => PackedConvWeights.Concatenate([a, b]));
+        Assert.Contains("(1, 1, 4, 3), (1, 1, 5, 3)", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => PackedConvWeights.Concatenate([]));
+    }
+
+    [Fact]
+    public void A_scale_of_the_wrong_length_is_refused()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new PackedConvWeights(new float[6], 1, 1, 2, 3, default, new double[2]));
+        Assert.Contains("Scale has 2 values, expected 3", error.Message, StringComparison.Ordinal);
+    }
+}
