@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace InceptionNet.Weights;
@@ -235,18 +234,18 @@ public sealed class WeightSet
     private string ComputeDigest()
     {
         float[]? scratch = null; // one buffer, grown to the largest lazy tensor, instead of an array per tensor
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var hash = Sha256.CreateIncremental(); // OpenSSL where there is one, else managed
         foreach (var ((layer, name), entry) in _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal))
         {
-            hash.AppendData(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
+            hash.Append(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
             if (entry.Layout == WeightLayout.TorchFlat)
             {
                 // The Keras shape is unknown until bound; hash the values in their stored order, tagged as such.
-                hash.AppendData(Encoding.UTF8.GetBytes($"torch[{entry.Length}]\n"));
+                hash.Append(Encoding.UTF8.GetBytes($"torch[{entry.Length}]\n"));
             }
             else
             {
-                hash.AppendData(Encoding.UTF8.GetBytes($"[{string.Join(",", entry.Shape!)}]\n"));
+                hash.Append(Encoding.UTF8.GetBytes($"[{string.Join(",", entry.Shape!)}]\n"));
             }
 
             // A lazy tensor is read for the hash and dropped: one tensor at a time in memory.
@@ -255,7 +254,7 @@ public sealed class WeightSet
                 throw Released(layer, name);
             }
 
-            hash.AppendData(MemoryMarshal.AsBytes(entry.Peek(ref scratch)));
+            hash.Append(MemoryMarshal.AsBytes(entry.Peek(ref scratch)));
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());

@@ -2,7 +2,8 @@
 # The native stage of .ci/run: builds the NativeAOT CLI for linux-x64 (three binaries, tools/native/publish.sh) and for
 # linux-arm64, and proves them:
 #   - x64: NativeBinaryTests through the launcher at every INCEPTIONNET_SIMD cap (no cap, 256, 128, 0), so each binary
-#     the launcher picks meets the fixtures and prints the JIT build's bytes at its level;
+#     the launcher picks meets the fixtures and prints the JIT build's bytes at its level; and the CLI with every
+#     libssl/libcrypto hidden (tools/native/no-openssl.sh): managed hashing, same bytes, keys and serve work;
 #   - arm64, under qemu-aarch64-static: NativeBinaryTests' fixture checks (OpenFace, face-api, MTCNN detect) through the
 #     arm64 CLI, and the kernel tests (scalar and Vector128 = NEON, awkward sizes) as a self-running xunit v3 executable.
 # usage: tools/native/ci.sh RESULTS_DIR   (trx files land there; needs a prior `dotnet build`/`dotnet test` in Debug)
@@ -13,13 +14,14 @@ mkdir -p "$results"
 status=0
 
 # Cross toolchain and emulator (Debian multiarch; run arm64 binaries without -L: with both the multiarch and the cross
-# libc installed, -L /usr/aarch64-linux-gnu made even a hello world hang here). libssl3: .NET's SHA-256 on Linux.
+# libc installed, -L /usr/aarch64-linux-gnu made even a hello world hang here). No libssl3:arm64: without it the CLI
+# hashes with its managed SHA-256, which the fixture checks then cover too.
 need=()
 command -v clang >/dev/null || need+=(clang)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
-for p in libc6:arm64 libstdc++6:arm64 libssl3:arm64; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in libc6:arm64 libstdc++6:arm64; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
@@ -41,6 +43,8 @@ for cap in "" 256 128 0; do
   echo "== native linux-x64 through the launcher, INCEPTIONNET_SIMD=${cap:-unset}"
   run_tests "native-x64-simd${cap:-best}" INCEPTIONNET_NATIVE_CLI="$x64" INCEPTIONNET_SIMD="$cap"
 done
+echo "== native linux-x64 on a host without OpenSSL"
+tools/native/no-openssl.sh "$x64" || status=1
 echo "(x64 native stage: $((SECONDS - start)) s)"
 
 start=$SECONDS

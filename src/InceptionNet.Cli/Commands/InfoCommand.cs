@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using InceptionNet.Tensors;
+using InceptionNet.Weights;
 
 namespace InceptionNet.Cli.Commands;
 
@@ -40,6 +41,7 @@ internal static class InfoCommand
                     ["best_kernels"] = Simd.Best.ToString(),
                     ["kernels"] = Simd.Default.ToString(),
                     ["simd_cap"] = cap,
+                    ["hashing"] = Sha256.UsesPlatform ? "platform" : "managed",
                 });
             }
             else
@@ -48,6 +50,9 @@ internal static class InfoCommand
                 console.Stdout.WriteLine($"runtime: {(native ? "native (NativeAOT)" : "JIT")}, {RuntimeInformation.FrameworkDescription}, {architecture}");
                 console.Stdout.WriteLine($"binary: {binary}{(launchedBy is null ? "" : $" (started by {launchedBy} for this CPU)")}, compiled for {target}");
                 console.Stdout.WriteLine($"kernels: {Simd.Default}{(cap is null ? "" : $" ({Simd.EnvironmentVariable}={cap}; this binary's best here: {Simd.Best})")}");
+                console.Stdout.WriteLine(Sha256.UsesPlatform
+                    ? "hashing: SHA-256 and random bytes from the platform (OpenSSL on Linux)"
+                    : "hashing: SHA-256 and random bytes managed (no OpenSSL found; /dev/urandom for random bytes)");
             }
 
             return CliApp.Success;

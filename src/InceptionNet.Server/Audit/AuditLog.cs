@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using InceptionNet.Server.Storage;
+using InceptionNet.Weights;
 
 namespace InceptionNet.Server.Audit;
 
@@ -340,7 +341,7 @@ public sealed class AuditLog : IAsyncDisposable
 
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
 
-    private static string HashOf(ReadOnlySpan<byte> line) => Convert.ToHexStringLower(SHA256.HashData(line));
+    private static string HashOf(ReadOnlySpan<byte> line) => Convert.ToHexStringLower(Sha256.HashData(line));
 
     // A file that ends without a newline was cut mid-write: its last line is checked first, then the torn bytes are saved
     // beside the log and cut off. Returns the hash to chain to, the bytes cut and where they were saved.

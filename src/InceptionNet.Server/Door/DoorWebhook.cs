@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.Channels;
+using InceptionNet.Weights;
 
 namespace InceptionNet.Server.Door;
 
@@ -66,7 +67,7 @@ public sealed class DoorWebhook : IAsyncDisposable
     private int _delivered;
 
     /// <summary>The signature header's value for <paramref name="body"/>: <c>sha256=</c> and the lowercase hex HMAC-SHA256.</summary>
-    public static string Sign(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> body) => "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(secret, body));
+    public static string Sign(ReadOnlySpan<byte> secret, ReadOnlySpan<byte> body) => "sha256=" + Convert.ToHexStringLower(Sha256.HmacData(secret, body));
 
     /// <summary>Queues an event; returns at once (false when the queue is full and the event was dropped).</summary>
     public bool Post(string kind, string collection, string? identity, double? distance, DateTimeOffset time)

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using InceptionNet.Server.Storage;
+using InceptionNet.Weights;
 
 namespace InceptionNet.Server.Security;
 
@@ -11,7 +12,7 @@ namespace InceptionNet.Server.Security;
 /// <para>
 /// A key reads <c>inet_&lt;id&gt;_&lt;secret&gt;</c>: <c>id</c> is 16 lowercase hex digits (64 random bits, public: it names
 /// the key in lists and the audit log), <c>secret</c> is 256 random bits in unpadded base64url (43 characters), from
-/// <see cref="RandomNumberGenerator"/>. The file keeps only a random 16-byte salt and SHA-256(salt ‖ the secret's 43
+/// <see cref="SecureRandom"/>. The file keeps only a random 16-byte salt and SHA-256(salt ‖ the secret's 43
 /// ASCII characters); a presented secret is hashed the same way and compared with
 /// <see cref="CryptographicOperations.FixedTimeEquals"/>. The plaintext key exists only in <see cref="Add"/>'s result.
 /// A 256-bit random secret needs no slow password hash: nothing about it can be guessed.
@@ -87,7 +88,7 @@ public sealed class ApiKeyStore
     {
         if (rotate || (create && Refresh(strict: true).WebhookSecret is null))
         {
-            Change(_ => false, current => rotate || current is null ? System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(SecretBytes)) : current);
+            Change(_ => false, current => rotate || current is null ? System.Buffers.Text.Base64Url.EncodeToString(SecureRandom.GetBytes(SecretBytes)) : current);
         }
 
         return Refresh(strict: true).WebhookSecret;
@@ -119,10 +120,10 @@ public sealed class ApiKeyStore
         }
 
         Span<byte> secretBytes = stackalloc byte[SecretBytes];
-        RandomNumberGenerator.Fill(secretBytes);
+        SecureRandom.Fill(secretBytes);
         string secret = System.Buffers.Text.Base64Url.EncodeToString(secretBytes);
         CryptographicOperations.ZeroMemory(secretBytes);
-        byte[] salt = RandomNumberGenerator.GetBytes(SaltBytes);
+        byte[] salt = SecureRandom.GetBytes(SaltBytes);
         byte[] hash = Hash(salt, secret);
 
         ApiKeyRecord? record = null;
@@ -131,7 +132,7 @@ public sealed class ApiKeyStore
             string id;
             do
             {
-                id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(IdLength / 2));
+                id = Convert.ToHexStringLower(SecureRandom.GetBytes(IdLength / 2));
             }
             while (keys.Any(k => k.Record.Id == id));
 
@@ -202,7 +203,7 @@ public sealed class ApiKeyStore
             return null;
         }
 
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> hash = stackalloc byte[Sha256.HashSizeInBytes];
         Hash(key.Salt, secret, hash);
         return CryptographicOperations.FixedTimeEquals(hash, key.Hash) && !key.Record.IsRevoked ? key.Record : null;
     }
@@ -434,7 +435,7 @@ public sealed class ApiKeyStore
             var created = Date(k.Created, $"{at}created") ?? throw new FormatException($"'{at}created' is missing");
             var revoked = Date(k.Revoked, $"{at}revoked");
             byte[] salt = Bytes(k.Salt, SaltBytes, $"{at}salt", base64: true);
-            byte[] hash = Bytes(k.Sha256, SHA256.HashSizeInBytes, $"{at}sha256", base64: false);
+            byte[] hash = Bytes(k.Sha256, Sha256.HashSizeInBytes, $"{at}sha256", base64: false);
             keys.Add(new StoredKey(new ApiKeyRecord(id, k.Name, scope, k.Collection, created, revoked), salt, hash));
         }
 
@@ -511,7 +512,7 @@ public sealed class ApiKeyStore
 
     private static byte[] Hash(byte[] salt, string secret)
     {
-        byte[] hash = new byte[SHA256.HashSizeInBytes];
+        byte[] hash = new byte[Sha256.HashSizeInBytes];
         Hash(salt, secret, hash);
         return hash;
     }
@@ -522,7 +523,7 @@ public sealed class ApiKeyStore
         Span<byte> input = stackalloc byte[SaltBytes + SecretLength];
         salt.CopyTo(input);
         Encoding.ASCII.GetBytes(secret, input[SaltBytes..]);
-        SHA256.HashData(input, hash);
+        Sha256.HashData(input, hash);
         CryptographicOperations.ZeroMemory(input);
     }
 
