@@ -212,7 +212,9 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
 /// </summary>
 public sealed class FusedConcatenate : ILayer
 {
-    private readonly Concatenate _original;
+    // Not the original concatenation: its first convolutions' packed weights now live in _fused, and holding both would
+    // keep those weights twice (~25 MB of FaceNet's 91). Shapes and multiply-adds are derived from the parts below.
+    private readonly int _outChannels;
     private readonly ConvLayer _fused;
     private readonly int _directOffset;    // output channels [offset, offset + direct) come from the fused convolution itself
     private readonly int _direct;
@@ -220,10 +222,10 @@ public sealed class FusedConcatenate : ILayer
     private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset, int OutChannels)[] _tails;
     private readonly (ILayer Branch, int OutOffset, int OutChannels)[] _others;
 
-    private FusedConcatenate(Concatenate original, ConvLayer fused, int directOffset, int direct, int headChannels,
+    private FusedConcatenate(int outChannels, ConvLayer fused, int directOffset, int direct, int headChannels,
         (int, int, ILayer, int, int)[] tails, (ILayer, int, int)[] others)
     {
-        _original = original;
+        _outChannels = outChannels;
         _fused = fused;
         _directOffset = directOffset;
         _direct = direct;
@@ -298,17 +300,31 @@ public sealed class FusedConcatenate : ILayer
         }
 
         var fused = ConvLayer.Concatenate(string.Join("+", columns.Select(c => c.Name)), columns);
-        return new FusedConcatenate(concat, fused, directOffset, direct, headOffset, [.. tails], [.. others]);
+        return new FusedConcatenate(outOffset, fused, directOffset, direct, headOffset, [.. tails], [.. others]);
     }
 
     private static bool IsPointwise(ConvLayer conv) =>
         conv.Weights.KernelH == 1 && conv.Weights.KernelW == 1 && conv.PreluSlopes is null && conv.Geometry.Resolve(8, 8) == (8, 8, 0, 0);
 
     /// <inheritdoc />
-    public Shape OutputShape(Shape input) => _original.OutputShape(input);
+    public Shape OutputShape(Shape input)
+    {
+        // Every branch gives the same height and width; the fused heads are pointwise, stride 1 (and check the channels).
+        var heads = _fused.OutputShape(input);
+        var size = _tails.Length > 0 ? _tails[0].Tail.OutputShape(new Shape(heads.H, heads.W, _tails[0].HeadChannels))
+            : _others.Length > 0 ? _others[0].Branch.OutputShape(input)
+            : heads;
+        return new Shape(size.H, size.W, _outChannels);
+    }
 
     /// <inheritdoc />
-    public long MultiplyAdds(Shape input) => _original.MultiplyAdds(input);
+    public long MultiplyAdds(Shape input)
+    {
+        var heads = _fused.OutputShape(input);
+        return _fused.MultiplyAdds(input)
+            + _tails.Sum(t => t.Tail.MultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
+            + _others.Sum(o => o.Branch.MultiplyAdds(input));
+    }
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)

@@ -198,6 +198,12 @@ public static class Conv2D
             {
                 _gathered = new float[_rows * weights.ReductionLength];
             }
+
+            // Every worker's buffers sized for this job up front (see WorkerPool.ReserveScratch): the gather buffer when
+            // each item gathers its own rows, and the zero-padded tail when a row block ends short of a full tile.
+            int k = weights.ReductionLength, tile = kernels.TileRows, lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
+            bool tails = _rowBlock % tile != 0 || lastBlock % tile != 0;
+            pool.ReserveScratch(!_direct && !PreGather ? _rowBlock * k : 0, tails ? tile * k : 0);
         }
 
         public void Clear()

@@ -170,6 +170,21 @@ public sealed class WorkerPool : IDisposable
         return _scratch[worker];
     }
 
+    /// <summary>
+    /// Grows every worker's <see cref="Scratch"/> to at least <paramref name="length"/> floats and its
+    /// <see cref="TailScratch"/> to at least <paramref name="tailLength"/>, before a run: which worker claims which item
+    /// changes from run to run, so a buffer grown only by the worker that happened to need it would make a later, warm
+    /// run allocate. Call from the thread that issues the run, not from inside an item.
+    /// </summary>
+    public void ReserveScratch(int length, int tailLength)
+    {
+        for (int worker = 0; worker < WorkerCount; worker++)
+        {
+            Scratch(worker, length);
+            TailScratch(worker, tailLength);
+        }
+    }
+
     /// <summary>A second per-worker buffer, for data that must live alongside <see cref="Scratch"/>.</summary>
     public float[] TailScratch(int worker, int length)
     {

@@ -60,6 +60,52 @@ public sealed class FusedConcatenateTests
         Assert.Same(ragged, FusedConcatenate.TryFuse(ragged));
     }
 
+    [Fact]
+    public void A_stride_two_block_keeps_its_shape_and_work_and_lets_go_of_the_unfused_heads()
+    {
+        // Mixed_6a-like: 1×1 → 3×3 stride 2, 1×1 → 3×3 → 3×3 stride 2, max pool stride 2; 17×13 input (odd sizes).
+        var (fused, head) = FuseStrideTwoBlock(out var concat);
+        var input = new Shape(17, 13, 24);
+        Assert.Equal(concat.OutputShape(input), fused.OutputShape(input));
+        Assert.Equal(concat.MultiplyAdds(input), fused.MultiplyAdds(input));
+        var context = new ExecutionContext();
+        var x = TensorSlice.Dense(TestData.Uniform(17 * 13 * 24, 5), 1, 17, 13, 24);
+        var shape = concat.OutputShape(input);
+        var expected = TensorSlice.Dense(new float[shape.H * shape.W * shape.C], 1, shape.H, shape.W, shape.C);
+        var actual = TensorSlice.Dense(new float[shape.H * shape.W * shape.C], 1, shape.H, shape.W, shape.C);
+        concat.Forward(x, expected, context);
+        fused.Forward(x, actual, context);
+        Assert.Equal(expected.Buffer, actual.Buffer);
+
+        // The fused layer holds its heads' weights once: without the original block, a head is garbage.
+        concat = null!;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(head.IsAlive, "the fused block still holds an unfused head convolution (its weights twice)");
+        GC.KeepAlive(fused);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (ILayer Fused, WeakReference Head) FuseStrideTwoBlock(out Concatenate concat)
+    {
+        var head = Conv(1, 24, 16);
+        concat = new Concatenate(
+            new Sequential(head, Strided(3, 16, 24)),
+            new Sequential(Conv(1, 24, 8), Conv(3, 8, 8), Strided(3, 8, 16)),
+            PoolLayer.Max(3, 2));
+        var fused = FusedConcatenate.TryFuse(concat);
+        Assert.IsType<FusedConcatenate>(fused);
+        return (fused, new WeakReference(head));
+    }
+
+    private static ConvLayer Strided(int k, int cin, int cout)
+    {
+        int seed = Interlocked.Increment(ref s_seed);
+        return ConvLayer.FromArrays($"strided{seed}", TestData.Uniform(k * k * cin * cout, seed), TestData.Uniform(cout, seed + 1000), k, k, cin, cout,
+            WindowGeometry.Square(k, 2, PaddingMode.Valid), relu: true);
+    }
+
     private static ConvLayer Conv(int k, int cin, int cout)
     {
         int seed = Interlocked.Increment(ref s_seed);

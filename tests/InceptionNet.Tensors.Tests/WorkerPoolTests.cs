@@ -29,6 +29,24 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public void Reserving_scratch_sizes_every_workers_buffers_so_no_later_item_allocates()
+    {
+        using var pool = new WorkerPool(3);
+        pool.ReserveScratch(1000, 70);
+        var before = Enumerable.Range(0, pool.WorkerCount).Select(w => (pool.Scratch(w, 0), pool.TailScratch(w, 0))).ToArray();
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int w = 0; w < pool.WorkerCount; w++)
+        {
+            Assert.Same(before[w].Item1, pool.Scratch(w, 1000));
+            Assert.Same(before[w].Item2, pool.TailScratch(w, 70));
+            Assert.True(pool.Scratch(w, 0).Length >= 1000 && pool.TailScratch(w, 0).Length >= 70);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocated);
+        Assert.NotSame(before[0].Item1, before[1].Item1); // one buffer per worker, not one shared
+    }
+
+    [Fact]
     public void Helpers_that_went_to_sleep_are_woken_for_the_next_run()
     {
         using var pool = new WorkerPool(2);
