@@ -20,8 +20,8 @@ namespace InceptionNet.Server.Collections.Postgres;
 /// lock for the transaction, so sequence numbers become visible in order and "everything after N" never skips one.</para>
 /// <para>Reads never touch the database. Each instance loads every collection at start (one consistent snapshot and
 /// its sequence number), then applies the changes after it, in order: when notified, every few seconds anyway, after
-/// each of its own writes, and after a reconnect. An enroll appends to the index (no rebuild); a rename shares the
-/// vectors; a remove rebuilds the one collection's index.</para>
+/// each of its own writes, and after a reconnect. An enroll appends rows to the gallery's index, a rename shares the
+/// vectors, a remove marks the person's rows removed (see <see cref="GalleryIndex.Without"/>): nothing is rebuilt.</para>
 /// <para>While the database is unreachable, identify and verify answer from memory, writes get 503 (retry after 1 s),
 /// and the follower reconnects by itself and catches up from its sequence number.</para>
 /// </remarks>
@@ -404,9 +404,9 @@ public sealed class PostgresGalleryStore : IGalleryStore
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellation).ConfigureAwait(false);
             await using var last = new NpgsqlCommand("SELECT coalesce(max(seq), 0) FROM changes", connection);
             long seq = (long)(await last.ExecuteScalarAsync(cancellation).ConfigureAwait(false))!;
-            foreach (var gallery in await PostgresGalleries.ReadAsync(connection, null, seq, cancellation).ConfigureAwait(false))
+            foreach (var gallery in await PostgresGalleries.ReadAsync(connection, null, seq, roomToGrow: true, cancellation).ConfigureAwait(false))
             {
-                _collections[CollectionOf(gallery)] = Make(gallery, gallery.BuildIndex(_encoder.NormalizesEmbedding, Spare(gallery)));
+                _collections[CollectionOf(gallery)] = Make(gallery);
             }
 
             Interlocked.Exchange(ref _applied, seq);
@@ -559,10 +559,10 @@ public sealed class PostgresGalleryStore : IGalleryStore
         switch (change.Kind)
         {
             case "create":
-                var created = await PostgresGalleries.ReadAsync(connection, change.Collection, change.Seq, cancellation).ConfigureAwait(false);
+                var created = await PostgresGalleries.ReadAsync(connection, change.Collection, change.Seq, roomToGrow: true, cancellation).ConfigureAwait(false);
                 if (created.Count == 1)
                 {
-                    _collections[change.Collection] = Make(created[0], created[0].BuildIndex(_encoder.NormalizesEmbedding, Spare(created[0])));
+                    _collections[change.Collection] = Make(created[0]);
                 }
 
                 break;
@@ -570,17 +570,10 @@ public sealed class PostgresGalleryStore : IGalleryStore
                 _collections.TryRemove(change.Collection, out _);
                 break;
             case "enroll" when live is not null && photos.TryGetValue(change.Seq, out var entries) && change.Person is { } person:
-                var index = live.Index;
-                foreach (var entry in entries)
-                {
-                    index = index.Append(person, entry.Embedding);
-                }
-
-                _collections[change.Collection] = Make(live.Gallery.WithPhotos(person, entries), index);
+                _collections[change.Collection] = Make(live.Gallery.WithPhotos(person, entries));
                 break;
             case "remove" when live is not null && change.Person is { } person && live.Gallery.Contains(person):
-                var without = live.Gallery.Without(person);
-                _collections[change.Collection] = Make(without, without.BuildIndex(_encoder.NormalizesEmbedding, Spare(without)));
+                _collections[change.Collection] = Make(live.Gallery.Without(person));
                 break;
             case "threshold" when live is not null:
                 // The value as it is now: a later threshold change re-applies the same way, so instances converge.
@@ -588,18 +581,19 @@ public sealed class PostgresGalleryStore : IGalleryStore
                 {
                     read.Parameters.AddWithValue("n", change.Collection);
                     double? value = await read.ExecuteScalarAsync(cancellation).ConfigureAwait(false) is double d ? d : null;
-                    _collections[change.Collection] = Make(live.Gallery.WithThreshold(value), live.Index);
+                    _collections[change.Collection] = Make(live.Gallery.WithThreshold(value));
                 }
 
                 break;
             case "rename" when live is not null && change.Person is { } person && change.NewName is { } newName
                 && live.Gallery.Contains(person) && !live.Gallery.Contains(newName):
-                _collections[change.Collection] = Make(live.Gallery.WithRenamed(person, newName), live.Index.Renamed(person, newName));
+                _collections[change.Collection] = Make(live.Gallery.WithRenamed(person, newName));
                 break;
         }
     }
 
-    private Live Make(Gallery gallery, GalleryIndex index)
+    // The recognizer searches a view of the gallery's own rows: a new version costs its change, not a copy.
+    private Live Make(Gallery gallery)
     {
         try
         {
@@ -608,16 +602,13 @@ public sealed class PostgresGalleryStore : IGalleryStore
         }
         catch (GalleryException ex)
         {
-            return new Live(gallery, index, null, ex.Message);
+            return new Live(gallery, null, ex.Message);
         }
 
-        return new Live(gallery, index, new CollectionSnapshot(CollectionOf(gallery), gallery, new FaceRecognizer(_encoder, gallery, index, _options)), null);
+        return new Live(gallery, new CollectionSnapshot(CollectionOf(gallery), gallery, new FaceRecognizer(_encoder, gallery, _options)), null);
     }
-
-    // Room for a quarter more photos: enrolls after a load append in place instead of copying the whole index first.
-    private static int Spare(Gallery gallery) => Math.Max(64, gallery.EntryCount / 4);
 
     private static string CollectionOf(Gallery gallery) => gallery.Path[(gallery.Path.LastIndexOf('/') + 1)..];
 
-    private sealed record Live(Gallery Gallery, GalleryIndex Index, CollectionSnapshot? Snapshot, string? Refusal);
+    private sealed record Live(Gallery Gallery, CollectionSnapshot? Snapshot, string? Refusal);
 }
