@@ -581,8 +581,11 @@ public sealed class Gallery
         }
 
         var list = root["identities"] as JsonArray ?? throw new FormatException("'identities' is missing or not an array");
-        // Every vector is decoded straight into the gallery's rows: one array for all, none per photo.
-        var builder = new GalleryBuilder(path, model, faceInput, threshold, list.Sum(i => ((i as JsonObject)?["entries"] as JsonArray)?.Count ?? 0));
+        // Every vector is decoded straight into the gallery's rows: one array for all, none per photo. The rows are
+        // allocated from the entry count, but never for more photos than the file has bytes for (a small hostile file
+        // listing many empty entries must not make a large allocation before it is refused).
+        int fits = bytes.Length / (size * sizeof(float) * 4 / 3 + 1);
+        var builder = new GalleryBuilder(path, model, faceInput, threshold, Math.Min(fits, list.Sum(i => ((i as JsonObject)?["entries"] as JsonArray)?.Count ?? 0)));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < list.Count; i++)
         {

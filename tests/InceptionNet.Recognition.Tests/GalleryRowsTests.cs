@@ -109,6 +109,20 @@ public sealed class GalleryRowsTests : IDisposable
         Assert.Equal(13, last.IdentityCount);
     }
 
+    [Fact]
+    public void A_small_file_listing_many_empty_entries_is_refused_without_allocating_rows_for_them()
+    {
+        // 200,000 empty entries of a 4096-d model: rows for them would be 3.3 GB; the file is 0.6 MB.
+        string path = Path.Combine(_dir, "hostile.gallery.json");
+        string head = "{'format':'inceptionnet-gallery','version':2,'model':{'id':'m','weights_sha256':'0123456789abcdef','preprocessing':'p','embedding_size':4096},"
+            + "'face_input':'whole','threshold':null,'identities':[{'name':'a','entries':[";
+        File.WriteAllText(path, head.Replace('\'', '"') + string.Join(",", Enumerable.Repeat("{}", 200_000)) + "]}]}");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var refused = Assert.Throws<GalleryException>(() => Gallery.Open(path));
+        Assert.Contains("embedding", refused.Message, StringComparison.Ordinal);
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 400L << 20); // the parse itself, not 3.3 GB of rows
+    }
+
     private sealed class StampEncoder : IFaceEncoder
     {
         public string ModelId => Stamp.ModelId;
