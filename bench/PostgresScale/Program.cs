@@ -111,6 +111,16 @@ GC.Collect();
 
     Say($"enroll through the store (one transaction + in-memory append, sequential): {done / enrolls.Elapsed.TotalSeconds:F1}/s ({enrolls.Elapsed.TotalMilliseconds / done:F1} ms each; "
         + $"{GC.CollectionCount(2) - gen2} gen2 GCs, {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms paused in GC)");
+
+    // Removes of the people just enrolled: a transaction + catch-up + the index's next version (no rebuild).
+    var removes = Stopwatch.StartNew();
+    for (int i = 0; i < done; i++)
+    {
+        await loaded.RemoveAsync(Collection, $"store {i}", CancellationToken.None);
+    }
+
+    Say($"remove through the store (one transaction + in-memory removal, sequential): {done / removes.Elapsed.TotalSeconds:F1}/s ({removes.Elapsed.TotalMilliseconds / done:F1} ms each); "
+        + $"{loaded.Get(Collection).Recognizer.Index.Count:N0} vectors after; RSS {Rss() / 1048576.0:F0} MB");
 }
 
 GC.Collect();

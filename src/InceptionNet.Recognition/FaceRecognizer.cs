@@ -110,7 +110,7 @@ public sealed class FaceRecognizer
         var person = Gallery.Get(identity);
         double distance = Options.Rule != IdentityRule.Closest
             ? _index.DistancesByIdentity(encoding.Embedding, Options.Rule).First(d => d.Name == person.Name).Distance
-            : person.Entries.Min(e => InceptionNet.Tensors.ElementwiseOps.Distance(e.Embedding, encoding.Embedding));
+            : Gallery.ClosestDistance(person.Name, encoding.Embedding);
         bool accepted = distance < Threshold;
         string message = accepted ? $"It's {person.Name}, welcome in!" : $"It's not {person.Name}, please go away";
         return new VerificationResult(person.Name, distance, Threshold, accepted, message);

@@ -13,21 +13,29 @@ namespace InceptionNet.Recognition;
 /// torn one. Writers take an exclusive lock on a hidden file beside it (<c>.G.lock</c>) for their read-modify-write;
 /// readers need no lock. The lock file stays: deleting it could let two writers lock two different files.
 /// </summary>
+/// <remarks>
+/// The vectors are held once, as the rows of one contiguous <see cref="GalleryIndex"/> version; a photo keeps its
+/// source, time and row. <see cref="BuildIndex"/> is a view of those rows (nothing copied), and a new version
+/// (<see cref="WithPhotos"/>, <see cref="Without"/>, <see cref="WithRenamed"/>) is the index's next version with the
+/// changed people, so a change costs the change, never a copy of every vector.
+/// </remarks>
 public sealed class Gallery
 {
     private const string Format = "inceptionnet-gallery";
     private const int Version = 2; // 2 added face_input; version 1 files open with FaceInput unrecorded
     private const int MaxEmbeddingSize = 4096; // our models emit 128; anything far larger is a damaged file, not a model
     private static readonly JsonDocumentOptions ParseOptions = new() { AllowDuplicateProperties = false };
-    private readonly List<(string Name, List<GalleryEntry> Entries)> _identities;
+    private readonly List<(string Name, GalleryPhoto[] Photos)> _identities;
+    private GalleryIndex _vectors; // every photo's row; replaced only in a writer's own copy (GalleryWriter), never once published
 
-    private Gallery(string path, ModelStamp model, string? faceInput, double? threshold, List<(string, List<GalleryEntry>)> identities)
+    internal Gallery(string path, ModelStamp model, string? faceInput, double? threshold, List<(string, GalleryPhoto[])> identities, GalleryIndex vectors)
     {
         Path = path;
         Model = model;
         FaceInput = faceInput;
         Threshold = threshold;
         _identities = identities;
+        _vectors = vectors;
     }
 
     /// <summary>The gallery file.</summary>
@@ -45,14 +53,17 @@ public sealed class Gallery
     /// <summary>A calibrated threshold stored with the gallery (null: use the model's default).</summary>
     public double? Threshold { get; private set; }
 
-    /// <summary>Identities in enrollment order.</summary>
-    public IReadOnlyList<Identity> Identities => _identities.Select(i => new Identity(i.Name, i.Entries)).ToList();
+    /// <summary>
+    /// Identities in enrollment order. Their entries are read from the gallery's rows when asked for: each
+    /// <see cref="GalleryEntry"/> taken from <see cref="Identity.Entries"/> holds a copy of its vector.
+    /// </summary>
+    public IReadOnlyList<Identity> Identities => _identities.Select(i => new Identity(i.Name, new PhotoEntries(_vectors, i.Photos))).ToList();
 
     /// <summary>Number of identities (without building <see cref="Identities"/>).</summary>
     public int IdentityCount => _identities.Count;
 
     /// <summary>Number of enrolled photos.</summary>
-    public int EntryCount => _identities.Sum(i => i.Entries.Count);
+    public int EntryCount => _vectors.Count;
 
     /// <summary>Whether the gallery file exists.</summary>
     public static bool Exists(string path) => File.Exists(path);
@@ -93,7 +104,11 @@ public sealed class Gallery
     }
 
     /// <summary>An empty gallery for <paramref name="model"/>, not yet written.</summary>
-    public static Gallery CreateEmpty(string path, ModelStamp model, string? faceInput = null) => new(path, model, faceInput, null, []);
+    public static Gallery CreateEmpty(string path, ModelStamp model, string? faceInput = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return new GalleryBuilder(path, model, faceInput, null).Build();
+    }
 
     /// <summary>
     /// A gallery from identities held elsewhere (a database), checked as strictly as a file: valid, distinct names,
@@ -103,15 +118,17 @@ public sealed class Gallery
     /// <param name="model">The model its vectors belong to.</param>
     /// <param name="faceInput">How its faces were taken from their photos.</param>
     /// <param name="threshold">A calibrated threshold, or null.</param>
-    /// <param name="identities">Identities in enrollment order; their entry lists are copied, the vectors are not.</param>
+    /// <param name="identities">Identities in enrollment order; their vectors are copied into the gallery's rows.</param>
+    /// <param name="spareRows">Room for that many photos to be added without copying the rows (see <see cref="GalleryIndex.Append"/>).</param>
     /// <exception cref="GalleryException">A name, photo or vector is not valid.</exception>
-    public static Gallery FromIdentities(string path, ModelStamp model, string? faceInput, double? threshold, IEnumerable<Identity> identities)
+    public static Gallery FromIdentities(string path, ModelStamp model, string? faceInput, double? threshold, IEnumerable<Identity> identities, int spareRows = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(identities);
-        var list = new List<(string, List<GalleryEntry>)>();
+        var list = identities as IReadOnlyCollection<Identity> ?? [.. identities];
+        var builder = new GalleryBuilder(path, model, faceInput, threshold, list.Sum(i => i.Entries.Count), spareRows);
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var identity in identities)
+        foreach (var identity in list)
         {
             ValidateName(identity.Name);
             if (!names.Add(identity.Name) || identity.Entries.Count == 0)
@@ -121,13 +138,11 @@ public sealed class Gallery
 
             foreach (var entry in identity.Entries)
             {
-                CheckVector(path, model, entry.Embedding);
+                builder.Add(identity.Name, entry.Embedding, entry.Source, entry.AddedUtc);
             }
-
-            list.Add((identity.Name, [.. identity.Entries]));
         }
 
-        return new Gallery(path, model, faceInput, threshold, list);
+        return builder.Build();
     }
 
     /// <summary>
@@ -139,46 +154,54 @@ public sealed class Gallery
     {
         ArgumentNullException.ThrowIfNull(entries);
         ValidateName(name);
+        if (entries.Count == 0)
+        {
+            throw new GalleryException($"{Path}: no photo to add to '{name}'.");
+        }
+
         foreach (var entry in entries)
         {
-            CheckVector(Path, Model, entry.Embedding);
+            CheckVector(Path, Model, entry?.Embedding);
         }
 
-        var identities = new List<(string Name, List<GalleryEntry> Entries)>(_identities);
-        int index = IndexOf(name);
-        if (index < 0)
+        var changed = Copy();
+        foreach (var entry in entries)
         {
-            identities.Add((name, [.. entries]));
-        }
-        else
-        {
-            identities[index] = (name, [.. identities[index].Entries, .. entries]);
+            changed.Add(name, entry);
         }
 
-        return new Gallery(Path, Model, FaceInput, Threshold, identities);
+        return changed;
     }
 
-    /// <summary>A new version without <paramref name="name"/>; this version is not changed.</summary>
+    /// <summary>
+    /// A new version without <paramref name="name"/>; this version is not changed. The cost is the lists of identities
+    /// (see <see cref="GalleryIndex.Without"/>: the rows are dropped by an occasional compaction, not copied every time).
+    /// </summary>
     /// <exception cref="GalleryException">Not enrolled.</exception>
     public Gallery Without(string name)
     {
-        Get(name);
-        var identities = new List<(string Name, List<GalleryEntry> Entries)>(_identities);
-        identities.RemoveAt(IndexOf(name));
-        return new Gallery(Path, Model, FaceInput, Threshold, identities);
+        var changed = Copy();
+        changed.Remove(name);
+        return changed;
     }
 
     /// <summary>A new version where <paramref name="name"/> is called <paramref name="newName"/>; this version is not changed.</summary>
     /// <exception cref="GalleryException">Not enrolled, or the new name is not valid or taken.</exception>
     public Gallery WithRenamed(string name, string newName)
     {
-        var renamed = new Gallery(Path, Model, FaceInput, Threshold, [.. _identities]);
+        var renamed = Copy();
         renamed.Rename(name, newName);
         return renamed;
     }
 
     /// <summary>A new version with another calibrated threshold (null: the model's default); this version is not changed.</summary>
-    public Gallery WithThreshold(double? threshold) => new(Path, Model, FaceInput, threshold, [.. _identities]);
+    public Gallery WithThreshold(double? threshold) => new(Path, Model, FaceInput, threshold, [.. _identities], _vectors);
+
+    /// <summary>The same gallery under another path (e.g. a collection read from a database, to be saved as a file); the rows are shared.</summary>
+    public Gallery WithPath(string path) => new(path, Model, FaceInput, Threshold, [.. _identities], _vectors);
+
+    // A version to change: its own list of identities (photo arrays and rows shared until changed).
+    private Gallery Copy() => new(Path, Model, FaceInput, Threshold, [.. _identities], _vectors);
 
     /// <summary>
     /// Writes this gallery to <see cref="Path"/> as a new file (atomically, under its writer lock), e.g. one read from a
@@ -203,12 +226,25 @@ public sealed class Gallery
         }
     }
 
-    private static void CheckVector(string path, ModelStamp model, float[] embedding)
+    internal static void CheckVector(string path, ModelStamp model, ReadOnlySpan<float> embedding)
     {
-        if (embedding is null || embedding.Length != model.EmbeddingSize || embedding.Any(v => !float.IsFinite(v)))
+        if (embedding.Length != model.EmbeddingSize || !AllFinite(embedding))
         {
-            throw new GalleryException($"{path}: an embedding of {embedding?.Length ?? 0} values (or with a non-finite value) cannot join a gallery of {model.EmbeddingSize}-d vectors.");
+            throw new GalleryException($"{path}: an embedding of {embedding.Length} values (or with a non-finite value) cannot join a gallery of {model.EmbeddingSize}-d vectors.");
         }
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -318,17 +354,30 @@ public sealed class Gallery
             throw new GalleryException($"'{name}' is not in the gallery {Path} ({known}).");
         }
 
-        return new Identity(_identities[index].Name, _identities[index].Entries);
+        return new Identity(_identities[index].Name, new PhotoEntries(_vectors, _identities[index].Photos));
+    }
+
+    // The distance from query to the closest of name's photos, read from the rows (verify: nothing copied).
+    internal double ClosestDistance(string name, ReadOnlySpan<float> query)
+    {
+        Get(name);
+        double best = double.PositiveInfinity;
+        foreach (var photo in _identities[IndexOf(name)].Photos)
+        {
+            best = Math.Min(best, ElementwiseOps.Distance(_vectors.Row(photo.Row), query));
+        }
+
+        return best;
     }
 
     /// <summary>Whether <paramref name="name"/> is enrolled.</summary>
     public bool Contains(string name) => IndexOf(name) >= 0;
 
-    /// <summary>A search index over every entry (contiguous vectors).</summary>
-    /// <param name="unitVectors">Whether the model's embeddings are L2-normalized (it decides how identity means are formed).</param>
-    /// <param name="spareRows">Room for that many appends without copying the index (see <see cref="GalleryIndex.Append"/>).</param>
-    public GalleryIndex BuildIndex(bool unitVectors = true, int spareRows = 0) =>
-        new(_identities.Select(i => (i.Name, (IReadOnlyList<GalleryEntry>)i.Entries)).ToList(), Model.EmbeddingSize, unitVectors: unitVectors, spareRows: spareRows);
+    /// <summary>
+    /// The search index over every entry: a view of the gallery's own rows (nothing is copied), searched as the model's
+    /// vectors are (<paramref name="unitVectors"/>: whether they are L2-normalized, which decides how identity means are formed).
+    /// </summary>
+    public GalleryIndex BuildIndex(bool unitVectors = true) => _vectors.WithUnitVectors(unitVectors);
 
     internal void Add(string name, GalleryEntry entry)
     {
@@ -337,21 +386,39 @@ public sealed class Gallery
             throw new GalleryException($"an embedding of {entry.Embedding.Length} values cannot join a gallery of {Model.EmbeddingSize}-d vectors.");
         }
 
+        _vectors = _vectors.AppendRow(name, entry.Embedding, out int row);
+        var photo = new GalleryPhoto(entry.Source, entry.AddedUtc, row);
         int index = IndexOf(name);
         if (index < 0)
         {
-            _identities.Add((name, [entry]));
+            _identities.Add((name, [photo]));
         }
         else
         {
-            _identities[index].Entries.Add(entry);
+            _identities[index] = (name, [.. _identities[index].Photos, photo]);
         }
     }
 
     internal void Remove(string name)
     {
         Get(name);
+        _vectors = _vectors.WithoutIdentity(name, out int[]? moved);
         _identities.RemoveAt(IndexOf(name));
+        if (moved is not null)
+        {
+            // The rows were compacted: every photo follows its row (new arrays: older versions keep theirs).
+            for (int i = 0; i < _identities.Count; i++)
+            {
+                var photos = _identities[i].Photos;
+                var renumbered = new GalleryPhoto[photos.Length];
+                for (int j = 0; j < photos.Length; j++)
+                {
+                    renumbered[j] = photos[j] with { Row = moved[photos[j].Row] };
+                }
+
+                _identities[i] = (_identities[i].Name, renumbered);
+            }
+        }
     }
 
     internal void Rename(string name, string newName)
@@ -363,8 +430,9 @@ public sealed class Gallery
             throw new GalleryException($"cannot rename '{name}' to '{newName}': '{newName}' is already enrolled.");
         }
 
+        _vectors = _vectors.Renamed(name, newName);
         int index = IndexOf(name);
-        _identities[index] = (newName, _identities[index].Entries);
+        _identities[index] = (newName, _identities[index].Photos);
     }
 
     internal void SetThreshold(double? threshold) => Threshold = threshold;
@@ -399,11 +467,11 @@ public sealed class Gallery
             ["identities"] = new JsonArray(_identities.Select(i => (JsonNode)new JsonObject
             {
                 ["name"] = i.Name,
-                ["entries"] = new JsonArray(i.Entries.Select(e => (JsonNode)new JsonObject
+                ["entries"] = new JsonArray(i.Photos.Select(e => (JsonNode)new JsonObject
                 {
                     ["source"] = e.Source,
                     ["added"] = e.AddedUtc.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-                    ["embedding"] = Convert.ToBase64String(MemoryMarshal.AsBytes(e.Embedding.AsSpan())),
+                    ["embedding"] = Convert.ToBase64String(MemoryMarshal.AsBytes(_vectors.Row(e.Row))),
                 }).ToArray()),
             }).ToArray()),
         };
@@ -513,7 +581,11 @@ public sealed class Gallery
         }
 
         var list = root["identities"] as JsonArray ?? throw new FormatException("'identities' is missing or not an array");
-        var identities = new List<(string, List<GalleryEntry>)>();
+        // Every vector is decoded straight into the gallery's rows: one array for all, none per photo. The rows are
+        // allocated from the entry count, but never for more photos than the file has bytes for (a small hostile file
+        // listing many empty entries must not make a large allocation before it is refused).
+        int fits = bytes.Length / (size * sizeof(float) * 4 / 3 + 1);
+        var builder = new GalleryBuilder(path, model, faceInput, threshold, Math.Min(fits, list.Sum(i => ((i as JsonObject)?["entries"] as JsonArray)?.Count ?? 0)));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < list.Count; i++)
         {
@@ -531,7 +603,6 @@ public sealed class Gallery
                 throw new FormatException($"'{at}entries' is empty ('{name}' has no photo)");
             }
 
-            var entries = new List<GalleryEntry>();
             for (int j = 0; j < entryList.Count; j++)
             {
                 string entryAt = $"{at}entries[{j}].";
@@ -552,8 +623,8 @@ public sealed class Gallery
                     throw new FormatException($"'{entryAt}embedding' has {raw.Length} bytes, expected {size * sizeof(float)} ({size} float32 values)");
                 }
 
-                var embedding = MemoryMarshal.Cast<byte, float>(raw).ToArray();
-                if (embedding.Any(v => !float.IsFinite(v)))
+                var embedding = MemoryMarshal.Cast<byte, float>(raw);
+                if (!AllFinite(embedding))
                 {
                     throw new FormatException($"'{entryAt}embedding' holds a non-finite value");
                 }
@@ -564,13 +635,11 @@ public sealed class Gallery
                     throw new FormatException($"'{entryAt}added' is not a date and time");
                 }
 
-                entries.Add(new GalleryEntry(embedding, source, added));
+                builder.Add(name, embedding, source, added);
             }
-
-            identities.Add((name, entries));
         }
 
-        return new Gallery(path, model, faceInput, threshold, identities);
+        return builder.Build();
     }
 
     private static string Text(JsonObject node, string field, string at = "") =>

@@ -24,14 +24,24 @@ public enum IdentityRule
 /// distances; the distances reported are recomputed in double, as the course's <c>np.linalg.norm</c> on float32 vectors.
 /// Searches are serialized per index and run on the workers of its <see cref="ExecutionContext"/>.
 /// </summary>
+/// <remarks>
+/// An index is a version: <see cref="Append"/>, <see cref="Without"/> and <see cref="Renamed"/> return a new one and
+/// leave this one answering exactly as before, so a search running on it never sees a change half made. Versions made
+/// one after another share one array: an append writes a row no older version reads, and a removal marks the identity
+/// removed in the new version's list of names, leaving its rows in place (searches skip them). When such dead rows
+/// exceed a quarter of the array, the removal that crosses the line compacts into a new array (the live rows in the same
+/// order), so the waste stays bounded and a removal costs O(identities), not a rebuild, until then.
+/// </remarks>
 public sealed class GalleryIndex : IParallelWork
 {
     private const int RowsPerItem = 8192;
     private readonly float[] _vectors; // rows [0, _rows) are this version's; later rows belong to newer versions
     private readonly int[] _owner;
-    private readonly int _rows;
+    private readonly int _rows;        // rows written for this version, dead ones included
+    private readonly int _dead;        // rows of identities removed in this version (skipped; dropped at the next compaction)
     private readonly Tail _tail;       // shared by the versions that share _vectors: how many rows are written
-    private readonly string[] _names;
+    private readonly string?[] _names; // by identity id; null: removed in this version
+    private readonly int _identities;  // names that are not null
     private Summary? _summary;         // identities' means and photo counts, made on first use (Mean and MeanDistance rules)
     private readonly int _dim;
     private readonly bool _unitVectors;
@@ -47,8 +57,7 @@ public sealed class GalleryIndex : IParallelWork
     /// a new <see cref="ExecutionContext"/>, whose workers are the shared pool). <paramref name="unitVectors"/> says whether
     /// the model's embeddings are L2-normalized (then an identity's mean is re-normalized for <see cref="IdentityRule.Mean"/>);
     /// it comes from the model, never from looking at the vectors. <paramref name="spareRows"/> rows of room are kept for
-    /// <see cref="Append"/> (a store that enrolls into a large loaded index then appends in place instead of copying it
-    /// at the first enroll; untouched room costs address space, not resident memory).
+    /// <see cref="Append"/> (untouched room costs address space, not resident memory).
     /// </summary>
     public GalleryIndex(IReadOnlyList<(string Name, IReadOnlyList<GalleryEntry> Entries)> identities, int dim, ExecutionContext? context = null, bool unitVectors = true,
         int spareRows = 0)
@@ -67,21 +76,25 @@ public sealed class GalleryIndex : IParallelWork
     {
     }
 
-    private GalleryIndex((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
-        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), new Tail(rows.Count), names,
+    // The first rows.Count rows of arrays that may hold room for more (a gallery being read into one array).
+    internal GalleryIndex((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
+        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), 0, new Tail(rows.Count), names, names.Length,
             dim, (context ??= new ExecutionContext()).Workers, context.Kernels, unitVectors)
     {
     }
 
-    private GalleryIndex(float[] vectors, int[] owner, int count, Tail tail, string[] names, int dim, WorkerPool workers, KernelSet kernels, bool unitVectors)
+    private GalleryIndex(float[] vectors, int[] owner, int count, int dead, Tail tail, string?[] names, int identities, int dim, WorkerPool workers, KernelSet kernels,
+        bool unitVectors)
     {
         _workers = workers;
         Kernels = kernels;
         _dim = dim;
         _names = names;
+        _identities = identities;
         _vectors = vectors;
         _owner = owner;
         _rows = count;
+        _dead = dead;
         _tail = tail;
         _unitVectors = unitVectors;
     }
@@ -92,7 +105,10 @@ public sealed class GalleryIndex : IParallelWork
     /// a rebuild: versions made one after another share one growing array (an older version never reads the rows a newer
     /// one added); appending to an older version than the newest copies first.
     /// </summary>
-    public GalleryIndex Append(string name, ReadOnlySpan<float> embedding)
+    public GalleryIndex Append(string name, ReadOnlySpan<float> embedding) => AppendRow(name, embedding, out _);
+
+    // Append, saying which row the vector went to.
+    internal GalleryIndex AppendRow(string name, ReadOnlySpan<float> embedding, out int row)
     {
         ArgumentNullException.ThrowIfNull(name);
         if (embedding.Length != _dim)
@@ -101,7 +117,7 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         int id = Array.IndexOf(_names, name);
-        string[] names = id >= 0 ? _names : [.. _names, name];
+        string?[] names = id >= 0 ? _names : [.. _names, name];
         if (id < 0)
         {
             id = _names.Length;
@@ -128,7 +144,67 @@ public sealed class GalleryIndex : IParallelWork
             tail.Rows = _rows + 1;
         }
 
-        return new GalleryIndex(vectors, owner, _rows + 1, tail, names, _dim, _workers, Kernels, _unitVectors);
+        row = _rows;
+        return new GalleryIndex(vectors, owner, _rows + 1, _dead, tail, names, names == _names ? _identities : _identities + 1, _dim, _workers, Kernels, _unitVectors);
+    }
+
+    /// <summary>
+    /// This index without identity <paramref name="name"/> and its vectors, leaving this index unchanged. Nothing is
+    /// copied but the list of names: the identity's rows stay where they are and every search of the new version skips
+    /// them, until they and earlier removals' rows exceed a quarter of the rows; then this removal compacts (one copy of
+    /// the live rows, in their order). Answers are those of an index rebuilt without the identity, ties included.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not in the index.</exception>
+    public GalleryIndex Without(string name) => WithoutIdentity(name, out _);
+
+    // Without, and for a compaction which row each old row moved to (-1: dropped); null when the rows stayed.
+    internal GalleryIndex WithoutIdentity(string name, out int[]? moved)
+    {
+        int id = name is null ? -1 : Array.IndexOf(_names, name);
+        if (id < 0)
+        {
+            throw new ArgumentException($"Cannot remove '{name}': not in the index.", nameof(name));
+        }
+
+        string?[] names = [.. _names];
+        names[id] = null;
+        int dead = _dead + _owner.AsSpan(0, _rows).Count(id);
+        moved = null;
+        if (dead * 4L <= _rows)
+        {
+            return new GalleryIndex(_vectors, _owner, _rows, dead, _tail, names, _identities - 1, _dim, _workers, Kernels, _unitVectors);
+        }
+
+        // Compaction: the live rows in their order (the same ties), the live names in their order (the same identity order).
+        var ids = new int[names.Length];
+        var live = new List<string>(_identities - 1);
+        for (int i = 0; i < names.Length; i++)
+        {
+            ids[i] = names[i] is null ? -1 : live.Count;
+            if (names[i] is { } kept)
+            {
+                live.Add(kept);
+            }
+        }
+
+        int rows = _rows - dead;
+        int capacity = rows + Math.Max(16, rows / 4);
+        var vectors = new float[capacity * _dim];
+        var owner = new int[capacity];
+        moved = new int[_rows];
+        int to = 0;
+        for (int r = 0; r < _rows; r++)
+        {
+            int newId = ids[_owner[r]];
+            moved[r] = newId < 0 ? -1 : to;
+            if (newId >= 0)
+            {
+                Array.Copy(_vectors, r * _dim, vectors, to * _dim, _dim);
+                owner[to++] = newId;
+            }
+        }
+
+        return new GalleryIndex(vectors, owner, rows, 0, new Tail(rows), [.. live], live.Count, _dim, _workers, Kernels, _unitVectors);
     }
 
     /// <summary>
@@ -138,27 +214,38 @@ public sealed class GalleryIndex : IParallelWork
     /// <exception cref="ArgumentException"><paramref name="name"/> is not in the index or <paramref name="newName"/> already is.</exception>
     public GalleryIndex Renamed(string name, string newName)
     {
-        int id = Array.IndexOf(_names, name);
-        if (id < 0 || Array.IndexOf(_names, newName) >= 0)
+        int id = name is null ? -1 : Array.IndexOf(_names, name);
+        if (id < 0 || newName is null || Array.IndexOf(_names, newName) >= 0)
         {
             throw new ArgumentException($"Cannot rename '{name}' to '{newName}': the first is not in the index or the second already is.", nameof(name));
         }
 
-        string[] names = [.. _names];
+        string?[] names = [.. _names];
         names[id] = newName;
-        return new GalleryIndex(_vectors, _owner, _rows, _tail, names, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
+        return new GalleryIndex(_vectors, _owner, _rows, _dead, _tail, names, _identities, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
     }
+
+    // The same version searched with another mean rule (the model says whether its vectors are unit vectors); the
+    // arrays are shared, the search state is the view's own.
+    internal GalleryIndex WithUnitVectors(bool unitVectors) =>
+        new(_vectors, _owner, _rows, _dead, _tail, _names, _identities, _dim, _workers, Kernels, unitVectors) { _summary = unitVectors == _unitVectors ? _summary : null };
+
+    // The vector of row r (a row of this version: a gallery's photos refer to their rows).
+    internal ReadOnlySpan<float> Row(int r) => _vectors.AsSpan(r * _dim, _dim);
 
     private static int Validated((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim)
     {
         ArgumentNullException.ThrowIfNull(names);
-        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || rows.Owner.Take(rows.Count).Any(o => (uint)o >= (uint)names.Length))
+        if (dim < 1 || rows.Vectors.Length != rows.Owner.Length * dim || (uint)rows.Count > (uint)rows.Owner.Length
+            || rows.Owner.Take(rows.Count).Any(o => (uint)o >= (uint)names.Length) || names.Any(n => n is null))
         {
             throw new ArgumentException($"{rows.Vectors.Length} values and {rows.Owner.Length} owners do not make {dim}-d rows of {names.Length} identities.");
         }
 
         return rows.Count;
     }
+
+    private bool IsLive(int r) => _dead == 0 || _names[_owner[r]] is not null;
 
     // Every identity's mean (re-normalized for unit-vector models) and photo count, summed in double in row order: the
     // same numbers whichever way the rows arrived (built at once or appended one by one). One pass over the rows, made
@@ -174,6 +261,11 @@ public sealed class GalleryIndex : IParallelWork
         var counts = new int[_names.Length];
         for (int r = 0; r < _rows; r++)
         {
+            if (!IsLive(r))
+            {
+                continue;
+            }
+
             int id = _owner[r];
             counts[id]++;
             for (int j = 0; j < _dim; j++)
@@ -222,11 +314,11 @@ public sealed class GalleryIndex : IParallelWork
         return (vectors, owner, rows);
     }
 
-    /// <summary>Number of vectors.</summary>
-    public int Count => _rows;
+    /// <summary>Number of vectors (of identities in this version).</summary>
+    public int Count => _rows - _dead;
 
     /// <summary>Number of identities.</summary>
-    public int IdentityCount => _names.Length;
+    public int IdentityCount => _identities;
 
     /// <summary>Kernels the search runs (default: the context's).</summary>
     public KernelSet Kernels { get; init; }
@@ -239,26 +331,37 @@ public sealed class GalleryIndex : IParallelWork
             throw new ArgumentException($"Query has {query.Length} values, the gallery holds {_dim}-d vectors.");
         }
 
-        var result = new (string Name, double Distance)[_names.Length];
+        // In identity order, removed identities left out: the array a rebuilt index would sort.
+        var result = new (string Name, double Distance)[_identities];
+        int at = 0;
         if (rule == IdentityRule.MeanDistance)
         {
             var sums = new double[_names.Length];
             for (int r = 0; r < _rows; r++)
             {
-                sums[_owner[r]] += ElementwiseOps.Distance(_vectors.AsSpan(r * _dim, _dim), query);
+                if (IsLive(r))
+                {
+                    sums[_owner[r]] += ElementwiseOps.Distance(_vectors.AsSpan(r * _dim, _dim), query);
+                }
             }
 
             for (int id = 0; id < _names.Length; id++)
             {
-                int count = Summarize().Counts[id];
-                result[id] = (_names[id], count == 0 ? double.PositiveInfinity : sums[id] / count);
+                if (_names[id] is { } name)
+                {
+                    int count = Summarize().Counts[id];
+                    result[at++] = (name, count == 0 ? double.PositiveInfinity : sums[id] / count);
+                }
             }
         }
         else if (rule == IdentityRule.Mean)
         {
             for (int id = 0; id < _names.Length; id++)
             {
-                result[id] = (_names[id], ElementwiseOps.Distance(Summarize().Means.AsSpan(id * _dim, _dim), query));
+                if (_names[id] is { } name)
+                {
+                    result[at++] = (name, ElementwiseOps.Distance(Summarize().Means.AsSpan(id * _dim, _dim), query));
+                }
             }
         }
         else
@@ -266,7 +369,10 @@ public sealed class GalleryIndex : IParallelWork
             var (best, _) = BestRowPerIdentity(query);
             for (int id = 0; id < _names.Length; id++)
             {
-                result[id] = (_names[id], best[id] < 0 ? double.PositiveInfinity : ElementwiseOps.Distance(_vectors.AsSpan(best[id] * _dim, _dim), query));
+                if (_names[id] is { } name)
+                {
+                    result[at++] = (name, best[id] < 0 ? double.PositiveInfinity : ElementwiseOps.Distance(_vectors.AsSpan(best[id] * _dim, _dim), query));
+                }
             }
         }
 
@@ -288,7 +394,7 @@ public sealed class GalleryIndex : IParallelWork
         {
             _query = q = query.ToArray();
             EnsureScratch();
-            int items = (Count + RowsPerItem - 1) / RowsPerItem;
+            int items = (_rows + RowsPerItem - 1) / RowsPerItem;
             if (_itemTop.Length < items * 2)
             {
                 _itemTop = new int[items * 2];
@@ -309,14 +415,14 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        (string, double)? Describe(int row) => row < 0 ? null : (_names[_owner[row]], ElementwiseOps.Distance(_vectors.AsSpan(row * _dim, _dim), q));
+        (string, double)? Describe(int row) => row < 0 ? null : (_names[_owner[row]]!, ElementwiseOps.Distance(_vectors.AsSpan(row * _dim, _dim), q));
         return (Describe(first), Describe(second));
     }
 
     void IParallelWork.Execute(int item, int worker)
     {
         int start = item * RowsPerItem;
-        int rows = Math.Min(RowsPerItem, Count - start);
+        int rows = Math.Min(RowsPerItem, _rows - start);
         var distances = _scratch.AsSpan(start, rows);
         VectorSearch.SquaredDistances(_vectors.AsSpan(start * _dim, rows * _dim), _dim, _query, distances, Kernels);
         if (!_findTopTwo)
@@ -327,7 +433,10 @@ public sealed class GalleryIndex : IParallelWork
         int best = -1, next = -1;
         for (int r = start; r < start + rows; r++)
         {
-            Consider(r, ref best, ref next);
+            if (IsLive(r))
+            {
+                Consider(r, ref best, ref next);
+            }
         }
 
         _itemTop[2 * item] = best;
@@ -375,12 +484,17 @@ public sealed class GalleryIndex : IParallelWork
         {
             _query = query.ToArray();
             EnsureScratch();
-            _workers.Run(this, (Count + RowsPerItem - 1) / RowsPerItem);
+            _workers.Run(this, (_rows + RowsPerItem - 1) / RowsPerItem);
             var best = new int[_names.Length];
             var squared = new float[_names.Length];
             Array.Fill(best, -1);
-            for (int r = 0; r < Count; r++)
+            for (int r = 0; r < _rows; r++)
             {
+                if (!IsLive(r))
+                {
+                    continue;
+                }
+
                 int id = _owner[r];
                 if (best[id] < 0 || _scratch[r] < squared[id])
                 {

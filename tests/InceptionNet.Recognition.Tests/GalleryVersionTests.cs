@@ -65,9 +65,9 @@ public sealed class GalleryVersionTests
     [Fact]
     public void Spare_rows_change_no_answer_and_appends_fill_them_before_growing()
     {
-        var gallery = Gallery.FromIdentities("db/c", Stamp, null, null, [new Identity("ada", [Entry(0.1f)]), new Identity("bob", [Entry(0.9f)])]);
-        var spare = gallery.BuildIndex(unitVectors: false, spareRows: 3);
-        var exact = gallery.BuildIndex(unitVectors: false);
+        Identity[] people = [new Identity("ada", [Entry(0.1f)]), new Identity("bob", [Entry(0.9f)])];
+        var spare = Gallery.FromIdentities("db/c", Stamp, null, null, people, spareRows: 3).BuildIndex(unitVectors: false);
+        var exact = Gallery.FromIdentities("db/c", Stamp, null, null, people).BuildIndex(unitVectors: false);
         for (int i = 0; i < 6; i++)
         {
             spare = spare.Append(i % 2 == 0 ? "ada" : $"new{i}", Entry(0.1f * i).Embedding);
@@ -86,6 +86,6 @@ public sealed class GalleryVersionTests
             }
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => gallery.BuildIndex(spareRows: -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gallery.FromIdentities("db/c", Stamp, null, null, people, spareRows: -1));
     }
 }

@@ -101,8 +101,8 @@ public sealed class JsonFileGalleryStore : IGalleryStore
 
     /// <inheritdoc />
     /// <remarks>
-    /// The new snapshot's index is the previous one with the photos appended (no rebuild), unless the file was changed
-    /// by another process since this one last read or wrote it.
+    /// The new snapshot's index is a view of the written gallery's own rows (read once under the writer lock): nothing
+    /// is rebuilt or copied after the write.
     /// </remarks>
     public Task<int> EnrollAsync(string name, string person, IReadOnlyList<(string Source, FaceEncoding Encoding)> photos, CancellationToken cancellation) =>
         Change(name, writer =>
@@ -110,16 +110,7 @@ public sealed class JsonFileGalleryStore : IGalleryStore
             IGalleryStore.ValidatePerson(person);
             writer.Enroll(person, photos, _pipeline.Encoder.DefaultThreshold);
             return writer.Gallery.Get(person).Entries.Count;
-        }, cancellation, previous =>
-        {
-            var index = previous;
-            foreach (var (_, encoding) in photos)
-            {
-                index = index.Append(person, encoding.Embedding);
-            }
-
-            return index;
-        });
+        }, cancellation);
 
     /// <inheritdoc />
     public Task RemoveAsync(string name, string person, CancellationToken cancellation) =>
@@ -151,9 +142,9 @@ public sealed class JsonFileGalleryStore : IGalleryStore
         {
             writer.SetThreshold(threshold);
             return 0;
-        }, cancellation, previous => previous);
+        }, cancellation);
 
-    private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation, Func<GalleryIndex, GalleryIndex>? incremental = null) =>
+    private async Task<T> Change<T>(string name, Func<GalleryWriter, T> change, CancellationToken cancellation) =>
         await WithWriter(name, () =>
         {
             string path = PathOf(name);
@@ -162,13 +153,11 @@ public sealed class JsonFileGalleryStore : IGalleryStore
                 throw ApiException.NotFound($"collection '{name}' does not exist");
             }
 
-            var before = Get(name); // refuses a file made with another model before anything is changed
+            Get(name); // refuses a file made with another model before anything is changed
             using var writer = Gallery.OpenForWrite(path, _pipeline.Stamp, TimeSpan.FromSeconds(10), _pipeline.Input.Id);
-            // Under the lock: is the file still the one our snapshot was read from or written as?
-            bool ours = _open.TryGetValue(name, out var entry) && entry.Stamp == StampOf(path) && ReferenceEquals(entry.Snapshot, before);
             var result = change(writer);
             writer.Commit();
-            Publish(name, path, writer.Gallery, ours && incremental is not null ? incremental(before.Recognizer.Index) : null);
+            Publish(name, path, writer.Gallery);
             return result;
         }, cancellation).ConfigureAwait(false);
 
@@ -192,11 +181,11 @@ public sealed class JsonFileGalleryStore : IGalleryStore
         }
     }
 
-    private void Publish(string name, string path, Gallery gallery, GalleryIndex? index = null)
+    // The recognizer's index is a view of the gallery's rows: publishing copies no vector.
+    private void Publish(string name, string path, Gallery gallery)
     {
         var stamp = StampOf(path)!.Value;
-        var recognizer = index is null ? _pipeline.Recognizer(gallery, _options) : new FaceRecognizer(_pipeline.Encoder, gallery, index, _options);
-        _open[name] = new Entry(stamp, new CollectionSnapshot(name, gallery, recognizer));
+        _open[name] = new Entry(stamp, new CollectionSnapshot(name, gallery, _pipeline.Recognizer(gallery, _options)));
     }
 
     private CollectionSnapshot Load(string name, string path)

@@ -162,7 +162,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
             {
                 try
                 {
-                    return (n, service.Collections.Get(n).Gallery.Identities.Count);
+                    return (n, service.Collections.Get(n).Gallery.IdentityCount);
                 }
                 catch (ApiException)
                 {
@@ -207,7 +207,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
             bool created = await service.Collections.CreateAsync(Collection(ctx), ctx.RequestAborted).ConfigureAwait(false);
             var snapshot = service.Collections.Get(Collection(ctx));
             return new Outcome(created ? 201 : 200, new CollectionResponse(snapshot.Name, service.Pipeline.Model.Id, service.Pipeline.Input.Id,
-                snapshot.Gallery.Identities.Count, created), created ? "created" : "exists");
+                snapshot.Gallery.IdentityCount, created), created ? "created" : "exists");
         }));
         app.MapDelete(C, ctx => Handle(ctx, "DELETE /v1/collections/{c}", ApiScope.Admin, Collection(ctx), async _ =>
         {

@@ -17,11 +17,18 @@ namespace InceptionNet.Server.Collections.Postgres;
 /// <remarks>
 /// <para>Writes: each enroll, remove, rename, create or delete is one transaction that also appends a row to
 /// <c>changes</c> (its sequence number) and notifies <see cref="PostgresLocation.Channel"/>. Writers take one advisory
-/// lock for the transaction, so sequence numbers become visible in order and "everything after N" never skips one.</para>
+/// lock for the transaction, so sequence numbers become visible in order and "everything after N" never skips one.
+/// That lock is one for every collection on purpose: a lock per collection would let a change to one collection commit
+/// before a change to another that took a smaller number, and a follower reading "everything after N" in between
+/// would step over the smaller one for good. Per-collection writes need per-collection sequence numbers (and a
+/// follower position per collection), which is the shard design of bench/results/postgres.md, not a lock key.</para>
 /// <para>Reads never touch the database. Each instance loads every collection at start (one consistent snapshot and
 /// its sequence number), then applies the changes after it, in order: when notified, every few seconds anyway, after
-/// each of its own writes, and after a reconnect. An enroll appends to the index (no rebuild); a rename shares the
-/// vectors; a remove rebuilds the one collection's index.</para>
+/// each of its own writes, and after a reconnect. An enroll appends rows to the gallery's index, a rename shares the
+/// vectors, a remove marks the person's rows removed (see <see cref="GalleryIndex.Without"/>): nothing is rebuilt.</para>
+/// <para>The change log is pruned as it is written (<see cref="ChangeRetention"/>), and the last pruned number is kept
+/// in <c>changes_pruned</c>. An instance that comes back after changes it had not applied were pruned cannot catch up
+/// change by change; it sees that and reloads every collection from one snapshot instead.</para>
 /// <para>While the database is unreachable, identify and verify answer from memory, writes get 503 (retry after 1 s),
 /// and the follower reconnects by itself and catches up from its sequence number.</para>
 /// </remarks>
@@ -41,12 +48,16 @@ public sealed class PostgresGalleryStore : IGalleryStore
     private readonly SemaphoreSlim _apply = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private Task _follower = Task.CompletedTask;
+    private readonly ChangeRetention _retention;
     private long _applied;
+    private long _writes;
     private int _notified;
     private volatile bool _connected;
 
-    private PostgresGalleryStore(NpgsqlDataSource source, NpgsqlConnectionStringBuilder settings, IFaceEncoder encoder, string faceInput, RecognitionOptions? options, TextWriter log)
+    private PostgresGalleryStore(NpgsqlDataSource source, NpgsqlConnectionStringBuilder settings, IFaceEncoder encoder, string faceInput, RecognitionOptions? options, TextWriter log,
+        ChangeRetention retention)
     {
+        _retention = retention;
         _source = source;
         // The data source hides the password from its ConnectionString, so the follower's is made from the settings.
         _feed = new NpgsqlSlimDataSourceBuilder(new NpgsqlConnectionStringBuilder(settings.ConnectionString) { ApplicationName = settings.ApplicationName + " follower" }.ConnectionString).Build();
@@ -70,20 +81,22 @@ public sealed class PostgresGalleryStore : IGalleryStore
     /// <summary>
     /// Connects to <paramref name="store"/>, checks its schema, loads every collection and starts following changes.
     /// Searches run with <paramref name="encoder"/>'s model; collections of another model or face input are listed but
-    /// refused (409) like gallery files.
+    /// refused (409) like gallery files. This instance's writes prune the change log as <paramref name="retention"/>
+    /// says (default <see cref="ChangeRetention.Default"/>).
     /// </summary>
     /// <exception cref="GalleryStoreException">Bad address, unreachable, or a schema that is not this build's.</exception>
     public static async Task<PostgresGalleryStore> OpenAsync(string store, IFaceEncoder encoder, string faceInput, RecognitionOptions? options = null,
-        TextWriter? log = null, CancellationToken cancellation = default)
+        TextWriter? log = null, ChangeRetention? retention = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentException.ThrowIfNullOrWhiteSpace(faceInput);
+        retention ??= ChangeRetention.Default;
         var settings = PostgresLocation.Parse(store);
         var source = new NpgsqlSlimDataSourceBuilder(settings.ConnectionString).Build();
         try
         {
             await PostgresSchema.CheckAsync(source, cancellation).ConfigureAwait(false);
-            var opened = new PostgresGalleryStore(source, settings, encoder, faceInput, options, log ?? TextWriter.Null);
+            var opened = new PostgresGalleryStore(source, settings, encoder, faceInput, options, log ?? TextWriter.Null, retention);
             await PostgresSchema.Guard(source, () => opened.LoadAsync(cancellation)).ConfigureAwait(false);
             opened._connected = true;
             opened._follower = Task.Run(() => opened.FollowAsync(opened._stop.Token), CancellationToken.None);
@@ -340,6 +353,11 @@ public sealed class PostgresGalleryStore : IGalleryStore
             }
 
             (result, seq) = await body(connection, transaction).ConfigureAwait(false);
+            if (seq > 0 && Interlocked.Increment(ref _writes) % _retention.Every == 0)
+            {
+                await PruneAsync(connection, _retention, cancellation).ConfigureAwait(false);
+            }
+
             if (seq > 0)
             {
                 await using var notify = new NpgsqlCommand($"SELECT pg_notify('{PostgresLocation.Channel}', @s)", connection);
@@ -394,6 +412,33 @@ public sealed class PostgresGalleryStore : IGalleryStore
         return (long)(await insert.ExecuteScalarAsync(cancellation).ConfigureAwait(false))!;
     }
 
+    // Deletes the changes older than the retention keeps (in the writer's transaction, under the writers' lock) and
+    // records the last number deleted, so an instance that had not applied them knows it must reload.
+    internal static async Task PruneAsync(NpgsqlConnection connection, ChangeRetention retention, CancellationToken cancellation)
+    {
+        // now() is this transaction's start: the change it just wrote is never older than an age of zero.
+        await using var prune = new NpgsqlCommand("""
+            WITH cut AS (
+                SELECT max(seq) AS through FROM changes
+                WHERE at < now() - make_interval(secs => @age) AND seq <= (SELECT max(seq) FROM changes) - @rows),
+            gone AS (DELETE FROM changes WHERE seq <= (SELECT through FROM cut))
+            UPDATE changes_pruned SET through = (SELECT through FROM cut) WHERE (SELECT through FROM cut) > through
+            """, connection);
+        prune.Parameters.AddWithValue("age", retention.Age.TotalSeconds);
+        prune.Parameters.AddWithValue("rows", (long)retention.Rows);
+        await prune.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+    }
+
+    // The change number a snapshot of the database stands at: its last change, or the last pruned one when every
+    // change has been pruned since.
+    private static async Task<(long Seq, long Pruned)> PositionAsync(NpgsqlConnection connection, CancellationToken cancellation)
+    {
+        await using var read = new NpgsqlCommand("SELECT greatest(coalesce((SELECT max(seq) FROM changes), 0), through), through FROM changes_pruned", connection);
+        await using var reader = await read.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
+        await reader.ReadAsync(cancellation).ConfigureAwait(false);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
     // Every collection as of one snapshot, and the sequence number of that snapshot.
     private async Task<bool> LoadAsync(CancellationToken cancellation)
     {
@@ -402,14 +447,7 @@ public sealed class PostgresGalleryStore : IGalleryStore
         {
             await using var connection = await _source.OpenConnectionAsync(cancellation).ConfigureAwait(false);
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellation).ConfigureAwait(false);
-            await using var last = new NpgsqlCommand("SELECT coalesce(max(seq), 0) FROM changes", connection);
-            long seq = (long)(await last.ExecuteScalarAsync(cancellation).ConfigureAwait(false))!;
-            foreach (var gallery in await PostgresGalleries.ReadAsync(connection, null, seq, cancellation).ConfigureAwait(false))
-            {
-                _collections[CollectionOf(gallery)] = Make(gallery, gallery.BuildIndex(_encoder.NormalizesEmbedding, Spare(gallery)));
-            }
-
-            Interlocked.Exchange(ref _applied, seq);
+            await ReloadAsync(connection, cancellation).ConfigureAwait(false);
             await transaction.CommitAsync(cancellation).ConfigureAwait(false);
             return true;
         }
@@ -417,6 +455,27 @@ public sealed class PostgresGalleryStore : IGalleryStore
         {
             _apply.Release();
         }
+    }
+
+    // Every collection afresh from the connection's snapshot (at start, or when the changes this instance had not
+    // applied were pruned); collections gone from the database are dropped. Returns the snapshot's change number.
+    private async Task<long> ReloadAsync(NpgsqlConnection connection, CancellationToken cancellation)
+    {
+        var (seq, _) = await PositionAsync(connection, cancellation).ConfigureAwait(false);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var gallery in await PostgresGalleries.ReadAsync(connection, null, seq, roomToGrow: true, cancellation).ConfigureAwait(false))
+        {
+            names.Add(CollectionOf(gallery));
+            _collections[CollectionOf(gallery)] = Make(gallery);
+        }
+
+        foreach (string gone in _collections.Keys.Where(n => !names.Contains(n)).ToList())
+        {
+            _collections.TryRemove(gone, out _);
+        }
+
+        Interlocked.Exchange(ref _applied, seq);
+        return seq;
     }
 
     // LISTEN on one connection; every notification (and every few seconds anyway) applies the changes after _applied.
@@ -494,6 +553,17 @@ public sealed class PostgresGalleryStore : IGalleryStore
             {
                 await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellation).ConfigureAwait(false);
                 long after = AppliedSequence;
+                var (_, pruned) = await PositionAsync(connection, cancellation).ConfigureAwait(false);
+                if (pruned > after)
+                {
+                    // Changes after ours are gone from the log: applying what is left would silently miss them.
+                    _log.WriteLine($"info: {_where}: changes up to {pruned} were pruned before this instance (at {after}) applied them; reloading every collection");
+                    long reloaded = await ReloadAsync(connection, cancellation).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellation).ConfigureAwait(false);
+                    _log.WriteLine($"info: {_where}: reloaded every collection at change {reloaded}");
+                    continue;
+                }
+
                 var changes = new List<(long Seq, string Collection, string Kind, string? Person, string? NewName)>();
                 await using (var read = new NpgsqlCommand("SELECT seq, collection, kind, person, new_name FROM changes WHERE seq > @after ORDER BY seq LIMIT 10000", connection))
                 {
@@ -559,10 +629,10 @@ public sealed class PostgresGalleryStore : IGalleryStore
         switch (change.Kind)
         {
             case "create":
-                var created = await PostgresGalleries.ReadAsync(connection, change.Collection, change.Seq, cancellation).ConfigureAwait(false);
+                var created = await PostgresGalleries.ReadAsync(connection, change.Collection, change.Seq, roomToGrow: true, cancellation).ConfigureAwait(false);
                 if (created.Count == 1)
                 {
-                    _collections[change.Collection] = Make(created[0], created[0].BuildIndex(_encoder.NormalizesEmbedding, Spare(created[0])));
+                    _collections[change.Collection] = Make(created[0]);
                 }
 
                 break;
@@ -570,17 +640,10 @@ public sealed class PostgresGalleryStore : IGalleryStore
                 _collections.TryRemove(change.Collection, out _);
                 break;
             case "enroll" when live is not null && photos.TryGetValue(change.Seq, out var entries) && change.Person is { } person:
-                var index = live.Index;
-                foreach (var entry in entries)
-                {
-                    index = index.Append(person, entry.Embedding);
-                }
-
-                _collections[change.Collection] = Make(live.Gallery.WithPhotos(person, entries), index);
+                _collections[change.Collection] = Make(live.Gallery.WithPhotos(person, entries));
                 break;
             case "remove" when live is not null && change.Person is { } person && live.Gallery.Contains(person):
-                var without = live.Gallery.Without(person);
-                _collections[change.Collection] = Make(without, without.BuildIndex(_encoder.NormalizesEmbedding, Spare(without)));
+                _collections[change.Collection] = Make(live.Gallery.Without(person));
                 break;
             case "threshold" when live is not null:
                 // The value as it is now: a later threshold change re-applies the same way, so instances converge.
@@ -588,18 +651,19 @@ public sealed class PostgresGalleryStore : IGalleryStore
                 {
                     read.Parameters.AddWithValue("n", change.Collection);
                     double? value = await read.ExecuteScalarAsync(cancellation).ConfigureAwait(false) is double d ? d : null;
-                    _collections[change.Collection] = Make(live.Gallery.WithThreshold(value), live.Index);
+                    _collections[change.Collection] = Make(live.Gallery.WithThreshold(value));
                 }
 
                 break;
             case "rename" when live is not null && change.Person is { } person && change.NewName is { } newName
                 && live.Gallery.Contains(person) && !live.Gallery.Contains(newName):
-                _collections[change.Collection] = Make(live.Gallery.WithRenamed(person, newName), live.Index.Renamed(person, newName));
+                _collections[change.Collection] = Make(live.Gallery.WithRenamed(person, newName));
                 break;
         }
     }
 
-    private Live Make(Gallery gallery, GalleryIndex index)
+    // The recognizer searches a view of the gallery's own rows: a new version costs its change, not a copy.
+    private Live Make(Gallery gallery)
     {
         try
         {
@@ -608,16 +672,13 @@ public sealed class PostgresGalleryStore : IGalleryStore
         }
         catch (GalleryException ex)
         {
-            return new Live(gallery, index, null, ex.Message);
+            return new Live(gallery, null, ex.Message);
         }
 
-        return new Live(gallery, index, new CollectionSnapshot(CollectionOf(gallery), gallery, new FaceRecognizer(_encoder, gallery, index, _options)), null);
+        return new Live(gallery, new CollectionSnapshot(CollectionOf(gallery), gallery, new FaceRecognizer(_encoder, gallery, _options)), null);
     }
-
-    // Room for a quarter more photos: enrolls after a load append in place instead of copying the whole index first.
-    private static int Spare(Gallery gallery) => Math.Max(64, gallery.EntryCount / 4);
 
     private static string CollectionOf(Gallery gallery) => gallery.Path[(gallery.Path.LastIndexOf('/') + 1)..];
 
-    private sealed record Live(Gallery Gallery, GalleryIndex Index, CollectionSnapshot? Snapshot, string? Refusal);
+    private sealed record Live(Gallery Gallery, CollectionSnapshot? Snapshot, string? Refusal);
 }

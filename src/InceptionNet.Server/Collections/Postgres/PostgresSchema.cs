@@ -12,7 +12,8 @@ public static class PostgresSchema
     /// <summary>
     /// The migrations, version 1 first. Vectors are <c>bytea</c>: the float32 values' little-endian bytes, exactly as
     /// the gallery file's base64 holds them, so a round trip is bit-identical. <c>changes.seq</c> orders every write;
-    /// a photo records the change that added it, which is how instances catch up.
+    /// a photo records the change that added it, which is how instances catch up. <c>changes_pruned</c> (one row)
+    /// holds the last change number deleted from <c>changes</c>.
     /// </summary>
     private static readonly string[] Migrations =
     [
@@ -51,6 +52,13 @@ public static class PostgresSchema
             embedding bytea NOT NULL);
         CREATE INDEX photos_person ON photos (person_id);
         CREATE INDEX photos_change ON photos (change_seq);
+        """,
+        // 2: the change log is pruned (ChangeRetention); the last number pruned tells a returning instance to reload.
+        """
+        CREATE TABLE changes_pruned (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            through bigint NOT NULL CHECK (through >= 0));
+        INSERT INTO changes_pruned (through) VALUES (0);
         """,
     ];
 
