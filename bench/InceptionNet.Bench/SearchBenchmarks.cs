@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using InceptionNet.Recognition;
+using InceptionNet.Tensors;
 
 namespace InceptionNet.Bench;
 
@@ -13,11 +14,24 @@ public class SearchBenchmarks
     [Params(10_000, 100_000, 1_000_000)]
     public int N { get; set; }
 
+    private float[] _vectors = [];
+    private int[] _owner = [];
+    private float[] _distances = [];
+
     [GlobalSetup]
-    public void Setup() => (_index, _query) = Build(N);
+    public void Setup()
+    {
+        (_index, _query) = Build(N);
+        _vectors = RandomUnitVectors(N, 128);
+        _owner = Enumerable.Range(0, N).ToArray();
+        _distances = new float[N];
+    }
 
     [Benchmark(Description = "identify (top two identities)")]
     public double Identify() => _index.TopTwo(_query).Best!.Value.Distance;
+
+    [Benchmark(Description = "VectorSearch.NearestTwo (inline below 2^21 values)")]
+    public int NearestTwo() => VectorSearch.NearestTwo(_vectors, 128, _query, _owner, _distances, KernelSet.Default, WorkerPool.Shared).Nearest;
 
     internal static (GalleryIndex Index, float[] Query) Build(int n)
     {

@@ -72,6 +72,8 @@ public sealed class MtcnnDetector
     private readonly float[][] _resized;      // per worker: a level resized, before transposition
     private readonly double[][] _cropSource;  // per worker: a box cut from the image, zero-padded
     private readonly double[][] _cropResized; // per worker: that box resized to the network input
+    private readonly ResizeScratch<float>[] _levelScratch; // per worker: the resize tables of a pyramid level
+    private readonly ResizeScratch<double>[] _cropScratch; // per worker: the resize tables of a crop
     private readonly float[][] _pnetOut = new float[2][];
     private readonly float[][] _pnetMap = [[], []];  // P-Net's heads over a whole level, gathered from its bands
 
@@ -105,8 +107,12 @@ public sealed class MtcnnDetector
         _resized = new float[workers][];
         _cropSource = new double[workers][];
         _cropResized = new double[workers][];
+        _levelScratch = new ResizeScratch<float>[workers];
+        _cropScratch = new ResizeScratch<double>[workers];
         for (int i = 0; i < workers; i++)
         {
+            _levelScratch[i] = new ResizeScratch<float>();
+            _cropScratch[i] = new ResizeScratch<double>();
             _resized[i] = [];
             _cropSource[i] = [];
             _cropResized[i] = [];
@@ -171,6 +177,17 @@ public sealed class MtcnnDetector
             for (int i = 0; i < _levels.Length; i++)
             {
                 _levels[i] ??= [];
+            }
+        }
+
+        // Every worker's buffers are sized for every level first: which worker takes which level changes from photo to
+        // photo, and a worker meeting the largest level for the first time would otherwise allocate it mid-run.
+        for (int worker = 0; worker < _resized.Length; worker++)
+        {
+            foreach (var (hs, ws) in _sizes)
+            {
+                Grow(ref _resized[worker], hs * ws * 3);
+                _levelScratch[worker].Reserve(w, h, 3, ws, hs);
             }
         }
 
@@ -374,6 +391,25 @@ public sealed class MtcnnDetector
     {
         var target = Grow(ref batch, boxes.Count * size * size * 3);
         (_cropBoxes, _cropSize, _cropBatch) = (boxes, size, target);
+
+        // Every worker's crop buffers are sized for the largest kept box first (as the pyramid's, in DetectLocked).
+        int widest = 1, tallest = 1, largest = 0;
+        foreach (var b in boxes)
+        {
+            int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
+            if (tmpw > 0 && tmph > 0 && tmph * tmpw * 3 <= MaxKeptCropValues)
+            {
+                (widest, tallest, largest) = (Math.Max(widest, tmpw), Math.Max(tallest, tmph), Math.Max(largest, tmph * tmpw * 3));
+            }
+        }
+
+        for (int worker = 0; worker < _cropSource.Length; worker++)
+        {
+            Grow(ref _cropSource[worker], largest);
+            Grow(ref _cropResized[worker], size * size * 3);
+            _cropScratch[worker].Reserve(widest, tallest, 3, size, size);
+        }
+
         _networks.Workers.Run(_cropJob, boxes.Count);
         return target;
     }
@@ -439,7 +475,7 @@ public sealed class MtcnnDetector
         }
 
         var resized = Grow(ref _cropResized[worker], size * size * 3);
-        OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size, resized);
+        OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size, resized, _cropScratch[worker]);
         for (int yy = 0; yy < size; yy++)
         {
             for (int xx = 0; xx < size; xx++)
@@ -457,7 +493,7 @@ public sealed class MtcnnDetector
     {
         var (hs, ws) = _sizes[i];
         var level = Grow(ref _resized[worker], hs * ws * 3);
-        OpenCvResize.Area<float>(_image.AsSpan(0, _width * _height * 3), _width, _height, 3, ws, hs, level);
+        OpenCvResize.Area<float>(_image.AsSpan(0, _width * _height * 3), _width, _height, 3, ws, hs, level, _levelScratch[worker]);
         var input = Grow(ref _levels[i], hs * ws * 3);
         for (int y = 0; y < hs; y++)
         {

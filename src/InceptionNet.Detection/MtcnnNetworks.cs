@@ -56,20 +56,20 @@ public sealed class MtcnnNetworks
                 Conv(det1, "conv1", 3, 3, 10).WithPrelu(Slopes(det1, "PReLU1", 10)), PoolLayer.Max(2, 2, PaddingMode.Same),
                 Conv(det1, "conv2", 10, 3, 16).WithPrelu(Slopes(det1, "PReLU2", 16)),
                 Conv(det1, "conv3", 16, 3, 32).WithPrelu(Slopes(det1, "PReLU3", 32))),
-            [Conv(det1, "conv4-1", 32, 1, 2), Conv(det1, "conv4-2", 32, 1, 4)], gate, own);
+            Heads(det1, dense: false, 32, ("conv4-1", 2), ("conv4-2", 4)), [2, 4], gate, own);
         var rnet = new Net(new Sequential(
                 Conv(det2, "conv1", 3, 3, 28).WithPrelu(Slopes(det2, "prelu1", 28)), PoolLayer.Max(3, 2, PaddingMode.Same),
                 Conv(det2, "conv2", 28, 3, 48).WithPrelu(Slopes(det2, "prelu2", 48)), PoolLayer.Max(3, 2, PaddingMode.Valid),
                 Conv(det2, "conv3", 48, 2, 64).WithPrelu(Slopes(det2, "prelu3", 64)), new FlattenLayer(),
                 Dense(det2, "conv4", 576, 128).WithPrelu(Slopes(det2, "prelu4", 128))),
-            [Dense(det2, "conv5-1", 128, 2), Dense(det2, "conv5-2", 128, 4)], gate, own);
+            Heads(det2, dense: true, 128, ("conv5-1", 2), ("conv5-2", 4)), [2, 4], gate, own);
         var onet = new Net(new Sequential(
                 Conv(det3, "conv1", 3, 3, 32).WithPrelu(Slopes(det3, "prelu1", 32)), PoolLayer.Max(3, 2, PaddingMode.Same),
                 Conv(det3, "conv2", 32, 3, 64).WithPrelu(Slopes(det3, "prelu2", 64)), PoolLayer.Max(3, 2, PaddingMode.Valid),
                 Conv(det3, "conv3", 64, 3, 64).WithPrelu(Slopes(det3, "prelu3", 64)), PoolLayer.Max(2, 2, PaddingMode.Same),
                 Conv(det3, "conv4", 64, 2, 128).WithPrelu(Slopes(det3, "prelu4", 128)), new FlattenLayer(),
                 Dense(det3, "conv5", 1152, 256).WithPrelu(Slopes(det3, "prelu5", 256))),
-            [Dense(det3, "conv6-1", 256, 2), Dense(det3, "conv6-2", 256, 4), Dense(det3, "conv6-3", 256, 10)], gate, own);
+            Heads(det3, dense: true, 256, ("conv6-1", 2), ("conv6-2", 4), ("conv6-3", 10)), [2, 4, 10], gate, own);
         foreach (var set in new[] { det1, det2, det3 })
         {
             set.EnsureAllConsumed();
@@ -84,14 +84,41 @@ public sealed class MtcnnNetworks
     private static ConvLayer Dense(WeightSet w, string name, int cin, int cout) =>
         ConvLayer.LoadDense(w, name, cin, cout, hasBias: true, null, default);
 
+    // A net's 1×1 heads (P-Net's are 1×1 convolutions, R-Net's and O-Net's dense layers: the same thing on a 1×1 map) as
+    // one convolution whose output channels are the heads' side by side: one pass over the features instead of one per
+    // head, each of which filled 2, 4 or 10 columns of a 32-wide weight panel (on P-Net's largest level the two heads
+    // cost a fifth of its multiply-adds that way). Every output column is its own sum over the same inputs in the same
+    // order whatever columns sit beside it, so each head's values are the separate head's bit for bit.
+    private static ConvLayer Heads(WeightSet w, bool dense, int cin, params (string Name, int Channels)[] heads)
+    {
+        int cout = heads.Sum(h => h.Channels);
+        var kernel = new float[cin * cout]; // [cin, cout]: Keras (1, 1, cin, cout) and Dense (cin, cout) alike
+        var bias = new float[cout];
+        int first = 0;
+        foreach (var (name, channels) in heads)
+        {
+            var k = dense ? w.Take(name, "kernel", cin, channels) : w.Take(name, "kernel", 1, 1, cin, channels);
+            for (int i = 0; i < cin; i++)
+            {
+                Array.Copy(k, i * channels, kernel, i * cout + first, channels);
+            }
+
+            w.Take(name, "bias", channels).CopyTo(bias, first);
+            first += channels;
+        }
+
+        return ConvLayer.FromArrays(string.Join('+', heads.Select(h => h.Name)), kernel, bias, 1, 1, cin, cout,
+            WindowGeometry.Square(1, 1, PaddingMode.Valid), relu: false);
+    }
+
     // PReLU follows every hidden convolution and dense layer; it is fused into their store.
     private static float[] Slopes(WeightSet w, string name, int channels) => w.Take(name, "alpha", channels);
 
-    /// <summary>A trunk and its 1×1 heads.</summary>
-    internal sealed class Net(Sequential trunk, ConvLayer[] heads, Lock gate, ExecutionContext context)
+    /// <summary>A trunk and its 1×1 heads, run as one convolution whose channels are split among the heads.</summary>
+    internal sealed class Net(Sequential trunk, ConvLayer heads, int[] headChannels, Lock gate, ExecutionContext context)
     {
         /// <summary>Number of heads (outputs).</summary>
-        public int HeadCount => heads.Length;
+        public int HeadCount => headChannels.Length;
 
         /// <summary>
         /// Runs the net on NHWC <paramref name="input"/> ([n, h, w, 3], possibly inside a longer buffer); head i's output,
@@ -101,7 +128,7 @@ public sealed class MtcnnNetworks
         public (int H, int W) Run(float[] input, int n, int h, int w, float[][] outputs) => Run(input, 0, n, h, w, outputs);
 
         /// <summary>Channels of head <paramref name="i"/>.</summary>
-        public int HeadChannels(int i) => heads[i].OutChannels;
+        public int HeadChannels(int i) => headChannels[i];
 
         /// <summary>
         /// As <see cref="Run(float[], int, int, int, float[][])"/> on a batch of <paramref name="n"/> crops, <paramref name="chunk"/>
@@ -112,9 +139,9 @@ public sealed class MtcnnNetworks
         public void RunInChunks(float[] input, int n, int h, int w, int chunk, float[][] outputs, float[][] scratch)
         {
             var (mapH, mapW) = MapSize(h, w);
-            for (int i = 0; i < heads.Length; i++)
+            for (int i = 0; i < headChannels.Length; i++)
             {
-                int length = n * mapH * mapW * heads[i].OutChannels;
+                int length = n * mapH * mapW * headChannels[i];
                 if (outputs[i] is null || outputs[i].Length < length)
                 {
                     outputs[i] = new float[length];
@@ -125,9 +152,9 @@ public sealed class MtcnnNetworks
             {
                 int count = Math.Min(chunk, n - start);
                 Run(input, start * h * w * 3, count, h, w, scratch);
-                for (int i = 0; i < heads.Length; i++)
+                for (int i = 0; i < headChannels.Length; i++)
                 {
-                    int per = mapH * mapW * heads[i].OutChannels;
+                    int per = mapH * mapW * headChannels[i];
                     Array.Copy(scratch[i], 0, outputs[i], start * per, count * per);
                 }
             }
@@ -149,18 +176,30 @@ public sealed class MtcnnNetworks
                 var shape = trunk.OutputShape(new Shape(h, w, 3));
                 var features = context.Pool.Rent(n, shape.H, shape.W, shape.C);
                 trunk.Forward(x, features, context);
-                for (int i = 0; i < heads.Length; i++)
+                // all: [n, H, W, Σ heads' channels], split per cell into the heads' dense outputs.
+                var all = context.Pool.Rent(n, shape.H, shape.W, heads.OutChannels);
+                heads.Forward(features, all, context);
+                context.Pool.Return(features);
+                int cells = n * shape.H * shape.W, first = 0;
+                for (int i = 0; i < headChannels.Length; i++)
                 {
-                    int length = n * shape.H * shape.W * heads[i].OutChannels;
-                    if (outputs[i] is null || outputs[i].Length < length)
+                    int channels = headChannels[i];
+                    if (outputs[i] is null || outputs[i].Length < cells * channels)
                     {
-                        outputs[i] = new float[length];
+                        outputs[i] = new float[cells * channels];
                     }
 
-                    heads[i].Forward(features, new TensorSlice(outputs[i], 0, n, shape.H, shape.W, heads[i].OutChannels, heads[i].OutChannels), context);
+                    var source = all.Buffer.AsSpan(all.Offset);
+                    var target = outputs[i].AsSpan();
+                    for (int cell = 0; cell < cells; cell++)
+                    {
+                        source.Slice(cell * heads.OutChannels + first, channels).CopyTo(target.Slice(cell * channels, channels));
+                    }
+
+                    first += channels;
                 }
 
-                context.Pool.Return(features);
+                context.Pool.Return(all);
                 return (shape.H, shape.W);
             }
         }

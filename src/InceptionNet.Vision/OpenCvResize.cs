@@ -26,8 +26,18 @@ public static class OpenCvResize
     /// <paramref name="dst"/> (for callers that reuse their buffers; the result is the same as the allocating overload's).
     /// </summary>
     public static void Area<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, Span<T> dst)
+        where T : struct, IFloatingPointIeee754<T> =>
+        Area(src, sw, sh, cn, dw, dh, dst, new ResizeScratch<T>());
+
+    /// <summary>
+    /// As <see cref="Area{T}(ReadOnlySpan{T}, int, int, int, int, int, Span{T})"/>, with the weight tables and row buffers
+    /// taken from <paramref name="scratch"/>, which keeps them for the next call: a caller that resizes often (a pyramid,
+    /// face crops) allocates nothing once its scratch has grown to its sizes. One scratch serves one call at a time.
+    /// </summary>
+    public static void Area<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(scratch);
         Check(src.Length, sw, sh, cn, dw, dh);
         if (dst.Length < dw * dh * cn)
         {
@@ -47,17 +57,17 @@ public static class OpenCvResize
         {
             if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY))
             {
-                AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY, dst);
+                AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY, dst, scratch);
             }
             else
             {
-                AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY, dst);
+                AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY, dst, scratch);
             }
 
             return;
         }
 
-        Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst);
+        Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst, scratch);
     }
 
     /// <summary>
@@ -78,11 +88,11 @@ public static class OpenCvResize
         var dst = new T[dw * dh * cn];
         if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY) && iscaleX == 2 && iscaleY == 2)
         {
-            AreaFast(src, sw, sh, cn, dw, dh, 2, 2, dst);
+            AreaFast(src, sw, sh, cn, dw, dh, 2, 2, dst, new ResizeScratch<T>());
         }
         else
         {
-            Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false, dst);
+            Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false, dst, new ResizeScratch<T>());
         }
 
         return dst;
@@ -111,12 +121,12 @@ public static class OpenCvResize
     // with one or four channels takes ResizeAreaFastVec_SIMD_32f instead, for every group of four output values of a row
     // (SSE2 baseline: 4 lanes): ((top left + top right) + (bottom left + bottom right)) · 0.25. Other float layouts and all
     // double images use the scalar loop.
-    private static void AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy, Span<T> dst)
+    private static void AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
     {
         int area = sx * sy;
         T scale = T.CreateChecked(1f / area); // OpenCV: float scale = 1.f / area, even for double images
-        var offsets = new int[area]; // the block's cells, row-major, relative to its top-left element
+        var offsets = ResizeScratch<T>.Grow(ref scratch.Offsets, area); // the block's cells, row-major, relative to its top-left element
         for (int j = 0, k = 0; j < sy; j++)
         {
             for (int i = 0; i < sx; i++)
@@ -190,12 +200,14 @@ public static class OpenCvResize
         }
     }
 
-    private readonly record struct Decimate(int Di, int Si, double Alpha);
+    internal readonly record struct Decimate(int Di, int Si, double Alpha);
 
-    // computeResizeAreaTab.
-    private static List<Decimate> AreaTable(int ssize, int dsize, int cn, double scale)
+    // computeResizeAreaTab, into `tab` (grown to its bound: each destination cell takes the source cells it covers, which
+    // no two cells share, plus at most two partial ones, so at most ssize + 2·dsize entries). Returns the entry count.
+    private static int AreaTable(int ssize, int dsize, int cn, double scale, ref Decimate[] tab)
     {
-        var tab = new List<Decimate>();
+        var entries = ResizeScratch<float>.Grow(ref tab, ssize + 2 * dsize);
+        int count = 0;
         for (int dx = 0; dx < dsize; dx++)
         {
             double fsx1 = dx * scale;
@@ -206,34 +218,36 @@ public static class OpenCvResize
             sx1 = Math.Min(sx1, sx2);
             if (sx1 - fsx1 > 1e-3)
             {
-                tab.Add(new Decimate(dx * cn, (sx1 - 1) * cn, (float)((sx1 - fsx1) / cellWidth)));
+                entries[count++] = new Decimate(dx * cn, (sx1 - 1) * cn, (float)((sx1 - fsx1) / cellWidth));
             }
 
             for (int sx = sx1; sx < sx2; sx++)
             {
-                tab.Add(new Decimate(dx * cn, sx * cn, (float)(1.0 / cellWidth)));
+                entries[count++] = new Decimate(dx * cn, sx * cn, (float)(1.0 / cellWidth));
             }
 
             if (fsx2 - sx2 > 1e-3)
             {
-                tab.Add(new Decimate(dx * cn, sx2 * cn, (float)(Math.Min(Math.Min(fsx2 - sx2, 1.0), cellWidth) / cellWidth)));
+                entries[count++] = new Decimate(dx * cn, sx2 * cn, (float)(Math.Min(Math.Min(fsx2 - sx2, 1.0), cellWidth) / cellWidth));
             }
         }
 
-        return tab;
+        return count;
     }
 
     // resizeArea_Invoker: weights are float (OpenCV stores alpha as float), products accumulated in T.
-    private static void AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY, Span<T> dst)
+    private static void AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY, Span<T> dst,
+        ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
     {
         dst.Clear(); // rows no source row reaches stay zero, as in a new array
-        var xtab = AreaTable(sw, dw, cn, scaleX);
-        var ytab = AreaTable(sh, dh, 1, scaleY);
-        int taps = xtab.Count;
-        var xSrc = new int[taps];
-        var xDst = new int[taps];
-        var xAlpha = new T[taps];
+        int taps = AreaTable(sw, dw, cn, scaleX, ref scratch.XTable);
+        int rows = AreaTable(sh, dh, 1, scaleY, ref scratch.YTable);
+        var xtab = scratch.XTable;
+        var ytab = scratch.YTable;
+        var xSrc = ResizeScratch<T>.Grow(ref scratch.Offsets, taps);
+        var xDst = ResizeScratch<T>.Grow(ref scratch.Offsets2, taps);
+        var xAlpha = ResizeScratch<T>.Grow(ref scratch.Alpha, taps);
         for (int k = 0; k < taps; k++)
         {
             xSrc[k] = xtab[k].Si;
@@ -242,15 +256,16 @@ public static class OpenCvResize
         }
 
         int width = dw * cn;
-        var buf = new T[width];
-        var sum = new T[width];
+        var buf = ResizeScratch<T>.Grow(ref scratch.Row0, width).AsSpan(0, width);
+        var sum = ResizeScratch<T>.Grow(ref scratch.Row1, width).AsSpan(0, width);
+        sum.Clear(); // written before it is read, as a new array's zeros would be
         int prevDy = ytab[0].Di;
-        for (int j = 0; j < ytab.Count; j++)
+        for (int j = 0; j < rows; j++)
         {
             T beta = T.CreateChecked((float)ytab[j].Alpha);
             int dy = ytab[j].Di, sy = ytab[j].Si;
             var row = src.Slice(sy * sw * cn, sw * cn);
-            Array.Clear(buf);
+            buf.Clear();
             if (cn == 3)
             {
                 for (int k = 0; k < taps; k++)
@@ -302,15 +317,19 @@ public static class OpenCvResize
 
     // resizeGeneric_ with HResizeLinear / VResizeLinear; area mode uses INTER_AREA's enlarging weights.
     private static void Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
-        double invScaleX, double invScaleY, bool areaMode, Span<T> dst)
+        double invScaleX, double invScaleY, bool areaMode, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
     {
-        var (xofs, xAlpha, xmax) = LinearTable<T>(sw, dw, scaleX, invScaleX, areaMode, clampEdges: true);
+        var xofs = ResizeScratch<T>.Grow(ref scratch.Offsets, dw);
+        var xAlpha = ResizeScratch<T>.Grow(ref scratch.Alpha, 2 * dw);
+        int xmax = LinearTable(sw, dw, scaleX, invScaleX, areaMode, clampEdges: true, xofs, xAlpha);
         // Vertically OpenCV clamps the row indices but keeps the weights: at the edges both rows are the same row and
         // the result is row·(1 − f) + row·f, which is not always exactly row in floating point.
-        var (yofs, yAlpha, _) = LinearTable<T>(sh, dh, scaleY, invScaleY, areaMode, clampEdges: false);
-        var row0 = new T[dw * cn];
-        var row1 = new T[dw * cn];
+        var yofs = ResizeScratch<T>.Grow(ref scratch.Offsets2, dh);
+        var yAlpha = ResizeScratch<T>.Grow(ref scratch.Alpha2, 2 * dh);
+        LinearTable(sh, dh, scaleY, invScaleY, areaMode, clampEdges: false, yofs, yAlpha);
+        var row0 = ResizeScratch<T>.Grow(ref scratch.Row0, dw * cn);
+        var row1 = ResizeScratch<T>.Grow(ref scratch.Row1, dw * cn);
         for (int dy = 0; dy < dh; dy++)
         {
             int sy0 = Math.Clamp(yofs[dy], 0, sh - 1), sy1 = Math.Clamp(yofs[dy] + 1, 0, sh - 1);
@@ -339,11 +358,10 @@ public static class OpenCvResize
         }
     }
 
-    private static (int[] Offsets, T[] Alpha, int Max) LinearTable<T>(int ssize, int dsize, double scale, double invScale, bool areaMode, bool clampEdges)
+    // The first dsize offsets and 2·dsize weights of `offsets` and `alpha`; returns the first cell whose right tap is clamped.
+    private static int LinearTable<T>(int ssize, int dsize, double scale, double invScale, bool areaMode, bool clampEdges, int[] offsets, T[] alpha)
         where T : struct, IFloatingPointIeee754<T>
     {
-        var offsets = new int[dsize];
-        var alpha = new T[2 * dsize];
         int max = dsize;
         for (int dx = 0; dx < dsize; dx++)
         {
@@ -383,6 +401,58 @@ public static class OpenCvResize
             alpha[2 * dx + 1] = T.CreateChecked(fx);
         }
 
-        return (offsets, alpha, max);
+        return max;
+    }
+}
+
+/// <summary>
+/// The weight tables and row buffers of <see cref="OpenCvResize"/>, kept between calls by a caller that resizes often. They
+/// grow to the largest sizes seen and are never shrunk; one instance serves one resize at a time (keep one per thread).
+/// </summary>
+/// <typeparam name="T">The element type of the images resized with it.</typeparam>
+public sealed class ResizeScratch<T>
+    where T : struct, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// Grows the buffers to what resizing <paramref name="sw"/>×<paramref name="sh"/> to <paramref name="dw"/>×<paramref name="dh"/>
+    /// with <paramref name="cn"/> channels needs (and to what any smaller source into the same destination needs), so that
+    /// a later call of that shape allocates nothing. Callers that keep one scratch per worker reserve each for the largest
+    /// job of a batch, since which worker takes which job changes from run to run.
+    /// </summary>
+    public void Reserve(int sw, int sh, int cn, int dw, int dh)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Math.Min(Math.Min(sw, sh), Math.Min(Math.Min(cn, dw), dh)), 1);
+        // Decimation: a table entry per covered source cell plus two partial cells per destination cell. Integer-factor
+        // block sums: one offset per cell of a block. Enlarging: one offset and two weights per destination cell.
+        int xTaps = sw + 2 * dw, yTaps = sh + 2 * dh;
+        int block = (int)Math.Min(int.MaxValue, (long)((sw + dw - 1) / dw + 1) * ((sh + dh - 1) / dh + 1));
+        Grow(ref XTable, xTaps);
+        Grow(ref YTable, yTaps);
+        Grow(ref Offsets, Math.Max(Math.Max(xTaps, block), dw));
+        Grow(ref Offsets2, Math.Max(xTaps, dh));
+        Grow(ref Alpha, Math.Max(xTaps, 2 * dw));
+        Grow(ref Alpha2, 2 * dh);
+        Grow(ref Row0, dw * cn);
+        Grow(ref Row1, dw * cn);
+    }
+
+    internal OpenCvResize.Decimate[] XTable = [];
+    internal OpenCvResize.Decimate[] YTable = [];
+    internal int[] Offsets = [];
+    internal int[] Offsets2 = [];
+    internal T[] Alpha = [];
+    internal T[] Alpha2 = [];
+    internal T[] Row0 = [];
+    internal T[] Row1 = [];
+
+    // `buffer` when it holds at least `length` values, else a new one of that length in its place (contents not kept).
+    internal static TItem[] Grow<TItem>(ref TItem[] buffer, int length)
+    {
+        if (buffer.Length < length)
+        {
+            buffer = new TItem[length];
+        }
+
+        return buffer;
     }
 }

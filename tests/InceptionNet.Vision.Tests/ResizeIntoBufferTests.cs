@@ -26,6 +26,63 @@ public sealed class ResizeIntoBufferTests
         Assert.Equal(OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh), doubleTarget);
     }
 
+    // Shapes in an order that makes a kept scratch shrink and grow: decimation, block sums (2× and 3×), enlarging, a mix of
+    // shrinking one way and enlarging the other, one channel, and back to a large decimation.
+    private static readonly (int Sw, int Sh, int Cn, int Dw, int Dh)[] ScratchShapes =
+    [
+        (301, 157, 3, 48, 48), (37, 23, 3, 17, 11), (48, 48, 3, 24, 24), (72, 45, 3, 24, 15), (7, 5, 3, 24, 24),
+        (97, 13, 3, 24, 24), (33, 17, 1, 9, 4), (1480, 832, 3, 630, 354), (5, 3, 3, 5, 3),
+    ];
+
+    [Fact]
+    public void One_scratch_kept_across_shapes_gives_the_fresh_result_every_time()
+    {
+        var floatScratch = new ResizeScratch<float>();
+        var doubleScratch = new ResizeScratch<double>();
+        var random = new Random(5);
+        foreach (var (sw, sh, cn, dw, dh) in ScratchShapes)
+        {
+            var floats = Enumerable.Range(0, sw * sh * cn).Select(_ => (float)(random.NextDouble() * 255)).ToArray();
+            var doubles = floats.Select(v => (double)v + 0.25).ToArray();
+            var floatTarget = new float[dw * dh * cn];
+            OpenCvResize.Area<float>(floats, sw, sh, cn, dw, dh, floatTarget, floatScratch);
+            Assert.Equal(OpenCvResize.Area<float>(floats, sw, sh, cn, dw, dh), floatTarget);
+            var doubleTarget = new double[dw * dh * cn];
+            OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh, doubleTarget, doubleScratch);
+            Assert.Equal(OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh), doubleTarget);
+        }
+    }
+
+    [Fact]
+    public void A_scratch_reserved_for_the_largest_source_allocates_nothing_for_smaller_ones()
+    {
+        // MTCNN's crops: boxes of every size into one 24×24 input, on whichever worker takes them.
+        (int W, int H)[] sources = [(301, 157), (48, 48), (72, 45), (7, 5), (97, 13), (24, 24), (1, 1), (301, 157)];
+        var inputs = sources.Select(s => TestInputs(s.W * s.H * 3)).ToArray();
+        var target = new double[24 * 24 * 3];
+        var warm = new ResizeScratch<double>(); // JIT-compiles every path first, so only the resizes are measured
+        for (int i = 0; i < sources.Length; i++)
+        {
+            OpenCvResize.Area<double>(inputs[i], sources[i].W, sources[i].H, 3, 24, 24, target, warm);
+        }
+
+        var scratch = new ResizeScratch<double>();
+        scratch.Reserve(sources.Max(s => s.W), sources.Max(s => s.H), 3, 24, 24);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < sources.Length; i++)
+        {
+            OpenCvResize.Area<double>(inputs[i], sources[i].W, sources[i].H, 3, 24, 24, target, scratch);
+        }
+
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    private static double[] TestInputs(int length)
+    {
+        var random = new Random(length);
+        return Enumerable.Range(0, length).Select(_ => random.NextDouble() * 255).ToArray();
+    }
+
     [Fact]
     public void A_destination_too_short_is_refused()
     {
