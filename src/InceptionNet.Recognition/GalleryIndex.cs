@@ -459,23 +459,9 @@ public sealed class GalleryIndex : IParallelWork
         public int Rows { get; set; } = rows;
     }
 
-    // Keeps the nearest row (first) and the nearest row of another identity (second) by the distances in _scratch.
-    private void Consider(int r, ref int first, ref int second)
-    {
-        if (first < 0 || _scratch[r] < _scratch[first])
-        {
-            if (first >= 0 && _owner[first] != _owner[r])
-            {
-                second = first;
-            }
-
-            first = r;
-        }
-        else if (_owner[r] != _owner[first] && (second < 0 || _scratch[r] < _scratch[second]))
-        {
-            second = r;
-        }
-    }
+    // Keeps the nearest row (first) and the nearest row of another identity (second) by the distances in _scratch: the
+    // same step as VectorSearch's in-order pass, so ties resolve alike.
+    private void Consider(int r, ref int first, ref int second) => VectorSearch.Consider(r, _scratch, _owner, ref first, ref second);
 
     // Squared distances of every row into _scratch (all cores), then the closest row of each identity.
     private (int[] Rows, float[] Squared) BestRowPerIdentity(ReadOnlySpan<float> query)

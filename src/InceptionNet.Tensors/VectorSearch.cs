@@ -81,8 +81,9 @@ public static class VectorSearch
     /// <summary>
     /// One step of <see cref="NearestTwo"/>'s pass: row <paramref name="r"/> becomes the nearest (the old nearest becomes the
     /// runner-up if its owner differs) or the runner-up (if its owner differs from the nearest's), by strict comparison.
+    /// Rows are fed in increasing order, so ties go to the lower row.
     /// </summary>
-    internal static void Consider(int r, ReadOnlySpan<float> distances, ReadOnlySpan<int> owner, ref int first, ref int second)
+    public static void Consider(int r, ReadOnlySpan<float> distances, ReadOnlySpan<int> owner, ref int first, ref int second)
     {
         if (first < 0 || distances[r] < distances[first])
         {
