@@ -149,10 +149,20 @@ public sealed class VectorSearchTests
         var distances = new float[rows];
         VectorSearch.NearestTwo(matrix, dim, query, owner, distances, KernelSet.Default, workers);
         VectorSearch.SquaredDistances(matrix, dim, query, distances, KernelSet.Default, workers);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        VectorSearch.NearestTwo(matrix, dim, query, owner, distances, KernelSet.Default, workers);
-        VectorSearch.SquaredDistances(matrix, dim, query, distances, KernelSet.Default, workers);
-        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        // Three measured rounds; the fewest bytes any of them allocated must be zero. An allocation of the search itself
+        // shows in every round. Inside the whole test run (other classes in parallel) the chunked case saw a one-off
+        // ~8 KB on the calling thread about once in ten runs, never alone, with tiered compilation off as well, and never
+        // in a standalone loop of 300 pools (with or without a thread allocating beside it): not the search's.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 3 && fewest != 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            VectorSearch.NearestTwo(matrix, dim, query, owner, distances, KernelSet.Default, workers);
+            VectorSearch.SquaredDistances(matrix, dim, query, distances, KernelSet.Default, workers);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.Equal(0, fewest);
     }
 
     [Fact]
