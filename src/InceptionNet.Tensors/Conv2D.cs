@@ -281,12 +281,12 @@ public static class Conv2D
             float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
             fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
-            fixed (float* packed = weights.Packed)
             {
                 float* a = aBase + aOffset;
+                float* packed = weights.Values; // native; the job holds the weights (and so the memory) until it is cleared
                 for (int panel = firstPanel; panel < lastPanel; panel++)
                 {
-                    float* b = packed + weights.Start + (long)panel * k * nr;
+                    float* b = packed + (long)panel * k * nr;
                     int cols = Math.Min(nr, weights.OutChannels - panel * nr);
                     for (int k0 = 0; k0 < k; k0 += KBlock)
                     {

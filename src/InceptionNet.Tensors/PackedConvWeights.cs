@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace InceptionNet.Tensors;
 
 /// <summary>
@@ -8,6 +10,8 @@ namespace InceptionNet.Tensors;
 /// </summary>
 public sealed class PackedConvWeights
 {
+    private readonly PanelMemory _memory;
+
     /// <summary>Output channels per panel: two 512-bit vectors.</summary>
     public const int PanelWidth = 32;
 
@@ -52,29 +56,31 @@ public sealed class PackedConvWeights
         InChannels = inChannels;
         OutChannels = outChannels;
         Panels = (outChannels + PanelWidth - 1) / PanelWidth;
-        (Packed, Start) = AllocatePanels(Panels, k);
+        _memory = PanelMemory.Allocate(Panels * k * PanelWidth); // zeroed: the padding columns need no writes
+        var panels = _memory.Span;
+        bool vector = !outputScale.IsEmpty && Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
         for (int panel = 0; panel < Panels; panel++)
         {
-            // Each panel row is a contiguous run of the kernel row: copied (or scaled) as one span, padding zeroed.
+            // Each panel row is a contiguous run of the kernel row: copied (or scaled) as one span.
             int first = panel * PanelWidth, width = Math.Min(PanelWidth, outChannels - first);
-            var panelRows = Packed.AsSpan(Start + panel * k * PanelWidth, k * PanelWidth);
+            var panelRows = panels.Slice(panel * k * PanelWidth, k * PanelWidth);
+            var scale = outputScale.IsEmpty ? default : outputScale.Slice(first, width);
             for (int row = 0; row < k; row++)
             {
                 var source = kernel.Slice(row * outChannels + first, width);
-                var destination = panelRows.Slice(row * PanelWidth, PanelWidth);
-                if (outputScale.IsEmpty)
+                var destination = panelRows.Slice(row * PanelWidth, width);
+                if (scale.IsEmpty)
                 {
                     source.CopyTo(destination);
                 }
+                else if (vector)
+                {
+                    ScaleVector128(source, scale, destination);
+                }
                 else
                 {
-                    for (int j = 0; j < width; j++)
-                    {
-                        destination[j] = (float)(source[j] * outputScale[first + j]);
-                    }
+                    ScaleScalar(source, scale, destination);
                 }
-
-                destination[width..].Clear();
             }
         }
 
@@ -82,16 +88,40 @@ public sealed class PackedConvWeights
         bias.CopyTo(Bias);
     }
 
-    private PackedConvWeights(int kernelH, int kernelW, int inChannels, int outChannels, float[] packed, int start, float[] bias)
+    private PackedConvWeights(int kernelH, int kernelW, int inChannels, int outChannels, PanelMemory memory, float[] bias)
     {
         KernelH = kernelH;
         KernelW = kernelW;
         InChannels = inChannels;
         OutChannels = outChannels;
         Panels = (outChannels + PanelWidth - 1) / PanelWidth;
-        Packed = packed;
-        Start = start;
+        _memory = memory;
         Bias = bias;
+    }
+
+    // destination[j] = (float)(source[j]·scale[j]) in double. The reference; the vector form below gives the same bits.
+    internal static void ScaleScalar(ReadOnlySpan<float> source, ReadOnlySpan<double> scale, Span<float> destination)
+    {
+        for (int j = 0; j < source.Length; j++)
+        {
+            destination[j] = (float)(source[j] * scale[j]);
+        }
+    }
+
+    // The same, four at a time: widening float→double is exact, the double product is the scalar one, and narrowing rounds
+    // to nearest-even exactly as the cast does, so every bit matches ScaleScalar (tested at awkward lengths).
+    internal static void ScaleVector128(ReadOnlySpan<float> source, ReadOnlySpan<double> scale, Span<float> destination)
+    {
+        int j = 0;
+        for (; j <= source.Length - Vector128<float>.Count; j += Vector128<float>.Count)
+        {
+            var (low, high) = Vector128.Widen(Vector128.Create(source.Slice(j, Vector128<float>.Count)));
+            low *= Vector128.Create(scale.Slice(j, Vector128<double>.Count));
+            high *= Vector128.Create(scale.Slice(j + Vector128<double>.Count, Vector128<double>.Count));
+            Vector128.Narrow(low, high).CopyTo(destination[j..]);
+        }
+
+        ScaleScalar(source[j..], scale[j..], destination[j..]);
     }
 
     /// <summary>
@@ -115,18 +145,20 @@ public sealed class PackedConvWeights
         }
 
         int k = head.ReductionLength, total = parts.Sum(p => p.OutChannels), panels = (total + PanelWidth - 1) / PanelWidth;
-        var (packed, start) = AllocatePanels(panels, k);
+        var memory = PanelMemory.Allocate(panels * k * PanelWidth); // zeroed, so the last panel's padding stays zero
+        var packed = memory.Span;
         var bias = new float[panels * PanelWidth];
         int column = 0;
         foreach (var part in parts)
         {
             // Copy runs that stay inside one source panel and one destination panel.
+            var partPanels = part.PanelValues;
             for (int done = 0; done < part.OutChannels;)
             {
                 int from = done % PanelWidth, to = (column + done) % PanelWidth;
                 int run = Math.Min(part.OutChannels - done, Math.Min(PanelWidth - from, PanelWidth - to));
-                var source = part.Packed.AsSpan(part.Start + (done / PanelWidth) * k * PanelWidth, k * PanelWidth);
-                var destination = packed.AsSpan(start + ((column + done) / PanelWidth) * k * PanelWidth, k * PanelWidth);
+                var source = partPanels.Slice((done / PanelWidth) * k * PanelWidth, k * PanelWidth);
+                var destination = packed.Slice(((column + done) / PanelWidth) * k * PanelWidth, k * PanelWidth);
                 for (int row = 0; row < k; row++)
                 {
                     source.Slice(row * PanelWidth + from, run).CopyTo(destination.Slice(row * PanelWidth + to, run));
@@ -139,29 +171,7 @@ public sealed class PackedConvWeights
             column += part.OutChannels;
         }
 
-        if (total % PanelWidth != 0)
-        {
-            var last = packed.AsSpan(start + (panels - 1) * k * PanelWidth, k * PanelWidth);
-            for (int row = 0; row < k; row++)
-            {
-                last.Slice(row * PanelWidth + total % PanelWidth, PanelWidth - total % PanelWidth).Clear();
-            }
-        }
-
-        return new PackedConvWeights(head.KernelH, head.KernelW, head.InChannels, total, packed, start, bias);
-    }
-
-    // Pinned, and the panels start on a 64-byte boundary so no 512-bit load of B ever straddles two cache lines (where the
-    // array happens to land would otherwise change the speed from one process to the next). Not zeroed as a whole: the
-    // packers write every panel value (padding included) and only the slack around the panels is cleared here.
-    private static (float[] Packed, int Start) AllocatePanels(int panels, int k)
-    {
-        int length = panels * k * PanelWidth;
-        var packed = GC.AllocateUninitializedArray<float>(length + CacheLineFloats, pinned: true);
-        int start = AlignedStart(packed);
-        packed.AsSpan(0, start).Clear();
-        packed.AsSpan(start + length).Clear();
-        return (packed, start);
+        return new PackedConvWeights(head.KernelH, head.KernelW, head.InChannels, total, memory, bias);
     }
 
     /// <summary>Kernel height.</summary>
@@ -182,22 +192,15 @@ public sealed class PackedConvWeights
     /// <summary>Number of <see cref="PanelWidth"/>-wide panels.</summary>
     public int Panels { get; }
 
-    /// <summary>Packed kernel, [panel][k][PanelWidth] from <see cref="Start"/> on (pinned, so kernels can hold raw pointers).</summary>
-    internal float[] Packed { get; }
+    /// <summary>
+    /// The packed kernel, [panel][k][PanelWidth], in native memory whose first value is 64-byte aligned: a 512-bit load of
+    /// a panel never straddles two cache lines (where the values happen to land would otherwise change the speed from one
+    /// process to the next). Valid while these weights are reachable: a kernel holding the pointer keeps them alive.
+    /// </summary>
+    internal unsafe float* Values => _memory.Values;
 
-    /// <summary>Index of the first packed value: the first 64-byte-aligned element of <see cref="Packed"/>.</summary>
-    internal int Start { get; }
-
-    private const int CacheLineFloats = 16;
-
-    /// <summary>Index of the first element of a pinned array whose address is a multiple of 64 bytes.</summary>
-    internal static unsafe int AlignedStart(float[] pinned)
-    {
-        fixed (float* p = pinned)
-        {
-            return (int)((64 - ((nuint)p & 63)) & 63) / sizeof(float);
-        }
-    }
+    /// <summary>The packed kernel as a span (see <see cref="Values"/>).</summary>
+    internal Span<float> PanelValues => _memory.Span;
 
     /// <summary>Bias, zero-padded to whole panels.</summary>
     internal float[] Bias { get; }
@@ -210,11 +213,12 @@ public sealed class PackedConvWeights
     {
         int k = ReductionLength;
         var kernel = new float[k * OutChannels];
+        var panels = PanelValues;
         for (int row = 0; row < k; row++)
         {
             for (int col = 0; col < OutChannels; col++)
             {
-                kernel[row * OutChannels + col] = Packed[Start + ((col / PanelWidth) * k + row) * PanelWidth + (col % PanelWidth)];
+                kernel[row * OutChannels + col] = panels[((col / PanelWidth) * k + row) * PanelWidth + (col % PanelWidth)];
             }
         }
 

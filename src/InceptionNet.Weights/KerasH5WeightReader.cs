@@ -72,10 +72,11 @@ public static class KerasH5WeightReader
             try
             {
                 var set = ReadLayers(file);
-                // Every tensor is read once here, in digest order, and dropped: a damaged or truncated dataset fails now,
-                // naming it, not when a model binds it. The file stays open for the model to take its tensors; the set
-                // closes it when the last one is taken.
-                _ = set.Digest;
+                // Every dataset's range was checked against the file's length above, so a truncated file has failed
+                // already, naming the dataset. The digest is hashed from the file on a second thread from here on, beside
+                // the model's binding (a cold start's second core is otherwise idle). The file stays open for the model
+                // to take its tensors; the set closes it when the last one is taken and the hash is done.
+                set.BeginDigest();
                 return set;
             }
             catch

@@ -28,6 +28,7 @@ public sealed class WeightSet
     private readonly Dictionary<(string Layer, string Name), Entry> _entries = [];
     private readonly HashSet<string> _layers = new(StringComparer.Ordinal);
     private string? _digest;
+    private Task<string>? _digestTask; // hashing beside the model's binding (only when every tensor is still in the file)
     private IDisposable? _owner;
     private int _lazyPending;
 
@@ -57,7 +58,7 @@ public sealed class WeightSet
     /// SHA-256 over every tensor in (layer, name) order: name, shape and float32 bytes as stored. The same weights give
     /// the same digest whether they come from a <c>save_weights</c> or a full-model h5 file; a gallery is pinned to it.
     /// </summary>
-    public string Digest => _digest ??= ComputeDigest();
+    public string Digest => _digest ??= _digestTask is { } task ? task.GetAwaiter().GetResult() : ComputeDigest();
 
     /// <summary>
     /// Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order. Only before the
@@ -78,6 +79,7 @@ public sealed class WeightSet
 
         _layers.Add(layer);
         _digest = null;
+        _digestTask = null;
     }
 
     /// <summary>
@@ -97,6 +99,7 @@ public sealed class WeightSet
 
         _layers.Add(layer);
         _digest = null;
+        _digestTask = null;
         if (owner is not null)
         {
             _owner = owner;
@@ -131,7 +134,7 @@ public sealed class WeightSet
     // The entry for a Take, after checking that it exists and has the model's shape.
     private Entry Find(string layer, string name, int[] shape)
     {
-        _ = Digest; // over every tensor, before the first one is handed over
+        BeginDigest(); // over every tensor as stored, before the first one is handed over
         if (!_entries.TryGetValue((layer, name), out var entry))
         {
             string hint = _layers.Contains(layer)
@@ -231,11 +234,60 @@ public sealed class WeightSet
         }
     }
 
+    // Before the first tensor is handed over the digest must have its values. When every tensor still sits in the file
+    // (a streaming h5 read), a second thread hashes them from the file while the model binds and packs (the file stays
+    // open until it is done; the positional reads share nothing); otherwise it is computed here and now.
+    // Tests hold the hashing thread back with this (it flows to the hash's task and to nothing else).
+    internal static readonly AsyncLocal<Action?> HashStartingForTests = new();
+
+    internal void BeginDigest()
+    {
+        if (_digest is not null || _digestTask is not null)
+        {
+            return;
+        }
+
+        if (_lazyPending > 0 && _lazyPending == _entries.Count && Environment.ProcessorCount > 1)
+        {
+            var entries = Ordered().Select(e => (e.Key, e.Value.Shape, e.Value.Length, Load: e.Value.Loader!)).ToArray();
+            var starting = HashStartingForTests.Value;
+            _digestTask = Task.Run(() =>
+            {
+                starting?.Invoke();
+                return Hash(entries);
+            });
+        }
+        else
+        {
+            _digest = ComputeDigest();
+        }
+    }
+
+    private IEnumerable<KeyValuePair<(string Layer, string Name), Entry>> Ordered() =>
+        _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal);
+
+    // The digest of tensors read from the file (the same bytes ComputeDigest hashes for them).
+    private static string Hash(((string Layer, string Name) Key, int[]? Shape, int Length, SpanAction Load)[] entries)
+    {
+        var scratch = new float[entries.Length == 0 ? 0 : entries.Max(e => e.Length)];
+        using var hash = Sha256.CreateIncremental();
+        foreach (var ((layer, name), shape, length, load) in entries)
+        {
+            hash.Append(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
+            hash.Append(Encoding.UTF8.GetBytes($"[{string.Join(",", shape!)}]\n"));
+            var values = scratch.AsSpan(0, length);
+            load(values);
+            hash.Append(MemoryMarshal.AsBytes(values));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
     private string ComputeDigest()
     {
         float[]? scratch = null; // one buffer, grown to the largest lazy tensor, instead of an array per tensor
         using var hash = Sha256.CreateIncremental(); // OpenSSL where there is one, else managed
-        foreach (var ((layer, name), entry) in _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal))
+        foreach (var ((layer, name), entry) in Ordered())
         {
             hash.Append(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
             if (entry.Layout == WeightLayout.TorchFlat)
@@ -277,6 +329,12 @@ public sealed class WeightSet
         if (entry.WasLazy && --_lazyPending == 0 && _owner is { } owner)
         {
             _owner = null;
+            if (_digestTask is { } task)
+            {
+                // The hashing thread still reads the file; close it only after. A failure stays in the task for Digest.
+                ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            }
+
             owner.Dispose();
         }
     }
@@ -297,6 +355,9 @@ public sealed class WeightSet
         public WeightLayout Layout { get; } = layout;
 
         public bool WasLazy { get; } = load is not null;
+
+        /// <summary>The lazy reader (null for values in memory and once taken).</summary>
+        public SpanAction? Loader => _load;
 
         public bool Consumed { get; private set; }
 

@@ -5,8 +5,8 @@ using Xunit;
 namespace InceptionNet.Tensors.Tests;
 
 /// <summary>
-/// Packing writes every panel value itself (the array comes uninitialized), folds a per-channel scale on the way exactly as
-/// scaling first would, and concatenates packed weights without unpacking them.
+/// Packing keeps every value in zeroed, cache-line aligned native memory, folds a per-channel scale on the way exactly as
+/// scaling first would (scalar and Vector128 alike), and concatenates packed weights without unpacking them.
 /// </summary>
 public sealed class PackedConvWeightsTests
 {
@@ -16,22 +16,14 @@ public sealed class PackedConvWeightsTests
         { 1, 1, 1 }, { 1, 3, 31 }, { 3, 2, 32 }, { 2, 5, 33 }, { 1, 7, 65 }, { 3, 1, 100 },
     };
 
-    // Fills the pinned heap's free space with non-zero garbage so that an uninitialized panel array is likely to land on
-    // it: a packer that forgot to write its padding then shows non-zero values there instead of the OS's fresh zeros.
-    private static void DirtyThePinnedHeap()
+    // The whole packed region (panels·k·32 values): kernel values, then zero padding in the last panel's columns.
+    private static float[] PanelRegion(PackedConvWeights packed)
     {
-        for (int i = 0; i < 64; i++)
-        {
-            var garbage = GC.AllocateUninitializedArray<float>(4096 + i * 64, pinned: true);
-            garbage.AsSpan().Fill(float.NaN);
-        }
-
-        GC.Collect();
+        Assert.Equal(packed.Panels * packed.ReductionLength * PackedConvWeights.PanelWidth, packed.PanelValues.Length);
+        return packed.PanelValues.ToArray();
     }
 
-    // The whole packed region [Start, Start + panels·k·32): kernel values, then zero padding in the last panel's columns.
-    private static float[] PanelRegion(PackedConvWeights packed) =>
-        packed.Packed.AsSpan(packed.Start, packed.Panels * packed.ReductionLength * PackedConvWeights.PanelWidth).ToArray();
+    private static unsafe bool OnCacheLine(PackedConvWeights packed) => ((nuint)packed.Values & 63) == 0;
 
     private static void AssertPaddingIsZero(PackedConvWeights packed)
     {
@@ -53,12 +45,11 @@ public sealed class PackedConvWeightsTests
     {
         var kernel = TestData.Uniform(kernelSize * kernelSize * inChannels * outChannels, 31);
         var bias = TestData.Uniform(outChannels, 32);
-        DirtyThePinnedHeap();
         var packed = new PackedConvWeights(kernel, kernelSize, kernelSize, inChannels, outChannels, bias);
         Assert.Equal(kernel, packed.UnpackKernel());
         Assert.Equal(bias, packed.UnpackBias());
         AssertPaddingIsZero(packed);
-        Assert.Equal(PackedConvWeights.AlignedStart(packed.Packed), packed.Start); // panels on a 64-byte boundary
+        Assert.True(OnCacheLine(packed)); // panels on a 64-byte boundary
     }
 
     [Theory]
@@ -69,7 +60,6 @@ public sealed class PackedConvWeightsTests
         var scale = TestData.Uniform(outChannels, 34).Select(v => 0.5 + Math.Abs(v) * 3.7).ToArray();
         // The reference: w'[…, o] = w[…, o]·scale[o] in double, rounded once to float32 (the output channel is last).
         var scaled = kernel.Select((v, i) => (float)(v * scale[i % outChannels])).ToArray();
-        DirtyThePinnedHeap();
         var folded = new PackedConvWeights(kernel, kernelSize, kernelSize, inChannels, outChannels, default, scale);
         var reference = new PackedConvWeights(scaled, kernelSize, kernelSize, inChannels, outChannels, default);
         Assert.Equal(PanelRegion(reference), PanelRegion(folded)); // bit for bit, padding included
@@ -102,13 +92,12 @@ public sealed class PackedConvWeightsTests
         }
 
         var packedParts = parts.Select(p => new PackedConvWeights(p.Kernel, kernelSize, kernelSize, InChannels, p.Out, p.Bias)).ToArray();
-        DirtyThePinnedHeap();
         var joined = PackedConvWeights.Concatenate(packedParts);
         var reference = new PackedConvWeights(kernel, kernelSize, kernelSize, InChannels, total, bias);
         Assert.Equal((total, reference.Panels), (joined.OutChannels, joined.Panels));
         Assert.Equal(PanelRegion(reference), PanelRegion(joined));
         Assert.Equal(reference.UnpackBias(), joined.UnpackBias());
-        Assert.Equal(PackedConvWeights.AlignedStart(joined.Packed), joined.Start);
+        Assert.True(OnCacheLine(joined));
         AssertPaddingIsZero(joined);
     }
 
@@ -127,5 +116,69 @@ public sealed class PackedConvWeightsTests
     {
         var error = Assert.Throws<ArgumentException>(() => new PackedConvWeights(new float[6], 1, 1, 2, 3, default, new double[2]));
         Assert.Contains("Scale has 2 values, expected 3", error.Message, StringComparison.Ordinal);
+    }
+
+    // Lengths around the four-lane step, plus values that stress the rounding: ties, subnormal and huge products.
+    public static IEnumerable<object[]> ScaleLengths => SimdLevels.CrossValues(0, 1, 3, 4, 5, 7, 8, 31, 32, 33, 1001);
+
+    [SkippableTheory]
+    [MemberData(nameof(ScaleLengths))]
+    public void The_vector_scale_gives_the_scalar_bits_at_every_level(int length, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        var source = TestData.Uniform(length, 70);
+        var scale = TestData.Uniform(length, 71).Select(v => (double)v * 3.1).ToArray();
+        for (int i = 0; i + 3 < length; i += 4)
+        {
+            source[i] = 1.0000001f;        // products that land between two floats
+            scale[i] = 1.0 + 0.5 / (1 << 23);
+            source[i + 1] = 1e-30f;        // subnormal result
+            scale[i + 1] = 1e-10;
+            source[i + 2] = 3e38f;         // overflows to infinity
+            scale[i + 2] = 10.0;
+        }
+
+        var expected = new float[length];
+        PackedConvWeights.ScaleScalar(source, scale, expected);
+        var actual = new float[length];
+        if (level == SimdLevel.Scalar)
+        {
+            PackedConvWeights.ScaleScalar(source, scale, actual);
+        }
+        else
+        {
+            PackedConvWeights.ScaleVector128(source, scale, actual); // every vector level packs with the 128-bit form
+        }
+
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(expected.Select((_, j) => (float)(source[j] * scale[j])), expected); // and the reference is the cast
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(1000)]
+    [InlineData((2 << 20) / 4 - 1)] // just under a huge page (4 KiB pages)
+    [InlineData((2 << 20) / 4 + 5)] // just over (a 2 MiB aligned mapping)
+    [InlineData(3 << 20)]           // 12 MiB: several huge pages
+    public unsafe void Panel_memory_is_zeroed_and_cache_line_aligned_even_where_freed_memory_was_dirty(int length)
+    {
+        // Dirty memory of the same size, then free it: the next block must not show its values.
+        for (int round = 0; round < 2; round++)
+        {
+            var dirty = PanelMemory.Allocate(length);
+            dirty.Span.Fill(float.NaN);
+            dirty = null;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+
+            var memory = PanelMemory.Allocate(length);
+            Assert.Equal(length, memory.Length);
+            Assert.Equal(0u, (nuint)memory.Values & 63);
+            Assert.True(memory.Span.IndexOfAnyExcept(0f) < 0, "fresh panel memory holds non-zero values");
+            memory.Span.Fill(1f); // writable to the last value
+            Assert.True(length == 0 || memory.Values[length - 1] == 1f);
+            GC.KeepAlive(memory);
+        }
     }
 }

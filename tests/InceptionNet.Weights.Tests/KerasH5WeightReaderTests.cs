@@ -54,6 +54,39 @@ public sealed class KerasH5WeightReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task The_digest_hashed_beside_binding_equals_the_one_taken_first_and_the_file_stays_open_for_it()
+    {
+        string path = SharedData.PathOf("fixtures", "facenet-synthetic", "weights.h5");
+        var first = KerasH5WeightReader.Read(path);
+        string expected = first.Digest; // waited for before anything is taken
+        var tensors = first.Tensors.Select(t => (t.Layer, t.Name, Shape: t.Shape!, t.Data)).ToList();
+
+        var inMemory = new WeightSet("memory", "test"); // values in memory are hashed on the calling thread: the same digest
+        tensors.ForEach(t => inMemory.Add(t.Layer, t.Name, t.Shape, t.Data.ToArray()));
+        Assert.Equal(expected, inMemory.Digest);
+
+        // The hashing thread is held until the last take has begun: that take closes the file, and must wait for the hash
+        // (which then reads every tensor from the file) instead of closing it under it.
+        using var release = new ManualResetEventSlim();
+        WeightSet.HashStartingForTests.Value = () => release.Wait(TimeSpan.FromSeconds(30));
+        var streamed = KerasH5WeightReader.Read(path);
+        WeightSet.HashStartingForTests.Value = null;
+        var taken = tensors.Select(t => new float[t.Data.Length]).ToArray();
+        for (int i = 0; i < tensors.Count - 1; i++)
+        {
+            streamed.Take(tensors[i].Layer, tensors[i].Name, taken[i], tensors[i].Shape);
+        }
+
+        var last = tensors[^1];
+        var lastTake = Task.Run(() => streamed.Take(last.Layer, last.Name, taken[^1], last.Shape));
+        await Task.Delay(200); // give a take that does not wait time to close the file before the hash reads it
+        release.Set();
+        await lastTake;
+        Assert.Equal(expected, streamed.Digest);
+        Assert.All(tensors.Zip(taken), p => Assert.Equal(p.First.Data, p.Second));
+    }
+
+    [Fact]
     public async Task Truncated_file_is_a_clear_error_without_hanging()
     {
         string path = Path.Combine(_dir, "truncated.h5");

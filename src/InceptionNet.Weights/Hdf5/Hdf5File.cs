@@ -198,8 +198,8 @@ internal sealed partial class Hdf5File : IDisposable
     /// <summary>Counts bytes read or allocated for the file; fails once they exceed the budget.</summary>
     private void Charge(long bytes, string what)
     {
-        _charged += Math.Max(bytes, 16);
-        if (_charged > _budget)
+        // Atomic: a weight set hashes the tensors on a second thread while the model reads them (WeightSet.Digest).
+        if (Interlocked.Add(ref _charged, Math.Max(bytes, 16)) > _budget)
         {
             throw Error($"reading {what} exceeds the reading budget of {_budget:N0} bytes for a {Length:N0}-byte file (shared or cyclic structures?).");
         }
