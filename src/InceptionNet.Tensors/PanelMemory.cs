@@ -51,14 +51,16 @@ internal sealed unsafe partial class PanelMemory
         return new PanelMemory(memory, bytes, false, (float*)memory, length);
     }
 
-    // Maps bytes (rounded up to whole pages; to a 2 MiB boundary and advised huge when that large), then populates the
-    // range in one call. Returns the mapping (to unmap) and the aligned start inside it.
+    // Maps bytes rounded up to whole 4 KiB pages, starting on a 2 MiB boundary and advised huge when at least that large,
+    // then populates the range in one call. The mapping ends where the values end: a huge page is only used for a 2 MiB
+    // stretch wholly inside it, so a tail is 4 KiB pages and no block costs more resident memory than its values.
+    // Returns the mapping (to unmap) and its start.
     private static bool TryMap(nuint bytes, out void* block, out nuint mapped, out byte* start)
     {
         const int protReadWrite = 0x1 | 0x2, mapPrivateAnonymous = 0x02 | 0x20;
         const int madvHugePage = 14, madvPopulateWrite = 23;
         bool huge = bytes >= HugePage;
-        nuint size = huge ? (bytes + HugePage - 1) & ~(HugePage - 1) : (bytes + 4095) & ~(nuint)4095;
+        nuint size = (bytes + 4095) & ~(nuint)4095;
         nuint request = huge ? size + HugePage : size; // room to slide to a 2 MiB boundary
         var p = MMap(null, request, protReadWrite, mapPrivateAnonymous, -1, 0);
         if (p == (void*)-1)
