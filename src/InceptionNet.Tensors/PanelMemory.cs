@@ -41,14 +41,39 @@ internal sealed unsafe partial class PanelMemory
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = Math.Max((nuint)length * sizeof(float), 64);
-        if (OperatingSystem.IsLinux() && TryMap(bytes, out var block, out var mapped, out var start))
+        if (OperatingSystem.IsLinux() && !s_mappingUnavailable && TryMapOnce(bytes, out var block, out var mapped, out var start))
         {
             return new PanelMemory(block, mapped, true, (float*)start, length);
         }
 
+        return AllocateAligned(length, bytes);
+    }
+
+    // The portable path (and the one a test forces): an aligned native allocation, cleared.
+    internal static PanelMemory AllocateAligned(int length, nuint bytes)
+    {
         var memory = NativeMemory.AlignedAlloc(bytes, 64);
         NativeMemory.Clear(memory, bytes);
         return new PanelMemory(memory, bytes, false, (float*)memory, length);
+    }
+
+    private static bool s_mappingUnavailable;
+
+    // A libc whose mmap cannot be bound (no "libc" to load) switches to the portable path for the rest of the process.
+    private static bool TryMapOnce(nuint bytes, out void* block, out nuint mapped, out byte* start)
+    {
+        try
+        {
+            return TryMap(bytes, out block, out mapped, out start);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_mappingUnavailable = true;
+            block = null;
+            mapped = 0;
+            start = null;
+            return false;
+        }
     }
 
     // Maps bytes rounded up to whole 4 KiB pages, starting on a 2 MiB boundary and advised huge when at least that large,
