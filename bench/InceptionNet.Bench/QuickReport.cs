@@ -56,10 +56,27 @@ internal static class QuickReport
             {
                 var bench = new FaceApiBenchmarks { Batch = batch };
                 bench.Setup();
-                bench.Descriptor();
+                // Two seconds of warm-up, as for FaceNet: one pass left the kernels in tier-0 code for most of the timed
+                // ones (1 worker then looked faster than 2, the background JIT taking the second core).
+                for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
+                {
+                    bench.Descriptor();
+                }
                 Console.WriteLine($"face-api ResNet-34 batch {batch}: median {MedianMilliseconds(() => bench.Descriptor(), 21) / batch:F2} ms per face (face-api wasm: 18.1 ms, tfjs CPU: 374 ms)");
             }
 
+            return;
+        }
+
+        if (args.Contains("--split"))
+        {
+            Split();
+            return;
+        }
+
+        if (args.Contains("--stages"))
+        {
+            Stages();
             return;
         }
 
@@ -220,6 +237,103 @@ internal static class QuickReport
     }
 
     // Median wall time of `runs` calls (odd, so the median is one measurement).
+    // Batch-1 convolutions of FaceNet-160 and face-api on one worker and on all of them: where splitting a small map
+    // over the cores pays and where it costs (a diagnostic for the batch-1 split, issue 19).
+    private static void Split()
+    {
+        (string Name, int H, int W, int Cin, int Cout, int K, int Stride)[] shapes =
+        [
+            ("facenet stem 3x3/2 3->32 @160", 160, 160, 3, 32, 3, 2),
+            ("facenet block35 1x1 320->32 @17", 17, 17, 320, 32, 1, 1),
+            ("facenet block35 3x3 32->48 @17", 17, 17, 32, 48, 3, 1),
+            ("facenet block17 1x1 896->128 @8", 8, 8, 896, 128, 1, 1),
+            ("facenet block17 1x1 384->896 @8", 8, 8, 384, 896, 1, 1),
+            ("facenet block8 1x1 1792->192 @3", 3, 3, 1792, 192, 1, 1),
+            ("facenet block8 1x1 384->1792 @3", 3, 3, 384, 1792, 1, 1),
+            ("faceapi 3x3 32->32 @36", 36, 36, 32, 32, 3, 1),
+            ("faceapi 3x3 64->64 @17", 17, 17, 64, 64, 3, 1),
+            ("faceapi 3x3 128->128 @8", 8, 8, 128, 128, 3, 1),
+            ("faceapi 3x3 256->256 @3", 3, 3, 256, 256, 3, 1),
+        ];
+        using var one = new WorkerPool(1);
+        var all = WorkerPool.Shared;
+        Console.WriteLine($"batch-1 convolutions, {KernelSet.Default.Level}: median of 201 after 1 s warm-up, 1 worker vs {all.WorkerCount}");
+        foreach (var (name, h, w, cin, cout, k, stride) in shapes)
+        {
+            var geometry = new WindowGeometry(k, k, stride, stride, PaddingMode.Same);
+            var (oh, ow, _, _) = geometry.Resolve(h, w);
+            var x = new float[h * w * cin];
+            var packed = new PackedConvWeights(new float[k * k * cin * cout], k, k, cin, cout, new float[cout]);
+            var y = new float[oh * ow * cout];
+            double Time(WorkerPool pool)
+            {
+                void Run() => Conv2D.Forward(TensorSlice.Dense(x, 1, h, w, cin), packed, geometry, TensorSlice.Dense(y, 1, oh, ow, cout),
+                    ConvEpilogue.Bias(relu: true), KernelSet.Default, pool);
+                for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 1;)
+                {
+                    Run();
+                }
+
+                return MedianMilliseconds(Run, 201);
+            }
+
+            double single = Time(one), shared = Time(all);
+            Console.WriteLine($"{name,-34} {single * 1000,8:F1} us {shared * 1000,8:F1} us  {all.WorkerCount} workers / 1: {shared / single:F2}");
+        }
+    }
+
+    // FaceNet-160 at batch 1, stage by stage (median over 101 passes): run it with INCEPTIONNET_THREADS=1 and without to
+    // see which stages gain from the second core and which lose.
+    private static void Stages()
+    {
+        var model = new FaceNetBenchmarks().Load();
+        var input = BenchData.Batch(model, 1);
+        var raw = new float[128];
+        var names = model.Stages.Select(s => s.Name).ToArray();
+        var times = names.ToDictionary(n => n, _ => new List<double>());
+        long last = 0;
+        model.StageObserver = (name, _) =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            times[name].Add(Stopwatch.GetElapsedTime(last, now).TotalMicroseconds);
+            last = Stopwatch.GetTimestamp();
+        };
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
+        {
+            last = Stopwatch.GetTimestamp();
+            model.Forward(input, 1, raw);
+        }
+
+        foreach (var list in times.Values)
+        {
+            list.Clear();
+        }
+
+        var passes = new List<double>();
+        for (int i = 0; i < 101; i++)
+        {
+            last = Stopwatch.GetTimestamp();
+            long start = last;
+            model.Forward(input, 1, raw);
+            passes.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        passes.Sort();
+
+        Console.WriteLine($"FaceNet-160 batch 1 by stage, {model.Level}, {WorkerPool.Shared.WorkerCount} threads (median us):");
+        double total = 0;
+        foreach (string name in names)
+        {
+            var list = times[name];
+            list.Sort();
+            total += list[list.Count / 2];
+            Console.WriteLine($"{name,-28} {list[list.Count / 2],9:F1}");
+        }
+
+        Console.WriteLine($"{"sum of medians",-28} {total,9:F1}");
+        Console.WriteLine($"whole passes: p10 {passes[10]:F2} ms, median {passes[50]:F2} ms, p90 {passes[90]:F2} ms");
+    }
+
     private static double MedianMilliseconds(Action action, int runs, int idleMilliseconds = 0)
     {
         var times = new double[runs];
