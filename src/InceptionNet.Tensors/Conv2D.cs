@@ -300,11 +300,9 @@ public static class Conv2D
                         }
                     }
 
-                    for (int t = 0; t < tiles; t++)
-                    {
-                        int r = t * kernelRows;
-                        Store(acc + t * kernelRows * nr, m0 + r, Math.Min(kernelRows, rows - r), panel, cols);
-                    }
+                    // The tiles' accumulators are the block's rows one after another (row stride nr): one epilogue
+                    // call stores the whole block for this panel, the same values as a call per tile.
+                    Store(acc, m0, rows, panel, cols);
                 }
             }
         }
