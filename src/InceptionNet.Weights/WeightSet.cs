@@ -234,12 +234,12 @@ public sealed class WeightSet
         }
     }
 
-    // Before the first tensor is handed over the digest must have its values. When every tensor still sits in the file
-    // (a streaming h5 read), a second thread hashes them from the file while the model binds and packs (the file stays
-    // open until it is done; the positional reads share nothing); otherwise it is computed here and now.
     // Tests hold the hashing thread back with this (it flows to the hash's task and to nothing else).
     internal static readonly AsyncLocal<Action?> HashStartingForTests = new();
 
+    // Before the first tensor is handed over the digest must have its values. When every tensor still sits in the file
+    // (a streaming h5 read), a second thread hashes them from the file while the model binds and packs (the file stays
+    // open until it is done; the positional reads share nothing); otherwise it is computed here and now.
     internal void BeginDigest()
     {
         if (_digest is not null || _digestTask is not null)
