@@ -120,9 +120,20 @@ public sealed class DoorWebhook : IAsyncDisposable
                     break;
                 }
 
-                await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+                await WaitAtLeastAsync(delay, _stop.Token).ConfigureAwait(false);
                 delay *= 2;
             }
+        }
+    }
+
+    // Task.Delay counts on a coarse timer and can end a little before the interval a stopwatch measures (a retry 0.9 ms
+    // early was seen in CI); the wait is at least `delay` by the stopwatch, so "doubling delays" holds as stated.
+    private static async Task WaitAtLeastAsync(TimeSpan delay, CancellationToken cancel)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var left = delay; left > TimeSpan.Zero; left = delay - System.Diagnostics.Stopwatch.GetElapsedTime(started))
+        {
+            await Task.Delay(left < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : left, cancel).ConfigureAwait(false);
         }
     }
 
