@@ -273,8 +273,7 @@ public sealed class WeightSet
         using var hash = Sha256.CreateIncremental();
         foreach (var ((layer, name), shape, length, load) in entries)
         {
-            hash.Append(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
-            hash.Append(Encoding.UTF8.GetBytes($"[{string.Join(",", shape!)}]\n"));
+            hash.Append(Header(layer, name, shape, length, WeightLayout.Keras));
             var values = scratch.AsSpan(0, length);
             load(values);
             hash.Append(MemoryMarshal.AsBytes(values));
@@ -283,22 +282,21 @@ public sealed class WeightSet
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
+    // What the digest hashes before a tensor's values: its name, then its shape. A Torch-ordered tensor's Keras shape is
+    // unknown until bound, so its values are hashed in their stored order, tagged as such. One definition for both hashing
+    // paths: a gallery is pinned to the digest, so they must never differ.
+    private static byte[] Header(string layer, string name, int[]? shape, int length, WeightLayout layout) =>
+        Encoding.UTF8.GetBytes(layout == WeightLayout.TorchFlat
+            ? $"{layer}/{name}\ntorch[{length}]\n"
+            : $"{layer}/{name}\n[{string.Join(",", shape!)}]\n");
+
     private string ComputeDigest()
     {
         float[]? scratch = null; // one buffer, grown to the largest lazy tensor, instead of an array per tensor
         using var hash = Sha256.CreateIncremental(); // OpenSSL where there is one, else managed
         foreach (var ((layer, name), entry) in Ordered())
         {
-            hash.Append(Encoding.UTF8.GetBytes($"{layer}/{name}\n"));
-            if (entry.Layout == WeightLayout.TorchFlat)
-            {
-                // The Keras shape is unknown until bound; hash the values in their stored order, tagged as such.
-                hash.Append(Encoding.UTF8.GetBytes($"torch[{entry.Length}]\n"));
-            }
-            else
-            {
-                hash.Append(Encoding.UTF8.GetBytes($"[{string.Join(",", entry.Shape!)}]\n"));
-            }
+            hash.Append(Header(layer, name, entry.Shape, entry.Length, entry.Layout));
 
             // A lazy tensor is read for the hash and dropped: one tensor at a time in memory.
             if (!entry.Available)
