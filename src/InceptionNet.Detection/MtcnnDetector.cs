@@ -56,8 +56,9 @@ public sealed record MtcnnOptions
 /// </remarks>
 public sealed class MtcnnDetector
 {
-    // A crop's zero-padded source box is kept per worker up to this many values (a 590×590 box, 8 MB of doubles);
-    // a larger box — a face filling a large photo — gets a buffer of its own that is not kept.
+    // A crop reads its zero-padded source box a band of rows at a time (one row, or the rows of one output row when the box
+    // is an exact multiple of the network input) into a buffer kept per worker up to this many values (8 MB of doubles);
+    // a larger band, only possible for a box thousands of pixels wide, gets a buffer of its own that is not kept.
     private const int MaxKeptCropValues = 1 << 20;
 
     private readonly MtcnnNetworks _networks;
@@ -70,7 +71,7 @@ public sealed class MtcnnDetector
     private float[] _image = [];
     private float[][] _levels = [];           // per pyramid level: the transposed, normalized P-Net input
     private readonly float[][] _resized;      // per worker: a level resized, before transposition
-    private readonly double[][] _cropSource;  // per worker: a box cut from the image, zero-padded
+    private readonly double[][] _cropSource;  // per worker: rows of a box cut from the image, zero-padded
     private readonly double[][] _cropResized; // per worker: that box resized to the network input
     private readonly ResizeScratch<float>[] _levelScratch; // per worker: the resize tables of a pyramid level
     private readonly ResizeScratch<double>[] _cropScratch; // per worker: the resize tables of a crop
@@ -392,14 +393,16 @@ public sealed class MtcnnDetector
         var target = Grow(ref batch, boxes.Count * size * size * 3);
         (_cropBoxes, _cropSize, _cropBatch) = (boxes, size, target);
 
-        // Every worker's crop buffers are sized for the largest kept box first (as the pyramid's, in DetectLocked).
+        // Every worker's crop buffers are sized for the largest box first (as the pyramid's, in DetectLocked).
         int widest = 1, tallest = 1, largest = 0;
         foreach (var b in boxes)
         {
             int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
-            if (tmpw > 0 && tmph > 0 && tmph * tmpw * 3 <= MaxKeptCropValues)
+            if (tmpw > 0 && tmph > 0)
             {
-                (widest, tallest, largest) = (Math.Max(widest, tmpw), Math.Max(tallest, tmph), Math.Max(largest, tmph * tmpw * 3));
+                (widest, tallest) = (Math.Max(widest, tmpw), Math.Max(tallest, tmph));
+                long band = BandValues(tmpw, tmph, size);
+                largest = band <= MaxKeptCropValues ? Math.Max(largest, (int)band) : largest;
             }
         }
 
@@ -454,28 +457,11 @@ public sealed class MtcnnDetector
             return;
         }
 
-        int length = tmph * tmpw * 3;
-        Span<double> tmp = length <= MaxKeptCropValues ? Grow(ref _cropSource[worker], length).AsSpan(0, length) : new double[length];
-        tmp.Clear(); // the padding outside the image is zero
-        for (int r = 0; r < edy - dy + 1; r++)
-        {
-            for (int c = 0; c < edx - dx + 1; c++)
-            {
-                int sy = y - 1 + r, sx = x - 1 + c, ty = dy - 1 + r, tx = dx - 1 + c;
-                if (sy < 0 || sy >= h || sx < 0 || sx >= w || ty >= tmph || tx >= tmpw)
-                {
-                    continue;
-                }
-
-                for (int ch = 0; ch < 3; ch++)
-                {
-                    tmp[(ty * tmpw + tx) * 3 + ch] = img[(sy * w + sx) * 3 + ch];
-                }
-            }
-        }
-
+        // The padded box is read from the image a band of rows at a time, never held whole: a face filling a large photo
+        // would otherwise take tens of megabytes of doubles per candidate.
+        var rows = new PaddedBoxRows(img, w, h, tmpw, x, y, dx, dy, edx, edy, _cropSource, worker);
         var resized = Grow(ref _cropResized[worker], size * size * 3);
-        OpenCvResize.Area<double>(tmp, tmpw, tmph, 3, size, size, resized, _cropScratch[worker]);
+        OpenCvResize.Area(rows, tmpw, tmph, 3, size, size, resized.AsSpan(), _cropScratch[worker]);
         for (int yy = 0; yy < size; yy++)
         {
             for (int xx = 0; xx < size; xx++)
@@ -551,6 +537,50 @@ public sealed class MtcnnDetector
         }
 
         return buffer;
+    }
+
+    // The most values a crop of a tmpw × tmph box asks PaddedBoxRows for at once: a row, or the tmph / size rows of one
+    // output row of an integer-factor shrink.
+    private static long BandValues(int tmpw, int tmph, int size) => (tmph / size + 1L) * tmpw * 3;
+
+    // detect_face.pad's box as rows of doubles: box row ty, column tx is image row y − 1 + (ty − dy + 1), column
+    // x − 1 + (tx − dx + 1) inside [dy − 1, edy − 1] × [dx − 1, edx − 1] and the image, zero elsewhere — the same values
+    // the reference's zero tensor gets from its slice assignment. Rows are built into the worker's kept buffer.
+    private readonly struct PaddedBoxRows(float[] image, int w, int h, int tmpw, int x, int y, int dx, int dy, int edx, int edy,
+        double[][] buffers, int worker) : IImageRows<double>
+    {
+        public ReadOnlySpan<double> Rows(int first, int count)
+        {
+            int rowLength = tmpw * 3;
+            int length = count * rowLength;
+            var band = (length <= MaxKeptCropValues ? Grow(ref buffers[worker], length) : new double[length]).AsSpan(0, length);
+            band.Clear(); // the padding outside the image is zero
+            for (int k = 0; k < count; k++)
+            {
+                int r = first + k - (dy - 1), sy = y - 1 + r;
+                if (r < 0 || r > edy - dy || sy < 0 || sy >= h)
+                {
+                    continue;
+                }
+
+                var row = band.Slice(k * rowLength, rowLength);
+                for (int c = 0; c < edx - dx + 1; c++)
+                {
+                    int sx = x - 1 + c, tx = dx - 1 + c;
+                    if (sx < 0 || sx >= w || tx >= tmpw)
+                    {
+                        continue;
+                    }
+
+                    for (int ch = 0; ch < 3; ch++)
+                    {
+                        row[tx * 3 + ch] = image[(sy * w + sx) * 3 + ch];
+                    }
+                }
+            }
+
+            return band;
+        }
     }
 
     private sealed class WorkerJob(Action<int, int> body) : IParallelWork

@@ -37,8 +37,22 @@ public static class OpenCvResize
     public static void Area<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
     {
-        ArgumentNullException.ThrowIfNull(scratch);
         Check(src.Length, sw, sh, cn, dw, dh);
+        Area(new SpanRows<T>(src, sw * cn), sw, sh, cn, dw, dh, dst, scratch);
+    }
+
+    /// <summary>
+    /// As <see cref="Area{T}(ReadOnlySpan{T}, int, int, int, int, int, Span{T}, ResizeScratch{T})"/>, reading the
+    /// <paramref name="sw"/>×<paramref name="sh"/> source from <paramref name="rows"/> a few rows at a time, so that a source
+    /// made on the fly (a window of a larger image, zero-padded where it leaves it) is never held whole. The result is the
+    /// same as resizing the whole source.
+    /// </summary>
+    public static void Area<T, TRows>(TRows rows, int sw, int sh, int cn, int dw, int dh, Span<T> dst, ResizeScratch<T> scratch)
+        where T : struct, IFloatingPointIeee754<T>
+        where TRows : IImageRows<T>, allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(scratch);
+        Check(sw * sh * cn, sw, sh, cn, dw, dh);
         if (dst.Length < dw * dh * cn)
         {
             throw new ArgumentException($"A {dw}x{dh}x{cn} result needs {dw * dh * cn} values, the destination holds {dst.Length}.", nameof(dst));
@@ -47,7 +61,11 @@ public static class OpenCvResize
         dst = dst[..(dw * dh * cn)];
         if (sw == dw && sh == dh)
         {
-            src.CopyTo(dst); // cv::resize copies when the sizes match
+            for (int y = 0; y < sh; y++)
+            {
+                Row<T, TRows>(ref rows, y, 1, sw * cn).CopyTo(dst.Slice(y * sw * cn, sw * cn)); // cv::resize copies when the sizes match
+            }
+
             return;
         }
 
@@ -57,17 +75,17 @@ public static class OpenCvResize
         {
             if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY))
             {
-                AreaFast(src, sw, sh, cn, dw, dh, iscaleX, iscaleY, dst, scratch);
+                AreaFast(ref rows, sw, sh, cn, dw, dh, iscaleX, iscaleY, dst, scratch);
             }
             else
             {
-                AreaDecimate(src, sw, sh, cn, dw, dh, scaleX, scaleY, dst, scratch);
+                AreaDecimate(ref rows, sw, sh, cn, dw, dh, scaleX, scaleY, dst, scratch);
             }
 
             return;
         }
 
-        Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst, scratch);
+        Linear(ref rows, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst, scratch);
     }
 
     /// <summary>
@@ -86,13 +104,14 @@ public static class OpenCvResize
         double invScaleX = (double)dw / sw, invScaleY = (double)dh / sh;
         double scaleX = 1.0 / invScaleX, scaleY = 1.0 / invScaleY;
         var dst = new T[dw * dh * cn];
+        var rows = new SpanRows<T>(src, sw * cn);
         if (IsAreaFast(scaleX, scaleY, out int iscaleX, out int iscaleY) && iscaleX == 2 && iscaleY == 2)
         {
-            AreaFast(src, sw, sh, cn, dw, dh, 2, 2, dst, new ResizeScratch<T>());
+            AreaFast(ref rows, sw, sh, cn, dw, dh, 2, 2, dst, new ResizeScratch<T>());
         }
         else
         {
-            Linear(src, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false, dst, new ResizeScratch<T>());
+            Linear(ref rows, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: false, dst, new ResizeScratch<T>());
         }
 
         return dst;
@@ -121,8 +140,9 @@ public static class OpenCvResize
     // with one or four channels takes ResizeAreaFastVec_SIMD_32f instead, for every group of four output values of a row
     // (SSE2 baseline: 4 lanes): ((top left + top right) + (bottom left + bottom right)) · 0.25. Other float layouts and all
     // double images use the scalar loop.
-    private static void AreaFast<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, int sx, int sy, Span<T> dst, ResizeScratch<T> scratch)
+    private static void AreaFast<T, TRows>(ref TRows rows, int sw, int sh, int cn, int dw, int dh, int sx, int sy, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
+        where TRows : IImageRows<T>, allows ref struct
     {
         int area = sx * sy;
         T scale = T.CreateChecked(1f / area); // OpenCV: float scale = 1.f / area, even for double images
@@ -149,7 +169,7 @@ public static class OpenCvResize
             }
 
             int w = sy0 + sy <= sh ? fullWidth : 0;
-            var top = src[(sy0 * sw * cn)..];
+            var top = Row<T, TRows>(ref rows, sy0, Math.Min(sy, sh - sy0), sw * cn); // this output row's band of source rows
             int dx = 0;
             if (pairs)
             {
@@ -190,7 +210,7 @@ public static class OpenCvResize
                 {
                     for (int i = 0; i < sx && sx0 + i * cn < sw * cn; i++)
                     {
-                        sum += src[(sy0 + j) * sw * cn + sx0 + i * cn];
+                        sum += top[j * sw * cn + sx0 + i * cn];
                         count++;
                     }
                 }
@@ -198,6 +218,28 @@ public static class OpenCvResize
                 output[dx] = T.CreateChecked(float.CreateTruncating(sum) / count);
             }
         }
+    }
+
+    // `count` source rows from row `y`, checked to be as long as the resize reads.
+    private static ReadOnlySpan<T> Row<T, TRows>(ref TRows rows, int y, int count, int rowLength)
+        where T : struct, IFloatingPointIeee754<T>
+        where TRows : IImageRows<T>, allows ref struct
+    {
+        var band = rows.Rows(y, count);
+        if (band.Length < count * rowLength)
+        {
+            throw new InvalidOperationException($"The row source gave {band.Length} values for {count} rows of {rowLength}.");
+        }
+
+        return band;
+    }
+
+    // A whole source in memory.
+    private readonly ref struct SpanRows<T>(ReadOnlySpan<T> src, int rowLength) : IImageRows<T>
+    {
+        private readonly ReadOnlySpan<T> _src = src;
+
+        public ReadOnlySpan<T> Rows(int y, int count) => _src.Slice(y * rowLength, count * rowLength);
     }
 
     internal readonly record struct Decimate(int Di, int Si, double Alpha);
@@ -236,13 +278,14 @@ public static class OpenCvResize
     }
 
     // resizeArea_Invoker: weights are float (OpenCV stores alpha as float), products accumulated in T.
-    private static void AreaDecimate<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY, Span<T> dst,
+    private static void AreaDecimate<T, TRows>(ref TRows rows, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY, Span<T> dst,
         ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
+        where TRows : IImageRows<T>, allows ref struct
     {
         dst.Clear(); // rows no source row reaches stay zero, as in a new array
         int taps = AreaTable(sw, dw, cn, scaleX, ref scratch.XTable);
-        int rows = AreaTable(sh, dh, 1, scaleY, ref scratch.YTable);
+        int yTaps = AreaTable(sh, dh, 1, scaleY, ref scratch.YTable);
         var xtab = scratch.XTable;
         var ytab = scratch.YTable;
         var xSrc = ResizeScratch<T>.Grow(ref scratch.Offsets, taps);
@@ -260,11 +303,11 @@ public static class OpenCvResize
         var sum = ResizeScratch<T>.Grow(ref scratch.Row1, width).AsSpan(0, width);
         sum.Clear(); // written before it is read, as a new array's zeros would be
         int prevDy = ytab[0].Di;
-        for (int j = 0; j < rows; j++)
+        for (int j = 0; j < yTaps; j++)
         {
             T beta = T.CreateChecked((float)ytab[j].Alpha);
             int dy = ytab[j].Di, sy = ytab[j].Si;
-            var row = src.Slice(sy * sw * cn, sw * cn);
+            var row = Row<T, TRows>(ref rows, sy, 1, sw * cn);
             buf.Clear();
             if (cn == 3)
             {
@@ -316,9 +359,10 @@ public static class OpenCvResize
     }
 
     // resizeGeneric_ with HResizeLinear / VResizeLinear; area mode uses INTER_AREA's enlarging weights.
-    private static void Linear<T>(ReadOnlySpan<T> src, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
+    private static void Linear<T, TRows>(ref TRows rows, int sw, int sh, int cn, int dw, int dh, double scaleX, double scaleY,
         double invScaleX, double invScaleY, bool areaMode, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
+        where TRows : IImageRows<T>, allows ref struct
     {
         var xofs = ResizeScratch<T>.Grow(ref scratch.Offsets, dw);
         var xAlpha = ResizeScratch<T>.Grow(ref scratch.Alpha, 2 * dw);
@@ -333,8 +377,8 @@ public static class OpenCvResize
         for (int dy = 0; dy < dh; dy++)
         {
             int sy0 = Math.Clamp(yofs[dy], 0, sh - 1), sy1 = Math.Clamp(yofs[dy] + 1, 0, sh - 1);
-            Horizontal(src.Slice(sy0 * sw * cn, sw * cn), cn, dw, xofs, xAlpha, xmax, row0);
-            Horizontal(src.Slice(sy1 * sw * cn, sw * cn), cn, dw, xofs, xAlpha, xmax, row1);
+            Horizontal(Row<T, TRows>(ref rows, sy0, 1, sw * cn), cn, dw, xofs, xAlpha, xmax, row0); // done before the next row is asked for
+            Horizontal(Row<T, TRows>(ref rows, sy1, 1, sw * cn), cn, dw, xofs, xAlpha, xmax, row1);
             T b0 = yAlpha[2 * dy], b1 = yAlpha[2 * dy + 1];
             for (int x = 0; x < dw * cn; x++)
             {
@@ -403,6 +447,20 @@ public static class OpenCvResize
 
         return max;
     }
+}
+
+/// <summary>
+/// The rows of a resize's source, asked for a band at a time in increasing order (a band may be asked for again); see
+/// <see cref="OpenCvResize.Area{T, TRows}(TRows, int, int, int, int, int, Span{T}, ResizeScratch{T})"/>.
+/// </summary>
+/// <typeparam name="T">The element type of the image.</typeparam>
+public interface IImageRows<T>
+{
+    /// <summary>
+    /// Rows <paramref name="y"/> to <paramref name="y"/> + <paramref name="count"/> − 1, contiguous (width·channels values
+    /// each). The span may be overwritten by the next call.
+    /// </summary>
+    ReadOnlySpan<T> Rows(int y, int count);
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Xunit;
 
 namespace InceptionNet.Vision.Tests;
@@ -24,6 +25,59 @@ public sealed class ResizeIntoBufferTests
         var doubleTarget = Enumerable.Repeat(-1.0, dw * dh * cn).ToArray();
         OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh, doubleTarget);
         Assert.Equal(OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh), doubleTarget);
+    }
+
+    // A source handed out a band at a time, as MTCNN's crops read a zero-padded box from the photo: the same result as the
+    // whole source, asking for one row at a time, or for the rows of one output row of an integer-factor shrink. Every band
+    // is written into a buffer filled with NaN first, so a resize that kept using an earlier band gives NaN.
+    [Theory]
+    [InlineData(37, 23, 3, 17, 11)]   // decimation tables
+    [InlineData(48, 48, 3, 24, 24)]   // 2× block sums
+    [InlineData(72, 45, 3, 24, 15)]   // 3× block sums
+    [InlineData(97, 13, 3, 24, 24)]   // shrink one way, enlarge the other
+    [InlineData(7, 5, 3, 24, 24)]     // enlarge
+    [InlineData(9, 4, 1, 9, 4)]       // same size: a copy
+    [InlineData(301, 157, 3, 48, 48)]
+    [InlineData(33, 17, 1, 9, 4)]
+    public void Area_from_a_source_handed_out_a_band_at_a_time_equals_the_whole_source(int sw, int sh, int cn, int dw, int dh)
+    {
+        var random = new Random(sw * 7 + dh);
+        var floats = Enumerable.Range(0, sw * sh * cn).Select(_ => (float)(random.NextDouble() * 255)).ToArray();
+        var doubles = floats.Select(v => (double)v - 0.5).ToArray();
+        int integerRows = sh % dh == 0 && sw % dw == 0 ? sh / dh : 1;
+
+        var floatRows = new BandRows<float>(floats, sw * cn);
+        var floatTarget = new float[dw * dh * cn];
+        OpenCvResize.Area(floatRows, sw, sh, cn, dw, dh, floatTarget.AsSpan(), new ResizeScratch<float>());
+        Assert.Equal(OpenCvResize.Area<float>(floats, sw, sh, cn, dw, dh), floatTarget);
+        Assert.InRange(floatRows.LargestBand, 1, integerRows);
+
+        var doubleRows = new BandRows<double>(doubles, sw * cn);
+        var doubleTarget = new double[dw * dh * cn];
+        OpenCvResize.Area(doubleRows, sw, sh, cn, dw, dh, doubleTarget.AsSpan(), new ResizeScratch<double>());
+        Assert.Equal(OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh), doubleTarget);
+        Assert.InRange(doubleRows.LargestBand, 1, integerRows);
+    }
+
+    private sealed class BandRows<T>(T[] source, int rowLength) : IImageRows<T>
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        private T[] _band = [];
+
+        public int LargestBand { get; private set; }
+
+        public ReadOnlySpan<T> Rows(int y, int count)
+        {
+            LargestBand = Math.Max(LargestBand, count);
+            if (_band.Length < count * rowLength)
+            {
+                _band = new T[count * rowLength];
+            }
+
+            _band.AsSpan().Fill(T.NaN);
+            source.AsSpan(y * rowLength, count * rowLength).CopyTo(_band);
+            return _band.AsSpan(0, count * rowLength);
+        }
     }
 
     // Shapes in an order that makes a kept scratch shrink and grow: decimation, block sums (2× and 3×), enlarging, a mix of
