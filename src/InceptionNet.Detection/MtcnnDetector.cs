@@ -68,9 +68,10 @@ public sealed class MtcnnDetector
     private readonly WorkerJob _cropJob;
 
     // Kept across photos (see remarks).
-    private float[] _image = [];
+    private byte[] _pixels = [];              // the photo being detected (the caller's, not a copy); read by the jobs
     private float[][] _levels = [];           // per pyramid level: the transposed, normalized P-Net input
     private readonly float[][] _resized;      // per worker: a level resized, before transposition
+    private readonly float[][] _photoRows;    // per worker: rows of the photo as floats, read by a level's resize
     private readonly double[][] _cropSource;  // per worker: rows of a box cut from the image, zero-padded
     private readonly double[][] _cropResized; // per worker: that box resized to the network input
     private readonly ResizeScratch<float>[] _levelScratch; // per worker: the resize tables of a pyramid level
@@ -106,6 +107,7 @@ public sealed class MtcnnDetector
         _options = options ?? new MtcnnOptions();
         int workers = networks.Workers.WorkerCount;
         _resized = new float[workers][];
+        _photoRows = new float[workers][];
         _cropSource = new double[workers][];
         _cropResized = new double[workers][];
         _levelScratch = new ResizeScratch<float>[workers];
@@ -115,6 +117,7 @@ public sealed class MtcnnDetector
             _levelScratch[i] = new ResizeScratch<float>();
             _cropScratch[i] = new ResizeScratch<double>();
             _resized[i] = [];
+            _photoRows[i] = [];
             _cropSource[i] = [];
             _cropResized[i] = [];
         }
@@ -152,11 +155,19 @@ public sealed class MtcnnDetector
     private List<DetectedFace> DetectLocked(RgbImage image)
     {
         int h = image.Height, w = image.Width;
-        var img = Grow(ref _image, image.Pixels.Length);
-        for (int i = 0; i < image.Pixels.Length; i++)
+        _pixels = image.Pixels; // read as floats (levels) or doubles (crops) a few rows at a time: no copy of the photo
+        try
         {
-            img[i] = image.Pixels[i];
+            return DetectPhoto(w, h);
         }
+        finally
+        {
+            _pixels = [];
+        }
+    }
+
+    private List<DetectedFace> DetectPhoto(int w, int h)
+    {
 
         var levels = new List<PyramidLevel>();
         var total = new List<double[]>(); // x1 y1 x2 y2 score dx1 dy1 dx2 dy2
@@ -189,6 +200,7 @@ public sealed class MtcnnDetector
             {
                 Grow(ref _resized[worker], hs * ws * 3);
                 _levelScratch[worker].Reserve(w, h, 3, ws, hs);
+                Grow(ref _photoRows[worker], (h % hs == 0 && w % ws == 0 ? h / hs : 1) * w * 3); // an integer factor reads its block's rows at once
             }
         }
 
@@ -421,7 +433,7 @@ public sealed class MtcnnDetector
     private void CropOne(int k, int worker)
     {
         int size = _cropSize, w = _width, h = _height;
-        var img = _image;
+        var img = _pixels;
         var b = _cropBoxes[k];
         var target = _cropBatch.AsSpan(k * size * size * 3, size * size * 3);
         int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
@@ -479,7 +491,7 @@ public sealed class MtcnnDetector
     {
         var (hs, ws) = _sizes[i];
         var level = Grow(ref _resized[worker], hs * ws * 3);
-        OpenCvResize.Area<float>(_image.AsSpan(0, _width * _height * 3), _width, _height, 3, ws, hs, level, _levelScratch[worker]);
+        OpenCvResize.Area(new PhotoRows(_pixels, _width * 3, _photoRows, worker), _width, _height, 3, ws, hs, level.AsSpan(), _levelScratch[worker]);
         var input = Grow(ref _levels[i], hs * ws * 3);
         for (int y = 0; y < hs; y++)
         {
@@ -546,7 +558,7 @@ public sealed class MtcnnDetector
     // detect_face.pad's box as rows of doubles: box row ty, column tx is image row y − 1 + (ty − dy + 1), column
     // x − 1 + (tx − dx + 1) inside [dy − 1, edy − 1] × [dx − 1, edx − 1] and the image, zero elsewhere — the same values
     // the reference's zero tensor gets from its slice assignment. Rows are built into the worker's kept buffer.
-    private readonly struct PaddedBoxRows(float[] image, int w, int h, int tmpw, int x, int y, int dx, int dy, int edx, int edy,
+    private readonly struct PaddedBoxRows(byte[] image, int w, int h, int tmpw, int x, int y, int dx, int dy, int edx, int edy,
         double[][] buffers, int worker) : IImageRows<double>
     {
         public ReadOnlySpan<double> Rows(int first, int count)
@@ -579,6 +591,18 @@ public sealed class MtcnnDetector
                 }
             }
 
+            return band;
+        }
+    }
+
+    // The photo's rows as floats (exact: bytes), built a band at a time into the worker's kept buffer: the reference
+    // resizes the photo as float32, and a float copy of a whole 2 MP photo is 25 MB.
+    private readonly struct PhotoRows(byte[] pixels, int rowLength, float[][] buffers, int worker) : IImageRows<float>
+    {
+        public ReadOnlySpan<float> Rows(int first, int count)
+        {
+            var band = Grow(ref buffers[worker], count * rowLength).AsSpan(0, count * rowLength);
+            PixelConversion.ToFloats(pixels.AsSpan(first * rowLength, count * rowLength), band);
             return band;
         }
     }

@@ -1,0 +1,37 @@
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>Bytes to floats (MTCNN reads the photo's rows through it): every level gives the cast's value, at awkward lengths.</summary>
+public sealed class PixelConversionTests
+{
+    public static IEnumerable<object[]> Lengths => SimdLevels.CrossValues(0, 1, 3, 15, 16, 17, 31, 33, 256, 1001);
+
+    [SkippableTheory]
+    [MemberData(nameof(Lengths))]
+    public void Every_level_gives_each_bytes_value(int length, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        var source = Enumerable.Range(0, length).Select(i => (byte)((i * 167 + 13) & 255)).ToArray(); // every value by 256
+        var actual = Enumerable.Repeat(-1f, length + 3).ToArray();
+        if (level == SimdLevel.Scalar)
+        {
+            PixelConversion.ToFloatsScalar(source, actual);
+        }
+        else
+        {
+            PixelConversion.ToFloatsVector128(source, actual); // every vector level converts with the 128-bit form
+        }
+
+        Assert.Equal(source.Select(b => (float)b), actual[..length]);
+        Assert.All(actual[length..], v => Assert.Equal(-1f, v)); // nothing written past the values
+    }
+
+    [Fact]
+    public void A_destination_too_short_is_refused()
+    {
+        Assert.Throws<ArgumentException>(() => PixelConversion.ToFloats(new byte[5], new float[4]));
+    }
+}
