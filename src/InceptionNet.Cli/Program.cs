@@ -8,6 +8,7 @@ public static class Program
     {
         // A native x64 build first hands over to its sibling built for this CPU's level, when there is one.
         NativeVariants.HandOverIfBetter(args);
+        MemoryReserve.Install();
         return CliApp.Run(args, Console.Out, Console.Error);
     }
 }
