@@ -16,17 +16,26 @@ internal static class MemoryReserve
 
     private static byte[]? s_reserve;
 
-    /// <summary>Takes the reserve and starts watching for the first out-of-memory exception.</summary>
+    private static int s_watching;
+
+    /// <summary>
+    /// Takes the reserve (again, if an earlier out-of-memory let it go) and watches for the next out-of-memory exception.
+    /// A one-shot command installs it once; a long-running one may call this again after handling an out-of-memory.
+    /// </summary>
     public static void Install()
     {
-        s_reserve = new byte[Bytes]; // fresh pages from the OS: reserved in the heap, not resident until written
-        AppDomain.CurrentDomain.FirstChanceException += Release;
+        s_reserve ??= new byte[Bytes]; // fresh pages from the OS: counted in the heap, not resident until written
+        if (Interlocked.Exchange(ref s_watching, 1) == 0)
+        {
+            AppDomain.CurrentDomain.FirstChanceException += Release;
+        }
     }
 
     /// <summary>Whether the reserve is still held (for tests).</summary>
     public static bool Held => s_reserve is not null;
 
-    // Runs on the throwing thread before any catch block; allocates nothing.
+    // Runs on the throwing thread before any catch block and allocates nothing itself (the runtime allocates the event's
+    // arguments, so this is best effort: if even that fails, the runtime's own handling takes over).
     private static void Release(object? sender, FirstChanceExceptionEventArgs e)
     {
         if (e.Exception is OutOfMemoryException)

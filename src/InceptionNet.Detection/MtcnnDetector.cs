@@ -136,7 +136,10 @@ public sealed class MtcnnDetector
     public static MtcnnDetector Load(string directory, MtcnnOptions? options = null, ExecutionContext? context = null) =>
         new(MtcnnNetworks.Load(directory, context), options);
 
-    /// <summary>Detects faces, in the order of the final NMS (most probable first).</summary>
+    /// <summary>
+    /// Detects faces, in the order of the final NMS (most probable first). The image's pixels are read in place while
+    /// the call runs (no copy of the photo is made), so they must not change until it returns.
+    /// </summary>
     public IReadOnlyList<DetectedFace> Detect(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -168,7 +171,6 @@ public sealed class MtcnnDetector
 
     private List<DetectedFace> DetectPhoto(int w, int h)
     {
-
         var levels = new List<PyramidLevel>();
         var total = new List<double[]>(); // x1 y1 x2 y2 score dx1 dy1 dx2 dy2
         double m = 12.0 / _options.MinFaceSize;

@@ -29,6 +29,19 @@ public sealed class PixelConversionTests
         Assert.All(actual[length..], v => Assert.Equal(-1f, v)); // nothing written past the values
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(17)]
+    [InlineData(3 * 1001)]
+    public void The_entry_point_gives_each_bytes_value_at_this_runs_level(int length)
+    {
+        // INCEPTIONNET_SIMD picks the form (CI runs this at 0, 128 and the widest level).
+        var source = Enumerable.Range(0, length).Select(i => (byte)(255 - (i * 31 & 255))).ToArray();
+        var actual = new float[length];
+        PixelConversion.ToFloats(source, actual);
+        Assert.Equal(source.Select(b => (float)b), actual);
+    }
+
     [Fact]
     public void A_destination_too_short_is_refused()
     {

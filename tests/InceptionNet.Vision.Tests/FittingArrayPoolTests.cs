@@ -50,6 +50,22 @@ public sealed class FittingArrayPoolTests
     }
 
     [Fact]
+    public void A_photo_a_little_larger_than_the_last_reuses_most_of_its_buffers()
+    {
+        // Coefficients first, then the planes, as a JPEG decode rents them. The 10 % larger photo's coefficients need a
+        // new array, but the old coefficient buffer serves its luma plane and the old luma plane one chroma plane: two
+        // new arrays of four, where letting go of each too-short array on a miss replaced all four.
+        var pool = new FittingArrayPool<byte>(Max);
+        int[] Sizes(int p) => [p * 3 / 2, p, p / 4, p / 4];
+        var before = Sizes(1_000_000).Select(pool.Rent).ToList();
+        before.ForEach(a => pool.Return(a));
+        var after = Sizes(1_100_000).Select(pool.Rent).ToList();
+        Assert.Equal(2, after.Count(a => !before.Any(b => ReferenceEquals(a, b))));
+        after.ForEach(a => pool.Return(a));
+        Assert.Equal(4, pool.FreeCount);
+    }
+
+    [Fact]
     public void A_small_rent_does_not_take_a_photo_sized_array()
     {
         var pool = new FittingArrayPool<int>(Max);
@@ -70,7 +86,7 @@ public sealed class FittingArrayPoolTests
         var many = Enumerable.Range(1, FittingArrayPool<byte>.MaxKept + 10).Select(i => pool.Rent(i * 100)).ToList();
         many.ForEach(a => pool.Return(a));
         Assert.Equal(FittingArrayPool<byte>.MaxKept, pool.FreeCount);
-        Assert.True(pool.Rent(3_300).Length >= 3_300); // the longest are the ones kept
+        Assert.True(pool.Rent(100).Length >= 1_100); // the shortest ten (100..1000) were let go, the longest kept
         var huge = pool.Rent((1 << 20) + 1);
         Assert.Equal((1 << 20) + 1, huge.Length);
         int before = pool.FreeCount;

@@ -28,11 +28,14 @@ public sealed class ResizeIntoBufferTests
     }
 
     // A source handed out a band at a time, as MTCNN's crops read a zero-padded box from the photo: the same result as the
-    // whole source, asking for one row at a time, or for the rows of one output row of an integer-factor shrink. Every band
-    // is written into a buffer filled with NaN first, so a resize that kept using an earlier band gives NaN.
+    // whole source, asking for one row at a time, or for the rows of one output row of an integer-factor shrink. Each
+    // call fills the whole buffer with NaN and writes its band into the other half than the call before, so a resize that
+    // kept reading an earlier band's span reads NaN.
     [Theory]
     [InlineData(37, 23, 3, 17, 11)]   // decimation tables
     [InlineData(48, 48, 3, 24, 24)]   // 2× block sums
+    [InlineData(48, 48, 1, 24, 24)]   // 2× block sums, float pairs path (one channel)
+    [InlineData(50, 46, 4, 25, 23)]   // 2× block sums, float pairs path (four channels)
     [InlineData(72, 45, 3, 24, 15)]   // 3× block sums
     [InlineData(97, 13, 3, 24, 24)]   // shrink one way, enlarge the other
     [InlineData(7, 5, 3, 24, 24)]     // enlarge
@@ -62,21 +65,18 @@ public sealed class ResizeIntoBufferTests
     private sealed class BandRows<T>(T[] source, int rowLength) : IImageRows<T>
         where T : struct, IFloatingPointIeee754<T>
     {
-        private T[] _band = [];
+        private readonly T[] _buffer = new T[2 * source.Length];
+        private int _calls;
 
         public int LargestBand { get; private set; }
 
         public ReadOnlySpan<T> Rows(int y, int count)
         {
             LargestBand = Math.Max(LargestBand, count);
-            if (_band.Length < count * rowLength)
-            {
-                _band = new T[count * rowLength];
-            }
-
-            _band.AsSpan().Fill(T.NaN);
-            source.AsSpan(y * rowLength, count * rowLength).CopyTo(_band);
-            return _band.AsSpan(0, count * rowLength);
+            _buffer.AsSpan().Fill(T.NaN);
+            var band = _buffer.AsSpan(_calls++ % 2 * source.Length, count * rowLength);
+            source.AsSpan(y * rowLength, count * rowLength).CopyTo(band);
+            return band;
         }
     }
 
