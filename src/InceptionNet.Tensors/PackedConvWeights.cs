@@ -199,7 +199,10 @@ public sealed class PackedConvWeights
     /// </summary>
     internal unsafe float* Values => _memory.Values;
 
-    /// <summary>The packed kernel as a span (see <see cref="Values"/>).</summary>
+    /// <summary>
+    /// The packed kernel as a span (see <see cref="Values"/>). The span does not keep these weights alive: a caller that
+    /// does not use them after taking it must <see cref="GC.KeepAlive"/> them past its last use of the span.
+    /// </summary>
     internal Span<float> PanelValues => _memory.Span;
 
     /// <summary>Bias, zero-padded to whole panels.</summary>
@@ -222,6 +225,7 @@ public sealed class PackedConvWeights
             }
         }
 
+        GC.KeepAlive(this); // the span does not keep the native memory alive; these weights do
         return kernel;
     }
 

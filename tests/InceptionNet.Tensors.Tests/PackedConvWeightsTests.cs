@@ -20,7 +20,9 @@ public sealed class PackedConvWeightsTests
     private static float[] PanelRegion(PackedConvWeights packed)
     {
         Assert.Equal(packed.Panels * packed.ReductionLength * PackedConvWeights.PanelWidth, packed.PanelValues.Length);
-        return packed.PanelValues.ToArray();
+        var values = packed.PanelValues.ToArray();
+        GC.KeepAlive(packed); // the span does not keep the native memory's owner alive
+        return values;
     }
 
     private static unsafe bool OnCacheLine(PackedConvWeights packed) => ((nuint)packed.Values & 63) == 0;
@@ -169,6 +171,10 @@ public sealed class PackedConvWeightsTests
         {
             var dirty = PanelMemory.Allocate(length);
             dirty.Span.Fill(float.NaN);
+            // The span is a bare pointer: without this the JIT may treat `dirty` as dead once the span is taken, and a
+            // collection another test starts mid-fill runs the finalizer, which unmaps the block under the fill (an
+            // access violation seen once in 20 runs of the arm64 kernel executable under qemu).
+            GC.KeepAlive(dirty);
             dirty = null;
             GC.Collect();
             GC.WaitForPendingFinalizers();

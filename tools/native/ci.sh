@@ -59,8 +59,17 @@ dotnet publish tests/InceptionNet.Tensors.Tests.Native -c Release -r linux-arm64
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "error: publishing the arm64 kernel tests failed" >&2; exit 1; }
 # The JIT writes code through a second, writable mapping (W^X); qemu-user does not see those writes as code changes and
 # runs stale translations (an "illegal instruction" in the first reflection stub). One mapping avoids that under qemu.
+# The whole output is kept beside the trx; a crash (no trx) prints its first lines and the innermost frames.
+log="$results/native-arm64-kernels.log"
+rm -f "$results/native-arm64-kernels.trx"
+rc=0
 ( cd "$tests_dir" && DOTNET_EnableWriteXorExecute=0 timeout 1200 qemu-aarch64-static ./InceptionNet.Tensors.Tests.Native \
-    -trx "$results/native-arm64-kernels.trx" 2>&1 | grep -E 'TEST EXECUTION SUMMARY|Total:|\[FAIL\]' ) || true
-grep -q 'failed="0"' "$results/native-arm64-kernels.trx" 2>/dev/null || { echo "error: arm64 kernel tests failed or did not run" >&2; status=1; }
+    -result-trx "$results/native-arm64-kernels.trx" >"$log" 2>&1 ) || rc=$?
+grep -E 'TEST EXECUTION SUMMARY|Total:|\[FAIL\]' "$log" || true
+if ! grep -q 'failed="0"' "$results/native-arm64-kernels.trx" 2>/dev/null; then
+  echo "error: arm64 kernel tests failed or did not run (exit $rc); the crash, if any:" >&2
+  grep -m1 -A8 -E 'Fatal error|Unhandled exception|uncaught target signal' "$log" >&2 || tail -n 20 "$log" >&2
+  status=1
+fi
 echo "(arm64 native stage: $((SECONDS - start)) s)"
 exit $status
