@@ -114,8 +114,8 @@ public sealed class MtcnnDetector
         _cropScratch = new ResizeScratch<double>[workers];
         for (int i = 0; i < workers; i++)
         {
-            _levelScratch[i] = new ResizeScratch<float>();
-            _cropScratch[i] = new ResizeScratch<double>();
+            _levelScratch[i] = new ResizeScratch<float>(networks.Level);
+            _cropScratch[i] = new ResizeScratch<double>(networks.Level);
             _resized[i] = [];
             _photoRows[i] = [];
             _cropSource[i] = [];

@@ -28,6 +28,9 @@ public sealed class MtcnnNetworks
     /// <summary>Threads the networks (and the detector's pyramid and crops) run on.</summary>
     internal WorkerPool Workers => _context.Workers;
 
+    /// <summary>The vector width the networks (and the detector's resizes) run at.</summary>
+    internal SimdLevel Level => _context.Level;
+
     internal Net PNet { get; }
 
     internal Net RNet { get; }

@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using InceptionNet.Tensors;
 
 namespace InceptionNet.Vision;
 
@@ -302,60 +305,177 @@ public static class OpenCvResize
         var buf = ResizeScratch<T>.Grow(ref scratch.Row0, width).AsSpan(0, width);
         var sum = ResizeScratch<T>.Grow(ref scratch.Row1, width).AsSpan(0, width);
         sum.Clear(); // written before it is read, as a new array's zeros would be
-        int prevDy = ytab[0].Di;
+        int prevDy = ytab[0].Di, prevSy = -1;
+        bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
         for (int j = 0; j < yTaps; j++)
         {
             T beta = T.CreateChecked((float)ytab[j].Alpha);
             int dy = ytab[j].Di, sy = ytab[j].Si;
-            var row = Row<T, TRows>(ref rows, sy, 1, sw * cn);
-            buf.Clear();
-            if (cn == 3)
+
+            // A source row straddling two destination rows is the last tap of one and the first of the next: its
+            // horizontal pass is the same values both times, so it runs once (OpenCV runs it twice).
+            if (sy != prevSy)
             {
-                for (int k = 0; k < taps; k++)
+                var row = Row<T, TRows>(ref rows, sy, 1, sw * cn);
+                if (vector && cn == 3 && typeof(T) == typeof(float))
                 {
-                    int si = xSrc[k], di = xDst[k];
-                    T alpha = xAlpha[k];
-                    buf[di] += row[si] * alpha;
-                    buf[di + 1] += row[si + 1] * alpha;
-                    buf[di + 2] += row[si + 2] * alpha;
+                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(row), taps, xSrc, xDst,
+                        MemoryMarshal.Cast<T, float>(xAlpha.AsSpan()), MemoryMarshal.Cast<T, float>(buf));
                 }
-            }
-            else
-            {
-                for (int k = 0; k < taps; k++)
+                else
                 {
-                    int si = xSrc[k], di = xDst[k];
-                    T alpha = xAlpha[k];
-                    for (int c = 0; c < cn; c++)
-                    {
-                        buf[di + c] += row[si + c] * alpha;
-                    }
+                    HorizontalAreaScalar(row, cn, taps, xSrc, xDst, xAlpha, buf);
                 }
+
+                prevSy = sy;
             }
 
             if (dy != prevDy)
             {
-                for (int dx = 0; dx < width; dx++)
+                var target = dst.Slice(prevDy * width, width);
+                if (vector)
                 {
-                    dst[prevDy * width + dx] = sum[dx];
-                    sum[dx] = beta * buf[dx];
+                    VerticalStartVector128(sum, buf, beta, target);
+                }
+                else
+                {
+                    VerticalStartScalar(sum, buf, beta, target, 0);
                 }
 
                 prevDy = dy;
             }
+            else if (vector)
+            {
+                VerticalAddVector128(sum, buf, beta);
+            }
             else
             {
-                for (int dx = 0; dx < width; dx++)
-                {
-                    sum[dx] += beta * buf[dx];
-                }
+                VerticalAddScalar(sum, buf, beta, 0);
             }
         }
 
-        for (int dx = 0; dx < width; dx++)
+        sum.CopyTo(dst.Slice(prevDy * width, width));
+    }
+
+    // The reference horizontal pass of resizeArea_Invoker: buf[di + c] += row[si + c] · alpha, entry by entry, from zero.
+    internal static void HorizontalAreaScalar<T>(ReadOnlySpan<T> row, int cn, int taps, int[] xSrc, int[] xDst, T[] xAlpha, Span<T> buf)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        buf.Clear();
+        if (cn == 3)
         {
-            dst[prevDy * width + dx] = sum[dx];
+            for (int k = 0; k < taps; k++)
+            {
+                int si = xSrc[k], di = xDst[k];
+                T alpha = xAlpha[k];
+                buf[di] += row[si] * alpha;
+                buf[di + 1] += row[si + 1] * alpha;
+                buf[di + 2] += row[si + 2] * alpha;
+            }
+
+            return;
         }
+
+        for (int k = 0; k < taps; k++)
+        {
+            int si = xSrc[k], di = xDst[k];
+            T alpha = xAlpha[k];
+            for (int c = 0; c < cn; c++)
+            {
+                buf[di + c] += row[si + c] * alpha;
+            }
+        }
+    }
+
+    // The same pass for three float channels, a pixel per vector: lane c of the accumulator takes channel c of each of the
+    // cell's source pixels (lane 3, the next pixel's first channel, is never stored into the cell). The table lists each
+    // cell's entries together and in source order, so each lane sees the products the reference adds to buf[di + c], in
+    // the same order, from the same zero, with a multiply and an add each (never fused): the same floats.
+    internal static void HorizontalArea3Vector128(ReadOnlySpan<float> row, int taps, int[] xSrc, int[] xDst, ReadOnlySpan<float> xAlpha,
+        Span<float> buf)
+    {
+        buf.Clear();
+        ref float source = ref MemoryMarshal.GetReference(row);
+        ref float target = ref MemoryMarshal.GetReference(buf);
+        int lastLoad = row.Length - 4; // a pixel from here on is read by three scalar loads, not four lanes
+        int k = 0;
+        while (k < taps)
+        {
+            int di = xDst[k];
+            var acc = Vector128<float>.Zero;
+            for (; k < taps && xDst[k] == di; k++)
+            {
+                int si = xSrc[k];
+                var pixel = si <= lastLoad
+                    ? Vector128.LoadUnsafe(ref source, (nuint)si)
+                    : Vector128.Create(row[si], row[si + 1], row[si + 2], 0f);
+                acc += pixel * Vector128.Create(xAlpha[k]);
+            }
+
+            if (k < taps && xDst[k] == di + 3)
+            {
+                acc.StoreUnsafe(ref target, (nuint)di); // lane 3 lands on the next cell's first value, written next
+            }
+            else
+            {
+                buf[di] = acc.GetElement(0);
+                buf[di + 1] = acc.GetElement(1);
+                buf[di + 2] = acc.GetElement(2);
+            }
+        }
+    }
+
+    // A new destination row: the finished sum goes out, and the sum restarts at beta · buf.
+    internal static void VerticalStartScalar<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, Span<T> target, int from)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        for (int dx = from; dx < sum.Length; dx++)
+        {
+            target[dx] = sum[dx];
+            sum[dx] = beta * buf[dx];
+        }
+    }
+
+    internal static void VerticalAddScalar<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, int from)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        for (int dx = from; dx < sum.Length; dx++)
+        {
+            sum[dx] += beta * buf[dx];
+        }
+    }
+
+    // The vertical passes on whole vectors (element-wise: the same multiply and add per value), the tail by the reference.
+    internal static void VerticalStartVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, Span<T> target)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var b = Vector128.Create(beta);
+        ref T s = ref MemoryMarshal.GetReference(sum);
+        ref T u = ref MemoryMarshal.GetReference(buf);
+        ref T t = ref MemoryMarshal.GetReference(target);
+        int dx = 0;
+        for (; dx <= sum.Length - Vector128<T>.Count; dx += Vector128<T>.Count)
+        {
+            Vector128.LoadUnsafe(ref s, (nuint)dx).StoreUnsafe(ref t, (nuint)dx);
+            (b * Vector128.LoadUnsafe(ref u, (nuint)dx)).StoreUnsafe(ref s, (nuint)dx);
+        }
+
+        VerticalStartScalar(sum, buf, beta, target, dx);
+    }
+
+    internal static void VerticalAddVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var b = Vector128.Create(beta);
+        ref T s = ref MemoryMarshal.GetReference(sum);
+        ref T u = ref MemoryMarshal.GetReference(buf);
+        int dx = 0;
+        for (; dx <= sum.Length - Vector128<T>.Count; dx += Vector128<T>.Count)
+        {
+            (Vector128.LoadUnsafe(ref s, (nuint)dx) + b * Vector128.LoadUnsafe(ref u, (nuint)dx)).StoreUnsafe(ref s, (nuint)dx);
+        }
+
+        VerticalAddScalar(sum, buf, beta, dx);
     }
 
     // resizeGeneric_ with HResizeLinear / VResizeLinear; area mode uses INTER_AREA's enlarging weights.
@@ -471,6 +591,22 @@ public interface IImageRows<T>
 public sealed class ResizeScratch<T>
     where T : struct, IFloatingPointIeee754<T>
 {
+    /// <summary>A scratch whose resizes use the process's vector width (<see cref="Simd.Default"/>).</summary>
+    public ResizeScratch()
+        : this(Simd.Default)
+    {
+    }
+
+    /// <summary>
+    /// A scratch whose resizes use at most <paramref name="level"/> (lowered to what the CPU has): the widest loops of
+    /// the area decimation are written for 128-bit vectors and give the scalar form's values bit for bit, so the level
+    /// changes only the speed.
+    /// </summary>
+    public ResizeScratch(SimdLevel level) => Level = Simd.Clamp(level);
+
+    /// <summary>The vector width this scratch's resizes use.</summary>
+    public SimdLevel Level { get; }
+
     /// <summary>
     /// Grows the buffers to what resizing <paramref name="sw"/>×<paramref name="sh"/> to <paramref name="dw"/>×<paramref name="dh"/>
     /// with <paramref name="cn"/> channels needs (and to what any smaller source into the same destination needs), so that

@@ -1,0 +1,110 @@
+using System.Numerics;
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using InceptionNet.Vision;
+using Xunit;
+
+namespace InceptionNet.Vision.Tests;
+
+/// <summary>
+/// INTER_AREA's decimation loops have a 128-bit form (three float channels a pixel per vector in the horizontal pass,
+/// whole vectors in the vertical one) that must give the reference loops' values bit for bit: checked over every shrink
+/// of awkward sizes (1 to 4 channels, widths ending inside a vector, one-pixel results, the last source pixel read
+/// without its fourth lane), float and double, and the kernels on their own against the reference form.
+/// </summary>
+public sealed class ResizeLevelTests
+{
+    public static IEnumerable<object[]> Levels => SimdLevels.CrossValues(1, 2, 3, 4);
+
+    [SkippableTheory]
+    [MemberData(nameof(Levels))]
+    public void Area_decimation_at_a_level_matches_the_reference_loops_bit_for_bit(int cn, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        int cases = 0;
+        var rng = new Random(cn * 7919);
+        foreach (int sw in new[] { 1, 2, 3, 5, 7, 13, 31, 64, 97 })
+        {
+            foreach (int sh in new[] { 1, 3, 17 })
+            {
+                foreach (int dw in new[] { 1, 2, sw / 3, sw / 2, sw - 1, sw })
+                {
+                    foreach (int dh in new[] { 1, sh / 2 + 1, sh })
+                    {
+                        if (dw < 1 || dh < 1 || dw > sw || dh > sh)
+                        {
+                            continue;
+                        }
+
+                        Compare<float>(sw, sh, cn, dw, dh, level, rng);
+                        Compare<double>(sw, sh, cn, dw, dh, level, rng);
+                        cases++;
+                    }
+                }
+            }
+        }
+
+        Assert.True(cases > 100, $"only {cases} shapes");
+    }
+
+    private static void Compare<T>(int sw, int sh, int cn, int dw, int dh, SimdLevel level, Random rng)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        var src = new T[sw * sh * cn];
+        for (int i = 0; i < src.Length; i++)
+        {
+            // Pixel values with fractions, and some negative zeros and large values, so a changed order or a fused
+            // multiply-add would show in the low bits.
+            long r = rng.NextInt64();
+            src[i] = (r % 17) == 0 ? -T.Zero : T.CreateChecked((double)(r % 100_000) / 37.0 - 900.0);
+        }
+
+        var expected = new T[dw * dh * cn];
+        var actual = new T[dw * dh * cn];
+        OpenCvResize.Area<T>(src, sw, sh, cn, dw, dh, expected, new ResizeScratch<T>(SimdLevel.Scalar));
+        OpenCvResize.Area<T>(src, sw, sh, cn, dw, dh, actual, new ResizeScratch<T>(level));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(BitEqual(expected[i], actual[i]),
+                $"{typeof(T).Name} {sw}x{sh}x{cn} -> {dw}x{dh} at {level}: value {i} is {actual[i]}, the reference loops give {expected[i]}");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(SingleLevels))]
+    public void The_three_channel_horizontal_kernel_matches_the_reference_on_every_row_length(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        Skip.If(level < SimdLevel.Vector128, "the kernel is the 128-bit form; the scalar level runs the reference itself");
+        var rng = new Random(42);
+        for (int sw = 1; sw <= 40; sw++)
+        {
+            for (int dw = 1; dw <= sw; dw++)
+            {
+                // A table of sw → dw cells as the decimation builds it, through a real resize to one row.
+                var row = new float[sw * 3];
+                for (int i = 0; i < row.Length; i++)
+                {
+                    row[i] = (float)(rng.Next(65_536) / 255.0);
+                }
+
+                var scalar = new float[dw * 3];
+                var vector = new float[dw * 3];
+                OpenCvResize.Area<float>(row, sw, 1, 3, dw, 1, scalar, new ResizeScratch<float>(SimdLevel.Scalar));
+                OpenCvResize.Area<float>(row, sw, 1, 3, dw, 1, vector, new ResizeScratch<float>(level));
+                for (int i = 0; i < scalar.Length; i++)
+                {
+                    Assert.True(BitEqual(scalar[i], vector[i]), $"{sw} -> {dw}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
+                }
+            }
+        }
+    }
+
+    public static TheoryData<SimdLevel> SingleLevels => SimdLevels.All;
+
+    private static bool BitEqual<T>(T a, T b)
+        where T : struct, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float)
+            ? BitConverter.SingleToInt32Bits((float)(object)a) == BitConverter.SingleToInt32Bits((float)(object)b)
+            : BitConverter.DoubleToInt64Bits((double)(object)a) == BitConverter.DoubleToInt64Bits((double)(object)b);
+}
