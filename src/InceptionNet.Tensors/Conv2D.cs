@@ -32,7 +32,7 @@ public readonly record struct ConvEpilogue
     public bool HasResidual { get; init; }
 
     /// <summary>
-    /// Output channels from this index on (a multiple of <see cref="PackedConvWeights.PanelWidth"/>) are written to
+    /// Output channels from this index on (a multiple of the weights' <see cref="PackedConvWeights.Width"/>) are written to
     /// <see cref="SplitOutput"/> instead of the main output (0: no split). Lets sibling 1×1 convolutions of one input run
     /// as a single convolution whose channels land in different tensors.
     /// </summary>
@@ -49,12 +49,12 @@ public readonly record struct ConvEpilogue
 /// 2-D convolution on NHWC float32 as a GEMM: C[N·OH·OW, out] = A[N·OH·OW, kh·kw·in] · B[kh·kw·in, out], where the
 /// rows of A are gathered tile by tile from the input (1×1 stride-1 convolutions read the input in place) and B
 /// is pre-packed (<see cref="PackedConvWeights"/>). The kernel set's register-tiled micro-kernel computes each
-/// <see cref="KernelSet.TileRows"/> × 32 tile; bias, residual scale-add and ReLU are fused into the store (the set's
+/// <see cref="KernelSet.TileRows"/> × 32 tile (<see cref="KernelSet.NarrowTileRows"/> × 16 on narrow panels); bias, residual scale-add and ReLU are fused into the store (the set's
 /// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
 /// </summary>
 public static class Conv2D
 {
-    /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height (1, 3, 6).</summary>
+    /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height (1, 3, 6, 8).</summary>
     internal const int RowBlock = 48;
 
     /// <summary>
@@ -97,11 +97,11 @@ public static class Conv2D
         if (split > 0)
         {
             var rest = epilogue.SplitOutput;
-            if (split % PackedConvWeights.PanelWidth != 0 || split >= weights.OutChannels || epilogue.HasResidual || rest.Buffer is null
+            if (split % weights.Width != 0 || split >= weights.OutChannels || epilogue.HasResidual || rest.Buffer is null
                 || rest.N != input.N || rest.H != outH || rest.W != outW || rest.C != weights.OutChannels - split)
             {
                 throw new ArgumentException($"Split at channel {split} of {weights.OutChannels} into {rest}: the split must be a multiple of " +
-                    $"{PackedConvWeights.PanelWidth} below the channel count, the second output [{input.N}, {outH}, {outW}, {weights.OutChannels - split}], and no residual.");
+                    $"{weights.Width} below the channel count, the second output [{input.N}, {outH}, {outW}, {weights.OutChannels - split}], and no residual.");
             }
         }
 
@@ -201,10 +201,14 @@ public static class Conv2D
 
             // Every worker's buffers sized for this job up front (see WorkerPool.ReserveScratch): the gather buffer when
             // each item gathers its own rows, and the zero-padded tail when a row block ends short of a full tile.
-            int k = weights.ReductionLength, tile = kernels.TileRows, lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
+            int k = weights.ReductionLength, tile = TileRowsFor(weights, kernels), lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
             bool tails = _rowBlock % tile != 0 || lastBlock % tile != 0;
             pool.ReserveScratch(!_direct && !PreGather ? _rowBlock * k : 0, tails ? tile * k : 0);
         }
+
+        // The micro-kernel height for these weights: narrow panels have their own tile.
+        private static int TileRowsFor(PackedConvWeights weights, KernelSet kernels) =>
+            weights.Width == PackedConvWeights.NarrowPanelWidth ? kernels.NarrowTileRows : kernels.TileRows;
 
         public void Clear()
         {
@@ -259,7 +263,8 @@ public static class Conv2D
 
             // A tail of fewer rows than the micro-kernel height is copied into zero-padded rows, so the full-height
             // kernel runs on it (the padding rows' results are discarded) instead of a slow one-row kernel.
-            int kernelRows = kernels.TileRows;
+            bool narrow = weights.Width == PackedConvWeights.NarrowPanelWidth;
+            int kernelRows = TileRowsFor(weights, kernels);
             int fullRows = rows - rows % kernelRows;
             float[]? tail = null;
             if (fullRows < rows)
@@ -272,12 +277,14 @@ public static class Conv2D
                 }
             }
 
-            // Accumulators of every row tile of this block; the reduction is cut into KBlock-long slices so the slice of
-            // the B panel (KBlock × 32 floats) stays in L1 while all row tiles use it.
-            const int nr = PackedConvWeights.PanelWidth;
+            // Accumulators of every row tile of this block (rows TileColumns apart, whatever the panel width); the
+            // reduction is cut into KBlock-long slices so the slice of the B panel (KBlock × its width) stays in L1 while
+            // all row tiles use it.
+            const int tc = KernelSet.TileColumns;
+            int nr = weights.Width;
             int tiles = (rows + kernelRows - 1) / kernelRows;
             // 64-byte aligned, like the panels, so the tile's 512-bit loads and stores never split a cache line.
-            float* accBase = stackalloc float[(MaxSingleRowBlock + KernelSet.MaxTileRows) * nr + 16];
+            float* accBase = stackalloc float[(MaxSingleRowBlock + KernelSet.MaxTileRows) * tc + 16];
             float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
             fixed (float* tailBase = tail)
             fixed (float* aBase = aBuffer)
@@ -296,11 +303,18 @@ public static class Conv2D
                         {
                             int r = t * kernelRows;
                             float* tileA = r < fullRows ? a + (long)r * lda + k0 : tailBase + k0;
-                            kernels.MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * nr, accumulate);
+                            if (narrow)
+                            {
+                                kernels.NarrowMicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
+                            }
+                            else
+                            {
+                                kernels.MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
+                            }
                         }
                     }
 
-                    // The tiles' accumulators are the block's rows one after another (row stride nr): one epilogue
+                    // The tiles' accumulators are the block's rows one after another (row stride tc): one epilogue
                     // call stores the whole block for this panel, the same values as a call per tile.
                     Store(acc, m0, rows, panel, cols);
                 }
@@ -364,7 +378,7 @@ public static class Conv2D
         // Writes rows of a finished tile through the kernel set's epilogue: act(residual + scale·(acc + bias)).
         private void Store(float* tile, int m, int rows, int panel, int cols)
         {
-            int first = panel * PackedConvWeights.PanelWidth;
+            int first = panel * _weights!.Width;
             var (output, channel) = Destination(first);
             var epilogue = _epilogue;
             var residual = epilogue.Residual;

@@ -5,15 +5,24 @@ namespace InceptionNet.Tensors;
 /// <summary>
 /// Convolution (or dense) weights prepared once at load time for <see cref="Conv2D"/>: the Keras kernel
 /// (kh, kw, in, out) — which is already the row-major GEMM matrix B[K = kh·kw·in, out] — cut into panels of
-/// <see cref="PanelWidth"/> output channels, each panel stored k-major and zero-padded, so the micro-kernel
+/// <see cref="Width"/> output channels, each panel stored k-major and zero-padded, so the micro-kernel
 /// streams it with aligned vector loads. Batch normalization is folded in before packing.
 /// </summary>
+/// <remarks>
+/// Panels are <see cref="PanelWidth"/> (32) channels wide, or <see cref="NarrowPanelWidth"/> (16) when there are no more
+/// than 16 output channels: MTCNN's 10- and 16-channel convolutions and its heads would otherwise spend half or more of
+/// their multiply-adds on the zero columns of a 32-wide panel. Each output channel is the same sum over the same inputs
+/// in the same order either way, so the width changes the speed, never a value.
+/// </remarks>
 public sealed class PackedConvWeights
 {
     private readonly PanelMemory _memory;
 
     /// <summary>Output channels per panel: two 512-bit vectors.</summary>
     public const int PanelWidth = 32;
+
+    /// <summary>Output channels per panel of weights with at most this many output channels: one 512-bit vector.</summary>
+    public const int NarrowPanelWidth = 16;
 
     /// <summary>Packs a Keras kernel (kh, kw, in, out) row-major, with an optional bias (zero when null).</summary>
     public PackedConvWeights(ReadOnlySpan<float> kernel, int kernelH, int kernelW, int inChannels, int outChannels, ReadOnlySpan<float> bias)
@@ -29,6 +38,13 @@ public sealed class PackedConvWeights
     /// </summary>
     public PackedConvWeights(ReadOnlySpan<float> kernel, int kernelH, int kernelW, int inChannels, int outChannels, ReadOnlySpan<float> bias,
         ReadOnlySpan<double> outputScale)
+        : this(kernel, kernelH, kernelW, inChannels, outChannels, bias, outputScale, WidthFor(outChannels))
+    {
+    }
+
+    /// <summary>As the public constructor, with the panel width given (tests pack the same weights both ways).</summary>
+    internal PackedConvWeights(ReadOnlySpan<float> kernel, int kernelH, int kernelW, int inChannels, int outChannels, ReadOnlySpan<float> bias,
+        ReadOnlySpan<double> outputScale, int width)
     {
         if (kernelH < 1 || kernelW < 1 || inChannels < 1 || outChannels < 1)
         {
@@ -51,24 +67,30 @@ public sealed class PackedConvWeights
             throw new ArgumentException($"Scale has {outputScale.Length} values, expected {outChannels}.");
         }
 
+        if (width is not (PanelWidth or NarrowPanelWidth) || (width == NarrowPanelWidth && outChannels > NarrowPanelWidth))
+        {
+            throw new ArgumentException($"A panel is {PanelWidth} channels wide, or {NarrowPanelWidth} for at most {NarrowPanelWidth} output channels; not {width} for {outChannels}.");
+        }
+
         KernelH = kernelH;
         KernelW = kernelW;
         InChannels = inChannels;
         OutChannels = outChannels;
-        Panels = (outChannels + PanelWidth - 1) / PanelWidth;
-        _memory = PanelMemory.Allocate(Panels * k * PanelWidth); // zeroed: the padding columns need no writes
+        Width = width;
+        Panels = (outChannels + width - 1) / width;
+        _memory = PanelMemory.Allocate(Panels * k * width); // zeroed: the padding columns need no writes
         var panels = _memory.Span;
         bool vector = !outputScale.IsEmpty && Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
         for (int panel = 0; panel < Panels; panel++)
         {
             // Each panel row is a contiguous run of the kernel row: copied (or scaled) as one span.
-            int first = panel * PanelWidth, width = Math.Min(PanelWidth, outChannels - first);
-            var panelRows = panels.Slice(panel * k * PanelWidth, k * PanelWidth);
-            var scale = outputScale.IsEmpty ? default : outputScale.Slice(first, width);
+            int first = panel * width, columns = Math.Min(width, outChannels - first);
+            var panelRows = panels.Slice(panel * k * width, k * width);
+            var scale = outputScale.IsEmpty ? default : outputScale.Slice(first, columns);
             for (int row = 0; row < k; row++)
             {
-                var source = kernel.Slice(row * outChannels + first, width);
-                var destination = panelRows.Slice(row * PanelWidth, width);
+                var source = kernel.Slice(row * outChannels + first, columns);
+                var destination = panelRows.Slice(row * width, columns);
                 if (scale.IsEmpty)
                 {
                     source.CopyTo(destination);
@@ -84,9 +106,12 @@ public sealed class PackedConvWeights
             }
         }
 
-        Bias = new float[Panels * PanelWidth];
+        Bias = new float[Panels * width];
         bias.CopyTo(Bias);
     }
+
+    // Narrow panels for at most 16 output channels, else full ones.
+    private static int WidthFor(int outChannels) => outChannels <= NarrowPanelWidth ? NarrowPanelWidth : PanelWidth;
 
     private PackedConvWeights(int kernelH, int kernelW, int inChannels, int outChannels, PanelMemory memory, float[] bias)
     {
@@ -94,7 +119,8 @@ public sealed class PackedConvWeights
         KernelW = kernelW;
         InChannels = inChannels;
         OutChannels = outChannels;
-        Panels = (outChannels + PanelWidth - 1) / PanelWidth;
+        Width = WidthFor(outChannels);
+        Panels = (outChannels + Width - 1) / Width;
         _memory = memory;
         Bias = bias;
     }
@@ -144,24 +170,25 @@ public sealed class PackedConvWeights
                 string.Join(", ", parts.Select(p => $"({p.KernelH}, {p.KernelW}, {p.InChannels}, {p.OutChannels})")) + ".", nameof(parts));
         }
 
-        int k = head.ReductionLength, total = parts.Sum(p => p.OutChannels), panels = (total + PanelWidth - 1) / PanelWidth;
-        var memory = PanelMemory.Allocate(panels * k * PanelWidth); // zeroed, so the last panel's padding stays zero
+        int k = head.ReductionLength, total = parts.Sum(p => p.OutChannels), width = WidthFor(total), panels = (total + width - 1) / width;
+        var memory = PanelMemory.Allocate(panels * k * width); // zeroed, so the last panel's padding stays zero
         var packed = memory.Span;
-        var bias = new float[panels * PanelWidth];
+        var bias = new float[panels * width];
         int column = 0;
         foreach (var part in parts)
         {
             // Copy runs that stay inside one source panel and one destination panel.
             var partPanels = part.PanelValues;
+            int partWidth = part.Width;
             for (int done = 0; done < part.OutChannels;)
             {
-                int from = done % PanelWidth, to = (column + done) % PanelWidth;
-                int run = Math.Min(part.OutChannels - done, Math.Min(PanelWidth - from, PanelWidth - to));
-                var source = partPanels.Slice((done / PanelWidth) * k * PanelWidth, k * PanelWidth);
-                var destination = packed.Slice(((column + done) / PanelWidth) * k * PanelWidth, k * PanelWidth);
+                int from = done % partWidth, to = (column + done) % width;
+                int run = Math.Min(part.OutChannels - done, Math.Min(partWidth - from, width - to));
+                var source = partPanels.Slice((done / partWidth) * k * partWidth, k * partWidth);
+                var destination = packed.Slice(((column + done) / width) * k * width, k * width);
                 for (int row = 0; row < k; row++)
                 {
-                    source.Slice(row * PanelWidth + from, run).CopyTo(destination.Slice(row * PanelWidth + to, run));
+                    source.Slice(row * partWidth + from, run).CopyTo(destination.Slice(row * width + to, run));
                 }
 
                 done += run;
@@ -189,11 +216,14 @@ public sealed class PackedConvWeights
     /// <summary>Reduction length K = kh·kw·in.</summary>
     public int ReductionLength => KernelH * KernelW * InChannels;
 
-    /// <summary>Number of <see cref="PanelWidth"/>-wide panels.</summary>
+    /// <summary>Output channels per panel: <see cref="NarrowPanelWidth"/> for at most that many output channels, else <see cref="PanelWidth"/>.</summary>
+    public int Width { get; }
+
+    /// <summary>Number of <see cref="Width"/>-wide panels.</summary>
     public int Panels { get; }
 
     /// <summary>
-    /// The packed kernel, [panel][k][PanelWidth], in native memory whose first value is 64-byte aligned: a 512-bit load of
+    /// The packed kernel, [panel][k][Width], in native memory whose first value is 64-byte aligned: a 512-bit load of
     /// a panel never straddles two cache lines (where the values happen to land would otherwise change the speed from one
     /// process to the next). Valid while these weights are reachable: a kernel holding the pointer keeps them alive.
     /// </summary>
@@ -221,7 +251,7 @@ public sealed class PackedConvWeights
         {
             for (int col = 0; col < OutChannels; col++)
             {
-                kernel[row * OutChannels + col] = panels[((col / PanelWidth) * k + row) * PanelWidth + (col % PanelWidth)];
+                kernel[row * OutChannels + col] = panels[((col / Width) * k + row) * Width + (col % Width)];
             }
         }
 

@@ -106,6 +106,45 @@ public sealed class Conv2DTests : IDisposable
             TensorSlice.Dense(new float[n * h * w * 40], n, h, w, 40), ConvEpilogue.Bias(true).WithSplit(40, ragged), KernelSet.For(level), _pool));
     }
 
+    public static IEnumerable<object[]> NarrowCasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, int, int>
+    {
+        // n, h, w, cin, cout, k, stride: MTCNN's P-Net layers (10 and 16 channels, 6-channel heads) on ragged maps, a
+        // single row block, a 1-row tail, K = 630 over three reduction slices, and one output channel.
+        { 1, 31, 29, 3, 10, 3, 1 },
+        { 2, 13, 11, 10, 16, 3, 1 },
+        { 1, 97, 1, 32, 6, 1, 1 },
+        { 1, 8, 12, 9, 16, 3, 1 },
+        { 1, 9, 9, 70, 13, 3, 1 },
+        { 1, 7, 7, 5, 1, 3, 2 },
+    });
+
+    [SkippableTheory]
+    [MemberData(nameof(NarrowCasesAtEveryLevel))]
+    public void Narrow_panels_give_the_values_of_wide_panels_bit_for_bit(int n, int h, int w, int cin, int cout, int k, int stride, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        var geometry = WindowGeometry.Square(k, stride, PaddingMode.Valid);
+        var x = TestData.Uniform(n * h * w * cin, 51);
+        var kernel = TestData.Uniform(k * k * cin * cout, 52);
+        var bias = TestData.Uniform(cout, 53);
+        var slopes = TestData.Uniform(cout, 54);
+        var narrow = new PackedConvWeights(kernel, k, k, cin, cout, bias);
+        var wide = new PackedConvWeights(kernel, k, k, cin, cout, bias, default, PackedConvWeights.PanelWidth);
+        Assert.Equal((PackedConvWeights.NarrowPanelWidth, PackedConvWeights.PanelWidth), (narrow.Width, wide.Width));
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        float[] Run(PackedConvWeights weights)
+        {
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Prelu(slopes),
+                KernelSet.For(level), _pool);
+            return y;
+        }
+
+        var expected = Run(wide);
+        var actual = Run(narrow);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Fused_prelu_matches_conv_then_parametric_relu(SimdLevel level)

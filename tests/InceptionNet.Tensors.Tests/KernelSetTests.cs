@@ -80,6 +80,72 @@ public sealed unsafe class KernelSetTests
         }
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Reductions))]
+    public void Narrow_micro_kernel_gives_the_wide_kernels_first_16_columns_bit_for_bit_and_leaves_the_rest(int k, SimdLevel level, int tileRows)
+    {
+        // The narrow tile's rows are the wide tile's rows (32 floats apart); its panel is the wide panel's first 16 columns.
+        var kernels = Resolve(level, tileRows);
+        const int nr = KernelSet.TileColumns, narrow = PackedConvWeights.NarrowPanelWidth;
+        int rows = kernels.NarrowTileRows, lda = k + 5;
+        Assert.True(rows <= KernelSet.MaxTileRows && Conv2D.RowBlock % rows == 0 && Conv2D.MaxSingleRowBlock % rows == 0, kernels.ToString());
+        var a = TestData.Uniform(rows * lda, 44);
+        var wide = TestData.Uniform(k * nr, 45);
+        var b = new float[k * narrow];
+        for (int p = 0; p < k; p++)
+        {
+            Array.Copy(wide, p * nr, b, p * narrow, narrow);
+        }
+
+        var start = TestData.Uniform(rows * nr, 46);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            var expected = (float[])start.Clone();
+            var tile = (float[])start.Clone(); // columns 16..31 must come back as they were
+            if (!accumulate)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    Array.Fill(tile, float.NaN, r * nr, narrow); // fresh must overwrite
+                }
+            }
+
+            fixed (float* ap = a)
+            fixed (float* wp = wide)
+            fixed (float* bp = b)
+            fixed (float* ep = expected)
+            fixed (float* tp = tile)
+            {
+                // The wide kernel, a tile of its own height at a time, over the same rows.
+                for (int r0 = 0; r0 < rows; r0 += kernels.TileRows)
+                {
+                    var block = new float[kernels.TileRows * nr];
+                    Array.Copy(start, r0 * nr, block, 0, Math.Min(block.Length, (rows - r0) * nr));
+                    var rowsA = new float[kernels.TileRows * lda];
+                    Array.Copy(a, r0 * lda, rowsA, 0, Math.Min(rowsA.Length, (rows - r0) * lda));
+                    fixed (float* blockp = block)
+                    fixed (float* rap = rowsA)
+                    {
+                        kernels.MicroKernel(rap, lda, wp, k, blockp, accumulate);
+                    }
+
+                    for (int r = r0; r < Math.Min(rows, r0 + kernels.TileRows); r++)
+                    {
+                        Array.Copy(block, (r - r0) * nr, expected, r * nr, narrow);
+                    }
+                }
+
+                kernels.NarrowMicroKernel(ap, lda, bp, k, tp, accumulate);
+            }
+
+            for (int i = 0; i < tile.Length; i++)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(tile[i]),
+                    $"{kernels} k={k} accumulate={accumulate}: row {i / nr}, column {i % nr} is {tile[i]}, expected {expected[i]}");
+            }
+        }
+    }
+
     public enum EpilogueMode
     {
         Bias,
@@ -184,9 +250,9 @@ public sealed unsafe class KernelSetTests
     {
         var kernels = Resolve(level, tileRows);
         const int k = 33, length = 127;
-        var a = TestData.Uniform(tileRows * k, 81);
+        var a = TestData.Uniform(KernelSet.MaxTileRows * k, 81);
         var b = TestData.Uniform(k * KernelSet.TileColumns, 82);
-        var tile = new float[tileRows * KernelSet.TileColumns];
+        var tile = new float[KernelSet.MaxTileRows * KernelSet.TileColumns];
         var output = new float[tileRows * KernelSet.TileColumns];
         var bias = new float[KernelSet.TileColumns];
         var src = TestData.Uniform(length, 83);
@@ -201,6 +267,7 @@ public sealed unsafe class KernelSetTests
             fixed (float* bi = bias)
             {
                 kernels.MicroKernel(ap, k, bp, k, tp, accumulate: false);
+                kernels.NarrowMicroKernel(ap, k, bp, k, tp, accumulate: false);
                 kernels.Epilogue(tp, tileRows, 29, new EpilogueTarget(op, KernelSet.TileColumns, bi, null, 0, 1f, null, relu: true));
             }
 

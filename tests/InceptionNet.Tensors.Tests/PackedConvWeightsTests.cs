@@ -10,16 +10,31 @@ namespace InceptionNet.Tensors.Tests;
 /// </summary>
 public sealed class PackedConvWeightsTests
 {
-    // Awkward output widths: one column, just under, at and over a 32-wide panel, and several panels with a ragged end.
+    // Awkward output widths: one column, a ragged and a full narrow panel (16 wide), one over it (a 32-wide panel), just
+    // under, at and over a 32-wide panel, and several panels with a ragged end.
     public static TheoryData<int, int, int> Shapes => new()
     {
-        { 1, 1, 1 }, { 1, 3, 31 }, { 3, 2, 32 }, { 2, 5, 33 }, { 1, 7, 65 }, { 3, 1, 100 },
+        { 1, 1, 1 }, { 3, 3, 10 }, { 1, 4, 16 }, { 2, 2, 17 }, { 1, 3, 31 }, { 3, 2, 32 }, { 2, 5, 33 }, { 1, 7, 65 }, { 3, 1, 100 },
     };
+
+    [Theory]
+    [InlineData(1, 16)]
+    [InlineData(10, 16)]
+    [InlineData(16, 16)]
+    [InlineData(17, 32)]
+    [InlineData(100, 32)]
+    public void Up_to_16_output_channels_pack_into_one_narrow_panel(int outChannels, int width)
+    {
+        var packed = new PackedConvWeights(TestData.Uniform(9 * outChannels, 3), 3, 3, 1, outChannels, default);
+        Assert.Equal(width, packed.Width);
+        Assert.Equal((outChannels + width - 1) / width, packed.Panels);
+        Assert.Throws<ArgumentException>(() => new PackedConvWeights(new float[17], 1, 1, 1, 17, default, default, PackedConvWeights.NarrowPanelWidth));
+    }
 
     // The whole packed region (panels·k·32 values): kernel values, then zero padding in the last panel's columns.
     private static float[] PanelRegion(PackedConvWeights packed)
     {
-        Assert.Equal(packed.Panels * packed.ReductionLength * PackedConvWeights.PanelWidth, packed.PanelValues.Length);
+        Assert.Equal(packed.Panels * packed.ReductionLength * packed.Width, packed.PanelValues.Length);
         var values = packed.PanelValues.ToArray();
         GC.KeepAlive(packed); // the span does not keep the native memory's owner alive
         return values;
@@ -30,12 +45,12 @@ public sealed class PackedConvWeightsTests
     private static void AssertPaddingIsZero(PackedConvWeights packed)
     {
         var region = PanelRegion(packed);
-        int k = packed.ReductionLength, width = packed.OutChannels - (packed.Panels - 1) * PackedConvWeights.PanelWidth;
+        int k = packed.ReductionLength, width = packed.OutChannels - (packed.Panels - 1) * packed.Width;
         for (int row = 0; row < k; row++)
         {
-            for (int col = width; col < PackedConvWeights.PanelWidth; col++)
+            for (int col = width; col < packed.Width; col++)
             {
-                float value = region[((packed.Panels - 1) * k + row) * PackedConvWeights.PanelWidth + col];
+                float value = region[((packed.Panels - 1) * k + row) * packed.Width + col];
                 Assert.True(value == 0 && !float.IsNegative(value), $"padding at row {row}, column {col} of the last panel is {value}");
             }
         }
@@ -73,6 +88,8 @@ public sealed class PackedConvWeightsTests
     [InlineData(1, new[] { 7, 33, 32, 1, 64 })] // runs that straddle source and destination panels
     [InlineData(3, new[] { 5, 40 })]            // not only pointwise
     [InlineData(1, new[] { 17 })]               // one part
+    [InlineData(1, new[] { 6, 10 })]            // narrow parts into a narrow panel (MTCNN's heads)
+    [InlineData(3, new[] { 10, 16, 7 })]        // narrow parts into wide panels
     public void Concatenating_packed_weights_equals_packing_the_concatenated_kernel(int kernelSize, int[] outChannels)
     {
         const int InChannels = 6;

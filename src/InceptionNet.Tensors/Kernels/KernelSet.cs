@@ -14,8 +14,8 @@ public abstract class KernelSet
     /// <summary>Output channels per micro-kernel tile: one packed weight panel.</summary>
     public const int TileColumns = PackedConvWeights.PanelWidth;
 
-    /// <summary>The tallest tile of any set (sizes the convolution's accumulator block).</summary>
-    internal const int MaxTileRows = 6;
+    /// <summary>The tallest tile of any set, wide or narrow (sizes the convolution's accumulator block).</summary>
+    internal const int MaxTileRows = 8;
 
     private static readonly KernelSet[] ByLevel =
     [
@@ -38,6 +38,12 @@ public abstract class KernelSet
     /// <summary>Output pixels per micro-kernel call; the tile is <see cref="TileRows"/> × <see cref="TileColumns"/>.</summary>
     public abstract int TileRows { get; }
 
+    /// <summary>
+    /// Output pixels per narrow micro-kernel call (weights of <see cref="PackedConvWeights.NarrowPanelWidth"/>-wide
+    /// panels); the tile is <see cref="NarrowTileRows"/> × 16.
+    /// </summary>
+    public abstract int NarrowTileRows { get; }
+
     /// <summary>Every set this process has, including tile shapes picked for other CPUs (tests run them all).</summary>
     internal static IReadOnlyList<KernelSet> AllVariants { get; } =
         [.. ByLevel, new Vector128Kernels(Vector128Kernels.TileRowsForThisCpu == 6 ? 3 : 6)];
@@ -46,13 +52,20 @@ public abstract class KernelSet
     public static KernelSet For(SimdLevel level) => ByLevel[(int)Simd.Clamp(level)];
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Level} ({TileRows}x{TileColumns} conv tile)";
+    public override string ToString() => $"{Level} ({TileRows}x{TileColumns} conv tile, {NarrowTileRows}x{PackedConvWeights.NarrowPanelWidth} narrow)";
 
     /// <summary>
     /// <c>tile[r, 0..32) (+)= Σ_p a[r·lda + p] · b[p·32 + 0..32)</c> for r below <see cref="TileRows"/> and p below
     /// <paramref name="k"/>; the tile's rows are <see cref="TileColumns"/> floats apart and 64-byte aligned.
     /// </summary>
     internal abstract unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate);
+
+    /// <summary>
+    /// The micro-kernel on a narrow panel: <c>tile[r, 0..16) (+)= Σ_p a[r·lda + p] · b[p·16 + 0..16)</c> for r below
+    /// <see cref="NarrowTileRows"/>; the tile's rows are still <see cref="TileColumns"/> floats apart (one epilogue serves
+    /// both), and columns 16 to 31 are not touched. Each column is the wide kernel's sum, operation for operation.
+    /// </summary>
+    internal abstract unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate);
 
     /// <summary>Writes <paramref name="rows"/> × <paramref name="cols"/> values of a finished tile through the epilogue.</summary>
     internal abstract unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target);

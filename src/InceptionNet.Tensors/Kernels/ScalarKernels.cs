@@ -7,18 +7,27 @@ internal sealed class ScalarKernels : KernelSet
 
     public override int TileRows => 1;
 
-    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    public override int NarrowTileRows => 1;
+
+    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate) =>
+        Row(a, b, k, tile, accumulate, TileColumns);
+
+    internal override unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate) =>
+        Row(a, b, k, tile, accumulate, PackedConvWeights.NarrowPanelWidth);
+
+    // One output row over a panel of `width` columns (b advances `width` per step).
+    private static unsafe void Row(float* a, float* b, int k, float* tile, bool accumulate, int width)
     {
-        for (int j = 0; j < TileColumns && !accumulate; j++)
+        for (int j = 0; j < width && !accumulate; j++)
         {
             tile[j] = 0f;
         }
 
         float* bp = b;
-        for (int p = 0; p < k; p++, bp += TileColumns)
+        for (int p = 0; p < k; p++, bp += width)
         {
             float x = a[p];
-            for (int j = 0; j < TileColumns; j++)
+            for (int j = 0; j < width; j++)
             {
                 tile[j] += x * bp[j];
             }

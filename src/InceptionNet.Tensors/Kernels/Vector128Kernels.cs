@@ -33,23 +33,39 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
 
     public override int TileRows { get; }
 
+    public override int NarrowTileRows => TileRows;
+
     internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
     {
         if (TileRows == 6)
         {
-            Micro6x16(a, lda, b, k, tile, accumulate);
-            Micro6x16(a, lda, b + 16, k, tile + 16, accumulate);
+            Micro6x16(a, lda, b, 32, k, tile, accumulate);
+            Micro6x16(a, lda, b + 16, 32, k, tile + 16, accumulate);
         }
         else
         {
-            Micro3x16(a, lda, b, k, tile, accumulate);
-            Micro3x16(a, lda, b + 16, k, tile + 16, accumulate);
+            Micro3x16(a, lda, b, 32, k, tile, accumulate);
+            Micro3x16(a, lda, b + 16, 32, k, tile + 16, accumulate);
         }
     }
 
-    // 16 columns (of a 32-wide panel row, b and tile 32 floats apart per step and row) of 3 rows.
+    // A narrow panel is one of the wide tile's halves, its rows 16 floats apart.
+    internal override unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    {
+        if (TileRows == 6)
+        {
+            Micro6x16(a, lda, b, 16, k, tile, accumulate);
+        }
+        else
+        {
+            Micro3x16(a, lda, b, 16, k, tile, accumulate);
+        }
+    }
+
+    // 16 columns of 3 rows: b is `step` floats apart per reduction step (32 in a wide panel, 16 in a narrow one), the
+    // tile's rows 32 apart.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro3x16(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    private static unsafe void Micro3x16(float* a, int lda, float* b, int step, int k, float* tile, bool accumulate)
     {
         Vector128<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector128<float> c10 = default, c11 = default, c12 = default, c13 = default;
@@ -62,7 +78,7 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
         }
 
         float* a0 = a, a1 = a + lda, a2 = a1 + lda;
-        for (int p = 0; p < k; p++, b += 32)
+        for (int p = 0; p < k; p++, b += step)
         {
             var x0 = Vector128.Create(a0[p]);
             var x1 = Vector128.Create(a1[p]);
@@ -92,7 +108,7 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
 
     // 16 columns of 6 rows: the four B vectors stay loaded while each row's broadcast meets them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Micro6x16(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    private static unsafe void Micro6x16(float* a, int lda, float* b, int step, int k, float* tile, bool accumulate)
     {
         Vector128<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector128<float> c10 = default, c11 = default, c12 = default, c13 = default;
@@ -111,7 +127,7 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
         }
 
         float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
-        for (int p = 0; p < k; p++, b += 32)
+        for (int p = 0; p < k; p++, b += step)
         {
             var b0 = Vector128.Load(b);
             var b1 = Vector128.Load(b + 4);

@@ -3,12 +3,65 @@ using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
-/// <summary>256-bit vectors with FMA (AVX2 class): a 3×32 convolution tile, 12 of the 16 ymm registers as accumulators.</summary>
+/// <summary>
+/// 256-bit vectors with FMA (AVX2 class): a 3×32 convolution tile, 12 of the 16 ymm registers as accumulators; on a
+/// narrow panel a 6×16 tile, again 12 accumulators.
+/// </summary>
 internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector256Kernels.Ops>
 {
     public override SimdLevel Level => SimdLevel.Vector256;
 
     public override int TileRows => 3;
+
+    public override int NarrowTileRows => 6;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal override unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (accumulate)
+        {
+            c00 = Vector256.Load(tile); c01 = Vector256.Load(tile + 8);
+            c10 = Vector256.Load(tile + 32); c11 = Vector256.Load(tile + 40);
+            c20 = Vector256.Load(tile + 64); c21 = Vector256.Load(tile + 72);
+            c30 = Vector256.Load(tile + 96); c31 = Vector256.Load(tile + 104);
+            c40 = Vector256.Load(tile + 128); c41 = Vector256.Load(tile + 136);
+            c50 = Vector256.Load(tile + 160); c51 = Vector256.Load(tile + 168);
+        }
+
+        float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        for (int p = 0; p < k; p++, b += 16)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var x = Vector256.Create(a0[p]);
+            c00 = Vector256.FusedMultiplyAdd(x, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+            x = Vector256.Create(a1[p]);
+            c10 = Vector256.FusedMultiplyAdd(x, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+            x = Vector256.Create(a2[p]);
+            c20 = Vector256.FusedMultiplyAdd(x, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+            x = Vector256.Create(a3[p]);
+            c30 = Vector256.FusedMultiplyAdd(x, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a4[p]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a5[p]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+        }
+
+        c00.Store(tile); c01.Store(tile + 8);
+        c10.Store(tile + 32); c11.Store(tile + 40);
+        c20.Store(tile + 64); c21.Store(tile + 72);
+        c30.Store(tile + 96); c31.Store(tile + 104);
+        c40.Store(tile + 128); c41.Store(tile + 136);
+        c50.Store(tile + 160); c51.Store(tile + 168);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)

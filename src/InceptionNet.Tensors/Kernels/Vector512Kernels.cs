@@ -3,12 +3,46 @@ using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
-/// <summary>512-bit vectors (AVX-512F class): a 6×32 convolution tile, 12 of the 32 zmm registers as accumulators.</summary>
+/// <summary>
+/// 512-bit vectors (AVX-512F class): a 6×32 convolution tile, 12 of the 32 zmm registers as accumulators; on a narrow
+/// panel an 8×16 tile, 8 accumulators (as many as hide the FMA latency on two pipes, with one row pointer each in the
+/// general registers).
+/// </summary>
 internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector512Kernels.Ops>
 {
     public override SimdLevel Level => SimdLevel.Vector512;
 
     public override int TileRows => 6;
+
+    public override int NarrowTileRows => 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal override unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (accumulate)
+        {
+            c0 = Vector512.Load(tile); c1 = Vector512.Load(tile + 32); c2 = Vector512.Load(tile + 64); c3 = Vector512.Load(tile + 96);
+            c4 = Vector512.Load(tile + 128); c5 = Vector512.Load(tile + 160); c6 = Vector512.Load(tile + 192); c7 = Vector512.Load(tile + 224);
+        }
+
+        float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda, a6 = a5 + lda, a7 = a6 + lda;
+        for (int p = 0; p < k; p++, b += 16)
+        {
+            var bv = Vector512.Load(b);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[p]), bv, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[p]), bv, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[p]), bv, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[p]), bv, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[p]), bv, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[p]), bv, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[p]), bv, c6);
+            c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[p]), bv, c7);
+        }
+
+        c0.Store(tile); c1.Store(tile + 32); c2.Store(tile + 64); c3.Store(tile + 96);
+        c4.Store(tile + 128); c5.Store(tile + 160); c6.Store(tile + 192); c7.Store(tile + 224);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
