@@ -77,29 +77,24 @@ public static class Pooling
         }
     }
 
-    // One output row (n, oy) = row / outH, row % outH.
-    private static void PoolRow(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, KernelSet kernels, int top, int left, int row)
+    // One output row (n, oy) = row / outH, row % outH: each pixel's window folded by the kernel set in one call.
+    private static unsafe void PoolRow(TensorSlice input, WindowGeometry geometry, TensorSlice output, PoolKind kind, KernelSet kernels, int top, int left, int row)
     {
         int n = row / output.H, oy = row % output.H;
         int y0 = Math.Max(oy * geometry.StrideH - top, 0);
         int y1 = Math.Min(oy * geometry.StrideH - top + geometry.KernelH, input.H);
-        for (int ox = 0; ox < output.W; ox++)
+        long xStride = input.PixelStride, yStride = (long)input.W * input.PixelStride;
+        int windowSize = geometry.KernelH * geometry.KernelW;
+        fixed (float* inBase = input.Buffer)
+        fixed (float* outBase = output.Buffer)
         {
-            int x0 = Math.Max(ox * geometry.StrideW - left, 0);
-            int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
-            var dst = output.Pixel(n, oy, ox);
-            int count = (y1 - y0) * (x1 - x0);
-            bool first = true;
-            for (int iy = y0; iy < y1; iy++)
+            for (int ox = 0; ox < output.W; ox++)
             {
-                for (int ix = x0; ix < x1; ix++)
-                {
-                    kernels.PoolAccumulate(input.Pixel(n, iy, ix), dst, kind, first);
-                    first = false;
-                }
+                int x0 = Math.Max(ox * geometry.StrideW - left, 0);
+                int x1 = Math.Min(ox * geometry.StrideW - left + geometry.KernelW, input.W);
+                kernels.PoolWindow(inBase + input.PixelIndex(n, y0, x0), xStride, yStride, y1 - y0, x1 - x0, input.C,
+                    outBase + output.PixelIndex(n, oy, ox), kind, windowSize);
             }
-
-            kernels.PoolFinish(dst, count, geometry.KernelH * geometry.KernelW, kind);
         }
     }
 

@@ -196,28 +196,43 @@ public sealed unsafe class KernelSetTests
         }
     }
 
+    // Channel counts: the awkward sizes, and 4, 5 and 10 (one 128-bit vector, one past it, and MTCNN's P-Net).
     public static IEnumerable<object[]> PoolCases =>
-        Lengths.SelectMany(row => Enum.GetNames<PoolKind>().Select(kind => (object[])[.. row, kind]));
+        VariantsAt([.. AwkwardSizes, 4, 5, 10]).SelectMany(row => Enum.GetNames<PoolKind>().Select(kind => (object[])[.. row, kind]));
 
     [SkippableTheory]
     [MemberData(nameof(PoolCases))]
-    public void Pooling_steps_are_bit_identical_to_the_scalar_set(int length, SimdLevel level, int tileRows, string poolKind)
+    public void Pooling_windows_are_bit_identical_to_the_scalar_set_and_write_only_their_channels(int channels, SimdLevel level, int tileRows, string poolKind)
     {
         var kernels = Resolve(level, tileRows);
         var kind = Enum.Parse<PoolKind>(poolKind);
-        var window = Enumerable.Range(0, 5).Select(i => TestData.Uniform(length, 60 + i)).ToArray();
-        window[3][0] = window[1][0]; // ties in max
-        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar)), Run(kernels));
-
-        float[] Run(KernelSet set)
+        // Windows of 1×1, 2×2 (P-Net's pool) and 3×2 pixels, read from a wider tensor: pixels channels + 5 floats apart,
+        // rows 4 pixels apart, so a kernel that assumed dense pixels or rows would read the wrong values.
+        long xStride = channels + 5, yStride = 4 * xStride;
+        var input = TestData.Uniform((int)(3 * yStride), 61);
+        input[0] = input[xStride] = 0.75f; // a tie in max (the first of two equal values stays)
+        input[1 % channels] = -0f;
+        foreach (var (h, w) in new[] { (1, 1), (2, 2), (3, 2) })
         {
-            var dst = new float[length];
-            for (int i = 0; i < window.Length; i++)
+            var expected = Run(KernelSet.For(SimdLevel.Scalar), h, w);
+            var actual = Run(kernels, h, w);
+            for (int i = 0; i < expected.Length; i++)
             {
-                set.PoolAccumulate(window[i], dst, kind, first: i == 0);
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                    $"{kernels} {kind} {h}x{w}, {channels} channels: value {i} is {actual[i]}, the scalar set gives {expected[i]}");
+            }
+        }
+
+        float[] Run(KernelSet set, int h, int w)
+        {
+            var dst = Enumerable.Repeat(float.NaN, channels + 3).ToArray(); // the 3 past the channels must stay NaN
+            fixed (float* ip = input)
+            fixed (float* dp = dst)
+            {
+                set.PoolWindow(ip, xStride, yStride, h, w, channels, dp, kind, 9);
             }
 
-            set.PoolFinish(dst, window.Length, 9, kind);
+            Assert.True(dst.Skip(channels).All(float.IsNaN), $"{set} wrote past {channels} channels");
             return dst;
         }
     }
@@ -271,8 +286,13 @@ public sealed unsafe class KernelSetTests
                 kernels.Epilogue(tp, tileRows, 29, new EpilogueTarget(op, KernelSet.TileColumns, bi, null, 0, 1f, null, relu: true));
             }
 
-            kernels.PoolAccumulate(src, dst, PoolKind.L2, first: false);
-            kernels.PoolFinish(dst, 9, 9, PoolKind.L2);
+            fixed (float* sp = src)
+            fixed (float* dp = dst)
+            {
+                kernels.PoolWindow(sp, 13, 40, 3, 3, 10, dp, PoolKind.L2, 9); // 10 channels: the 128-bit and scalar tails
+                kernels.PoolWindow(sp, 13, 40, 2, 2, 13, dp, PoolKind.Max, 4);
+            }
+
             kernels.SquaredDistances(src, length, dst, distances);
             kernels.Relu(dst);
         }

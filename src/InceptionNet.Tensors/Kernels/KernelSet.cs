@@ -70,11 +70,13 @@ public abstract class KernelSet
     /// <summary>Writes <paramref name="rows"/> × <paramref name="cols"/> values of a finished tile through the epilogue.</summary>
     internal abstract unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target);
 
-    /// <summary>Folds one window element <paramref name="src"/> into the running pool <paramref name="dst"/>.</summary>
-    internal abstract void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first);
-
-    /// <summary>Turns the running pool into the output: mean, or sqrt(window · mean) for L2; nothing for max.</summary>
-    internal abstract void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind);
+    /// <summary>
+    /// One output pixel of a pooling: channels [0, <paramref name="channels"/>) of the <paramref name="h"/> ×
+    /// <paramref name="w"/> input pixels whose first is at <paramref name="src"/> (pixels <paramref name="xStride"/>
+    /// floats apart along a row, rows <paramref name="yStride"/> apart), folded in row-major window order — max, sum, or
+    /// sum of squares — then finished (sum / h·w, and sqrt(windowSize · that) for L2) into <paramref name="dst"/>.
+    /// </summary>
+    internal abstract unsafe void PoolWindow(float* src, long xStride, long yStride, int h, int w, int channels, float* dst, PoolKind kind, int windowSize);
 
     /// <summary><c>output[r] = Σ_j (matrix[r·dim + j] − query[j])²</c> for every row (dim ≥ 1, shapes checked by the caller).</summary>
     internal abstract void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output);
@@ -106,26 +108,37 @@ public abstract class KernelSet
         }
     }
 
-    private protected static void PoolAccumulateScalar(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first, int from)
+    // The reference pool of channels [from, channels), one channel at a time through the whole window.
+    private protected static unsafe void PoolWindowScalar(float* src, long xStride, long yStride, int h, int w, int from, int channels, float* dst,
+        PoolKind kind, int windowSize)
     {
-        for (int i = from; i < dst.Length; i++)
+        int count = h * w;
+        for (int c = from; c < channels; c++)
         {
-            float v = src[i];
-            dst[i] = kind switch
+            float acc = 0f;
+            bool first = true;
+            for (int iy = 0; iy < h; iy++)
             {
-                PoolKind.Max => first || v > dst[i] ? v : dst[i],
-                PoolKind.Average => first ? v : dst[i] + v,
-                _ => first ? v * v : MathF.FusedMultiplyAdd(v, v, dst[i]),
-            };
-        }
-    }
+                for (int ix = 0; ix < w; ix++)
+                {
+                    float v = src[iy * yStride + ix * xStride + c];
+                    acc = kind switch
+                    {
+                        PoolKind.Max => first || v > acc ? v : acc,
+                        PoolKind.Average => first ? v : acc + v,
+                        _ => first ? v * v : MathF.FusedMultiplyAdd(v, v, acc),
+                    };
+                    first = false;
+                }
+            }
 
-    private protected static void PoolFinishScalar(Span<float> dst, int count, int windowSize, PoolKind kind, int from)
-    {
-        for (int i = from; i < dst.Length; i++)
-        {
-            float mean = dst[i] / count;
-            dst[i] = kind == PoolKind.L2 ? MathF.Sqrt(mean * windowSize) : mean;
+            if (kind != PoolKind.Max)
+            {
+                float mean = acc / count;
+                acc = kind == PoolKind.L2 ? MathF.Sqrt(mean * windowSize) : mean;
+            }
+
+            dst[c] = acc;
         }
     }
 

@@ -37,16 +37,8 @@ internal sealed class ScalarKernels : KernelSet
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target) =>
         EpilogueScalar(tile, rows, 0, cols, target);
 
-    internal override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first) =>
-        PoolAccumulateScalar(src, dst, kind, first, 0);
-
-    internal override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
-    {
-        if (kind != PoolKind.Max)
-        {
-            PoolFinishScalar(dst, count, windowSize, kind, 0);
-        }
-    }
+    internal override unsafe void PoolWindow(float* src, long xStride, long yStride, int h, int w, int channels, float* dst, PoolKind kind, int windowSize) =>
+        PoolWindowScalar(src, xStride, yStride, h, w, 0, channels, dst, kind, windowSize);
 
     internal override void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output)
     {

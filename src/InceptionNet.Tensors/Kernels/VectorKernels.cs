@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace InceptionNet.Tensors;
 
@@ -70,84 +71,181 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static TVector MultiplyAdd(TVector x, TVector y, TVector addend) => TOps.MultiplyAdd(x, y, addend);
 
-    // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time.
+    // Branch-free activation: a per-element branch on the sign of the data mispredicts half the time. Whole vectors, then
+    // a ragged end: without a residual one more vector ending at the last column (the columns it shares with the one
+    // before get the same values again: the epilogue reads the tile, bias and slopes, never what it wrote), else — the
+    // residual may be the output itself, which a second pass would add twice — 128-bit vectors that do not overlap, and
+    // the reference for the last few. Narrow outputs (MTCNN's 10 channels) thus run on 128-bit vectors, not the scalar form.
     internal sealed override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target)
     {
         // Locals, not reads through `target`: the stores through dst could alias it as far as the JIT knows.
-        var scale = TOps.Create(target.Scale);
         float* bias = target.Bias, slopes = target.NegativeSlopes;
-        bool relu = target.Relu;
-        int vectorCols = cols - cols % TOps.Count;
+        bool relu = target.Relu, overlap = target.Residual == null;
+        float scale = target.Scale;
+        int wide = cols - cols % TOps.Count; // columns done by whole vectors of this width
+        int narrowFrom = wide, narrowTo = wide, overlapAt = -1;
+        if (wide < cols)
+        {
+            if (overlap && cols >= TOps.Count)
+            {
+                overlapAt = cols - TOps.Count;
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                narrowTo = wide + (cols - wide) / Vector128<float>.Count * Vector128<float>.Count;
+                if (narrowTo < cols && overlap && cols >= Vector128<float>.Count)
+                {
+                    overlapAt = cols - Vector128<float>.Count;
+                }
+            }
+        }
+
         for (int r = 0; r < rows; r++)
         {
             float* acc = tile + r * TileColumns;
             float* dst = target.Output + r * target.OutputStride;
             float* res = target.Residual == null ? null : target.Residual + r * target.ResidualStride;
-            for (int j = 0; j < vectorCols; j += TOps.Count)
+            for (int j = 0; j < wide; j += TOps.Count)
             {
-                var v = TOps.Add(TOps.Load(acc + j), TOps.Load(bias + j));
-                if (res != null)
-                {
-                    v = TOps.Add(TOps.Load(res + j), TOps.Multiply(scale, v));
-                }
+                EpilogueVector<TVector, TOps>(acc, dst, res, bias, slopes, relu, scale, j);
+            }
 
-                if (slopes != null)
-                {
-                    v = TOps.ConditionalSelect(TOps.GreaterThan(v, TOps.Zero), v, TOps.Multiply(TOps.Load(slopes + j), v));
-                }
-                else if (relu)
-                {
-                    v = TOps.ConditionalSelect(TOps.LessThan(v, TOps.Zero), TOps.Zero, v);
-                }
+            for (int j = narrowFrom; j < narrowTo; j += Vector128<float>.Count)
+            {
+                EpilogueVector<Vector128<float>, Vector128Kernels.Ops>(acc, dst, res, bias, slopes, relu, scale, j);
+            }
 
-                TOps.Store(v, dst + j);
+            if (overlapAt >= 0)
+            {
+                if (cols >= TOps.Count)
+                {
+                    EpilogueVector<TVector, TOps>(acc, dst, res, bias, slopes, relu, scale, overlapAt);
+                }
+                else
+                {
+                    EpilogueVector<Vector128<float>, Vector128Kernels.Ops>(acc, dst, res, bias, slopes, relu, scale, overlapAt);
+                }
             }
         }
 
-        EpilogueScalar(tile, rows, vectorCols, cols, target);
+        if (overlapAt < 0)
+        {
+            EpilogueScalar(tile, rows, narrowTo, cols, target);
+        }
     }
 
-    internal sealed override void PoolAccumulate(ReadOnlySpan<float> src, Span<float> dst, PoolKind kind, bool first)
+    // Columns [j, j + count) of one tile row: act(residual + scale·(acc + bias)), lane by lane the reference's operations.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void EpilogueVector<TV, TO>(float* acc, float* dst, float* res, float* bias, float* slopes, bool relu, float scale, int j)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
     {
-        src = src[..dst.Length];
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - TOps.Count; i += TOps.Count)
+        var v = TO.Add(TO.Load(acc + j), TO.Load(bias + j));
+        if (res != null)
         {
-            var v = TOps.LoadUnsafe(ref s, (nuint)i);
-            var acc = TOps.LoadUnsafe(ref d, (nuint)i);
-            acc = kind switch
-            {
-                PoolKind.Max => first ? v : TOps.ConditionalSelect(TOps.GreaterThan(v, acc), v, acc),
-                PoolKind.Average => first ? v : TOps.Add(acc, v),
-                // Always fused, as the scalar reference (MathF.FusedMultiplyAdd) is: L2 pooling is bit-identical at every level.
-                _ => first ? TOps.Multiply(v, v) : TOps.FusedMultiplyAdd(v, v, acc),
-            };
-            TOps.StoreUnsafe(acc, ref d, (nuint)i);
+            v = TO.Add(TO.Load(res + j), TO.Multiply(TO.Create(scale), v));
         }
 
-        PoolAccumulateScalar(src, dst, kind, first, i);
+        if (slopes != null)
+        {
+            v = TO.ConditionalSelect(TO.GreaterThan(v, TO.Zero), v, TO.Multiply(TO.Load(slopes + j), v));
+        }
+        else if (relu)
+        {
+            v = TO.ConditionalSelect(TO.LessThan(v, TO.Zero), TO.Zero, v);
+        }
+
+        TO.Store(v, dst + j);
     }
 
-    internal sealed override void PoolFinish(Span<float> dst, int count, int windowSize, PoolKind kind)
+    // Whole vectors of channels; a ragged end is one more vector ending at the last channel (the channels it shares with
+    // the one before are computed again, to the same values: the pool reads only its input), or 128-bit vectors when the
+    // channels are fewer than one vector (MTCNN's 10), and the reference below four.
+    internal sealed override unsafe void PoolWindow(float* src, long xStride, long yStride, int h, int w, int channels, float* dst, PoolKind kind,
+        int windowSize)
     {
+        if (channels >= TOps.Count)
+        {
+            int j = 0;
+            for (; j <= channels - TOps.Count; j += TOps.Count)
+            {
+                PoolVector<TVector, TOps>(src + j, xStride, yStride, h, w, dst + j, kind, windowSize);
+            }
+
+            if (j < channels)
+            {
+                j = channels - TOps.Count;
+                PoolVector<TVector, TOps>(src + j, xStride, yStride, h, w, dst + j, kind, windowSize);
+            }
+        }
+        else if (channels >= Vector128<float>.Count && Vector128.IsHardwareAccelerated)
+        {
+            int j = 0;
+            for (; j <= channels - Vector128<float>.Count; j += Vector128<float>.Count)
+            {
+                PoolVector<Vector128<float>, Vector128Kernels.Ops>(src + j, xStride, yStride, h, w, dst + j, kind, windowSize);
+            }
+
+            if (j < channels)
+            {
+                j = channels - Vector128<float>.Count;
+                PoolVector<Vector128<float>, Vector128Kernels.Ops>(src + j, xStride, yStride, h, w, dst + j, kind, windowSize);
+            }
+        }
+        else
+        {
+            PoolWindowScalar(src, xStride, yStride, h, w, 0, channels, dst, kind, windowSize);
+        }
+    }
+
+    // One vector of channels through the whole window in a register: per lane the reference's operations in its order
+    // (the select of max, the sum, the always-fused square-add of L2, the same division and square root).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PoolVector<TV, TO>(float* src, long xStride, long yStride, int h, int w, float* dst, PoolKind kind, int windowSize)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV acc = TO.Load(src);
         if (kind == PoolKind.Max)
         {
+            for (int iy = 0; iy < h; iy++)
+            {
+                for (int ix = iy == 0 ? 1 : 0; ix < w; ix++)
+                {
+                    var v = TO.Load(src + iy * yStride + ix * xStride);
+                    acc = TO.ConditionalSelect(TO.GreaterThan(v, acc), v, acc);
+                }
+            }
+
+            TO.Store(acc, dst);
             return;
         }
 
-        var divisor = TOps.Create((float)count);
-        var window = TOps.Create((float)windowSize);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        for (; i <= dst.Length - TOps.Count; i += TOps.Count)
+        if (kind == PoolKind.Average)
         {
-            var mean = TOps.Divide(TOps.LoadUnsafe(ref d, (nuint)i), divisor);
-            TOps.StoreUnsafe(kind == PoolKind.L2 ? TOps.Sqrt(TOps.Multiply(mean, window)) : mean, ref d, (nuint)i);
+            for (int iy = 0; iy < h; iy++)
+            {
+                for (int ix = iy == 0 ? 1 : 0; ix < w; ix++)
+                {
+                    acc = TO.Add(acc, TO.Load(src + iy * yStride + ix * xStride));
+                }
+            }
+        }
+        else
+        {
+            acc = TO.Multiply(acc, acc);
+            for (int iy = 0; iy < h; iy++)
+            {
+                for (int ix = iy == 0 ? 1 : 0; ix < w; ix++)
+                {
+                    var v = TO.Load(src + iy * yStride + ix * xStride);
+                    acc = TO.FusedMultiplyAdd(v, v, acc);
+                }
+            }
         }
 
-        PoolFinishScalar(dst, count, windowSize, kind, i);
+        var mean = TO.Divide(acc, TO.Create((float)(h * w)));
+        TO.Store(kind == PoolKind.L2 ? TO.Sqrt(TO.Multiply(mean, TO.Create((float)windowSize))) : mean, dst);
     }
 
     // Four rows at a time: each row keeps its own accumulator and sees exactly the operations of the one-row form below
