@@ -495,13 +495,22 @@ public sealed class MtcnnDetector
         var level = Grow(ref _resized[worker], hs * ws * 3);
         OpenCvResize.Area(new PhotoRows(_pixels, _width * 3, _photoRows, worker), _width, _height, 3, ws, hs, level.AsSpan(), _levelScratch[worker]);
         var input = Grow(ref _levels[i], hs * ws * 3);
-        for (int y = 0; y < hs; y++)
+        // Transposed a band of TransposeBand image rows at a time: each image column of the band becomes one run of
+        // contiguous values in the network's row, and the band's rows are read in order (a pixel at a time across whole
+        // rows wrote a cache line per pixel, hs·3 floats apart: 7 % of a detection).
+        const int TransposeBand = 16;
+        for (int y0 = 0; y0 < hs; y0 += TransposeBand)
         {
+            int y1 = Math.Min(hs, y0 + TransposeBand);
             for (int x = 0; x < ws; x++)
             {
-                for (int c = 0; c < 3; c++)
+                var target = input.AsSpan((x * hs + y0) * 3, (y1 - y0) * 3);
+                for (int y = y0, t = 0; y < y1; y++, t += 3)
                 {
-                    input[(x * hs + y) * 3 + c] = (level[(y * ws + x) * 3 + c] - 127.5f) * 0.0078125f;
+                    int from = (y * ws + x) * 3;
+                    target[t] = (level[from] - 127.5f) * 0.0078125f;
+                    target[t + 1] = (level[from + 1] - 127.5f) * 0.0078125f;
+                    target[t + 2] = (level[from + 2] - 127.5f) * 0.0078125f;
                 }
             }
         }

@@ -66,6 +66,9 @@ public static class Conv2D
     /// <summary>Reduction slice: 256 × 32 floats of B (32 KiB) fit the L1 cache next to the A rows in use.</summary>
     internal const int KBlock = 256;
 
+    /// <summary>A weight panel of at most this many floats (16 KiB) stays in L1 whole while a tile runs its whole reduction.</summary>
+    internal const int SmallPanel = 4096;
+
     [ThreadStatic]
     private static ConvJob? t_job;
 
@@ -152,6 +155,7 @@ public static class Conv2D
         private int _outH, _outW, _top, _left;
         private int _rows, _rowBlock, _rowBlocks, _panelGroups, _panelsPerGroup;
         private bool _direct;
+        private bool _inPlace;
         private float[] _gathered = [];
 
         public const int GatherPhase = 0;
@@ -169,7 +173,7 @@ public static class Conv2D
 
         // When the output channels are split over several items, gather the receptive fields once into a shared buffer
         // (first phase) instead of once per item.
-        public bool PreGather => !_direct && _panelGroups > 1;
+        public bool PreGather => !_direct && !_inPlace && _panelGroups > 1;
 
         public void Set(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, int outH, int outW, int top, int left,
             TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
@@ -188,6 +192,11 @@ public static class Conv2D
             _rows = output.Pixels;
             _direct = weights.KernelH == 1 && weights.KernelW == 1 && geometry.StrideH == 1 && geometry.StrideW == 1
                 && top == 0 && left == 0 && outH == input.H && outW == input.W;
+            // Windows that never leave a dense input (valid padding): each kernel row's taps of an output pixel are one
+            // contiguous run of the input, and the next pixel's run starts a stride of pixels later, so the micro-kernel
+            // reads them in place, kernel row by kernel row, instead of from gathered receptive fields.
+            _inPlace = !_direct && input.IsDense && top == 0 && left == 0
+                && (outH - 1) * geometry.StrideH + weights.KernelH <= input.H && (outW - 1) * geometry.StrideW + weights.KernelW <= input.W;
             _rowBlock = _rows <= MaxSingleRowBlock ? _rows : RowBlock;
             _rowBlocks = (_rows + _rowBlock - 1) / _rowBlock;
             int target = 8 * pool.WorkerCount; // enough items that dynamic claiming evens out the cores
@@ -203,7 +212,7 @@ public static class Conv2D
             // each item gathers its own rows, and the zero-padded tail when a row block ends short of a full tile.
             int k = weights.ReductionLength, tile = TileRowsFor(weights, kernels), lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
             bool tails = _rowBlock % tile != 0 || lastBlock % tile != 0;
-            pool.ReserveScratch(!_direct && !PreGather ? _rowBlock * k : 0, tails ? tile * k : 0);
+            pool.ReserveScratch(!_direct && !_inPlace && !PreGather ? _rowBlock * k : 0, tails || _inPlace ? tile * k : 0);
         }
 
         // The micro-kernel height for these weights: narrow panels have their own tile.
@@ -238,6 +247,11 @@ public static class Conv2D
             int k = weights.ReductionLength;
             int firstPanel = group * _panelsPerGroup;
             int lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
+            if (_inPlace)
+            {
+                ExecuteInPlace(m0, rows, firstPanel, lastPanel, worker);
+                return;
+            }
 
             float[] aBuffer;
             int aOffset, lda;
@@ -318,6 +332,133 @@ public static class Conv2D
                     // call stores the whole block for this panel, the same values as a call per tile.
                     Store(acc, m0, rows, panel, cols);
                 }
+            }
+        }
+
+        // The block [m0, m0 + rows) with A read from the input in place (see _inPlace): for each tile of output pixels in
+        // one output row, the micro-kernel runs once per kernel row, on that row's taps (lda: the input stride between
+        // neighbouring output pixels) and the matching rows of the panel, accumulating. Every output is the same chain of
+        // multiply-adds in the same (kernel row, column, channel) order as from gathered fields — a reduction cut in more
+        // places only stores and reloads its running sums — so the values are the gathered path's bit for bit. A tile
+        // that would run past its output row (or is the block's short last one) is gathered into the zero-padded scratch.
+        private void ExecuteInPlace(int m0, int rows, int firstPanel, int lastPanel, int worker)
+        {
+            var weights = _weights!;
+            var kernels = _kernels!;
+            var input = _input;
+            bool narrow = weights.Width == PackedConvWeights.NarrowPanelWidth;
+            int kernelRows = TileRowsFor(weights, kernels);
+            int k = weights.ReductionLength, run = weights.KernelW * input.C, perImage = _outH * _outW;
+            int lda = _geometry.StrideW * input.C;
+            long inputRow = (long)input.W * input.C;
+            const int tc = KernelSet.TileColumns;
+            int nr = weights.Width;
+            int tiles = (rows + kernelRows - 1) / kernelRows;
+            var tail = _pool!.TailScratch(worker, kernelRows * k);
+            float* accBase = stackalloc float[(MaxSingleRowBlock + KernelSet.MaxTileRows) * tc + 16];
+            float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
+
+            // Where each tile's first receptive field starts in the input, or -1 for a tile that is gathered: worked out
+            // once per block (three divisions per tile and slice cost as much as P-Net's 9-tap slices themselves).
+            long* start = stackalloc long[MaxSingleRowBlock]; // tiles ≤ rows ≤ MaxSingleRowBlock
+            for (int t = 0; t < tiles; t++)
+            {
+                int m = m0 + t * kernelRows;
+                start[t] = InPlaceTile(m, rows - t * kernelRows, kernelRows, perImage, out int n, out int oy, out int ox)
+                    ? input.PixelIndex(n, oy * _geometry.StrideH, ox * _geometry.StrideW) : -1;
+            }
+
+            fixed (float* inBase = input.Buffer)
+            fixed (float* tailBase = tail)
+            {
+                float* packed = weights.Values; // native; the job holds the weights (and so the memory) until it is cleared
+                for (int panel = firstPanel; panel < lastPanel; panel++)
+                {
+                    float* b = packed + (long)panel * k * nr;
+                    int cols = Math.Min(nr, weights.OutChannels - panel * nr);
+
+                    if ((long)k * nr <= SmallPanel)
+                    {
+                        // A small panel stays in L1 whole: each tile runs its whole reduction, kernel row by kernel row.
+                        for (int t = 0; t < tiles; t++)
+                        {
+                            if (start[t] < 0)
+                            {
+                                continue;
+                            }
+
+                            float* a = inBase + start[t], tile = acc + t * kernelRows * tc;
+                            for (int ky = 0; ky < weights.KernelH; ky++)
+                            {
+                                for (int k0 = 0; k0 < run; k0 += KBlock)
+                                {
+                                    MicroKernel(kernels, narrow, a + ky * inputRow + k0, lda, b + ((long)ky * run + k0) * nr, Math.Min(KBlock, run - k0), tile,
+                                        ky > 0 || k0 > 0);
+                                }
+                            }
+                        }
+                    }
+                    else
+                    {
+                        // Slice by slice of the reduction (a kernel row's taps, cut at KBlock), all tiles in place: the slice
+                        // of the panel stays in L1 while every tile uses it, as in the gathered path.
+                        for (int ky = 0; ky < weights.KernelH; ky++)
+                        {
+                            for (int k0 = 0; k0 < run; k0 += KBlock)
+                            {
+                                int kl = Math.Min(KBlock, run - k0);
+                                float* bSlice = b + ((long)ky * run + k0) * nr;
+                                long sliceOffset = ky * inputRow + k0;
+                                for (int t = 0; t < tiles; t++)
+                                {
+                                    if (start[t] >= 0)
+                                    {
+                                        MicroKernel(kernels, narrow, inBase + start[t] + sliceOffset, lda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
+                                    }
+                                }
+                            }
+                        }
+                    }
+
+                    // The other tiles, gathered (zero rows past the block's end) and run over the whole reduction.
+                    for (int t = 0; t < tiles; t++)
+                    {
+                        int m = m0 + t * kernelRows, count = Math.Min(kernelRows, rows - t * kernelRows);
+                        if (start[t] < 0)
+                        {
+                            GatherRows(m, count, tail.AsSpan(0, count * k), k);
+                            Array.Clear(tail, count * k, (kernelRows - count) * k);
+                            for (int k0 = 0; k0 < k; k0 += KBlock)
+                            {
+                                MicroKernel(kernels, narrow, tailBase + k0, k, b + (long)k0 * nr, Math.Min(KBlock, k - k0), acc + t * kernelRows * tc, k0 > 0);
+                            }
+                        }
+                    }
+
+                    Store(acc, m0, rows, panel, cols);
+                }
+            }
+        }
+
+        // Whether the tile of output pixels from m (left: pixels left in the block) is read in place: a full tile inside
+        // one output row. Returns the first pixel's image, row and column.
+        private bool InPlaceTile(int m, int left, int kernelRows, int perImage, out int n, out int oy, out int ox)
+        {
+            n = m / perImage;
+            oy = m % perImage / _outW;
+            ox = m % _outW;
+            return left >= kernelRows && ox + kernelRows <= _outW;
+        }
+
+        private static void MicroKernel(KernelSet kernels, bool narrow, float* a, int lda, float* b, int k, float* tile, bool accumulate)
+        {
+            if (narrow)
+            {
+                kernels.NarrowMicroKernel(a, lda, b, k, tile, accumulate);
+            }
+            else
+            {
+                kernels.MicroKernel(a, lda, b, k, tile, accumulate);
             }
         }
 

@@ -145,6 +145,49 @@ public sealed class Conv2DTests : IDisposable
         Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
     }
 
+    public static IEnumerable<object[]> InPlaceCasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, int, int>
+    {
+        // n, h, w, cin, cout, k, stride (valid windows): P-Net's first layer, a stride-2 stem, rows shorter than a tile,
+        // tiles crossing output rows and images, a kernel row of 270 taps (cut at the 256-long reduction slice), wide and
+        // narrow panels.
+        { 1, 31, 29, 3, 10, 3, 1 },
+        { 2, 17, 15, 32, 64, 3, 2 },
+        { 3, 5, 6, 7, 40, 3, 1 },
+        { 2, 9, 9, 90, 33, 3, 1 },
+        { 1, 24, 24, 28, 48, 3, 1 },
+        { 1, 12, 11, 16, 16, 2, 1 },
+    });
+
+    [SkippableTheory]
+    [MemberData(nameof(InPlaceCasesAtEveryLevel))]
+    public void Valid_windows_read_in_place_give_the_gathered_values_bit_for_bit(int n, int h, int w, int cin, int cout, int k, int stride, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        var geometry = WindowGeometry.Square(k, stride, PaddingMode.Valid);
+        var x = TestData.Uniform(n * h * w * cin, 55);
+        // The same input as channels 0..cin of a wider tensor: not dense, so it is gathered — the path it must agree with.
+        var wide = new float[n * h * w * (cin + 3)];
+        for (int p = 0; p < n * h * w; p++)
+        {
+            Array.Copy(x, p * cin, wide, p * (cin + 3), cin);
+        }
+
+        var weights = new PackedConvWeights(TestData.Uniform(k * k * cin * cout, 56), k, k, cin, cout, TestData.Uniform(cout, 57));
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        float[] Run(TensorSlice input)
+        {
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false), KernelSet.For(level), _pool);
+            return y;
+        }
+
+        var gathered = Run(new TensorSlice(wide, 0, n, h, w, cin, cin + 3));
+        var inPlace = Run(TensorSlice.Dense(x, n, h, w, cin));
+        Assert.Equal(gathered.Select(BitConverter.SingleToInt32Bits), inPlace.Select(BitConverter.SingleToInt32Bits));
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, weights.UnpackKernel(), k, k, cout, weights.UnpackBias(), geometry, relu: false);
+        Assert.InRange(TestData.MaxAbsDiff(inPlace, expected), 0, Tolerance);
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Levels))]
     public void Fused_prelu_matches_conv_then_parametric_relu(SimdLevel level)
