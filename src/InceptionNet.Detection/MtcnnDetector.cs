@@ -438,33 +438,7 @@ public sealed class MtcnnDetector
         var img = _pixels;
         var b = _cropBoxes[k];
         var target = _cropBatch.AsSpan(k * size * size * 3, size * size * 3);
-        int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
-        int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
-        int dx = 1, dy = 1, edx = tmpw, edy = tmph;
-        if (ex > w)
-        {
-            edx = -ex + w + tmpw;
-            ex = w;
-        }
-
-        if (ey > h)
-        {
-            edy = -ey + h + tmph;
-            ey = h;
-        }
-
-        if (x < 1)
-        {
-            dx = 2 - x;
-            x = 1;
-        }
-
-        if (y < 1)
-        {
-            dy = 2 - y;
-            y = 1;
-        }
-
+        var rows = PaddedBoxRows.ForBox(img, w, h, b, _cropSource, worker, out int tmpw, out int tmph);
         if (tmpw <= 0 || tmph <= 0)
         {
             target.Clear(); // an empty crop is zero, as the reference's zero tensor
@@ -473,7 +447,6 @@ public sealed class MtcnnDetector
 
         // The padded box is read from the image a band of rows at a time, never held whole: a face filling a large photo
         // would otherwise take tens of megabytes of doubles per candidate.
-        var rows = new PaddedBoxRows(img, w, h, tmpw, x, y, dx, dy, edx, edy, _cropSource, worker);
         var resized = Grow(ref _cropResized[worker], size * size * 3);
         OpenCvResize.Area(rows, tmpw, tmph, 3, size, size, resized.AsSpan(), _cropScratch[worker]);
         for (int yy = 0; yy < size; yy++)
@@ -569,9 +542,41 @@ public sealed class MtcnnDetector
     // detect_face.pad's box as rows of doubles: box row ty, column tx is image row y − 1 + (ty − dy + 1), column
     // x − 1 + (tx − dx + 1) inside [dy − 1, edy − 1] × [dx − 1, edx − 1] and the image, zero elsewhere — the same values
     // the reference's zero tensor gets from its slice assignment. Rows are built into the worker's kept buffer.
-    private readonly struct PaddedBoxRows(byte[] image, int w, int h, int tmpw, int x, int y, int dx, int dy, int edx, int edy,
+    internal readonly struct PaddedBoxRows(byte[] image, int w, int h, int tmpw, int x, int y, int dx, int dy, int edx, int edy,
         double[][] buffers, int worker) : IImageRows<double>
     {
+        /// <summary>detect_face.pad of <paramref name="box"/> (x1, y1, x2, y2, truncated) on a w × h RGB image: its rows, and its size.</summary>
+        public static PaddedBoxRows ForBox(byte[] image, int w, int h, double[] box, double[][] buffers, int worker, out int tmpw, out int tmph)
+        {
+            tmpw = (int)(box[2] - box[0] + 1);
+            tmph = (int)(box[3] - box[1] + 1);
+            int x = (int)box[0], y = (int)box[1], ex = (int)box[2], ey = (int)box[3];
+            int dx = 1, dy = 1, edx = tmpw, edy = tmph;
+            if (ex > w)
+            {
+                edx = -ex + w + tmpw;
+            }
+
+            if (ey > h)
+            {
+                edy = -ey + h + tmph;
+            }
+
+            if (x < 1)
+            {
+                dx = 2 - x;
+                x = 1;
+            }
+
+            if (y < 1)
+            {
+                dy = 2 - y;
+                y = 1;
+            }
+
+            return new PaddedBoxRows(image, w, h, tmpw, x, y, dx, dy, edx, edy, buffers, worker);
+        }
+
         public ReadOnlySpan<double> Rows(int first, int count)
         {
             int rowLength = tmpw * 3;
@@ -586,19 +591,19 @@ public sealed class MtcnnDetector
                     continue;
                 }
 
-                var row = band.Slice(k * rowLength, rowLength);
-                for (int c = 0; c < edx - dx + 1; c++)
+                // Box columns c of [0, edx − dx] are image column x − 1 + c and box column dx − 1 + c: the ones inside the
+                // image and the box are one run, converted in one loop.
+                int c0 = Math.Max(0, 1 - x), c1 = Math.Min(edx - dx + 1, Math.Min(w - x + 1, tmpw - dx + 1));
+                if (c1 <= c0)
                 {
-                    int sx = x - 1 + c, tx = dx - 1 + c;
-                    if (sx < 0 || sx >= w || tx >= tmpw)
-                    {
-                        continue;
-                    }
+                    continue;
+                }
 
-                    for (int ch = 0; ch < 3; ch++)
-                    {
-                        row[tx * 3 + ch] = image[(sy * w + sx) * 3 + ch];
-                    }
+                var source = image.AsSpan((sy * w + x - 1 + c0) * 3, (c1 - c0) * 3);
+                var target = band.Slice(k * rowLength + (dx - 1 + c0) * 3, source.Length);
+                for (int i = 0; i < source.Length; i++)
+                {
+                    target[i] = source[i];
                 }
             }
 
