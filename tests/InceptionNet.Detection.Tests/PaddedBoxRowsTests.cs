@@ -5,9 +5,8 @@ namespace InceptionNet.Detection.Tests;
 
 /// <summary>
 /// The R-Net and O-Net crops read detect_face.pad's zero-padded box a band of rows at a time, each row's part inside the
-/// image converted as one run. Checked against the per-pixel form it replaced (every box column tested against the image
-/// and the box on its own) for boxes inside the image, across each edge and corner, larger than the image, wholly outside
-/// it, and degenerate.
+/// image converted as one run. Checked against what the padding means pixel by pixel, for boxes inside the image, across
+/// each edge and corner, larger than the image, wholly outside it, and degenerate.
 /// </summary>
 public sealed class PaddedBoxRowsTests
 {
@@ -70,54 +69,23 @@ public sealed class PaddedBoxRowsTests
         Assert.True(checkedBoxes > 150, $"only {checkedBoxes} boxes had a size");
     }
 
-    // The form the detector used before: detect_face.pad's indices, every box column checked against the image and the box.
+    // What detect_face.pad means, pixel by pixel: box pixel (ty, tx) of the box (x1, y1, x2, y2) is image pixel
+    // (y1 − 1 + ty, x1 − 1 + tx) where that lies in the image, zero elsewhere (the reference's 1-based slices).
     private static double[] PerPixel(byte[] image, int w, int h, double[] b)
     {
-        int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1);
-        int x = (int)b[0], y = (int)b[1], ex = (int)b[2], ey = (int)b[3];
-        int dx = 1, dy = 1, edx = tmpw, edy = tmph;
-        if (ex > w)
-        {
-            edx = -ex + w + tmpw;
-        }
-
-        if (ey > h)
-        {
-            edy = -ey + h + tmph;
-        }
-
-        if (x < 1)
-        {
-            dx = 2 - x;
-            x = 1;
-        }
-
-        if (y < 1)
-        {
-            dy = 2 - y;
-            y = 1;
-        }
-
+        int tmpw = (int)(b[2] - b[0] + 1), tmph = (int)(b[3] - b[1] + 1), x1 = (int)b[0], y1 = (int)b[1];
         var result = new double[tmpw * tmph * 3];
         for (int ty = 0; ty < tmph; ty++)
         {
-            int r = ty - (dy - 1), sy = y - 1 + r;
-            if (r < 0 || r > edy - dy || sy < 0 || sy >= h)
+            for (int tx = 0; tx < tmpw; tx++)
             {
-                continue;
-            }
-
-            for (int c = 0; c < edx - dx + 1; c++)
-            {
-                int sx = x - 1 + c, tx = dx - 1 + c;
-                if (sx < 0 || sx >= w || tx >= tmpw)
+                int sy = y1 - 1 + ty, sx = x1 - 1 + tx;
+                if (sy >= 0 && sy < h && sx >= 0 && sx < w)
                 {
-                    continue;
-                }
-
-                for (int ch = 0; ch < 3; ch++)
-                {
-                    result[(ty * tmpw + tx) * 3 + ch] = image[(sy * w + sx) * 3 + ch];
+                    for (int ch = 0; ch < 3; ch++)
+                    {
+                        result[(ty * tmpw + tx) * 3 + ch] = image[(sy * w + sx) * 3 + ch];
+                    }
                 }
             }
         }
