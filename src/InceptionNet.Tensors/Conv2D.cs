@@ -212,7 +212,9 @@ public static class Conv2D
             // each item gathers its own rows, and the zero-padded tail when a row block ends short of a full tile.
             int k = weights.ReductionLength, tile = TileRowsFor(weights, kernels), lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
             bool tails = _rowBlock % tile != 0 || lastBlock % tile != 0;
-            pool.ReserveScratch(!_direct && !_inPlace && !PreGather ? _rowBlock * k : 0, tails || _inPlace ? tile * k : 0);
+            // Reading in place, the scratch holds the block's tiles that are gathered: at most the block rounded up to tiles.
+            int scratch = _inPlace ? (_rowBlock + tile - 1) / tile * tile * k : !_direct && !PreGather ? _rowBlock * k : 0;
+            pool.ReserveScratch(scratch, tails ? tile * k : 0);
         }
 
         // The micro-kernel height for these weights: narrow panels have their own tile.
@@ -349,50 +351,62 @@ public static class Conv2D
             bool narrow = weights.Width == PackedConvWeights.NarrowPanelWidth;
             int kernelRows = TileRowsFor(weights, kernels);
             int k = weights.ReductionLength, run = weights.KernelW * input.C, perImage = _outH * _outW;
-            int lda = _geometry.StrideW * input.C;
-            long inputRow = (long)input.W * input.C;
             const int tc = KernelSet.TileColumns;
             int nr = weights.Width;
             int tiles = (rows + kernelRows - 1) / kernelRows;
-            var tail = _pool!.TailScratch(worker, kernelRows * k);
             float* accBase = stackalloc float[(MaxSingleRowBlock + KernelSet.MaxTileRows) * tc + 16];
             float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
 
-            // Where each tile's first receptive field starts in the input, or -1 for a tile that is gathered: worked out
-            // once per block (three divisions per tile and slice cost as much as P-Net's 9-tap slices themselves).
+            // Per tile, where its A starts, the stride between its rows and between its kernel rows: in the input for a
+            // tile read in place; in the worker's scratch for the others, gathered once per block (zero rows past the
+            // block's end), where a kernel row's taps are `run` apart in a k-long field. Worked out once per block: three
+            // divisions per tile and slice cost as much as P-Net's 9-tap slices themselves.
             long* start = stackalloc long[MaxSingleRowBlock]; // tiles ≤ rows ≤ MaxSingleRowBlock
+            bool* gathered = stackalloc bool[MaxSingleRowBlock];
+            float[] scratch = [];
             for (int t = 0; t < tiles; t++)
             {
-                int m = m0 + t * kernelRows;
-                start[t] = InPlaceTile(m, rows - t * kernelRows, kernelRows, perImage, out int n, out int oy, out int ox)
-                    ? input.PixelIndex(n, oy * _geometry.StrideH, ox * _geometry.StrideW) : -1;
+                int m = m0 + t * kernelRows, count = Math.Min(kernelRows, rows - t * kernelRows);
+                gathered[t] = !InPlaceTile(m, count, kernelRows, perImage, out int n, out int oy, out int ox);
+                if (!gathered[t])
+                {
+                    start[t] = input.PixelIndex(n, oy * _geometry.StrideH, ox * _geometry.StrideW);
+                    continue;
+                }
+
+                if (scratch.Length == 0)
+                {
+                    scratch = _pool!.Scratch(worker, tiles * kernelRows * k);
+                }
+
+                start[t] = (long)t * kernelRows * k;
+                GatherRows(m, count, scratch.AsSpan((int)start[t], count * k), k);
+                Array.Clear(scratch, (int)start[t] + count * k, (kernelRows - count) * k);
             }
 
+            int inPlaceLda = _geometry.StrideW * input.C;
+            long inputRow = (long)input.W * input.C;
             fixed (float* inBase = input.Buffer)
-            fixed (float* tailBase = tail)
+            fixed (float* scratchBase = scratch)
             {
                 float* packed = weights.Values; // native; the job holds the weights (and so the memory) until it is cleared
                 for (int panel = firstPanel; panel < lastPanel; panel++)
                 {
                     float* b = packed + (long)panel * k * nr;
                     int cols = Math.Min(nr, weights.OutChannels - panel * nr);
-
                     if ((long)k * nr <= SmallPanel)
                     {
                         // A small panel stays in L1 whole: each tile runs its whole reduction, kernel row by kernel row.
                         for (int t = 0; t < tiles; t++)
                         {
-                            if (start[t] < 0)
-                            {
-                                continue;
-                            }
-
-                            float* a = inBase + start[t], tile = acc + t * kernelRows * tc;
+                            float* a = (gathered[t] ? scratchBase : inBase) + start[t], tile = acc + t * kernelRows * tc;
+                            int lda = gathered[t] ? k : inPlaceLda;
+                            long rowStep = gathered[t] ? run : inputRow;
                             for (int ky = 0; ky < weights.KernelH; ky++)
                             {
                                 for (int k0 = 0; k0 < run; k0 += KBlock)
                                 {
-                                    MicroKernel(kernels, narrow, a + ky * inputRow + k0, lda, b + ((long)ky * run + k0) * nr, Math.Min(KBlock, run - k0), tile,
+                                    MicroKernel(kernels, narrow, a + ky * rowStep + k0, lda, b + ((long)ky * run + k0) * nr, Math.Min(KBlock, run - k0), tile,
                                         ky > 0 || k0 > 0);
                                 }
                             }
@@ -400,37 +414,19 @@ public static class Conv2D
                     }
                     else
                     {
-                        // Slice by slice of the reduction (a kernel row's taps, cut at KBlock), all tiles in place: the slice
-                        // of the panel stays in L1 while every tile uses it, as in the gathered path.
+                        // Slice by slice of the reduction (a kernel row's taps, cut at KBlock) across all tiles: the slice of
+                        // the panel stays in L1 while every tile uses it, as in the gathered path.
                         for (int ky = 0; ky < weights.KernelH; ky++)
                         {
                             for (int k0 = 0; k0 < run; k0 += KBlock)
                             {
                                 int kl = Math.Min(KBlock, run - k0);
                                 float* bSlice = b + ((long)ky * run + k0) * nr;
-                                long sliceOffset = ky * inputRow + k0;
                                 for (int t = 0; t < tiles; t++)
                                 {
-                                    if (start[t] >= 0)
-                                    {
-                                        MicroKernel(kernels, narrow, inBase + start[t] + sliceOffset, lda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
-                                    }
+                                    float* a = gathered[t] ? scratchBase + start[t] + (long)ky * run + k0 : inBase + start[t] + ky * inputRow + k0;
+                                    MicroKernel(kernels, narrow, a, gathered[t] ? k : inPlaceLda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
                                 }
-                            }
-                        }
-                    }
-
-                    // The other tiles, gathered (zero rows past the block's end) and run over the whole reduction.
-                    for (int t = 0; t < tiles; t++)
-                    {
-                        int m = m0 + t * kernelRows, count = Math.Min(kernelRows, rows - t * kernelRows);
-                        if (start[t] < 0)
-                        {
-                            GatherRows(m, count, tail.AsSpan(0, count * k), k);
-                            Array.Clear(tail, count * k, (kernelRows - count) * k);
-                            for (int k0 = 0; k0 < k; k0 += KBlock)
-                            {
-                                MicroKernel(kernels, narrow, tailBase + k0, k, b + (long)k0 * nr, Math.Min(KBlock, k - k0), acc + t * kernelRows * tc, k0 > 0);
                             }
                         }
                     }

@@ -306,7 +306,7 @@ public static class OpenCvResize
         var sum = ResizeScratch<T>.Grow(ref scratch.Row1, width).AsSpan(0, width);
         sum.Clear(); // written before it is read, as a new array's zeros would be
         int prevDy = ytab[0].Di, prevSy = -1;
-        bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
+        bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated && Vector128<T>.IsSupported; // float, double
         for (int j = 0; j < yTaps; j++)
         {
             T beta = T.CreateChecked((float)ytab[j].Alpha);

@@ -145,25 +145,30 @@ public sealed class Conv2DTests : IDisposable
         Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
     }
 
-    public static IEnumerable<object[]> InPlaceCasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, int, int>
+    public static IEnumerable<object[]> InPlaceCasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, int, int, int, int>
     {
-        // n, h, w, cin, cout, k, stride (valid windows): P-Net's first layer, a stride-2 stem, rows shorter than a tile,
-        // tiles crossing output rows and images, a kernel row of 270 taps (cut at the 256-long reduction slice), wide and
-        // narrow panels.
-        { 1, 31, 29, 3, 10, 3, 1 },
-        { 2, 17, 15, 32, 64, 3, 2 },
-        { 3, 5, 6, 7, 40, 3, 1 },
-        { 2, 9, 9, 90, 33, 3, 1 },
-        { 1, 24, 24, 28, 48, 3, 1 },
-        { 1, 12, 11, 16, 16, 2, 1 },
+        // n, h, w, cin, cout, kh, kw, sh, sw (valid windows): P-Net's first layer, a stride-2 stem, rows shorter than a
+        // tile, tiles crossing output rows and images, a kernel row of 270 taps (cut at the 256-long reduction slice),
+        // wide and narrow panels, narrow panels of more than 4096 values (slice by slice), and windows and strides that
+        // differ between the axes.
+        { 1, 31, 29, 3, 10, 3, 3, 1, 1 },
+        { 2, 17, 15, 32, 64, 3, 3, 2, 2 },
+        { 3, 5, 6, 7, 40, 3, 3, 1, 1 },
+        { 2, 9, 9, 90, 33, 3, 3, 1, 1 },
+        { 1, 24, 24, 28, 48, 3, 3, 1, 1 },
+        { 1, 12, 11, 16, 16, 2, 2, 1, 1 },
+        { 1, 11, 13, 70, 13, 3, 3, 1, 1 },
+        { 2, 13, 19, 5, 24, 3, 2, 2, 1 },
+        { 1, 19, 13, 4, 9, 2, 4, 1, 3 },
     });
 
     [SkippableTheory]
     [MemberData(nameof(InPlaceCasesAtEveryLevel))]
-    public void Valid_windows_read_in_place_give_the_gathered_values_bit_for_bit(int n, int h, int w, int cin, int cout, int k, int stride, SimdLevel level)
+    public void Valid_windows_read_in_place_give_the_gathered_values_bit_for_bit(int n, int h, int w, int cin, int cout, int kh, int kw, int sh, int sw,
+        SimdLevel level)
     {
         SimdLevels.SkipIfUnavailable(level);
-        var geometry = WindowGeometry.Square(k, stride, PaddingMode.Valid);
+        var geometry = new WindowGeometry(kh, kw, sh, sw, PaddingMode.Valid);
         var x = TestData.Uniform(n * h * w * cin, 55);
         // The same input as channels 0..cin of a wider tensor: not dense, so it is gathered — the path it must agree with.
         var wide = new float[n * h * w * (cin + 3)];
@@ -172,7 +177,11 @@ public sealed class Conv2DTests : IDisposable
             Array.Copy(x, p * cin, wide, p * (cin + 3), cin);
         }
 
-        var weights = new PackedConvWeights(TestData.Uniform(k * k * cin * cout, 56), k, k, cin, cout, TestData.Uniform(cout, 57));
+        // And dense, but starting 5 floats into its buffer.
+        var shifted = new float[x.Length + 5];
+        x.CopyTo(shifted, 5);
+
+        var weights = new PackedConvWeights(TestData.Uniform(kh * kw * cin * cout, 56), kh, kw, cin, cout, TestData.Uniform(cout, 57));
         var (oh, ow, _, _) = geometry.Resolve(h, w);
         float[] Run(TensorSlice input)
         {
@@ -184,7 +193,8 @@ public sealed class Conv2DTests : IDisposable
         var gathered = Run(new TensorSlice(wide, 0, n, h, w, cin, cin + 3));
         var inPlace = Run(TensorSlice.Dense(x, n, h, w, cin));
         Assert.Equal(gathered.Select(BitConverter.SingleToInt32Bits), inPlace.Select(BitConverter.SingleToInt32Bits));
-        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, weights.UnpackKernel(), k, k, cout, weights.UnpackBias(), geometry, relu: false);
+        Assert.Equal(inPlace, Run(new TensorSlice(shifted, 5, n, h, w, cin, cin)));
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, weights.UnpackKernel(), kh, kw, cout, weights.UnpackBias(), geometry, relu: false);
         Assert.InRange(TestData.MaxAbsDiff(inPlace, expected), 0, Tolerance);
     }
 

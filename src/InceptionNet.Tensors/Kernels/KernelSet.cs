@@ -74,7 +74,8 @@ public abstract class KernelSet
     /// One output pixel of a pooling: channels [0, <paramref name="channels"/>) of the <paramref name="h"/> ×
     /// <paramref name="w"/> input pixels whose first is at <paramref name="src"/> (pixels <paramref name="xStride"/>
     /// floats apart along a row, rows <paramref name="yStride"/> apart), folded in row-major window order — max, sum, or
-    /// sum of squares — then finished (sum / h·w, and sqrt(windowSize · that) for L2) into <paramref name="dst"/>.
+    /// sum of squares — then finished (sum / h·w, and sqrt(windowSize · that) for L2) into <paramref name="dst"/>. The
+    /// window is never empty (h, w ≥ 1): <see cref="Pooling"/> refuses geometries with an empty window before any work.
     /// </summary>
     internal abstract unsafe void PoolWindow(float* src, long xStride, long yStride, int h, int w, int channels, float* dst, PoolKind kind, int windowSize);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -57,8 +58,8 @@ internal unsafe interface IVectorOps<TVector>
 /// <summary>
 /// What every vector set does the same way at any width: the fused convolution epilogue, pooling, squared distances and
 /// ReLU, written once over <typeparamref name="TOps"/>. The derived sets keep what depends on the width: the micro-kernel
-/// and its tile shape. Each loop runs whole vectors and leaves the tail to the scalar reference form in
-/// <see cref="KernelSet"/>.
+/// and its tile shape. Each loop runs whole vectors; a ragged end goes to an overlapping or a 128-bit vector where that
+/// gives the same values (the epilogue and pooling), else to the scalar reference form in <see cref="KernelSet"/>.
 /// </summary>
 internal abstract class VectorKernels<TVector, TOps> : KernelSet
     where TVector : struct
@@ -164,6 +165,7 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
     internal sealed override unsafe void PoolWindow(float* src, long xStride, long yStride, int h, int w, int channels, float* dst, PoolKind kind,
         int windowSize)
     {
+        Debug.Assert(h > 0 && w > 0, "an empty window has no value (Pooling refuses such geometries before any work)");
         if (channels >= TOps.Count)
         {
             int j = 0;
