@@ -35,7 +35,7 @@ public sealed record MtcnnOptions
     public double Factor { get; init; } = 0.709;
 
     /// <summary>
-    /// Largest image (width·height) detection accepts: the float copy and pyramid take ~8 bytes per pixel, so 40 M pixels
+    /// Largest image (width·height) detection accepts: the pyramid's levels take ~8 bytes per pixel, so 40 M pixels
     /// cost ~320 MB. Larger images are refused with a message (resize them first) rather than risking running out of memory.
     /// </summary>
     public long MaxPixels { get; init; } = 40_000_000;
@@ -591,16 +591,16 @@ public sealed class MtcnnDetector
                     continue;
                 }
 
-                // Box columns c of [0, edx − dx] are image column x − 1 + c and box column dx − 1 + c: the ones inside the
-                // image and the box are one run, converted in one loop.
-                int c0 = Math.Max(0, 1 - x), c1 = Math.Min(edx - dx + 1, Math.Min(w - x + 1, tmpw - dx + 1));
-                if (c1 <= c0)
+                // Box columns c of [0, edx − dx] are image column x − 1 + c (x ≥ 1) and box column dx − 1 + c (edx ≤ tmpw):
+                // those inside the image, c < w − x + 1, are one run, converted in one loop.
+                int columns = Math.Min(edx - dx + 1, w - x + 1);
+                if (columns <= 0)
                 {
                     continue;
                 }
 
-                var source = image.AsSpan((sy * w + x - 1 + c0) * 3, (c1 - c0) * 3);
-                var target = band.Slice(k * rowLength + (dx - 1 + c0) * 3, source.Length);
+                var source = image.AsSpan((sy * w + x - 1) * 3, columns * 3);
+                var target = band.Slice(k * rowLength + (dx - 1) * 3, source.Length);
                 for (int i = 0; i < source.Length; i++)
                 {
                     target[i] = source[i];

@@ -66,9 +66,6 @@ public static class Conv2D
     /// <summary>Reduction slice: 256 × 32 floats of B (32 KiB) fit the L1 cache next to the A rows in use.</summary>
     internal const int KBlock = 256;
 
-    /// <summary>A weight panel of at most this many floats (16 KiB) stays in L1 whole while a tile runs its whole reduction.</summary>
-    internal const int SmallPanel = 4096;
-
     [ThreadStatic]
     private static ConvJob? t_job;
 
@@ -319,14 +316,7 @@ public static class Conv2D
                         {
                             int r = t * kernelRows;
                             float* tileA = r < fullRows ? a + (long)r * lda + k0 : tailBase + k0;
-                            if (narrow)
-                            {
-                                kernels.NarrowMicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
-                            }
-                            else
-                            {
-                                kernels.MicroKernel(tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
-                            }
+                            MicroKernel(kernels, narrow, tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
                         }
                     }
 
@@ -394,39 +384,18 @@ public static class Conv2D
                 {
                     float* b = packed + (long)panel * k * nr;
                     int cols = Math.Min(nr, weights.OutChannels - panel * nr);
-                    if ((long)k * nr <= SmallPanel)
+                    // Slice by slice of the reduction (a kernel row's taps, cut at KBlock) across all tiles: the slice of the
+                    // panel stays in L1 while every tile uses it, as in the gathered path.
+                    for (int ky = 0; ky < weights.KernelH; ky++)
                     {
-                        // A small panel stays in L1 whole: each tile runs its whole reduction, kernel row by kernel row.
-                        for (int t = 0; t < tiles; t++)
+                        for (int k0 = 0; k0 < run; k0 += KBlock)
                         {
-                            float* a = (gathered[t] ? scratchBase : inBase) + start[t], tile = acc + t * kernelRows * tc;
-                            int lda = gathered[t] ? k : inPlaceLda;
-                            long rowStep = gathered[t] ? run : inputRow;
-                            for (int ky = 0; ky < weights.KernelH; ky++)
+                            int kl = Math.Min(KBlock, run - k0);
+                            float* bSlice = b + ((long)ky * run + k0) * nr;
+                            for (int t = 0; t < tiles; t++)
                             {
-                                for (int k0 = 0; k0 < run; k0 += KBlock)
-                                {
-                                    MicroKernel(kernels, narrow, a + ky * rowStep + k0, lda, b + ((long)ky * run + k0) * nr, Math.Min(KBlock, run - k0), tile,
-                                        ky > 0 || k0 > 0);
-                                }
-                            }
-                        }
-                    }
-                    else
-                    {
-                        // Slice by slice of the reduction (a kernel row's taps, cut at KBlock) across all tiles: the slice of
-                        // the panel stays in L1 while every tile uses it, as in the gathered path.
-                        for (int ky = 0; ky < weights.KernelH; ky++)
-                        {
-                            for (int k0 = 0; k0 < run; k0 += KBlock)
-                            {
-                                int kl = Math.Min(KBlock, run - k0);
-                                float* bSlice = b + ((long)ky * run + k0) * nr;
-                                for (int t = 0; t < tiles; t++)
-                                {
-                                    float* a = gathered[t] ? scratchBase + start[t] + (long)ky * run + k0 : inBase + start[t] + ky * inputRow + k0;
-                                    MicroKernel(kernels, narrow, a, gathered[t] ? k : inPlaceLda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
-                                }
+                                float* a = gathered[t] ? scratchBase + start[t] + (long)ky * run + k0 : inBase + start[t] + ky * inputRow + k0;
+                                MicroKernel(kernels, narrow, a, gathered[t] ? k : inPlaceLda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
                             }
                         }
                     }
