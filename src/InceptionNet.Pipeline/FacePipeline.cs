@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using InceptionNet.Detection;
 using InceptionNet.Models;
 using InceptionNet.Recognition;
@@ -93,46 +95,116 @@ public sealed class FacePipeline
     /// <summary>
     /// Encodes the faces of every photo in <paramref name="paths"/>, in order, <paramref name="batchSize"/> faces per
     /// forward pass. A photo that cannot be read is reported in its <see cref="EncodedPhoto.Error"/>, not thrown, so
-    /// the caller decides whether one bad file stops the run. Only the current batch's chips are held.
+    /// the caller decides whether one bad file stops the run; any other failure (an unreadable folder, a detector
+    /// error) is thrown where that photo comes in the order, after every earlier photo was returned.
     /// </summary>
+    /// <remarks>
+    /// Decoding and detection run on a second thread, at most <see cref="PrepareAhead"/> batches ahead of the encoder, so
+    /// the next photos are read while a batch is encoded (the two share the worker pool one kernel at a time; the
+    /// single-threaded parts, decoding and the detector's serial steps, fill the encoder's gaps). Memory stays bounded by
+    /// the batches waiting, not by the number of photos: a decoded photo is dropped once its chips are cut. The results
+    /// are the same, bit for bit, as preparing and encoding one photo after another.
+    /// </remarks>
     public async IAsyncEnumerable<EncodedPhoto> EncodeAsync(IEnumerable<string> paths, bool largestOnly, int batchSize = 16,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var waiting = new List<(string Source, IReadOnlyList<PreparedFace> Faces, string? Error)>();
-        int waitingFaces = 0;
-        foreach (string path in paths)
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        // Counted in photos, each holding only its chips (the decoded photo is dropped once they are cut).
+        var prepared = Channel.CreateBounded<PreparedPhoto>(new BoundedChannelOptions(PrepareAhead * batchSize)
         {
-            cancellation.ThrowIfCancellationRequested();
-            await Task.Yield(); // let a caller on a single-threaded context see each photo as it is done
-            (string, IReadOnlyList<PreparedFace>, string?) photo;
-            try
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        var producer = Task.Run(() => PrepareAllAsync(paths, largestOnly, prepared.Writer, stop.Token), CancellationToken.None);
+        try
+        {
+            var waiting = new List<PreparedPhoto>();
+            int waitingFaces = 0;
+            await foreach (var photo in prepared.Reader.ReadAllAsync(cancellation).ConfigureAwait(false))
             {
-                photo = (path, Prepare(path, ImageDecoder.Decode(path), largestOnly), null);
-            }
-            catch (InvalidImageException ex)
-            {
-                photo = (path, [], ex.Message);
-            }
-
-            waiting.Add(photo);
-            waitingFaces += photo.Item2.Count;
-            MemoryCeiling.AfterPhoto(); // the decoded photo is garbage now: only its chips are kept
-            if (waitingFaces >= batchSize)
-            {
-                foreach (var done in Flush(waiting, batchSize))
+                if (photo.Failure is not null)
                 {
-                    yield return done;
+                    foreach (var done in Flush(waiting, batchSize))
+                    {
+                        yield return done;
+                    }
+
+                    photo.Failure.Throw();
                 }
 
-                waitingFaces = 0;
+                waiting.Add(photo);
+                waitingFaces += photo.Faces.Count;
+                if (waitingFaces >= batchSize)
+                {
+                    foreach (var done in Flush(waiting, batchSize))
+                    {
+                        yield return done;
+                    }
+
+                    waitingFaces = 0;
+                }
+            }
+
+            await producer.ConfigureAwait(false); // a cancelled run ends here with its OperationCanceledException
+            foreach (var done in Flush(waiting, batchSize))
+            {
+                yield return done;
             }
         }
-
-        foreach (var done in Flush(waiting, batchSize))
+        finally
         {
-            yield return done;
+            // The caller stopped early, or something failed: the preparing thread stops at its next photo and is waited
+            // for, so no decode outlives the enumeration.
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await producer.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>How many batches of photos <see cref="EncodeAsync"/> decodes and detects ahead of the encoder.</summary>
+    public const int PrepareAhead = 1;
+
+    // One photo as the preparing thread hands it over: its faces, the InvalidImageException message, or the failure that
+    // ends the run at this photo.
+    private sealed record PreparedPhoto(string Source, IReadOnlyList<PreparedFace> Faces, string? Error, ExceptionDispatchInfo? Failure);
+
+    private async Task PrepareAllAsync(IEnumerable<string> paths, bool largestOnly, ChannelWriter<PreparedPhoto> writer, CancellationToken stop)
+    {
+        try
+        {
+            foreach (string path in paths)
+            {
+                stop.ThrowIfCancellationRequested();
+                PreparedPhoto photo;
+                try
+                {
+                    photo = new(path, Prepare(path, ImageDecoder.Decode(path), largestOnly), null, null);
+                }
+                catch (InvalidImageException ex)
+                {
+                    photo = new(path, [], ex.Message, null);
+                }
+
+                MemoryCeiling.AfterPhoto(); // the decoded photo is garbage now: only its chips are kept
+                await writer.WriteAsync(photo, stop).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
+        {
+            // Handed over in order, so the photos before it are still encoded and returned first.
+            await writer.WriteAsync(new PreparedPhoto("", [], null, ExceptionDispatchInfo.Capture(ex)), stop).ConfigureAwait(false);
+        }
+        finally
+        {
+            writer.TryComplete();
         }
     }
 
@@ -153,13 +225,13 @@ public sealed class FacePipeline
         return new FaceRecognizer(Encoder, gallery, options);
     }
 
-    private List<EncodedPhoto> Flush(List<(string Source, IReadOnlyList<PreparedFace> Faces, string? Error)> waiting, int batchSize)
+    private List<EncodedPhoto> Flush(List<PreparedPhoto> waiting, int batchSize)
     {
         var faces = waiting.SelectMany(p => p.Faces).ToList();
         var encodings = faces.Count == 0 ? [] : Encode(faces, batchSize);
         var result = new List<EncodedPhoto>(waiting.Count);
         int next = 0;
-        foreach (var (source, photoFaces, error) in waiting)
+        foreach (var (source, photoFaces, error, _) in waiting)
         {
             var pairs = new List<(PreparedFace, FaceEncoding)>(photoFaces.Count);
             foreach (var face in photoFaces)

@@ -91,6 +91,118 @@ public sealed class FacePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task Detecting_ahead_of_the_encoder_gives_what_one_photo_at_a_time_gives_bit_for_bit()
+    {
+        // The detector and the encoder run at once on two threads and share the worker pool: any state they shared by
+        // mistake would show as a different box or encoding here.
+        var files = new[]
+        {
+            SharedData.PathOf("images", "faces", "two_people.jpg"), SharedData.PathOf("images", "faces", "test", "obama_and_biden.jpg"),
+            SharedData.PathOf("images", "faces", "obama-240p.jpg"), SharedData.PathOf("images", "faces", "test", "kit_with_rose.jpg"),
+            SharedData.PathOf("images", "faces", "test", "alex_lacamoire1.jpg"),
+        };
+        var pipeline = OpenFace(FaceInput.Parse("mtcnn+dsb"));
+        var results = new List<EncodedPhoto>();
+        await foreach (var photo in pipeline.EncodeAsync(files, largestOnly: false, batchSize: 2))
+        {
+            results.Add(photo);
+        }
+
+        Assert.Equal(files, results.Select(r => r.Source));
+        Assert.True(results.Sum(r => r.Faces.Count) >= files.Length);
+        foreach (var (photo, file) in results.Zip(files))
+        {
+            var alone = pipeline.Prepare(file, ImageDecoder.Decode(file), largestOnly: false);
+            Assert.Equal(alone.Count, photo.Faces.Count);
+            foreach (var (face, (ahead, encoding)) in alone.Zip(photo.Faces))
+            {
+                Assert.Equal(face.Label, ahead.Label);
+                Assert.Equal(face.Detection!.Box, ahead.Detection!.Box);
+                Assert.Equal(face.Detection.Probability, ahead.Detection.Probability);
+                Assert.Equal(face.Detection.Landmarks, ahead.Detection.Landmarks);
+                Assert.Equal(pipeline.Encoder.Encode(face.Chip).Raw, encoding.Raw);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_next_photos_are_read_while_a_batch_is_encoded_but_no_more_than_one_batch_ahead()
+    {
+        var paths = new CountingPaths(Enumerable.Repeat(SharedData.CourseImageFile("kian"), 40));
+        var pipeline = OpenFace(FaceInput.Whole);
+        const int batch = 2;
+        await foreach (var photo in pipeline.EncodeAsync(paths, largestOnly: false, batchSize: batch))
+        {
+            // Held here with the first batch out: the preparing thread goes on until the channel is full (one batch) and
+            // it waits to hand over the photo after that. One photo at a time would stop at the batch's 2.
+            const int ahead = batch + FacePipeline.PrepareAhead * batch + 1;
+            Assert.True(SpinWait.SpinUntil(() => paths.Taken >= ahead, TimeSpan.FromSeconds(30)), $"only {paths.Taken} photos were read");
+            Assert.Equal(ahead, paths.Taken); // an unbounded reader would be through the 40 photos, 0.2 ms each, by now
+            break;
+        }
+
+        Assert.True(paths.Disposed); // stopping early stopped the reading thread before the loop ended
+        Assert.True(paths.Taken < 40);
+    }
+
+    [Fact]
+    public async Task A_failure_that_is_not_a_bad_image_comes_in_its_place_after_the_photos_before_it()
+    {
+        var files = new[] { SharedData.CourseImageFile("kian"), SharedData.CourseImageFile("dan"), SharedData.CourseImageFile("younes") };
+        IEnumerable<string> Vanishing()
+        {
+            foreach (string file in files)
+            {
+                yield return file;
+            }
+
+            throw new IOException("the folder went away");
+        }
+
+        var pipeline = OpenFace(FaceInput.Whole);
+        var results = new List<EncodedPhoto>();
+        var error = await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            await foreach (var photo in pipeline.EncodeAsync(Vanishing(), largestOnly: false, batchSize: 16))
+            {
+                results.Add(photo);
+            }
+        });
+
+        Assert.Equal("the folder went away", error.Message);
+        Assert.Equal(files, results.Select(r => r.Source)); // the three before it were encoded and returned first
+    }
+
+    // Paths that count how many were taken and whether the enumeration was disposed, from any thread.
+    private sealed class CountingPaths(IEnumerable<string> paths) : IEnumerable<string>
+    {
+        private int _taken;
+        private int _disposed;
+
+        public int Taken => Volatile.Read(ref _taken);
+
+        public bool Disposed => Volatile.Read(ref _disposed) == 1;
+
+        public IEnumerator<string> GetEnumerator()
+        {
+            try
+            {
+                foreach (string path in paths)
+                {
+                    Interlocked.Increment(ref _taken);
+                    yield return path;
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _disposed, 1);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Fact]
     public async Task Detection_labels_each_face_and_finds_none_in_a_blank_photo()
     {
         string blank = Path.Combine(_dir, "blank.png");
