@@ -173,12 +173,17 @@ public class NativeSteadyStateBenchmarks
 /// </summary>
 internal sealed class ProcessBenchConfig : ManualConfig
 {
+    /// <summary>
+    /// The job: a warm-up run and seven measured runs of one invocation each. In process: the benchmark only starts and
+    /// waits for child processes, so BenchmarkDotNet need not build and start a host of its own (which under load can
+    /// time out before measuring anything).
+    /// </summary>
+    public static readonly Job Job = Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(7)
+        .WithToolchain(InProcessEmitToolchain.Instance);
+
     public ProcessBenchConfig()
     {
-        // In process: the benchmark only starts and waits for child processes, so BenchmarkDotNet need not build and
-        // start a host of its own (which under load can time out before measuring anything).
-        AddJob(Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(7)
-            .WithToolchain(InProcessEmitToolchain.Instance));
+        AddJob(Job);
         AddColumn(new MarginalPerImageColumn(ratio: false), new MarginalPerImageColumn(ratio: true));
         AddColumn(StatisticColumn.Median);
     }

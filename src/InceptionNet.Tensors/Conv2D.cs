@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace InceptionNet.Tensors;
 
 /// <summary>
@@ -228,6 +230,9 @@ public static class Conv2D
             _pool = null;
         }
 
+        // Not zero-initialised: the 13 KB accumulator block is written by the micro-kernel before anything reads it, and
+        // clearing it cost a pass over 13 KB for every item.
+        [SkipLocalsInit]
         public void Execute(int item, int worker)
         {
             var weights = _weights!;
@@ -333,6 +338,7 @@ public static class Conv2D
         // multiply-adds in the same (kernel row, column, channel) order as from gathered fields — a reduction cut in more
         // places only stores and reloads its running sums — so the values are the gathered path's bit for bit. A tile
         // that would run past its output row (or is the block's short last one) is gathered into the zero-padded scratch.
+        [SkipLocalsInit] // as Execute: the accumulators and the per-tile tables are written before they are read
         private void ExecuteInPlace(int m0, int rows, int firstPanel, int lastPanel, int worker)
         {
             var weights = _weights!;

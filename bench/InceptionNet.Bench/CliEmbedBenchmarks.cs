@@ -1,0 +1,219 @@
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Reports;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace InceptionNet.Bench;
+
+/// <summary>
+/// The CLI as a user runs it against ONNX Runtime's engine alone, in one BenchmarkDotNet run (issue 19, goal 2):
+/// <c>inceptionnet embed --model facenet</c> over 1, 8 and 64 course images as whole processes (the 1-image case is the
+/// time to the first embedding from process start; 64 − 8 gives the marginal time per image once loaded and warm), and
+/// ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at batch 16,
+/// 2 threads each, warmed in setup.
+/// The <see cref="PerImageColumn"/> puts them side by side. The CLI builds come from the environment as for
+/// <see cref="NativeSteadyStateBenchmarks"/>: <c>INCEPTIONNET_JIT_CLI</c> always, <c>INCEPTIONNET_NATIVE_CLI</c> when set
+/// (<c>bench/native/cli-vs-ort.sh</c> sets both).
+/// </summary>
+[Config(typeof(CliEmbedConfig))]
+public class CliEmbedBenchmarks
+{
+    /// <summary>Images ONNX Runtime and the in-process engine encode per invocation, at either batch.</summary>
+    public const int OrtImages = 16;
+
+    private string? _folder;
+    private string[] _arguments = [];
+    private InferenceSession? _ort;
+    private DenseTensor<float>? _ortInput;
+    private InceptionNet.Models.FaceEncoder? _engine;
+    private float[] _engineInput = [];
+    private float[] _engineOutput = [];
+    private int _batch;
+
+    /// <summary>
+    /// What one invocation runs: <c>jit N</c> / <c>native N</c> (a CLI process over N images), or <c>ort bB</c> /
+    /// <c>engine bB</c> (16 images at batch B in this process).
+    /// </summary>
+    [ParamsSource(nameof(Cases))]
+    public string Case { get; set; } = "jit 8";
+
+    /// <summary>The cases this environment can run: the native build's only when it is named.</summary>
+    public static IEnumerable<string> Cases()
+    {
+        yield return "ort b1";
+        yield return "ort b16";
+        yield return "engine b1";
+        yield return "engine b16";
+        foreach (string build in string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INCEPTIONNET_NATIVE_CLI")) ? ["jit"] : new[] { "jit", "native" })
+        {
+            foreach (int images in new[] { 1, 8, 64 })
+            {
+                yield return $"{build} {images}";
+            }
+        }
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (kind, count) = Parse(Case);
+        _batch = count;
+        if (kind == "engine")
+        {
+            // Our engine in this process, as FaceNetBenchmarks runs it: what the CLI's marginal would be with nothing around it.
+            _engine = InceptionNet.Models.FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+            _engineInput = BenchData.Batch(_engine, count);
+            _engineOutput = new float[count * 128];
+            var warm = System.Diagnostics.Stopwatch.StartNew();
+            while (warm.Elapsed < TimeSpan.FromSeconds(3))
+            {
+                _engine.Forward(_engineInput, count, _engineOutput); // past tiered compilation's tier 0
+            }
+
+            return;
+        }
+
+        if (kind == "ort")
+        {
+            var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+            _ort = new InferenceSession(BenchData.PathOf("fixtures", "facenet-synthetic", "model.onnx"), options);
+            var model = InceptionNet.Models.FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
+            _ortInput = new DenseTensor<float>(BenchData.Batch(model, count), [count, 160, 160, 3]);
+            for (int i = 0; i < 3 * OrtImages / count + 2; i++)
+            {
+                RunOrt(); // ONNX Runtime's first passes plan memory and warm its thread pool
+            }
+
+            return;
+        }
+
+        // N course images in a temporary folder (symbolic links), cycling through the 18 faces in name order.
+        string[] faces = [.. Directory.GetFiles(BenchData.PathOf("images", "course")).Order(StringComparer.Ordinal)];
+        _folder = Directory.CreateTempSubdirectory("inceptionnet-cli-bench-").FullName;
+        var images = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            string copy = Path.Combine(_folder, $"{i:D2}{Path.GetExtension(faces[i % faces.Length])}");
+            File.CreateSymbolicLink(copy, faces[i % faces.Length]);
+            images.Add(copy);
+        }
+
+        _arguments = ["embed", "--model", "facenet", "--weights", NativeCli.WeightsOf("facenet"), "--json", .. images];
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _ort?.Dispose();
+        _ort = null;
+        _engine = null;
+        if (_folder is not null)
+        {
+            Directory.Delete(_folder, recursive: true);
+            _folder = null;
+        }
+    }
+
+    [Benchmark]
+    public void Run()
+    {
+        if (_engine is not null)
+        {
+            for (int done = 0; done < OrtImages; done += _batch)
+            {
+                _engine.Forward(_engineInput, _batch, _engineOutput);
+            }
+
+            return;
+        }
+
+        if (_ort is not null)
+        {
+            for (int done = 0; done < OrtImages; done += _ortInput!.Dimensions[0])
+            {
+                RunOrt();
+            }
+
+            return;
+        }
+
+        NativeCli.Run(native: Case.StartsWith("native", StringComparison.Ordinal), _arguments, new Dictionary<string, string>());
+    }
+
+    internal static (string Kind, int Count) Parse(string @case)
+    {
+        string[] parts = @case.Split(' ');
+        return (parts[0], int.Parse(parts[1].TrimStart('b'), CultureInfo.InvariantCulture));
+    }
+
+    private float RunOrt()
+    {
+        using var results = _ort!.Run([NamedOnnxValue.CreateFromTensor("input", _ortInput!)]);
+        return results[0].AsTensor<float>().GetValue(0);
+    }
+}
+
+/// <summary><see cref="ProcessBenchConfig"/>'s job (one invocation per iteration, 7 measured) with the per-image columns.</summary>
+internal sealed class CliEmbedConfig : BenchmarkDotNet.Configs.ManualConfig
+{
+    public CliEmbedConfig()
+    {
+        AddJob(ProcessBenchConfig.Job);
+        AddColumn(new PerImageColumn(ratio: false), new PerImageColumn(ratio: true));
+        AddColumn(StatisticColumn.Median);
+    }
+}
+
+/// <summary>
+/// Time per image: ONNX Runtime's or the in-process engine's mean over their <see cref="CliEmbedBenchmarks.OrtImages"/> images; a CLI build's marginal
+/// (mean over 64 images − mean over 8) / 56 on its 64-image row. The ratio column divides a CLI marginal by ONNX
+/// Runtime's best per-image time (batch 1 or 16, whichever is faster) in the same run: issue 19 asks ≤ 0.85.
+/// </summary>
+internal sealed class PerImageColumn(bool ratio) : IColumn
+{
+    public string Id => ratio ? "PerImageOverOrt" : "PerImage";
+
+    public string ColumnName => ratio ? "Marginal / ORT best" : "Per image";
+
+    public bool AlwaysShow => true;
+
+    public ColumnCategory Category => ColumnCategory.Custom;
+
+    public int PriorityInCategory => ratio ? 1 : 0;
+
+    public bool IsNumeric => true;
+
+    public UnitType UnitType => UnitType.Dimensionless;
+
+    public string Legend => ratio
+        ? "A CLI build's marginal time per image / ONNX Runtime's best time per image (batch 1 or 16), this run"
+        : "ONNX Runtime and the engine in process: mean / 16 images; CLI, 64-image row: (mean with 64 − mean with 8) / 56, the time of one more image";
+
+    public bool IsAvailable(Summary summary) => true;
+
+    public bool IsDefault(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
+
+    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var (kind, count) = CliEmbedBenchmarks.Parse((string)benchmarkCase.Parameters["Case"]);
+        double? mine = kind is "ort" or "engine" ? Mean(summary, benchmarkCase.Parameters["Case"]) / CliEmbedBenchmarks.OrtImages
+            : count == 64 ? (Mean(summary, $"{kind} 64") - Mean(summary, $"{kind} 8")) / 56 : null;
+        if (!ratio)
+        {
+            return mine is { } ms ? ms.ToString("F2", CultureInfo.InvariantCulture) + " ms" : "-";
+        }
+
+        double? ort = new[] { Mean(summary, "ort b1"), Mean(summary, "ort b16") }.Where(m => m is not null).Min() / CliEmbedBenchmarks.OrtImages;
+        return kind is not ("ort" or "engine") && mine is > 0 && ort is > 0 ? (mine.Value / ort.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
+    }
+
+    // The mean of the case's invocations, in ms.
+    private static double? Mean(Summary summary, object @case) => summary.BenchmarksCases
+        .Where(c => Equals(c.Parameters["Case"], @case))
+        .Select(c => summary[c]?.ResultStatistics?.Mean / 1e6)
+        .FirstOrDefault();
+}

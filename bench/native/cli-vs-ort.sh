@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The CLI as a user runs it against ONNX Runtime, in one BenchmarkDotNet run (issue 19, goal 2): `inceptionnet embed
+# --model facenet` over 1, 8 and 64 course images as whole processes (JIT build; the native one too when
+# tools/native/publish.sh linux-x64 has been run), ONNX Runtime over 16 images at batch 1 and 16, 2 threads. Prints the
+# table (CliEmbedBenchmarks.cs: per-image columns; "Marginal / ORT best" is the goal's ratio, asked ≤ 0.85).
+# Usage: bench/native/cli-vs-ort.sh  (from the repository root; needs ../shared; about 6 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dotnet publish -c Release src/InceptionNet.Cli -o "$work/jit" -nologo -v quiet >/dev/null
+export INCEPTIONNET_JIT_CLI=$work/jit/inceptionnet.dll
+native=artifacts/native/linux-x64/inceptionnet
+if [ -x "$native" ]; then export INCEPTIONNET_NATIVE_CLI=$PWD/$native; else unset INCEPTIONNET_NATIVE_CLI; fi
+dotnet build-server shutdown >/dev/null 2>&1 || true
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u '+%F %T') UTC; load before: $(cut -d' ' -f1-3 /proc/loadavg); native build: ${INCEPTIONNET_NATIVE_CLI:-none}"
+dotnet run -c Release --project bench/InceptionNet.Bench -- --filter '*CliEmbed*' >"$work/bdn.log" 2>&1 \
+  || { tail -n 40 "$work/bdn.log" >&2; exit 1; }
+cat BenchmarkDotNet.Artifacts/results/InceptionNet.Bench.CliEmbedBenchmarks-report-github.md
+echo; echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
