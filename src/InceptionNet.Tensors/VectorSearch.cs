@@ -8,7 +8,7 @@ namespace InceptionNet.Tensors;
 /// holds the caller up for a whole time slice). They allocate nothing per call: each calling thread keeps its own scan
 /// state, so concurrent callers never share it.
 /// </remarks>
-public static class VectorSearch
+public static partial class VectorSearch
 {
     /// <summary>
     /// Matrices of at most this many values (rows × dim) are scanned inline on the calling thread: 2²¹ floats (8 MB,
@@ -79,7 +79,7 @@ public static class VectorSearch
     }
 
     /// <summary>
-    /// One step of <see cref="NearestTwo"/>'s pass: row <paramref name="r"/> becomes the nearest (the old nearest becomes the
+    /// One step of <see cref="NearestTwo(ReadOnlyMemory{float}, int, ReadOnlySpan{float}, ReadOnlyMemory{int}, Memory{float}, KernelSet, WorkerPool)"/>'s pass: row <paramref name="r"/> becomes the nearest (the old nearest becomes the
     /// runner-up if its owner differs) or the runner-up (if its owner differs from the nearest's), by strict comparison.
     /// Rows are fed in increasing order, so ties go to the lower row.
     /// </summary>
