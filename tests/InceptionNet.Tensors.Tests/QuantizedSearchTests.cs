@@ -83,6 +83,25 @@ public sealed class QuantizedSearchTests
         Assert.True(shadow.Covers(50));
     }
 
+    [Fact]
+    public void A_shadow_filled_on_the_workers_is_the_one_filled_row_by_row()
+    {
+        const int dim = 20, rows = 20_001;
+        var matrix = UnitRows(rows, dim, 94);
+        matrix[15_000 * dim + 3] = float.NaN;
+        var serial = new QuantizedRows(matrix, dim);
+        var parallel = new QuantizedRows(dim, rows + 5);
+        using var workers = new WorkerPool(3);
+        parallel.Fill(matrix, 0, workers);
+        Assert.Equal(serial.Codes.ToArray(), parallel.Codes[..(rows * dim)].ToArray());
+        Assert.Equal(serial.Scales.ToArray(), parallel.Scales[..rows].ToArray());
+        Assert.Equal(serial.SquaredNorms.ToArray(), parallel.SquaredNorms[..rows].ToArray());
+        Assert.Equal(serial.Errors.ToArray(), parallel.Errors[..rows].ToArray());
+        Assert.Equal(serial.Reach, parallel.Reach);
+        Assert.True(parallel.Covers(15_000) && !parallel.Covers(15_001));
+        Assert.Throws<ArgumentException>(() => parallel.Fill(matrix, 6, workers));
+    }
+
     public static IEnumerable<object[]> RandomShapes => SimdLevels.Cross(
         from shape in new (int Dim, int Rows)[]
         {
