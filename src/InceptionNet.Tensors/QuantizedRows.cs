@@ -20,7 +20,7 @@ public sealed class QuantizedRows
     /// <summary>
     /// Fewest rows for which a gallery keeps a shadow: 2¹⁴ rows (8 MB of 128-d floats, past a Zen 5 core's 1 MB L2). From
     /// there the int8 pass is at least even with the float scan back to back on both AVX-512 and AVX2 and 2–3× faster after
-    /// the caches cooled (a server between requests); below it the gain is at most 0.06 ms and not worth 27 % more memory.
+    /// the caches cooled (a server between requests); below it the gain is at most 0.15 ms, not worth 27 % more memory.
     /// Measured with <c>--quick --search</c> at 1 K to 32 K rows (bench/results/search.md).
     /// </summary>
     public const int MinRows = 1 << 14;

@@ -158,18 +158,7 @@ public static partial class VectorSearch
                 }
 
                 workers.Run(this, chunks);
-                int first = -1, second = -1;
-                var d = distances.Span;
-                var owners = owner.Span;
-                for (int i = 0; i < 2 * chunks; i++)
-                {
-                    if (_chunkTop[i] >= 0)
-                    {
-                        Consider(_chunkTop[i], d, owners, ref first, ref second);
-                    }
-                }
-
-                return (first, second);
+                return MergeChunks(_chunkTop.AsSpan(0, 2 * chunks), distances.Span, owner.Span);
             }
             finally
             {

@@ -113,6 +113,21 @@ public static partial class VectorSearch
         return sum;
     }
 
+    // Chunk results merged in chunk order: each chunk's best row and its best row of another identity, in row order.
+    private static (int Nearest, int RunnerUp) MergeChunks(ReadOnlySpan<int> chunkTop, ReadOnlySpan<float> distances, ReadOnlySpan<int> owner)
+    {
+        int first = -1, second = -1;
+        foreach (int r in chunkTop)
+        {
+            if (r >= 0)
+            {
+                Consider(r, distances, owner, ref first, ref second);
+            }
+        }
+
+        return (first, second);
+    }
+
     private static void CheckShapes(int matrix, int dim, int query, int output)
     {
         if (dim < 0 || query != dim || (dim > 0 && matrix % dim != 0) || output < (dim == 0 ? 0 : matrix / dim))
@@ -168,19 +183,7 @@ public static partial class VectorSearch
                     return (-1, -1);
                 }
 
-                // Merged in chunk order: each chunk's best row and its best row of another identity, in row order.
-                int first = -1, second = -1;
-                var d = distances.Span;
-                var o = owner.Span;
-                for (int i = 0; i < 2 * chunks; i++)
-                {
-                    if (_chunkTop[i] >= 0)
-                    {
-                        Consider(_chunkTop[i], d, o, ref first, ref second);
-                    }
-                }
-
-                return (first, second);
+                return MergeChunks(_chunkTop.AsSpan(0, 2 * chunks), distances.Span, owner.Span);
             }
             finally
             {
