@@ -4,62 +4,11 @@ using Xunit;
 namespace InceptionNet.Tensors.Tests;
 
 /// <summary>
-/// The int8 first pass: its kernel against a double reference at every level, and the search through a shadow against
-/// the full float scan, bit for bit, on random and adversarial rows.
+/// The search through an int8 shadow against the full float scan, bit for bit, on random and adversarial rows (its kernel,
+/// <c>QuantizedDots</c>, is tested with the other kernels in <see cref="KernelSetTests"/>).
 /// </summary>
 public sealed class QuantizedSearchTests
 {
-    public static IEnumerable<object[]> DotShapes => SimdLevels.Cross(
-        from dim in new[] { 1, 3, 7, 15, 16, 17, 31, 33, 127, 128, 1000 }
-        from rows in new[] { 0, 1, 3, 4, 5, 7, 9 }
-        select new object[] { dim, rows });
-
-    [SkippableTheory]
-    [MemberData(nameof(DotShapes))]
-    public void Quantized_dots_stay_within_the_bound_the_search_assumes_and_rows_alone_match_blocks(int dim, int rows, SimdLevel level)
-    {
-        SimdLevels.SkipIfUnavailable(level);
-        var kernels = KernelSet.For(level);
-        var random = new Random(dim * 31 + rows);
-        var codes = Enumerable.Range(0, rows * dim).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-        var query = TestData.Uniform(dim, 91);
-        var output = Enumerable.Repeat(float.NaN, rows + 1).ToArray();
-        kernels.QuantizedDots(codes, dim, query, output);
-        Assert.True(float.IsNaN(output[rows])); // the rest is left alone
-
-        double u = Math.ScaleB(1, -24), gamma = dim * u / (1 - dim * u);
-        var alone = new float[1];
-        for (int r = 0; r < rows; r++)
-        {
-            double exact = 0, magnitude = 0;
-            for (int j = 0; j < dim; j++)
-            {
-                exact += codes[r * dim + j] * (double)query[j];
-                magnitude += Math.Abs(codes[r * dim + j] * (double)query[j]);
-            }
-
-            Assert.InRange(Math.Abs(output[r] - exact), 0, gamma * magnitude);
-            Assert.InRange(Math.Abs(output[r] - ScalarDot(codes.AsSpan(r * dim, dim), query)), 0, 2 * gamma * magnitude);
-            kernels.QuantizedDots(codes.AsSpan(r * dim, dim), dim, query, alone);
-            Assert.Equal(BitConverter.SingleToInt32Bits(output[r]), BitConverter.SingleToInt32Bits(alone[0]));
-        }
-    }
-
-    [SkippableTheory]
-    [MemberData(nameof(SimdLevels.All), MemberType = typeof(SimdLevels))]
-    public void Quantized_dots_allocate_nothing(SimdLevel level)
-    {
-        SimdLevels.SkipIfUnavailable(level);
-        var kernels = KernelSet.For(level);
-        var codes = new sbyte[37 * 128];
-        var query = TestData.Uniform(128, 92);
-        var output = new float[37];
-        kernels.QuantizedDots(codes, 128, query, output);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        kernels.QuantizedDots(codes, 128, query, output);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-    }
-
     [Fact]
     public void Shadow_error_bounds_cover_the_quantization_error()
     {
@@ -373,16 +322,5 @@ public sealed class QuantizedSearchTests
         }
 
         return matrix;
-    }
-
-    private static float ScalarDot(ReadOnlySpan<sbyte> codes, ReadOnlySpan<float> query)
-    {
-        float sum = 0f;
-        for (int j = 0; j < codes.Length; j++)
-        {
-            sum += codes[j] * query[j];
-        }
-
-        return sum;
     }
 }
