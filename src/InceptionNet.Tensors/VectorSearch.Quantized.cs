@@ -6,9 +6,11 @@ namespace InceptionNet.Tensors;
 // the real ‖x − q‖² and D̂ the float the kernel SquaredDistances returns for the row (what the full scan compares). Let
 // Q ≥ ‖q‖ (rounded up), R ≥ ‖x‖ + ε ≥ max(‖x‖, ‖x̃‖) (the shadow's Reach, over all its rows), M = (R + Q)², u = 2⁻²⁴ and
 // γ_n = n·u / (1 − n·u) ≤ 1.01·n·u (dim ≤ 10⁵). Every float value below is at most 3M ≤ 3·10³⁰ (the search scans when
-// R + Q ≥ 10¹⁵), so nothing overflows; underflow adds at most 2⁻¹⁵⁰ per operation, (2·dim + 16)·2⁻¹⁵⁰ ≪ 10⁻³⁰ in all.
-//  (1) Kernel: each term (x_j − q_j)² ≥ 0 goes through one subtraction, one multiplication (or a fused add) and at most
-//      dim − 1 additions, in any grouping, so |D̂ − D| ≤ γ_{dim+2}·D ≤ γ_{dim+2}·M, as D ≤ (‖x‖ + ‖q‖)² ≤ M.
+// R + Q ≥ 10¹⁵), so nothing overflows. Underflow adds at most 2⁻¹⁵⁰ to an operation's result, scaled by at most
+// 2s ≤ 2R where it enters through the dot below: at most Z = (3·dim + 16)·2⁻¹⁵⁰·(1 + 2R) over a row's operations.
+//  (1) Kernel: each term (x_j − q_j)² ≥ 0 goes through one subtraction (its rounding counts twice, squared), one
+//      multiplication (or a fused add) and at most dim − 1 additions, in any grouping, so |D̂ − D| ≤ γ_{dim+2}·D ≤
+//      γ_{dim+2}·M, as D ≤ (‖x‖ + ‖q‖)² ≤ M.
 //  (2) Quantization: D = ‖x‖² + ‖q‖² − 2⟨x̃, q⟩ − 2⟨x − x̃, q⟩ and |⟨x − x̃, q⟩| ≤ ε·‖q‖ ≤ ε·Q (Cauchy-Schwarz), so
 //      |D − A*| ≤ 2Q·ε with A* = ‖x‖² + ‖q‖² − 2s·P, P = ⟨c, q⟩ real.
 //  (3) The float A = fl(fl(n + qq) − 2·fl(s·P̂)), n and qq the squared norms summed in double and rounded to float
@@ -17,21 +19,21 @@ namespace InceptionNet.Tensors;
 //      (≤ M/4·(1 + γ)) by ≤ 0.26uM, the doubling is exact, the difference (≤ 3M) by ≤ 3uM: |A − A*| ≤ γ_dim·M/2 + 7.6uM.
 //  (4) The slack w = fl(fl(2Q·ε) + η) is at least (2Q·ε + η)(1 − 2u) ≥ 2Q·ε + η(1 − 2u) − uM, as 2Q·ε ≤ M/2.
 //  (5) L = fl(A − w) and U = fl(A + w) (|A ± w| ≤ 4M) round by ≤ 4uM.
-// So L ≤ D̂ ≤ U whenever η(1 − 2u) ≥ γ_{dim+2}·M + γ_dim·M/2 + 12.6uM + 10⁻³⁰, i.e. for η ≥ (1.52·dim + 16)·u·M + 10⁻³⁰;
-// η = (2·dim + 64)·u·M + 10⁻³⁰ leaves room. For 128-d unit vectors η ≈ 7·10⁻⁵, against 2Q·ε ≈ 0.015.
+// So L ≤ D̂ ≤ U whenever η(1 − 2u) ≥ γ_{dim+2}·M + γ_dim·M/2 + 12.6uM + Z, i.e. for η ≥ (1.52·dim + 16)·u·M + 1.01·Z;
+// η = (2·dim + 64)·u·M + 2Z leaves room. For 128-d unit vectors η ≈ 7·10⁻⁵, against 2Q·ε ≈ 0.015.
 //
 // Candidates. Let d_r be the D̂ of row r; the full scan answers f = the first row of least d (ties to the lower row) and
-// s = the first row of least d among rows whose owner differs from f's: that is what the in-order pass of Consider keeps
+// h = the first row of least d among rows whose owner differs from f's: that is what the in-order pass of Consider keeps
 // (by induction on the rows: a row replaces the nearest only when strictly nearer, the old nearest stepping down when
 // its owner differs from the newcomer's, and otherwise replaces the runner-up only when strictly nearer with another
 // owner). Take any two rows a and b of different owners and T = max(U_a, U_b) (+∞ when all rows share one owner). Then
-// d_f ≤ d_a ≤ U_a ≤ T; and one of a, b has an owner other than f's, so if s exists d_s ≤ T. Hence L_f ≤ T and L_s ≤ T:
+// d_f ≤ d_a ≤ U_a ≤ T; and one of a, b has an owner other than f's, so if h exists d_h ≤ T. Hence L_f ≤ T and L_h ≤ T:
 // both are among the candidates C = {r : L_r ≤ T}. The same pass over C alone, in row order, answers the first row of
-// least d in C, which is f (f ∈ C ⊆ rows), and the first row of least d in C of another owner, which is s (s ∈ C), or
+// least d in C, which is f (f ∈ C ⊆ rows), and the first row of least d in C of another owner, which is h (h ∈ C), or
 // none exactly when the full scan has none. The pass uses the very d_r: SquaredDistances gives a row the same bits
 // alone or in a block (VectorSearchTests), and chunks merge as in the full scan. The first pass takes a = the row of
 // least U and b = the row of least U of another owner (the same pass on U), so T = U_b is as small as it gets; only
-// T's validity, not this choice, carries the proof.
+// T's validity, not this choice, carries the proof. Rows of skipped owners are left out of every step, as if absent.
 public static partial class VectorSearch
 {
     [ThreadStatic]
@@ -184,7 +186,8 @@ public static partial class VectorSearch
             double m = (reach + norm) * (reach + norm) * (1 + Math.ScaleB(1, -40));
             _squaredQuery = (float)squared;
             _twoQ = QuantizedRows.RoundUp(2 * norm);
-            _eta = QuantizedRows.RoundUp((2.0 * query.Length + 64) * Math.ScaleB(m, -24) + 1e-30);
+            double underflow = (3.0 * query.Length + 16) * Math.ScaleB(1 + 2.0 * reach, -150);
+            _eta = QuantizedRows.RoundUp((2.0 * query.Length + 64) * Math.ScaleB(m, -24) + 2 * underflow);
             return true;
         }
 
