@@ -173,9 +173,10 @@ internal static class QuickReport
 
     }
 
-    // Identify latency: GalleryIndex.TopTwo as the gallery runs it, and VectorSearch.NearestTwo (inline below a size,
-    // chunked above), each back to back (helpers spinning) and after 5 ms idle (helpers asleep, as between a server's
-    // requests). Every path is warmed for a second first: tier-0 code of the scan loops is several times slower.
+    // Identify latency: GalleryIndex.TopTwo as the gallery runs it (through its int8 shadow from QuantizedRows.MinRows rows
+    // on), VectorSearch.NearestTwo (inline below a size, chunked above) and the same through a shadow at every size, each
+    // back to back (helpers spinning) and after 5 ms idle (helpers asleep, as between a server's requests). Every path is
+    // warmed for a second first: tier-0 code of the scan loops is several times slower.
     private static void Search()
     {
         var workers = WorkerPool.Shared;
@@ -187,10 +188,15 @@ internal static class QuickReport
             var vectors = SearchBenchmarks.RandomUnitVectors(n, 128);
             var owner = Enumerable.Range(0, n).ToArray();
             var distances = new float[n];
+            var clock = Stopwatch.StartNew();
+            var shadow = new QuantizedRows(128, n);
+            shadow.Fill(vectors, 0, workers);
+            Console.WriteLine($"int8 shadow of {n,9:N0} vectors: built in {clock.Elapsed.TotalMilliseconds:F0} ms on the workers, {(long)n * (128 + 12) / 1e6:F1} MB beside {(long)n * 512 / 1e6:F1} MB of floats");
             var paths = new (string Name, Action Run)[]
             {
                 ("GalleryIndex.TopTwo", () => index.TopTwo(query)),
                 ("VectorSearch.NearestTwo", () => VectorSearch.NearestTwo(vectors, 128, query, owner, distances, kernels, workers)),
+                ("NearestTwo, int8 pass", () => VectorSearch.NearestTwo(vectors, 128, query, owner, distances, shadow, kernels, workers)),
             };
             foreach (var (name, run) in paths)
             {

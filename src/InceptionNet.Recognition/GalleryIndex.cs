@@ -31,6 +31,14 @@ public enum IdentityRule
 /// removed in the new version's list of names, leaving its rows in place (searches skip them). When such dead rows
 /// exceed a quarter of the array, the removal that crosses the line compacts into a new array (the live rows in the same
 /// order), so the waste stays bounded and a removal costs O(identities), not a rebuild, until then.
+/// <para>
+/// From <see cref="QuantizedRows.MinRows"/> rows on, a version also keeps an int8 shadow of the rows
+/// (<see cref="QuantizedRows"/>: dim + 12 bytes a row of capacity, 140 MB beside the 512 MB of a million 128-d rows,
+/// 27 % more), shared by the versions that share the array and grown with it, and <see cref="TopTwo"/> scans it first
+/// and re-ranks the few rows it cannot rule out: the same answers and distances as the float scan, a quarter of the
+/// bytes read. Building it costs one pass over the rows on the workers (0.53 s for a million 128-d rows on two Zen 5 cores) when a
+/// gallery is made, compacted or grows past the threshold.
+/// </para>
 /// </remarks>
 public sealed class GalleryIndex : IParallelWork
 {
@@ -40,6 +48,7 @@ public sealed class GalleryIndex : IParallelWork
     private readonly int _rows;        // rows written for this version, dead ones included
     private readonly int _dead;        // rows of identities removed in this version (skipped; dropped at the next compaction)
     private readonly Tail _tail;       // shared by the versions that share _vectors: how many rows are written
+    private readonly QuantizedRows? _shadow; // int8 rows beside _vectors (shared with them) from QuantizedRows.MinRows rows on
     private readonly string?[] _names; // by identity id; null: removed in this version
     private readonly int _identities;  // names that are not null
     private Summary? _summary;         // identities' means and photo counts, made on first use (Mean and MeanDistance rules)
@@ -50,6 +59,7 @@ public sealed class GalleryIndex : IParallelWork
     private readonly WorkerPool _workers;
     private float[] _query = [];
     private int[] _itemTop = [];
+    private bool[]? _removed;          // by identity id: removed in this version (made on first use by a shadowed search)
     private bool _findTopTwo;
 
     /// <summary>
@@ -67,7 +77,8 @@ public sealed class GalleryIndex : IParallelWork
 
     /// <summary>
     /// Builds the index straight from arrays (bulk loads, benchmarks): <paramref name="vectors"/> is [rows, dim] row-major
-    /// and <paramref name="owner"/>[r] indexes <paramref name="names"/>. The arrays are used as they are, not copied.
+    /// and <paramref name="owner"/>[r] indexes <paramref name="names"/>. The arrays are used as they are, not copied, and must
+    /// not change afterwards (from <see cref="QuantizedRows.MinRows"/> rows on, the index also keeps an int8 shadow of them).
     /// Searches run on <paramref name="context"/>'s workers (default: a new <see cref="ExecutionContext"/>).
     /// <paramref name="unitVectors"/>: whether the model's embeddings are L2-normalized (see the other constructor).
     /// </summary>
@@ -78,14 +89,16 @@ public sealed class GalleryIndex : IParallelWork
 
     // The first rows.Count rows of arrays that may hold room for more (a gallery being read into one array).
     internal GalleryIndex((float[] Vectors, int[] Owner, int Count) rows, string[] names, int dim, ExecutionContext? context, bool unitVectors)
-        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), 0, new Tail(rows.Count), names, names.Length,
-            dim, (context ??= new ExecutionContext()).Workers, context.Kernels, unitVectors)
+        : this(rows.Vectors, rows.Owner, Validated(rows, names, dim), 0, new Tail(rows.Count),
+            ShadowOf(rows.Vectors, rows.Count, rows.Owner.Length, dim, (context ??= new ExecutionContext()).Workers), names, names.Length, dim, context.Workers,
+            context.Kernels, unitVectors)
     {
     }
 
-    private GalleryIndex(float[] vectors, int[] owner, int count, int dead, Tail tail, string?[] names, int identities, int dim, WorkerPool workers, KernelSet kernels,
-        bool unitVectors)
+    private GalleryIndex(float[] vectors, int[] owner, int count, int dead, Tail tail, QuantizedRows? shadow, string?[] names, int identities, int dim,
+        WorkerPool workers, KernelSet kernels, bool unitVectors)
     {
+        _shadow = shadow;
         _workers = workers;
         Kernels = kernels;
         _dim = dim;
@@ -126,26 +139,36 @@ public sealed class GalleryIndex : IParallelWork
         float[] vectors = _vectors;
         int[] owner = _owner;
         Tail tail = _tail;
+        QuantizedRows? shadow = _shadow;
         lock (_tail)
         {
+            // Everything that can fail (allocations) comes before the first write to a shared array.
             if (tail.Rows != _rows || (_rows + 1) * _dim > vectors.Length)
             {
                 // A quarter more, not double: at a million 128-d rows doubling would hold 512 MB of empty rows.
                 int capacity = _rows + 1 + Math.Max(16, _rows / 4);
                 vectors = new float[capacity * _dim];
-                Array.Copy(_vectors, vectors, _rows * _dim);
                 owner = new int[capacity];
+                shadow = _shadow?.CopyRows(_rows, capacity);
+                Array.Copy(_vectors, vectors, _rows * _dim);
                 Array.Copy(_owner, owner, _rows);
                 tail = new Tail(_rows);
             }
 
+            if (shadow is null && _rows + 1 >= QuantizedRows.MinRows)
+            {
+                shadow = ShadowOf(vectors, _rows, owner.Length, _dim, _workers);
+            }
+
             embedding.CopyTo(vectors.AsSpan(_rows * _dim, _dim));
             owner[_rows] = id;
+            shadow?.Set(_rows, embedding);
             tail.Rows = _rows + 1;
         }
 
         row = _rows;
-        return new GalleryIndex(vectors, owner, _rows + 1, _dead, tail, names, names == _names ? _identities : _identities + 1, _dim, _workers, Kernels, _unitVectors);
+        return new GalleryIndex(vectors, owner, _rows + 1, _dead, tail, shadow, names, names == _names ? _identities : _identities + 1, _dim, _workers, Kernels,
+            _unitVectors);
     }
 
     /// <summary>
@@ -172,7 +195,7 @@ public sealed class GalleryIndex : IParallelWork
         moved = null;
         if (dead * 4L <= _rows)
         {
-            return new GalleryIndex(_vectors, _owner, _rows, dead, _tail, names, _identities - 1, _dim, _workers, Kernels, _unitVectors);
+            return new GalleryIndex(_vectors, _owner, _rows, dead, _tail, _shadow, names, _identities - 1, _dim, _workers, Kernels, _unitVectors);
         }
 
         // Compaction: the live rows in their order (the same ties), the live names in their order (the same identity order).
@@ -204,7 +227,8 @@ public sealed class GalleryIndex : IParallelWork
             }
         }
 
-        return new GalleryIndex(vectors, owner, rows, 0, new Tail(rows), [.. live], live.Count, _dim, _workers, Kernels, _unitVectors);
+        return new GalleryIndex(vectors, owner, rows, 0, new Tail(rows), ShadowOf(vectors, rows, capacity, _dim, _workers), [.. live], live.Count, _dim, _workers, Kernels,
+            _unitVectors);
     }
 
     /// <summary>
@@ -222,13 +246,16 @@ public sealed class GalleryIndex : IParallelWork
 
         string?[] names = [.. _names];
         names[id] = newName;
-        return new GalleryIndex(_vectors, _owner, _rows, _dead, _tail, names, _identities, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
+        return new GalleryIndex(_vectors, _owner, _rows, _dead, _tail, _shadow, names, _identities, _dim, _workers, Kernels, _unitVectors) { _summary = _summary };
     }
 
     // The same version searched with another mean rule (the model says whether its vectors are unit vectors); the
     // arrays are shared, the search state is the view's own.
     internal GalleryIndex WithUnitVectors(bool unitVectors) =>
-        new(_vectors, _owner, _rows, _dead, _tail, _names, _identities, _dim, _workers, Kernels, unitVectors) { _summary = unitVectors == _unitVectors ? _summary : null };
+        new(_vectors, _owner, _rows, _dead, _tail, _shadow, _names, _identities, _dim, _workers, Kernels, unitVectors)
+        {
+            _summary = unitVectors == _unitVectors ? _summary : null,
+        };
 
     // The vector of row r (a row of this version: a gallery's photos refer to their rows).
     internal ReadOnlySpan<float> Row(int r) => _vectors.AsSpan(r * _dim, _dim);
@@ -243,6 +270,19 @@ public sealed class GalleryIndex : IParallelWork
         }
 
         return rows.Count;
+    }
+
+    // The shadow of the first `rows` rows of `vectors` with room for `capacity`, from QuantizedRows.MinRows rows on.
+    private static QuantizedRows? ShadowOf(float[] vectors, int rows, int capacity, int dim, WorkerPool workers)
+    {
+        if (rows < QuantizedRows.MinRows)
+        {
+            return null;
+        }
+
+        var shadow = new QuantizedRows(dim, capacity);
+        shadow.Fill(vectors.AsMemory(0, rows * dim), 0, workers);
+        return shadow;
     }
 
     private bool IsLive(int r) => _dead == 0 || _names[_owner[r]] is not null;
@@ -394,23 +434,34 @@ public sealed class GalleryIndex : IParallelWork
         {
             _query = q = query.ToArray();
             EnsureScratch();
-            int items = (_rows + RowsPerItem - 1) / RowsPerItem;
-            if (_itemTop.Length < items * 2)
+            if (_shadow is { } shadow && shadow.Covers(_rows))
             {
-                _itemTop = new int[items * 2];
+                // The int8 pass and the exact re-rank: the float scan's rows, ties included (VectorSearch proves it), so
+                // the double distances below are the same too.
+                _removed ??= _dead == 0 ? [] : [.. _names.Select(n => n is null)];
+                (first, second) = VectorSearch.NearestTwo(_vectors.AsMemory(0, _rows * _dim), _dim, q, _owner.AsMemory(0, _rows), _scratch.AsMemory(0, _rows), shadow,
+                    Kernels, _workers, _removed);
             }
-
-            _findTopTwo = true;
-            _workers.Run(this, items);
-            _findTopTwo = false;
-
-            // The global runner-up identity is, in its own chunk, either that chunk's best row or the best row of an
-            // identity other than the chunk's best: merging each chunk's top two distinct identities is exact.
-            for (int i = 0; i < items * 2; i++)
+            else
             {
-                if (_itemTop[i] >= 0)
+                int items = (_rows + RowsPerItem - 1) / RowsPerItem;
+                if (_itemTop.Length < items * 2)
                 {
-                    Consider(_itemTop[i], ref first, ref second);
+                    _itemTop = new int[items * 2];
+                }
+
+                _findTopTwo = true;
+                _workers.Run(this, items);
+                _findTopTwo = false;
+
+                // The global runner-up identity is, in its own chunk, either that chunk's best row or the best row of an
+                // identity other than the chunk's best: merging each chunk's top two distinct identities is exact.
+                for (int i = 0; i < items * 2; i++)
+                {
+                    if (_itemTop[i] >= 0)
+                    {
+                        Consider(_itemTop[i], ref first, ref second);
+                    }
                 }
             }
         }

@@ -8,7 +8,7 @@ namespace InceptionNet.Tensors;
 /// holds the caller up for a whole time slice). They allocate nothing per call: each calling thread keeps its own scan
 /// state, so concurrent callers never share it.
 /// </remarks>
-public static class VectorSearch
+public static partial class VectorSearch
 {
     /// <summary>
     /// Matrices of at most this many values (rows × dim) are scanned inline on the calling thread: 2²¹ floats (8 MB,
@@ -79,7 +79,7 @@ public static class VectorSearch
     }
 
     /// <summary>
-    /// One step of <see cref="NearestTwo"/>'s pass: row <paramref name="r"/> becomes the nearest (the old nearest becomes the
+    /// One step of <see cref="NearestTwo(ReadOnlyMemory{float}, int, ReadOnlySpan{float}, ReadOnlyMemory{int}, Memory{float}, KernelSet, WorkerPool)"/>'s pass: row <paramref name="r"/> becomes the nearest (the old nearest becomes the
     /// runner-up if its owner differs) or the runner-up (if its owner differs from the nearest's), by strict comparison.
     /// Rows are fed in increasing order, so ties go to the lower row.
     /// </summary>
@@ -111,6 +111,21 @@ public static class VectorSearch
         }
 
         return sum;
+    }
+
+    // Chunk results merged in chunk order: each chunk's best row and its best row of another identity, in row order.
+    private static (int Nearest, int RunnerUp) MergeChunks(ReadOnlySpan<int> chunkTop, ReadOnlySpan<float> distances, ReadOnlySpan<int> owner)
+    {
+        int first = -1, second = -1;
+        foreach (int r in chunkTop)
+        {
+            if (r >= 0)
+            {
+                Consider(r, distances, owner, ref first, ref second);
+            }
+        }
+
+        return (first, second);
     }
 
     private static void CheckShapes(int matrix, int dim, int query, int output)
@@ -168,19 +183,7 @@ public static class VectorSearch
                     return (-1, -1);
                 }
 
-                // Merged in chunk order: each chunk's best row and its best row of another identity, in row order.
-                int first = -1, second = -1;
-                var d = distances.Span;
-                var o = owner.Span;
-                for (int i = 0; i < 2 * chunks; i++)
-                {
-                    if (_chunkTop[i] >= 0)
-                    {
-                        Consider(_chunkTop[i], d, o, ref first, ref second);
-                    }
-                }
-
-                return (first, second);
+                return MergeChunks(_chunkTop.AsSpan(0, 2 * chunks), distances.Span, owner.Span);
             }
             finally
             {

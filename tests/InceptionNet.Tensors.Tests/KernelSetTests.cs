@@ -266,6 +266,41 @@ public sealed unsafe class KernelSetTests
     }
 
     [SkippableTheory]
+    [MemberData(nameof(Lengths))]
+    public void Quantized_dots_stay_within_the_bound_the_search_assumes_and_rows_alone_match_blocks(int dim, SimdLevel level, int tileRows)
+    {
+        // QuantizedRows' bounds rest on |dot − exact| ≤ γ_dim·Σ|c_j·q_j| (γ_n = n·2⁻²⁴ / (1 − n·2⁻²⁴)) at every level.
+        var kernels = Resolve(level, tileRows);
+        double u = Math.ScaleB(1, -24), gamma = dim * u / (1 - dim * u);
+        var query = TestData.Uniform(dim, 91);
+        var alone = new float[1];
+        foreach (int rows in new[] { 0, 1, 3, 4, 5, 7, 9 })
+        {
+            var random = new Random(dim * 31 + rows);
+            var codes = Enumerable.Range(0, rows * dim).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+            var output = Enumerable.Repeat(float.NaN, rows + 1).ToArray();
+            kernels.QuantizedDots(codes, dim, query, output);
+            Assert.True(float.IsNaN(output[rows])); // the rest is left alone
+            for (int r = 0; r < rows; r++)
+            {
+                double exact = 0, magnitude = 0;
+                float scalar = 0f; // the reference: plain loop, float accumulation
+                for (int j = 0; j < dim; j++)
+                {
+                    exact += codes[r * dim + j] * (double)query[j];
+                    magnitude += Math.Abs(codes[r * dim + j] * (double)query[j]);
+                    scalar += codes[r * dim + j] * query[j];
+                }
+
+                Assert.InRange(Math.Abs(output[r] - exact), 0, gamma * magnitude);
+                Assert.InRange(Math.Abs(output[r] - scalar), 0, 2 * gamma * magnitude);
+                kernels.QuantizedDots(codes.AsSpan(r * dim, dim), dim, query, alone); // four rows at a time or one: the same bits
+                Assert.Equal(BitConverter.SingleToInt32Bits(output[r]), BitConverter.SingleToInt32Bits(alone[0]));
+            }
+        }
+    }
+
+    [SkippableTheory]
     [MemberData(nameof(AllVariants))]
     public void Kernels_do_not_allocate(SimdLevel level, int tileRows)
     {
@@ -279,6 +314,8 @@ public sealed unsafe class KernelSetTests
         var src = TestData.Uniform(length, 83);
         var dst = new float[length];
         var distances = new float[1];
+        var codes = new sbyte[5 * length];
+        var dots = new float[5];
         void Once()
         {
             fixed (float* ap = a)
@@ -300,6 +337,7 @@ public sealed unsafe class KernelSetTests
             }
 
             kernels.SquaredDistances(src, length, dst, distances);
+            kernels.QuantizedDots(codes, length, src, dots);
             kernels.Relu(dst);
         }
 

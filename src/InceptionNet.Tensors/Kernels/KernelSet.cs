@@ -82,6 +82,14 @@ public abstract class KernelSet
     /// <summary><c>output[r] = Σ_j (matrix[r·dim + j] − query[j])²</c> for every row (dim ≥ 1, shapes checked by the caller).</summary>
     internal abstract void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output);
 
+    /// <summary>
+    /// <c>output[r] = Σ_j codes[r·dim + j] · query[j]</c> for every row, in float (dim ≥ 1, shapes checked by the caller):
+    /// the int8 first pass of <see cref="QuantizedRows"/>. Any set's result is within <c>γ_dim · Σ_j |codes[r·dim + j] ·
+    /// query[j]|</c> of the exact sum (γ_n = n·2⁻²⁴ / (1 − n·2⁻²⁴): each product goes through at most dim roundings, whatever
+    /// the order of the additions), which is all the search relies on; the sets differ from each other by rounding only.
+    /// </summary>
+    internal abstract void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output);
+
     /// <summary><c>v = v &gt; 0 ? v : 0</c> in place.</summary>
     internal abstract void Relu(Span<float> values);
 
@@ -150,6 +158,17 @@ public abstract class KernelSet
         {
             float d = a[i] - b[i];
             sum += d * d;
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static float QuantizedDotScalar(ReadOnlySpan<sbyte> codes, ReadOnlySpan<float> query, int from, float sum)
+    {
+        for (int i = from; i < codes.Length; i++)
+        {
+            sum += codes[i] * query[i];
         }
 
         return sum;

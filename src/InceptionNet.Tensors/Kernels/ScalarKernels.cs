@@ -49,5 +49,14 @@ internal sealed class ScalarKernels : KernelSet
         }
     }
 
+    internal override void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output)
+    {
+        int rows = codes.Length / dim;
+        for (int r = 0; r < rows; r++)
+        {
+            output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, 0, 0f);
+        }
+    }
+
     internal override void Relu(Span<float> values) => ReluScalar(values, 0);
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace InceptionNet.Tensors;
 
@@ -119,6 +120,11 @@ internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector2
         public static Vector256<float> Load(float* source) => Vector256.Load(source);
 
         public static Vector256<float> LoadUnsafe(ref float source, nuint index) => Vector256.LoadUnsafe(ref source, index);
+
+        // vpmovsxbd from memory (this level is picked only with AVX2); two 128-bit halves elsewhere.
+        public static Vector256<float> LoadWidened(sbyte* source) => Avx2.IsSupported
+            ? Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(source))
+            : Vector256.Create(Vector128Kernels.Ops.LoadWidened(source), Vector128Kernels.Ops.LoadWidened(source + 4));
 
         public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace InceptionNet.Tensors;
 
@@ -104,6 +105,10 @@ internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector5
         public static Vector512<float> Create(ReadOnlySpan<float> values) => Vector512.Create(values);
 
         public static Vector512<float> Load(float* source) => Vector512.Load(source);
+
+        public static Vector512<float> LoadWidened(sbyte* source) => Avx512F.IsSupported
+            ? Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(source)))
+            : Vector512.Create(Vector256Kernels.Ops.LoadWidened(source), Vector256Kernels.Ops.LoadWidened(source + 8));
 
         public static Vector512<float> LoadUnsafe(ref float source, nuint index) => Vector512.LoadUnsafe(ref source, index);
 

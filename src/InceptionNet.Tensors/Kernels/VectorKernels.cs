@@ -26,6 +26,9 @@ internal unsafe interface IVectorOps<TVector>
 
     static abstract TVector LoadUnsafe(ref float source, nuint index);
 
+    /// <summary><see cref="Count"/> signed bytes from <paramref name="source"/>, each converted to float (exactly).</summary>
+    static abstract TVector LoadWidened(sbyte* source);
+
     static abstract void Store(TVector value, float* destination);
 
     static abstract void StoreUnsafe(TVector value, ref float destination, nuint index);
@@ -305,6 +308,51 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         }
 
         return SquaredScalar(a, b, i, TOps.Sum(acc));
+    }
+
+    // Four rows at a time, as SquaredDistances: each row its own chain of fused multiply-adds over whole vectors of
+    // codes widened to float, reduced at the end, then the scalar reference for the columns past the last whole vector.
+    internal sealed override unsafe void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output)
+    {
+        int rows = codes.Length / dim;
+        output = output[..rows];
+        query = query[..dim];
+        int vectorEnd = dim - dim % TOps.Count;
+        fixed (sbyte* c = codes)
+        fixed (float* q = query)
+        {
+            int r = 0;
+            for (; r <= rows - 4; r += 4)
+            {
+                sbyte* c0 = c + (nint)r * dim, c1 = c0 + dim, c2 = c1 + dim, c3 = c2 + dim;
+                TVector acc0 = TOps.Zero, acc1 = TOps.Zero, acc2 = TOps.Zero, acc3 = TOps.Zero;
+                for (int i = 0; i < vectorEnd; i += TOps.Count)
+                {
+                    var qv = TOps.Load(q + i);
+                    acc0 = MultiplyAdd(TOps.LoadWidened(c0 + i), qv, acc0);
+                    acc1 = MultiplyAdd(TOps.LoadWidened(c1 + i), qv, acc1);
+                    acc2 = MultiplyAdd(TOps.LoadWidened(c2 + i), qv, acc2);
+                    acc3 = MultiplyAdd(TOps.LoadWidened(c3 + i), qv, acc3);
+                }
+
+                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.Sum(acc0));
+                output[r + 1] = QuantizedDotScalar(codes.Slice((r + 1) * dim, dim), query, vectorEnd, TOps.Sum(acc1));
+                output[r + 2] = QuantizedDotScalar(codes.Slice((r + 2) * dim, dim), query, vectorEnd, TOps.Sum(acc2));
+                output[r + 3] = QuantizedDotScalar(codes.Slice((r + 3) * dim, dim), query, vectorEnd, TOps.Sum(acc3));
+            }
+
+            for (; r < rows; r++)
+            {
+                sbyte* c0 = c + (nint)r * dim;
+                var acc = TOps.Zero;
+                for (int i = 0; i < vectorEnd; i += TOps.Count)
+                {
+                    acc = MultiplyAdd(TOps.LoadWidened(c0 + i), TOps.Load(q + i), acc);
+                }
+
+                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.Sum(acc));
+            }
+        }
     }
 
     internal sealed override void Relu(Span<float> values)
