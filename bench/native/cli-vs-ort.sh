@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CLI as a user runs it against ONNX Runtime, in one BenchmarkDotNet run (issue 19, goal 2): `inceptionnet embed
-# --model facenet` over 1, 8 and 64 course images as whole processes (JIT build; the native one too when
+# --model facenet` over 1, 16 and 64 course images as whole processes (JIT build; the native one too when
 # tools/native/publish.sh linux-x64 has been run), ONNX Runtime over 16 images at batch 1 and 16, 2 threads. Prints the
 # table (CliEmbedBenchmarks.cs: per-image columns; "Marginal / ORT best" is the goal's ratio, asked ≤ 0.85).
 # Usage: bench/native/cli-vs-ort.sh  (from the repository root; needs ../shared; about 6 minutes on 2 cores)
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-dotnet publish -c Release src/InceptionNet.Cli -o "$work/jit" -nologo -v quiet >/dev/null
+dotnet publish -c Release -r linux-x64 --self-contained false src/InceptionNet.Cli -o "$work/jit" -nologo -v quiet >/dev/null # ReadyToRun, as shipped
 export INCEPTIONNET_JIT_CLI=$work/jit/inceptionnet.dll
 native=artifacts/native/linux-x64/inceptionnet
 if [ -x "$native" ]; then export INCEPTIONNET_NATIVE_CLI=$PWD/$native; else unset INCEPTIONNET_NATIVE_CLI; fi

@@ -99,11 +99,12 @@ public sealed class FacePipeline
     /// error) is thrown where that photo comes in the order, after every earlier photo was returned.
     /// </summary>
     /// <remarks>
-    /// Decoding and detection run on a second thread, at most <see cref="PrepareAhead"/> batches ahead of the encoder, so
-    /// the next photos are read while a batch is encoded (the two share the worker pool one kernel at a time; the
-    /// single-threaded parts, decoding and the detector's serial steps, fill the encoder's gaps). Memory stays bounded by
-    /// the batches waiting, not by the number of photos: a decoded photo is dropped once its chips are cut. The results
-    /// are the same, bit for bit, as preparing and encoding one photo after another.
+    /// <paramref name="paths"/> is enumerated, and each photo decoded and its faces detected, on a second thread, at most
+    /// <c>batchSize</c> photos (plus the one being prepared) ahead of the encoder, so the next photos are read while a
+    /// batch is encoded (the two share the worker pool one kernel at a time; the single-threaded parts, decoding and the
+    /// detector's serial steps, fill the encoder's gaps). Memory stays bounded by the photos waiting, not by the number
+    /// of photos: a decoded photo is dropped once its chips are cut. The results are the same, bit for bit, as preparing
+    /// and encoding one photo after another.
     /// </remarks>
     public async IAsyncEnumerable<EncodedPhoto> EncodeAsync(IEnumerable<string> paths, bool largestOnly, int batchSize = 16,
         [EnumeratorCancellation] CancellationToken cancellation = default)
@@ -125,6 +126,7 @@ public sealed class FacePipeline
             int waitingFaces = 0;
             await foreach (var photo in prepared.Reader.ReadAllAsync(cancellation).ConfigureAwait(false))
             {
+                cancellation.ThrowIfCancellationRequested(); // photos already read ahead are not encoded after a cancel
                 if (photo.Failure is not null)
                 {
                     foreach (var done in Flush(waiting, batchSize))
@@ -169,8 +171,8 @@ public sealed class FacePipeline
         }
     }
 
-    /// <summary>How many batches of photos <see cref="EncodeAsync"/> decodes and detects ahead of the encoder.</summary>
-    public const int PrepareAhead = 1;
+    // How many batches' worth of photos (batchSize each) EncodeAsync prepares ahead of the encoder.
+    internal const int PrepareAhead = 1;
 
     // One photo as the preparing thread hands it over: its faces, the InvalidImageException message, or the failure that
     // ends the run at this photo.

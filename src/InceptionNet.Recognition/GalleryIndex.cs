@@ -157,7 +157,9 @@ public sealed class GalleryIndex : IParallelWork
 
             if (shadow is null && _rows + 1 >= QuantizedRows.MinRows)
             {
-                shadow = ShadowOf(vectors, _rows, owner.Length, _dim, _workers);
+                // This version is the first to reach the threshold: a shadow of the rows before it, the new row set below.
+                shadow = new QuantizedRows(_dim, owner.Length);
+                shadow.Fill(vectors.AsMemory(0, _rows * _dim), 0, _workers);
             }
 
             embedding.CopyTo(vectors.AsSpan(_rows * _dim, _dim));

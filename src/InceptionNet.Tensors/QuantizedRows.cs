@@ -10,7 +10,7 @@ namespace InceptionNet.Tensors;
 /// <remarks>
 /// Memory: dim + 12 bytes a row of capacity (codes, scale, squared norm, error bound): 140 bytes for a 128-d row, whose
 /// floats take 512, so the shadow adds 27 % (140 MB at a million rows). Rows are written once and never change; a row
-/// that is not finite or too large for the bounds (norm ≥ 10¹⁵) makes every search over it take the full float scan.
+/// that is not finite or too large for the bounds (a value of magnitude ≥ 10¹⁵ / dim) makes every search over it take the full float scan.
 /// Versions of a growing gallery may share one shadow: <see cref="Set"/> writes a row no search of an older version
 /// reads, and the two shared figures it may raise (<see cref="Reach"/>, the first unusable row) only ever move in the
 /// direction that stays true for the older versions' rows.
@@ -48,7 +48,7 @@ public sealed class QuantizedRows
     }
 
     /// <summary>Room for <paramref name="capacity"/> rows of <paramref name="dim"/> values, none written yet.</summary>
-    public QuantizedRows(int dim, int capacity)
+    internal QuantizedRows(int dim, int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dim, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
@@ -80,7 +80,7 @@ public sealed class QuantizedRows
     public bool Covers(int rows) => rows <= Volatile.Read(ref _firstUnusable) && rows <= Capacity;
 
     /// <summary>Writes rows [<paramref name="first"/>, …) from the rows of <paramref name="matrix"/> (as <see cref="Set"/> each).</summary>
-    public void Fill(ReadOnlySpan<float> matrix, int first)
+    internal void Fill(ReadOnlySpan<float> matrix, int first)
     {
         CheckRows(matrix.Length, first);
 
@@ -94,7 +94,7 @@ public sealed class QuantizedRows
     /// <see cref="Fill(ReadOnlySpan{float}, int)"/> on <paramref name="workers"/>, blocks of 8 K rows at a time (a million
     /// 128-d rows: 0.9 s on one Zen 5 core, 0.53 s on two).
     /// </summary>
-    public void Fill(ReadOnlyMemory<float> matrix, int first, WorkerPool workers)
+    internal void Fill(ReadOnlyMemory<float> matrix, int first, WorkerPool workers)
     {
         ArgumentNullException.ThrowIfNull(workers);
         const int BlockRows = 8192;
@@ -111,7 +111,7 @@ public sealed class QuantizedRows
     /// Quantizes <paramref name="row"/> into row <paramref name="r"/>, which no search may be reading (searches of rows
     /// below it may run meanwhile). Allocates nothing.
     /// </summary>
-    public void Set(int r, ReadOnlySpan<float> row)
+    internal void Set(int r, ReadOnlySpan<float> row)
     {
         if (row.Length != Dim || (uint)r >= (uint)Capacity)
         {
@@ -162,7 +162,7 @@ public sealed class QuantizedRows
     }
 
     /// <summary>A shadow of <paramref name="capacity"/> rows holding this one's first <paramref name="rows"/> (the same values).</summary>
-    public QuantizedRows CopyRows(int rows, int capacity)
+    internal QuantizedRows CopyRows(int rows, int capacity)
     {
         if ((uint)rows > (uint)Capacity || rows > capacity)
         {

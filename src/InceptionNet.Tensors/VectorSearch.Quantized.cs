@@ -36,6 +36,9 @@ namespace InceptionNet.Tensors;
 // T's validity, not this choice, carries the proof. Rows of skipped owners are left out of every step, as if absent.
 public static partial class VectorSearch
 {
+    // The derivation above assumes dim ≤ 10⁵ (γ_n ≤ 1.01·n·u); longer rows are scanned in float.
+    private const int MaxShadowDim = 100_000;
+
     [ThreadStatic]
     private static QuantizedScan? t_quantizedScan;
 
@@ -47,7 +50,9 @@ public static partial class VectorSearch
     /// scan's, ties included, and so are the distances left in <paramref name="distances"/> for the rows that were re-ranked,
     /// the two answers among them; other rows hold a lower bound of theirs. Rows whose owner is marked in
     /// <paramref name="skipOwners"/> (indexed by owner; empty: none) are left out, as if absent. Where the shadow cannot
-    /// bound the distances (a row or the query not finite or too large) every row is scanned in float.
+    /// bound the distances (a row or the query not finite or too large) every row is scanned in float. The shadow must be
+    /// of these very rows (built from <paramref name="matrix"/> and not changed since): a shadow of other values bounds
+    /// nothing.
     /// </summary>
     public static (int Nearest, int RunnerUp) NearestTwo(ReadOnlyMemory<float> matrix, int dim, ReadOnlySpan<float> query, ReadOnlyMemory<int> owner,
         Memory<float> distances, QuantizedRows shadow, KernelSet kernels, WorkerPool workers, ReadOnlyMemory<bool> skipOwners = default)
@@ -129,7 +134,8 @@ public static partial class VectorSearch
 
             query.CopyTo(_query);
             (_matrix, _owner, _skip, _distances, _shadow, _kernels, _dim, _rows) = (matrix, owner, skip, distances, shadow, kernels, dim, rows);
-            // Split as the float scan splits (where the shadow cannot be used, this is that scan, step for step).
+            // Split as the float scan splits, and like it one chunk runs inline on the caller (where the shadow cannot be
+            // used, this is that scan, step for step).
             _chunkRows = matrix.Length <= InlineValues ? Math.Max(rows, 1) : Math.Max(1, ChunkValues / dim);
             int chunks = (rows + _chunkRows - 1) / _chunkRows;
             if (_chunkTop.Length < 2 * chunks)
@@ -144,7 +150,7 @@ public static partial class VectorSearch
                 if (rows > 0 && shadow.Covers(rows) && Prepare(query, shadow.Reach))
                 {
                     _bounding = true;
-                    workers.Run(this, chunks);
+                    RunChunks(workers, chunks);
                     _bounding = false;
                     var bounds = new TopTwoBounds();
                     var o = owner.Span;
@@ -159,12 +165,25 @@ public static partial class VectorSearch
                     _threshold = bounds.Second >= 0 ? bounds.SecondValue : float.PositiveInfinity;
                 }
 
-                workers.Run(this, chunks);
+                RunChunks(workers, chunks);
                 return MergeChunks(_chunkTop.AsSpan(0, 2 * chunks), distances.Span, owner.Span);
             }
             finally
             {
                 (_matrix, _owner, _skip, _distances, _shadow, _bounding) = (default, default, default, default, null, false); // hold no caller's arrays
+            }
+        }
+
+        // One chunk on the calling thread (no hand-off, no pool lock); more on the workers.
+        private void RunChunks(WorkerPool workers, int chunks)
+        {
+            if (chunks == 1)
+            {
+                Execute(0, 0);
+            }
+            else
+            {
+                workers.Run(this, chunks);
             }
         }
 
@@ -178,9 +197,9 @@ public static partial class VectorSearch
             }
 
             double norm = Math.Sqrt(squared) * (1 + (query.Length + 4) * Math.ScaleB(1, -50));
-            if (!(norm + reach < 1e15))
+            if (!(norm + reach < 1e15) || query.Length > MaxShadowDim)
             {
-                return false;
+                return false; // the bounds' derivation assumes finite figures below 10¹⁵ and dim ≤ 10⁵
             }
 
             double m = (reach + norm) * (reach + norm) * (1 + Math.ScaleB(1, -40));

@@ -146,6 +146,32 @@ public sealed class FacePipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cancel_stops_at_the_next_photo_even_when_later_ones_were_read_ahead()
+    {
+        var paths = new CountingPaths(Enumerable.Repeat(SharedData.CourseImageFile("kian"), 40));
+        var pipeline = OpenFace(FaceInput.Whole);
+        using var cancel = new CancellationTokenSource();
+        var results = new List<EncodedPhoto>();
+        const int batch = 2;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var photo in pipeline.EncodeAsync(paths, largestOnly: false, batchSize: batch, cancel.Token))
+            {
+                results.Add(photo);
+                if (results.Count == 1)
+                {
+                    // The next batch waits in the channel before the cancel: it must not be encoded and returned.
+                    Assert.True(SpinWait.SpinUntil(() => paths.Taken >= 2 * batch + 1, TimeSpan.FromSeconds(30)), $"only {paths.Taken} photos were read");
+                    await cancel.CancelAsync();
+                }
+            }
+        });
+
+        Assert.Equal(batch, results.Count); // the batch being returned ends; nothing after it
+        Assert.True(paths.Disposed);
+    }
+
+    [Fact]
     public async Task A_failure_that_is_not_a_bad_image_comes_in_its_place_after_the_photos_before_it()
     {
         var files = new[] { SharedData.CourseImageFile("kian"), SharedData.CourseImageFile("dan"), SharedData.CourseImageFile("younes") };

@@ -79,7 +79,11 @@ public sealed class GalleryIndexShadowTests
     {
         var random = new Random(9);
         var rows = Enumerable.Range(0, QuantizedRows.MinRows + 100).Select(r => ($"p{r % 300}", Unit(random))).ToList();
-        var index = Build(rows);
+        // An appended version has spare rows (a quarter more), so the writer's appends below go into the arrays and the
+        // shadow this version shares, past its own rows, while the readers search it.
+        var seed = Unit(random);
+        var index = Build(rows).Append("seed", seed);
+        rows.Add(("seed", seed));
         var queries = Enumerable.Range(0, 8).Select(_ => Unit(random)).ToArray();
         var expected = queries.Select(q => FloatScan(rows, q)).ToArray();
         var appends = Enumerable.Range(0, 2000).Select(_ => Unit(random)).ToArray();

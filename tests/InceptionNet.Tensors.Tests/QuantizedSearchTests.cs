@@ -95,7 +95,16 @@ public sealed class QuantizedSearchTests
         var owner = Enumerable.Range(0, rows).Select(r => r % 7).ToArray();
         var query = UnitRows(1, dim, 112);
         AssertFullScan(matrix, dim, [.. query.Select((v, j) => j == 3 ? float.NaN : v)], owner, Simd.Best);
-        AssertFullScan(matrix, dim, [.. query.Select(v => v * 1e20f)], owner, Simd.Best);
+        // Two huge rows (norm 10¹⁸, past the bounds' 10¹⁵) near a huge query, among unit rows: the one nearer wins.
+        var huge = matrix.ToArray();
+        float[] far = [.. query.Select(v => v * 1e18f)];
+        for (int j = 0; j < dim; j++)
+        {
+            huge[1234 * dim + j] = far[j] * (1 + 1e-6f);
+            huge[2001 * dim + j] = far[j] * (1 - 3e-6f);
+        }
+
+        AssertFullScan(huge, dim, far, owner, Simd.Best);
         matrix[1000 * dim + 5] = float.PositiveInfinity;
         var shadow = new QuantizedRows(matrix, dim);
         Assert.True(shadow.Covers(1000));
