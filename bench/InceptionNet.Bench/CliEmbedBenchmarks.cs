@@ -167,48 +167,22 @@ public class CliEmbedBenchmarks
 }
 
 /// <summary><see cref="ProcessBenchConfig"/>'s job (one invocation per iteration, 7 measured) with the per-image columns.</summary>
-internal sealed class CliEmbedConfig : BenchmarkDotNet.Configs.ManualConfig
-{
-    public CliEmbedConfig()
-    {
-        AddJob(ProcessBenchConfig.Job);
-        AddColumn(new PerImageColumn(ratio: false), new PerImageColumn(ratio: true));
-        AddColumn(StatisticColumn.Median);
-    }
-}
+internal sealed class CliEmbedConfig() : ProcessBenchConfig(new PerImageColumn(ratio: false), new PerImageColumn(ratio: true));
 
 /// <summary>
 /// Time per image: ONNX Runtime's or the in-process engine's mean over their <see cref="CliEmbedBenchmarks.OrtImages"/> images; a CLI build's marginal
 /// (mean over 64 images − mean over 16) / 48 on its 64-image row. The ratio column divides a CLI marginal by ONNX
 /// Runtime's best per-image time (batch 1 or 16, whichever is faster) in the same run: issue 19 asks ≤ 0.85.
 /// </summary>
-internal sealed class PerImageColumn(bool ratio) : IColumn
-{
-    public string Id => ratio ? "PerImageOverOrt" : "PerImage";
-
-    public string ColumnName => ratio ? "Marginal / ORT best" : "Per image";
-
-    public bool AlwaysShow => true;
-
-    public ColumnCategory Category => ColumnCategory.Custom;
-
-    public int PriorityInCategory => ratio ? 1 : 0;
-
-    public bool IsNumeric => true;
-
-    public UnitType UnitType => UnitType.Dimensionless;
-
-    public string Legend => ratio
+internal sealed class PerImageColumn(bool ratio) : CustomColumn(
+    ratio ? "PerImageOverOrt" : "PerImage",
+    ratio ? "Marginal / ORT best" : "Per image",
+    ratio ? 1 : 0,
+    ratio
         ? "A CLI build's marginal time per image / ONNX Runtime's best time per image (batch 1 or 16), this run"
-        : "ONNX Runtime and the engine in process: mean / 16 images; CLI, 64-image row: (mean with 64 − mean with 16) / 48, the time of one more image";
-
-    public bool IsAvailable(Summary summary) => true;
-
-    public bool IsDefault(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
-
-    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
+        : "ONNX Runtime and the engine in process: mean / 16 images; CLI, 64-image row: (mean with 64 − mean with 16) / 48, the time of one more image")
+{
+    public override string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var (kind, count) = CliEmbedBenchmarks.Parse((string)benchmarkCase.Parameters["Case"]);
         double? mine = kind is "ort" or "engine" ? Mean(summary, benchmarkCase.Parameters["Case"]) / CliEmbedBenchmarks.OrtImages

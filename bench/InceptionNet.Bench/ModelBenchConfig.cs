@@ -20,37 +20,52 @@ internal sealed class ModelBenchConfig : ManualConfig
     }
 }
 
-/// <summary>GFLOP/s (2 × multiply-adds per image × batch / mean time), or that as a percentage of the measured peak.</summary>
-internal sealed class ThroughputColumn(bool percentOfPeak) : IColumn
+/// <summary>
+/// What the custom numeric columns of these benchmarks share: always shown, in the custom category, dimensionless,
+/// available in every summary, never a default column. A column names itself and gives its value.
+/// </summary>
+internal abstract class CustomColumn(string id, string name, int priority, string legend) : IColumn
 {
-    private static readonly Dictionary<Type, long> s_multiplyAdds = [];
-    private static readonly Lock s_gate = new();
+    public string Id => id;
 
-    public string Id => percentOfPeak ? "PercentOfPeak" : "GflopPerSecond";
-
-    public string ColumnName => percentOfPeak ? $"% of peak ({MachinePeak.Measured.TotalGflops:F0} GFLOP/s)" : "GFLOP/s";
+    public virtual string ColumnName => name;
 
     public bool AlwaysShow => true;
 
     public ColumnCategory Category => ColumnCategory.Custom;
 
-    public int PriorityInCategory => percentOfPeak ? 1 : 0;
+    public int PriorityInCategory => priority;
 
     public bool IsNumeric => true;
 
     public UnitType UnitType => UnitType.Dimensionless;
 
-    public string Legend => percentOfPeak
-        ? "GFLOP/s as a share of the fp32 FMA peak measured on this machine with all cores (see MachinePeak)"
-        : "2 × multiply-adds per image (derived from the architecture) × batch / mean time";
+    public string Legend => legend;
 
-    public bool IsAvailable(Summary summary) => true;
+    public virtual bool IsAvailable(Summary summary) => true;
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
 
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    public abstract string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style);
+}
+
+/// <summary>GFLOP/s (2 × multiply-adds per image × batch / mean time), or that as a percentage of the measured peak.</summary>
+internal sealed class ThroughputColumn(bool percentOfPeak) : CustomColumn(
+    percentOfPeak ? "PercentOfPeak" : "GflopPerSecond",
+    "GFLOP/s",
+    percentOfPeak ? 1 : 0,
+    percentOfPeak
+        ? "GFLOP/s as a share of the fp32 FMA peak measured on this machine with all cores (see MachinePeak)"
+        : "2 × multiply-adds per image (derived from the architecture) × batch / mean time")
+{
+    private static readonly Dictionary<Type, long> s_multiplyAdds = [];
+    private static readonly Lock s_gate = new();
+
+    public override string ColumnName => percentOfPeak ? $"% of peak ({MachinePeak.Measured.TotalGflops:F0} GFLOP/s)" : "GFLOP/s";
+
+    public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var report = summary[benchmarkCase];
         long macs = MultiplyAddsOf(benchmarkCase.Descriptor.Type);

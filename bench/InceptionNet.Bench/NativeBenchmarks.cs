@@ -171,7 +171,7 @@ public class NativeSteadyStateBenchmarks
 /// One process per invocation, so no pilot stage or unrolling: a warm-up run (page cache, the file system) and then
 /// seven measured runs, each one invocation. The marginal-time columns read the 8- and 64-image cases of the same build.
 /// </summary>
-internal sealed class ProcessBenchConfig : ManualConfig
+internal class ProcessBenchConfig : ManualConfig
 {
     /// <summary>
     /// The job: a warm-up run and seven measured runs of one invocation each. In process: the benchmark only starts and
@@ -182,9 +182,15 @@ internal sealed class ProcessBenchConfig : ManualConfig
         .WithToolchain(InProcessEmitToolchain.Instance);
 
     public ProcessBenchConfig()
+        : this(new MarginalPerImageColumn(ratio: false), new MarginalPerImageColumn(ratio: true))
+    {
+    }
+
+    /// <summary>The job with <paramref name="columns"/> and the median.</summary>
+    public ProcessBenchConfig(params IColumn[] columns)
     {
         AddJob(Job);
-        AddColumn(new MarginalPerImageColumn(ratio: false), new MarginalPerImageColumn(ratio: true));
+        AddColumn(columns);
         AddColumn(StatisticColumn.Median);
     }
 }
@@ -193,33 +199,17 @@ internal sealed class ProcessBenchConfig : ManualConfig
 /// For a 64-image case: (mean of 64 images − mean of 8 images of the same build, level and batch) / 56, the time each
 /// further image costs; or that of the native build over the JIT build's. Empty on other rows.
 /// </summary>
-internal sealed class MarginalPerImageColumn(bool ratio) : IColumn
-{
-    public string Id => ratio ? "MarginalRatio" : "MarginalPerImage";
-
-    public string ColumnName => ratio ? "Marginal native/JIT" : "Marginal per image";
-
-    public bool AlwaysShow => true;
-
-    public ColumnCategory Category => ColumnCategory.Custom;
-
-    public int PriorityInCategory => ratio ? 1 : 0;
-
-    public bool IsNumeric => true;
-
-    public UnitType UnitType => UnitType.Dimensionless;
-
-    public string Legend => ratio
+internal sealed class MarginalPerImageColumn(bool ratio) : CustomColumn(
+    ratio ? "MarginalRatio" : "MarginalPerImage",
+    ratio ? "Marginal native/JIT" : "Marginal per image",
+    ratio ? 1 : 0,
+    ratio
         ? "Marginal time per image of the native build / that of the JIT build, same level and batch"
-        : "(Mean with 64 images − mean with 8 images) / 56, in ms: the time of one more image once loaded and warm";
+        : "(Mean with 64 images − mean with 8 images) / 56, in ms: the time of one more image once loaded and warm")
+{
+    public override bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => c.Parameters.Items.Any(p => p.Name == "Images"));
 
-    public bool IsAvailable(Summary summary) => summary.BenchmarksCases.Any(c => c.Parameters.Items.Any(p => p.Name == "Images"));
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         if (!Equals(benchmarkCase.Parameters["Images"], 64))
         {
