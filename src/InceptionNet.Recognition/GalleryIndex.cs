@@ -158,8 +158,7 @@ public sealed class GalleryIndex : IParallelWork
             if (shadow is null && _rows + 1 >= QuantizedRows.MinRows)
             {
                 // This version is the first to reach the threshold: a shadow of the rows before it, the new row set below.
-                shadow = new QuantizedRows(_dim, owner.Length);
-                shadow.Fill(vectors.AsMemory(0, _rows * _dim), 0, _workers);
+                shadow = Quantized(vectors, _rows, owner.Length, _dim, _workers);
             }
 
             embedding.CopyTo(vectors.AsSpan(_rows * _dim, _dim));
@@ -275,13 +274,11 @@ public sealed class GalleryIndex : IParallelWork
     }
 
     // The shadow of the first `rows` rows of `vectors` with room for `capacity`, from QuantizedRows.MinRows rows on.
-    private static QuantizedRows? ShadowOf(float[] vectors, int rows, int capacity, int dim, WorkerPool workers)
-    {
-        if (rows < QuantizedRows.MinRows)
-        {
-            return null;
-        }
+    private static QuantizedRows? ShadowOf(float[] vectors, int rows, int capacity, int dim, WorkerPool workers) =>
+        rows < QuantizedRows.MinRows ? null : Quantized(vectors, rows, capacity, dim, workers);
 
+    private static QuantizedRows Quantized(float[] vectors, int rows, int capacity, int dim, WorkerPool workers)
+    {
         var shadow = new QuantizedRows(dim, capacity);
         shadow.Fill(vectors.AsMemory(0, rows * dim), 0, workers);
         return shadow;
