@@ -15,6 +15,31 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--kernels"))
+        {
+            MicroKernels();
+            return;
+        }
+
+        // Same-process A/B of the Winograd path, FaceNet and face-api at batch 1 and 16: ten rounds alternating direct and
+        // Winograd, so drift hits both alike.
+        if (args.Contains("--winograd-ab"))
+        {
+            var facenet = new FaceNetBenchmarks().Load();
+            foreach (int batch in new[] { 1, 16 })
+            {
+                var input = BenchData.Batch(facenet, batch);
+                var raw = new float[batch * 128];
+                WinogradAb($"FaceNet batch {batch}", () => facenet.Forward(input, batch, raw), batch == 1 ? 15 : 3);
+                var faceApi = new FaceApiBenchmarks { Batch = batch };
+                faceApi.Setup();
+                WinogradAb($"face-api batch {batch}", () => faceApi.Descriptor(), batch == 1 ? 15 : 5);
+            }
+
+            Conv2D.WinogradEnabled = true;
+            return;
+        }
+
         if (args.Contains("--layers"))
         {
             LayerProbe.Run(1);
@@ -171,6 +196,92 @@ internal static class QuickReport
             }
         }
 
+    }
+
+    private static void WinogradAb(string name, Action pass, int samples)
+    {
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
+        {
+            pass();
+        }
+
+        var all = new[] { new List<double>(), new List<double>() };
+        for (int round = 0; round < 10; round++)
+        {
+            for (int v = 0; v < 2; v++)
+            {
+                Conv2D.WinogradEnabled = v == 1;
+                all[v].Add(MedianMilliseconds(pass, samples));
+            }
+        }
+
+        for (int v = 0; v < 2; v++)
+        {
+            all[v].Sort();
+            Console.WriteLine($"{name} {(v == 0 ? "direct  " : "winograd")}: median of round medians {all[v][5]:F2} ms, min {all[v][0]:F2}");
+        }
+    }
+
+    // Each kernel set's micro-kernel alone on one thread, for reductions whose B slice sits in L1 (k = 64, 128) or fills it
+    // (256, the convolution's KBlock), and past it: what the tile shape can reach before any gather, epilogue or hand-over.
+    private static unsafe void MicroKernels()
+    {
+        Console.WriteLine(MachinePeak.Measured.Describe());
+        foreach (var set in KernelSet.AllVariants)
+        {
+            if (set.Level == SimdLevel.Scalar || set.Level > Simd.Best)
+            {
+                continue;
+            }
+
+            foreach (bool narrow in new[] { false, true })
+            {
+                int width = narrow ? PackedConvWeights.NarrowPanelWidth : PackedConvWeights.PanelWidth;
+                int rows = narrow ? set.NarrowTileRows : set.TileRows;
+                foreach (int k in new[] { 64, 128, 256, 512 })
+                {
+                    const int tiles = 16; // a row block of 48 rows at 3 per tile: the block's tiles share the B slice
+                    var a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(tiles * rows * k * 4), 64);
+                    var b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(k * width * 4), 64);
+                    var tile = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(tiles * KernelSet.MaxTileRows * KernelSet.TileColumns * 4), 64);
+                    new Span<float>(a, tiles * rows * k).Fill(0.5f);
+                    new Span<float>(b, k * width).Fill(0.25f);
+                    void Once()
+                    {
+                        for (int t = 0; t < tiles; t++)
+                        {
+                            if (narrow)
+                            {
+                                set.NarrowMicroKernel(a + t * rows * k, k, b, k, tile + t * rows * KernelSet.TileColumns, false);
+                            }
+                            else
+                            {
+                                set.MicroKernel(a + t * rows * k, k, b, k, tile + t * rows * KernelSet.TileColumns, false);
+                            }
+                        }
+                    }
+
+                    for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 0.3;)
+                    {
+                        Once();
+                    }
+
+                    int repeats = Math.Max(1, 100_000_000 / (tiles * rows * k * width)); // ~2 ms a sample
+                    double ms = MedianMilliseconds(() =>
+                    {
+                        for (int i = 0; i < repeats; i++)
+                        {
+                            Once();
+                        }
+                    }, 15);
+                    double gflops = 2.0 * tiles * rows * k * width * repeats / (ms / 1000) / 1e9;
+                    Console.WriteLine($"{set,-44} {(narrow ? "narrow" : "wide"),-6} k {k,4}: {gflops,6:F1} GFLOP/s on one thread");
+                    System.Runtime.InteropServices.NativeMemory.AlignedFree(a);
+                    System.Runtime.InteropServices.NativeMemory.AlignedFree(b);
+                    System.Runtime.InteropServices.NativeMemory.AlignedFree(tile);
+                }
+            }
+        }
     }
 
     // Identify latency: GalleryIndex.TopTwo as the gallery runs it (through its int8 shadow from QuantizedRows.MinRows rows

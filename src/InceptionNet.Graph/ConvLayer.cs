@@ -21,6 +21,10 @@ public sealed class ConvLayer : ILayer
         Weights = weights;
         Geometry = geometry;
         Relu = relu;
+        if (geometry.StrideH == 1 && geometry.StrideW == 1)
+        {
+            weights.PrepareWinograd(); // a 3×3 kernel wide enough gets its Winograd form; others are left as they are
+        }
     }
 
     /// <summary>Keras name of the convolution.</summary>

@@ -54,7 +54,7 @@ public readonly record struct ConvEpilogue
 /// <see cref="KernelSet.TileRows"/> × 32 tile (<see cref="KernelSet.NarrowTileRows"/> × 16 on narrow panels); bias, residual scale-add and ReLU are fused into the store (the set's
 /// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
 /// </summary>
-public static class Conv2D
+public static partial class Conv2D
 {
     /// <summary>Rows (output pixels) gathered per work item; a multiple of every micro-kernel height (1, 3, 6, 8).</summary>
     internal const int RowBlock = 48;
@@ -123,6 +123,12 @@ public static class Conv2D
             return;
         }
 
+        if (WinogradEnabled && weights.Winograd is { } transformed && geometry.StrideH == 1 && geometry.StrideW == 1)
+        {
+            ForwardWinograd(input, weights, transformed, outH, outW, top, left, output, epilogue, kernels, pool);
+            return;
+        }
+
         var job = t_job ??= new ConvJob();
         job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, kernels, pool);
         try
@@ -139,6 +145,30 @@ public static class Conv2D
         finally
         {
             job.Clear();
+        }
+    }
+
+    // Writes `rows` consecutive output pixels from m, whose accumulators are TileColumns apart from `tile`, for the output
+    // channels of `panel` (cols of them), through the kernel set's epilogue: act(residual + scale·(acc + bias)).
+    private static unsafe void StoreRows(PackedConvWeights weights, TensorSlice mainOutput, in ConvEpilogue epilogue, KernelSet kernels,
+        float* tile, int m, int rows, int panel, int cols)
+    {
+        int first = panel * weights.Width;
+        var (output, channel) = epilogue.SplitAt > 0 && first >= epilogue.SplitAt ? (epilogue.SplitOutput, first - epilogue.SplitAt) : (mainOutput, first);
+        var residual = epilogue.Residual;
+        fixed (float* biasBase = weights.Bias)
+        fixed (float* outBase = output.Buffer)
+        fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+        fixed (float* slopeBase = epilogue.NegativeSlopes)
+        {
+            var target = new EpilogueTarget(
+                outBase + output.Offset + (long)m * output.PixelStride + channel, output.PixelStride,
+                biasBase + first,
+                epilogue.HasResidual ? resBase + residual.Offset + (long)m * residual.PixelStride + first : null, residual.PixelStride,
+                epilogue.Scale,
+                slopeBase == null ? null : slopeBase + first,
+                epilogue.Relu);
+            kernels.Epilogue(tile, rows, cols, target);
         }
     }
 
@@ -487,31 +517,7 @@ public static class Conv2D
             }
         }
 
-        // Writes rows of a finished tile through the kernel set's epilogue: act(residual + scale·(acc + bias)).
-        private void Store(float* tile, int m, int rows, int panel, int cols)
-        {
-            int first = panel * _weights!.Width;
-            var (output, channel) = Destination(first);
-            var epilogue = _epilogue;
-            var residual = epilogue.Residual;
-            fixed (float* biasBase = _weights!.Bias)
-            fixed (float* outBase = output.Buffer)
-            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
-            fixed (float* slopeBase = epilogue.NegativeSlopes)
-            {
-                var target = new EpilogueTarget(
-                    outBase + output.Offset + (long)m * output.PixelStride + channel, output.PixelStride,
-                    biasBase + first,
-                    epilogue.HasResidual ? resBase + residual.Offset + (long)m * residual.PixelStride + first : null, residual.PixelStride,
-                    epilogue.Scale,
-                    slopeBase == null ? null : slopeBase + first,
-                    epilogue.Relu);
-                _kernels!.Epilogue(tile, rows, cols, target);
-            }
-        }
-
-        // The tensor and channel where output channel `first` (a panel start) is stored.
-        private (TensorSlice Slice, int Channel) Destination(int first) =>
-            _epilogue.SplitAt > 0 && first >= _epilogue.SplitAt ? (_epilogue.SplitOutput, first - _epilogue.SplitAt) : (_output, first);
+        private void Store(float* tile, int m, int rows, int panel, int cols) =>
+            StoreRows(_weights!, _output, _epilogue, _kernels!, tile, m, rows, panel, cols);
     }
 }

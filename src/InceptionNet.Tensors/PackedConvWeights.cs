@@ -201,6 +201,36 @@ public sealed class PackedConvWeights
         return new PackedConvWeights(head.KernelH, head.KernelW, head.InChannels, total, memory, bias);
     }
 
+    /// <summary>
+    /// The Winograd F(2×2, 3×3) form of these weights, once <see cref="PrepareWinograd"/> has made it: <see cref="Conv2D"/>
+    /// then runs stride-1 windows through it (null: always the direct GEMM).
+    /// </summary>
+    internal WinogradWeights? Winograd { get; private set; }
+
+    /// <summary>
+    /// Prepares the Winograd F(2×2, 3×3) form of a 3×3 kernel (16 transformed 1×1 kernels, 16/9 of these weights' memory
+    /// again), which <see cref="Conv2D"/> then uses for stride-1 windows: 16 multiply-adds per input channel and output
+    /// channel for each 2×2 block of outputs instead of 36. Results differ from the direct convolution by rounding only
+    /// (the transforms add and subtract neighbouring values; see the tests for the bound). Returns false, and changes
+    /// nothing, for kernels where it does not pay: not 3×3, or fewer than 32 input or output channels. Call once, before
+    /// the weights are shared between threads.
+    /// </summary>
+    public bool PrepareWinograd()
+    {
+        if (Winograd is not null)
+        {
+            return true;
+        }
+
+        if (!WinogradWeights.Suits(this))
+        {
+            return false;
+        }
+
+        Winograd = new WinogradWeights(this);
+        return true;
+    }
+
     /// <summary>Kernel height.</summary>
     public int KernelH { get; }
 

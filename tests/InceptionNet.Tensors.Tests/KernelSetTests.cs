@@ -202,6 +202,114 @@ public sealed unsafe class KernelSetTests
         }
     }
 
+    // Channel counts: the awkward sizes, and 4, 5, 8 and 32 (one 128-bit vector, one past it, one 256-bit vector, a panel).
+    public static IEnumerable<object[]> WinogradChannels => VariantsAt([.. AwkwardSizes, 4, 5, 8, 32]);
+
+    [SkippableTheory]
+    [MemberData(nameof(WinogradChannels))]
+    public void Winograd_input_transform_is_bt_d_b_and_bit_identical_to_the_scalar_set(int channels, SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        // The patch is read from a wider tensor (pixels channels + 3 floats apart, rows 5 pixels apart) and written with
+        // rows channels + 2 apart, so a kernel that assumed dense pixels, rows or output would be caught.
+        long colStride = channels + 3, rowStride = 5 * colStride, dstStride = channels + 2;
+        var values = TestData.Uniform((int)(4 * rowStride), 81);
+        var expected = Run(KernelSet.For(SimdLevel.Scalar), values);
+        var actual = Run(kernels, values);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+
+        // Small integers make every sum exact: V must be Bᵀ d B element for element.
+        var random = new Random(channels);
+        var integers = values.Select(_ => (float)random.Next(-50, 51)).ToArray();
+        var v = Run(kernels, integers);
+        int[,] bt = { { 1, 0, -1, 0 }, { 0, 1, 1, 0 }, { 0, -1, 1, 0 }, { 0, 1, 0, -1 } };
+        for (int c = 0; c < channels; c++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    float sum = 0;
+                    for (int a = 0; a < 4; a++)
+                    {
+                        for (int b = 0; b < 4; b++)
+                        {
+                            sum += bt[i, a] * integers[a * rowStride + b * colStride + c] * bt[j, b];
+                        }
+                    }
+
+                    Assert.Equal(sum, v[(4 * i + j) * dstStride + c]);
+                }
+            }
+        }
+
+        float[] Run(KernelSet set, float[] patch)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(16 * dstStride)).ToArray();
+            fixed (float* src = patch)
+            fixed (float* d = dst)
+            {
+                set.WinogradInput(src, rowStride, colStride, channels, d, dstStride);
+            }
+
+            for (int xi = 0; xi < 16; xi++)
+            {
+                Assert.True(dst.Skip(xi * (int)dstStride + channels).Take(2).All(float.IsNaN), $"{set} wrote past {channels} channels");
+            }
+
+            return dst;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(AllVariants))]
+    public void Winograd_output_transform_is_at_m_a_and_bit_identical_to_the_scalar_set(SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int tc = KernelSet.TileColumns;
+        const long mStride = tc + 8, yRowStride = 3 * tc + 5; // neither dense: the kernel must use the strides it is given
+        var values = TestData.Uniform((int)(16 * mStride), 82);
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar), values).Select(BitConverter.SingleToInt32Bits), Run(kernels, values).Select(BitConverter.SingleToInt32Bits));
+
+        var random = new Random(83);
+        var integers = values.Select(_ => (float)random.Next(-50, 51)).ToArray();
+        var y = Run(kernels, integers);
+        int[,] at = { { 1, 1, 1, 0 }, { 0, 1, -1, -1 } };
+        for (int c = 0; c < tc; c++)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                for (int j = 0; j < 2; j++)
+                {
+                    float sum = 0;
+                    for (int a = 0; a < 4; a++)
+                    {
+                        for (int b = 0; b < 4; b++)
+                        {
+                            sum += at[i, a] * integers[(4 * a + b) * mStride + c] * at[j, b];
+                        }
+                    }
+
+                    Assert.Equal(sum, y[i * yRowStride + j * tc + c]);
+                }
+            }
+        }
+
+        float[] Run(KernelSet set, float[] m)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(2 * yRowStride)).ToArray();
+            fixed (float* src = m)
+            fixed (float* d = dst)
+            {
+                set.WinogradOutput(src, mStride, d, yRowStride);
+            }
+
+            // Only the 2×2 pixels' 32 columns each are written.
+            Assert.Equal(4 * tc, dst.Count(v => !float.IsNaN(v)));
+            return dst;
+        }
+    }
+
     // Channel counts: the awkward sizes, and 4, 5 and 10 (one 128-bit vector, one past it, and MTCNN's P-Net).
     public static IEnumerable<object[]> PoolCases =>
         VariantsAt([.. AwkwardSizes, 4, 5, 10]).SelectMany(row => Enum.GetNames<PoolKind>().Select(kind => (object[])[.. row, kind]));

@@ -93,6 +93,22 @@ public abstract class KernelSet
     /// <summary><c>v = v &gt; 0 ? v : 0</c> in place.</summary>
     internal abstract void Relu(Span<float> values);
 
+    /// <summary>
+    /// The input transform of Winograd F(2×2, 3×3), <c>V = Bᵀ d B</c>, for channels [0, <paramref name="channels"/>) of
+    /// one 4×4 patch <c>d</c> whose pixel (i, j) starts at <c>src + i·rowStride + j·colStride</c>; element ξ = 4i + j of
+    /// <c>V</c> goes to <c>dst + ξ·dstStride</c>. Only additions and subtractions, in the order of
+    /// <see cref="WinogradInputScalar"/>, so every set gives the same bits.
+    /// </summary>
+    internal abstract unsafe void WinogradInput(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride);
+
+    /// <summary>
+    /// The output transform of Winograd F(2×2, 3×3), <c>Y = Aᵀ M A</c>, on the <see cref="TileColumns"/> columns of one
+    /// tile: element ξ of <c>M</c> is at <c>m + ξ·mStride</c>; output pixel (i, j) of the 2×2 tile goes to
+    /// <c>y + i·yRowStride + j·TileColumns</c> (an accumulator block, as the epilogue reads it). Every set gives the same
+    /// bits (see <see cref="WinogradOutputScalar"/>).
+    /// </summary>
+    internal abstract unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride);
+
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
     // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
 
@@ -114,6 +130,60 @@ public abstract class KernelSet
                 dst[j] = target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[j] * v)
                     : target.Relu && v < 0f ? 0f : v;
             }
+        }
+    }
+
+    // Bᵀ d B on channels [from, channels): first down each column (t = Bᵀ d), then along each row of t (V = t B), with
+    // Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+    private protected static unsafe void WinogradInputScalar(float* src, long rowStride, long colStride, int from, int channels, float* dst, long dstStride)
+    {
+        float* t = stackalloc float[16];
+        for (int c = from; c < channels; c++)
+        {
+            for (int j = 0; j < 4; j++)
+            {
+                float d0 = src[j * colStride + c], d1 = src[rowStride + j * colStride + c];
+                float d2 = src[2 * rowStride + j * colStride + c], d3 = src[3 * rowStride + j * colStride + c];
+                t[j] = d0 - d2;
+                t[4 + j] = d1 + d2;
+                t[8 + j] = d2 - d1;
+                t[12 + j] = d1 - d3;
+            }
+
+            for (int i = 0; i < 4; i++)
+            {
+                float* row = t + 4 * i;
+                dst[(4 * i) * dstStride + c] = row[0] - row[2];
+                dst[(4 * i + 1) * dstStride + c] = row[1] + row[2];
+                dst[(4 * i + 2) * dstStride + c] = row[2] - row[1];
+                dst[(4 * i + 3) * dstStride + c] = row[1] - row[3];
+            }
+        }
+    }
+
+    // Aᵀ M A on columns [from, to), with Aᵀ = [1 1 1 0; 0 1 −1 −1]: first down each column (s = Aᵀ M), then along each row.
+    private protected static unsafe void WinogradOutputScalar(float* m, long mStride, float* y, long yRowStride, int from, int to)
+    {
+        for (int c = from; c < to; c++)
+        {
+            float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+            for (int j = 0; j < 4; j++)
+            {
+                float m0 = m[j * mStride + c], m1 = m[(4 + j) * mStride + c], m2 = m[(8 + j) * mStride + c], m3 = m[(12 + j) * mStride + c];
+                float top = m0 + m1 + m2, bottom = m1 - m2 - m3;
+                switch (j)
+                {
+                    case 0: s00 = top; s10 = bottom; break;
+                    case 1: s01 = top; s11 = bottom; break;
+                    case 2: s02 = top; s12 = bottom; break;
+                    default: s03 = top; s13 = bottom; break;
+                }
+            }
+
+            y[c] = s00 + s01 + s02;
+            y[TileColumns + c] = s01 - s02 - s03;
+            y[yRowStride + c] = s10 + s11 + s12;
+            y[yRowStride + TileColumns + c] = s11 - s12 - s13;
         }
     }
 

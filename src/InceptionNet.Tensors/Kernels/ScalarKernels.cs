@@ -59,4 +59,10 @@ internal sealed class ScalarKernels : KernelSet
     }
 
     internal override void Relu(Span<float> values) => ReluScalar(values, 0);
+
+    internal override unsafe void WinogradInput(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride) =>
+        WinogradInputScalar(src, rowStride, colStride, 0, channels, dst, dstStride);
+
+    internal override unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride) =>
+        WinogradOutputScalar(m, mStride, y, yRowStride, 0, TileColumns);
 }

@@ -162,6 +162,98 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         TO.Store(v, dst + j);
     }
 
+    // Whole vectors of channels, then 128-bit vectors, then the reference for the last few: the same operations in the
+    // same order on every lane, so the same bits.
+    internal sealed override unsafe void WinogradInput(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride)
+    {
+        int c = 0;
+        for (; c <= channels - TOps.Count; c += TOps.Count)
+        {
+            WinogradInputVector<TVector, TOps>(src + c, rowStride, colStride, dst + c, dstStride);
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; c <= channels - Vector128<float>.Count; c += Vector128<float>.Count)
+            {
+                WinogradInputVector<Vector128<float>, Vector128Kernels.Ops>(src + c, rowStride, colStride, dst + c, dstStride);
+            }
+        }
+
+        WinogradInputScalar(src, rowStride, colStride, c, channels, dst, dstStride);
+    }
+
+    internal sealed override unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride)
+    {
+        for (int c = 0; c < TileColumns; c += TOps.Count)
+        {
+            WinogradOutputVector<TVector, TOps>(m + c, mStride, y + c, yRowStride);
+        }
+    }
+
+    // WinogradInputScalar on one vector of channels.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WinogradInputVector<TV, TO>(float* s, long rs, long cs, float* d, long ds)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        // t = Bᵀ d, one column of the patch at a time.
+        var (t00, t10, t20, t30) = InputColumn<TV, TO>(s, rs);
+        var (t01, t11, t21, t31) = InputColumn<TV, TO>(s + cs, rs);
+        var (t02, t12, t22, t32) = InputColumn<TV, TO>(s + 2 * cs, rs);
+        var (t03, t13, t23, t33) = InputColumn<TV, TO>(s + 3 * cs, rs);
+        InputRow<TV, TO>(t00, t01, t02, t03, d, ds);
+        InputRow<TV, TO>(t10, t11, t12, t13, d + 4 * ds, ds);
+        InputRow<TV, TO>(t20, t21, t22, t23, d + 8 * ds, ds);
+        InputRow<TV, TO>(t30, t31, t32, t33, d + 12 * ds, ds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (TV, TV, TV, TV) InputColumn<TV, TO>(float* s, long rs)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV d0 = TO.Load(s), d1 = TO.Load(s + rs), d2 = TO.Load(s + 2 * rs), d3 = TO.Load(s + 3 * rs);
+        return (TO.Subtract(d0, d2), TO.Add(d1, d2), TO.Subtract(d2, d1), TO.Subtract(d1, d3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InputRow<TV, TO>(TV t0, TV t1, TV t2, TV t3, float* d, long ds)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TO.Store(TO.Subtract(t0, t2), d);
+        TO.Store(TO.Add(t1, t2), d + ds);
+        TO.Store(TO.Subtract(t2, t1), d + 2 * ds);
+        TO.Store(TO.Subtract(t1, t3), d + 3 * ds);
+    }
+
+    // WinogradOutputScalar on one vector of columns.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WinogradOutputVector<TV, TO>(float* m, long ms, float* y, long yRowStride)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        var (s00, s10) = OutputColumn<TV, TO>(m, ms);
+        var (s01, s11) = OutputColumn<TV, TO>(m + ms, ms);
+        var (s02, s12) = OutputColumn<TV, TO>(m + 2 * ms, ms);
+        var (s03, s13) = OutputColumn<TV, TO>(m + 3 * ms, ms);
+        TO.Store(TO.Add(TO.Add(s00, s01), s02), y);
+        TO.Store(TO.Subtract(TO.Subtract(s01, s02), s03), y + TileColumns);
+        TO.Store(TO.Add(TO.Add(s10, s11), s12), y + yRowStride);
+        TO.Store(TO.Subtract(TO.Subtract(s11, s12), s13), y + yRowStride + TileColumns);
+    }
+
+    // Column j of M (elements j, 4 + j, 8 + j, 12 + j) through Aᵀ.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (TV Top, TV Bottom) OutputColumn<TV, TO>(float* m, long ms)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV m0 = TO.Load(m), m1 = TO.Load(m + 4 * ms), m2 = TO.Load(m + 8 * ms), m3 = TO.Load(m + 12 * ms);
+        return (TO.Add(TO.Add(m0, m1), m2), TO.Subtract(TO.Subtract(m1, m2), m3));
+    }
+
     // Whole vectors of channels; a ragged end is one more vector ending at the last channel (the channels it shares with
     // the one before are computed again, to the same values: the pool reads only its input), or 128-bit vectors when the
     // channels are fewer than one vector (MTCNN's 10), and the reference below four.

@@ -1,0 +1,224 @@
+using System.Runtime.CompilerServices;
+
+namespace InceptionNet.Tensors;
+
+public static partial class Conv2D
+{
+    /// <summary>
+    /// Whether stride-1 3×3 convolutions whose weights carry a Winograd form (<see cref="PackedConvWeights.PrepareWinograd"/>)
+    /// run through it (always, in the product; the benchmarks' same-process A/B switches it off and on).
+    /// </summary>
+    internal static bool WinogradEnabled { get; set; } = true;
+
+    [ThreadStatic]
+    private static WinogradJob? t_winograd;
+
+    private static void ForwardWinograd(TensorSlice input, PackedConvWeights weights, WinogradWeights transformed, int outH, int outW,
+        int top, int left, TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
+    {
+        var job = t_winograd ??= new WinogradJob();
+        job.Set(input, weights, transformed, outH, outW, top, left, output, epilogue, kernels, pool);
+        try
+        {
+            pool.Run(job, job.ItemCount);
+        }
+        finally
+        {
+            job.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Winograd F(2×2, 3×3): the output is cut into 2×2 tiles, numbered image by image, row by row. An item takes a run of
+    /// tiles and a group of output panels: it transforms each tile's 4×4 input patch (<c>V = Bᵀ d B</c>, every channel;
+    /// patches reaching into the padding are gathered with zeros first), multiplies, for each of the 16 elements ξ, the
+    /// tiles' <c>V_ξ</c> rows by the panel of <c>U_ξ</c> with the convolution's own micro-kernel, transforms each tile's
+    /// 16 products back (<c>Y = Aᵀ M A</c>) into the two output rows it covers, and stores those rows through the
+    /// epilogue as the direct convolution does (bias, residual, activation, split, channel slices).
+    /// </summary>
+    private sealed unsafe class WinogradJob : IParallelWork
+    {
+        private const int Xi = WinogradWeights.Elements;
+        private const int Tc = KernelSet.TileColumns;
+
+        // Transformed patches of an item are kept to about this many floats (256 KB), so they stay in L2 across the panels.
+        private const int PatchBudget = 65536;
+
+        private TensorSlice _input;
+        private TensorSlice _output;
+        private PackedConvWeights? _weights;
+        private WinogradWeights? _transformed;
+        private ConvEpilogue _epilogue;
+        private KernelSet? _kernels;
+        private WorkerPool? _pool;
+        private int _outH, _outW, _top, _left, _tilesX, _tilesPerImage, _tiles;
+        private int _runLength, _runs, _panelGroups, _panelsPerGroup;
+
+        public int ItemCount => _runs * _panelGroups;
+
+        public void Set(TensorSlice input, PackedConvWeights weights, WinogradWeights transformed, int outH, int outW, int top, int left,
+            TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
+        {
+            _input = input;
+            _weights = weights;
+            _transformed = transformed;
+            _outH = outH;
+            _outW = outW;
+            _top = top;
+            _left = left;
+            _output = output;
+            _epilogue = epilogue;
+            _kernels = kernels;
+            _pool = pool;
+            _tilesX = (outW + 1) / 2;
+            _tilesPerImage = (outH + 1) / 2 * _tilesX;
+            _tiles = input.N * _tilesPerImage;
+
+            // Runs of whole micro-kernel tiles: at most 48 tiles, fewer when the channels are many (PatchBudget), and
+            // short enough that small maps still give every worker a few runs.
+            int rows = kernels.TileRows;
+            int byBudget = Math.Max(rows, PatchBudget / (Xi * input.C) / rows * rows);
+            int bySpread = RoundUp((_tiles + 2 * pool.WorkerCount - 1) / (2 * pool.WorkerCount), rows);
+            _runLength = Math.Min(Math.Min(Conv2D.RowBlock, byBudget), Math.Max(rows, bySpread));
+            _runs = (_tiles + _runLength - 1) / _runLength;
+            int target = 4 * pool.WorkerCount;
+            _panelGroups = Math.Clamp((target + _runs - 1) / _runs, 1, weights.Panels);
+            _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
+            _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
+            pool.ReserveScratch(ScratchLength(_runLength, input.C), 0);
+        }
+
+        private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+        // V [16][run][C], M [16][run][32], Y [2][2·run][32], one gathered patch [16][C], and room to align V to 64 bytes.
+        private static int ScratchLength(int run, int channels) =>
+            Xi * run * channels + Xi * run * Tc + 4 * run * Tc + Xi * channels + 16;
+
+        public void Clear()
+        {
+            _input = default;
+            _output = default;
+            _epilogue = default;
+            _weights = null;
+            _transformed = null;
+            _kernels = null;
+            _pool = null;
+        }
+
+        [SkipLocalsInit]
+        public void Execute(int item, int worker)
+        {
+            var weights = _weights!;
+            var transformed = _transformed!;
+            var kernels = _kernels!;
+            var input = _input;
+            int c = input.C, run = _runLength, rows = kernels.TileRows;
+            int first = item / _panelGroups * run, count = Math.Min(run, _tiles - first);
+            int group = item % _panelGroups;
+            int firstPanel = group * _panelsPerGroup, lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
+            var scratch = _pool!.Scratch(worker, ScratchLength(run, c));
+            long vStride = (long)run * c, mStride = (long)run * Tc, yRow = 2L * run * Tc;
+            fixed (float* scratchBase = scratch)
+            fixed (float* inBase = input.Buffer)
+            {
+                float* v = (float*)(((nuint)scratchBase + 63) & ~(nuint)63);
+                float* m = v + Xi * vStride;
+                float* y = m + Xi * mStride;
+                float* patch = y + 2 * yRow;
+
+                for (int t = 0; t < count; t++)
+                {
+                    var (n, ty, tx) = Locate(first + t);
+                    int iy = 2 * ty - _top, ix = 2 * tx - _left;
+                    if (iy >= 0 && ix >= 0 && iy + 4 <= input.H && ix + 4 <= input.W)
+                    {
+                        kernels.WinogradInput(inBase + input.PixelIndex(n, iy, ix), (long)input.W * input.PixelStride, input.PixelStride, c, v + (long)t * c, vStride);
+                    }
+                    else
+                    {
+                        GatherPatch(inBase, n, iy, ix, patch);
+                        kernels.WinogradInput(patch, 4L * c, c, c, v + (long)t * c, vStride);
+                    }
+                }
+
+                // Rows past the run's last tile, up to whole micro-kernel tiles: zeros (their products are never read).
+                int padded = RoundUp(count, rows);
+                for (int xi = 0; count < padded && xi < Xi; xi++)
+                {
+                    new Span<float>(v + xi * vStride + (long)count * c, (padded - count) * c).Clear();
+                }
+
+                for (int panel = firstPanel; panel < lastPanel; panel++)
+                {
+                    for (int xi = 0; xi < Xi; xi++)
+                    {
+                        float* b = transformed[xi].Values + (long)panel * c * Tc;
+                        float* a = v + xi * vStride;
+                        float* acc = m + xi * mStride;
+                        for (int k0 = 0; k0 < c; k0 += KBlock)
+                        {
+                            int kl = Math.Min(KBlock, c - k0);
+                            for (int r = 0; r < padded; r += rows)
+                            {
+                                kernels.MicroKernel(a + (long)r * c + k0, c, b + (long)k0 * Tc, kl, acc + (long)r * Tc, k0 > 0);
+                            }
+                        }
+                    }
+
+                    // Back to the output, one stretch of tiles in the same tile row at a time: its two output rows are
+                    // consecutive pixels, stored with one epilogue call each.
+                    int cols = Math.Min(Tc, weights.OutChannels - panel * Tc);
+                    for (int t = 0; t < count;)
+                    {
+                        var (n, ty, tx) = Locate(first + t);
+                        int stretch = Math.Min(count - t, _tilesX - tx);
+                        for (int s = 0; s < stretch; s++)
+                        {
+                            kernels.WinogradOutput(m + (long)(t + s) * Tc, mStride, y + 2L * s * Tc, yRow);
+                        }
+
+                        int pixels = Math.Min(2 * stretch, _outW - 2 * tx);
+                        int oy = 2 * ty, pixel = (n * _outH + oy) * _outW + 2 * tx;
+                        StoreRows(weights, _output, _epilogue, kernels, y, pixel, pixels, panel, cols);
+                        if (oy + 1 < _outH)
+                        {
+                            StoreRows(weights, _output, _epilogue, kernels, y + yRow, pixel + _outW, pixels, panel, cols);
+                        }
+
+                        t += stretch;
+                    }
+                }
+            }
+        }
+
+        // Image, tile row and tile column of tile `index`.
+        private (int N, int Ty, int Tx) Locate(int index)
+        {
+            int n = index / _tilesPerImage, rest = index % _tilesPerImage;
+            return (n, rest / _tilesX, rest % _tilesX);
+        }
+
+        // The 4×4 patch from input pixel (iy, ix) of image n, dense [16][C], zeros outside the input.
+        private void GatherPatch(float* inBase, int n, int iy, int ix, float* patch)
+        {
+            var input = _input;
+            int c = input.C;
+            for (int i = 0; i < 4; i++)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    var target = new Span<float>(patch + (4 * i + j) * c, c);
+                    int py = iy + i, px = ix + j;
+                    if ((uint)py < (uint)input.H && (uint)px < (uint)input.W)
+                    {
+                        new ReadOnlySpan<float>(inBase + input.PixelIndex(n, py, px), c).CopyTo(target);
+                    }
+                    else
+                    {
+                        target.Clear();
+                    }
+                }
+            }
+        }
+    }
+}

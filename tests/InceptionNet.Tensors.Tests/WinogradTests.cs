@@ -1,0 +1,159 @@
+using InceptionNet.Tensors;
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>
+/// Stride-1 3×3 convolutions through the Winograd F(2×2, 3×3) form, against the double reference and against the
+/// direct GEMM of the same kernel, at every SIMD level, on shapes that leave odd tiles, partial panels, padded patches,
+/// several reduction slices and short runs.
+/// </summary>
+public sealed class WinogradTests : IDisposable
+{
+    // The transforms add up to 4 inputs per element twice (V = Bᵀ d B: |V| ≤ 16·max|d|) and up to 9 products on the way
+    // back, and U = G g Gᵀ is rounded to float32: each output is a float32 sum of 16·C products of values up to ~16× the
+    // direct ones', so its rounding error is ≲ 16·C·2⁻²⁴·Σ|terms|. With inputs and weights in [−1, 1] and C ≤ 300 that is
+    // ≈ 1e-4 at worst; the direct path's own bound (Conv2DTests) is 5e-5. Measured here: ≤ 4.6e-5 at C = 300, ≤ 2.3e-5 at C ≤ 96.
+    private const double Tolerance = 2e-4;
+
+    private readonly WorkerPool _pool = new(3); // more workers than cores: exercises the runs and panel groups
+
+    public void Dispose() => _pool.Dispose();
+
+    public static IEnumerable<object[]> CasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, PaddingMode>
+    {
+        // n, h, w, cin, cout, padding
+        { 1, 9, 9, 32, 32, PaddingMode.Same },     // one panel, odd map: the last tile row and column are half outside
+        { 2, 15, 17, 33, 65, PaddingMode.Same },   // three panels, the last one a single channel; odd channels
+        { 1, 8, 12, 40, 64, PaddingMode.Valid },   // valid: every patch read in place
+        { 1, 1, 1, 32, 32, PaddingMode.Same },     // a single pixel: one tile, all padding but its centre
+        { 3, 5, 4, 96, 40, PaddingMode.Valid },    // 3×2 outputs per image, tiles across images in one run
+        { 1, 17, 17, 300, 33, PaddingMode.Same },  // C = 300: two reduction slices, runs cut short by the patch budget
+        { 1, 38, 38, 80, 192, PaddingMode.Valid }, // FaceNet's Conv2d_4a: 18 tiles a row, runs crossing tile rows
+        { 2, 4, 40, 32, 32, PaddingMode.Same },    // wide rows: a run ends mid tile row
+    });
+
+    [SkippableTheory]
+    [MemberData(nameof(CasesAtEveryLevel))]
+    public void Winograd_matches_the_reference_and_the_direct_convolution(int n, int h, int w, int cin, int cout, PaddingMode padding, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        var geometry = WindowGeometry.Square(3, 1, padding);
+        var x = TestData.Uniform(n * h * w * cin, 11);
+        var kernel = TestData.Uniform(9 * cin * cout, 12);
+        var bias = TestData.Uniform(cout, 13);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, 3, 3, cout, bias, geometry, relu: true);
+        var direct = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
+        var winograd = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
+        Assert.True(winograd.PrepareWinograd());
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        float[] Run(PackedConvWeights weights)
+        {
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: true),
+                KernelSet.For(level), _pool);
+            return y;
+        }
+
+        var fast = Run(winograd);
+        var plain = Run(direct);
+        Assert.InRange(TestData.MaxAbsDiff(fast, expected), 0, Tolerance);
+        Assert.InRange(TestData.MaxAbsDiff(plain, expected), 0, Tolerance);
+        // Different sums, so different roundings somewhere: proof the transform ran rather than the direct GEMM.
+        Assert.NotEqual(plain.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(fast, Run(winograd)); // and it is deterministic, whichever worker took which run
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Levels))]
+    public void Winograd_reads_channel_slices_and_stores_through_the_full_epilogue(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        // Input: channels 4..4+cin of a wider tensor. Output written in place over the residual (scaled, ReLU), then a split
+        // sending the channels from 32 on to a channel slice of a second tensor.
+        const int n = 2, h = 7, w = 5, cin = 35, cout = 64, wide = 41, split = 32;
+        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Same);
+        var wideInput = TestData.Uniform(n * h * w * wide, 21);
+        var input = new TensorSlice(wideInput, 4, n, h, w, cin, wide);
+        var dense = input.ToArray();
+        var kernel = TestData.Uniform(9 * cin * cout, 22);
+        var bias = TestData.Uniform(cout, 23);
+        var residual = TestData.Uniform(n * h * w * cout, 24);
+        var full = ReferenceOps.Conv2D(dense, n, h, w, cin, kernel, 3, 3, cout, bias, geometry, relu: false);
+        var weights = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
+        Assert.True(weights.PrepareWinograd());
+
+        var output = (float[])residual.Clone();
+        var main = TensorSlice.Dense(output, n, h, w, cout);
+        Conv2D.Forward(input, weights, geometry, main, ConvEpilogue.ScaledResidual(main, 0.25f, relu: true), KernelSet.For(level), _pool);
+        var first = new double[full.Length];
+        for (int i = 0; i < full.Length; i++)
+        {
+            first[i] = Math.Max(0, residual[i] + 0.25 * full[i]);
+        }
+
+        Assert.InRange(TestData.MaxAbsDiff(output, first), 0, Tolerance);
+
+        var low = new float[n * h * w * split];
+        var restWide = new float[n * h * w * 40];
+        var rest = new TensorSlice(restWide, 3, n, h, w, cout - split, 40);
+        Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(low, n, h, w, split), ConvEpilogue.Bias(relu: false).WithSplit(split, rest),
+            KernelSet.For(level), _pool);
+        for (int p = 0; p < n * h * w; p++)
+        {
+            for (int c = 0; c < cout; c++)
+            {
+                float actual = c < split ? low[p * split + c] : restWide[p * 40 + 3 + c - split];
+                Assert.InRange(Math.Abs(actual - full[p * cout + c]), 0, Tolerance);
+            }
+
+            Assert.Equal(0f, restWide[p * 40]); // channels outside the slice are untouched
+            Assert.Equal(0f, restWide[p * 40 + 2]);
+        }
+    }
+
+    public static TheoryData<SimdLevel> Levels => SimdLevels.All;
+
+    [Fact]
+    public void Only_wide_3x3_kernels_take_a_winograd_form()
+    {
+        Assert.False(new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default).PrepareWinograd()); // too few inputs
+        Assert.False(new PackedConvWeights(new float[9 * 32 * 16], 3, 3, 32, 16, default).PrepareWinograd()); // narrow panel
+        Assert.False(new PackedConvWeights(new float[3 * 32 * 32], 1, 3, 32, 32, default).PrepareWinograd()); // not 3×3
+        var weights = new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default);
+        Assert.True(weights.PrepareWinograd());
+        Assert.True(weights.PrepareWinograd()); // idempotent
+    }
+
+    [Fact]
+    public void Transformed_weights_are_g_g_gt_in_double()
+    {
+        // One input and one output channel's worth, read back from the packed 1×1 kernels: U = G g Gᵀ element by element.
+        const int cin = 32, cout = 33;
+        var kernel = TestData.Uniform(9 * cin * cout, 31);
+        var weights = new PackedConvWeights(kernel, 3, 3, cin, cout, default);
+        var transformed = new WinogradWeights(weights);
+        double[,] gm = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+        foreach (var (ci, co) in new[] { (0, 0), (31, 32), (5, 17) })
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    double u = 0;
+                    for (int y = 0; y < 3; y++)
+                    {
+                        for (int x = 0; x < 3; x++)
+                        {
+                            u += gm[i, y] * kernel[((3 * y + x) * cin + ci) * cout + co] * gm[j, x];
+                        }
+                    }
+
+                    float actual = transformed[4 * i + j].UnpackKernel()[ci * cout + co];
+                    Assert.InRange(Math.Abs(actual - u), 0, 1e-6 * Math.Max(1, Math.Abs(u))); // one float32 rounding
+                }
+            }
+        }
+    }
+}
