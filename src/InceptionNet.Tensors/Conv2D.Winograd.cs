@@ -36,7 +36,7 @@ public static partial class Conv2D
     /// 16 products back (<c>Y = Aᵀ M A</c>) into the two output rows it covers, and stores those rows through the
     /// epilogue as the direct convolution does (bias, residual, activation, split, channel slices).
     /// </summary>
-    private sealed unsafe class WinogradJob : IParallelWork
+    private sealed unsafe class WinogradJob : ConvWork
     {
         private const int Xi = WinogradWeights.Elements;
         private const int Tc = KernelSet.TileColumns;
@@ -44,14 +44,8 @@ public static partial class Conv2D
         // Transformed patches of an item are kept to about this many floats (256 KB), so they stay in L2 across the panels.
         private const int PatchBudget = 65536;
 
-        private TensorSlice _input;
-        private TensorSlice _output;
-        private PackedConvWeights? _weights;
         private WinogradWeights? _transformed;
-        private ConvEpilogue _epilogue;
-        private KernelSet? _kernels;
-        private WorkerPool? _pool;
-        private int _outH, _outW, _top, _left, _tilesX, _tilesPerImage, _tiles;
+        private int _tilesX, _tilesPerImage, _tiles;
         private int _runLength, _runs, _panelGroups, _panelsPerGroup;
 
         public int ItemCount => _runs * _panelGroups;
@@ -59,17 +53,8 @@ public static partial class Conv2D
         public void Set(TensorSlice input, PackedConvWeights weights, WinogradWeights transformed, int outH, int outW, int top, int left,
             TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
         {
-            _input = input;
-            _weights = weights;
+            Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _transformed = transformed;
-            _outH = outH;
-            _outW = outW;
-            _top = top;
-            _left = left;
-            _output = output;
-            _epilogue = epilogue;
-            _kernels = kernels;
-            _pool = pool;
             _tilesX = (outW + 1) / 2;
             _tilesPerImage = (outH + 1) / 2 * _tilesX;
             _tiles = input.N * _tilesPerImage;
@@ -94,19 +79,14 @@ public static partial class Conv2D
         private static int ScratchLength(int run, int channels) =>
             Xi * run * channels + Xi * run * Tc + 4 * run * Tc + Xi * channels + 16;
 
-        public void Clear()
+        public override void Clear()
         {
-            _input = default;
-            _output = default;
-            _epilogue = default;
-            _weights = null;
+            base.Clear();
             _transformed = null;
-            _kernels = null;
-            _pool = null;
         }
 
         [SkipLocalsInit]
-        public void Execute(int item, int worker)
+        public override void Execute(int item, int worker)
         {
             var weights = _weights!;
             var transformed = _transformed!;
@@ -179,10 +159,10 @@ public static partial class Conv2D
 
                         int pixels = Math.Min(2 * stretch, _outW - 2 * tx);
                         int oy = 2 * ty, pixel = (n * _outH + oy) * _outW + 2 * tx;
-                        StoreRows(weights, _output, _epilogue, kernels, y, pixel, pixels, panel, cols);
+                        Store(y, pixel, pixels, panel, cols);
                         if (oy + 1 < _outH)
                         {
-                            StoreRows(weights, _output, _epilogue, kernels, y + yRow, pixel + _outW, pixels, panel, cols);
+                            Store(y + yRow, pixel + _outW, pixels, panel, cols);
                         }
 
                         t += stretch;

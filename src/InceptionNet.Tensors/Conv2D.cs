@@ -148,40 +148,74 @@ public static partial class Conv2D
         }
     }
 
-    // Writes `rows` consecutive output pixels from m, whose accumulators are TileColumns apart from `tile`, for the output
-    // channels of `panel` (cols of them), through the kernel set's epilogue: act(residual + scale·(acc + bias)).
-    private static unsafe void StoreRows(PackedConvWeights weights, TensorSlice mainOutput, in ConvEpilogue epilogue, KernelSet kernels,
-        float* tile, int m, int rows, int panel, int cols)
+    // What both convolution jobs hold for the length of one call: the tensors, weights, epilogue, kernels and pool, and the
+    // output geometry; cleared afterwards so a thread's cached job keeps nothing alive.
+    private abstract unsafe class ConvWork : IParallelWork
     {
-        int first = panel * weights.Width;
-        var (output, channel) = epilogue.SplitAt > 0 && first >= epilogue.SplitAt ? (epilogue.SplitOutput, first - epilogue.SplitAt) : (mainOutput, first);
-        var residual = epilogue.Residual;
-        fixed (float* biasBase = weights.Bias)
-        fixed (float* outBase = output.Buffer)
-        fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
-        fixed (float* slopeBase = epilogue.NegativeSlopes)
+        private protected TensorSlice _input;
+        private protected TensorSlice _output;
+        private protected PackedConvWeights? _weights;
+        private protected ConvEpilogue _epilogue;
+        private protected WorkerPool? _pool;
+        private protected KernelSet? _kernels;
+        private protected int _outH, _outW, _top, _left;
+
+        private protected void Bind(TensorSlice input, PackedConvWeights weights, int outH, int outW, int top, int left,
+            TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
         {
-            var target = new EpilogueTarget(
-                outBase + output.Offset + (long)m * output.PixelStride + channel, output.PixelStride,
-                biasBase + first,
-                epilogue.HasResidual ? resBase + residual.Offset + (long)m * residual.PixelStride + first : null, residual.PixelStride,
-                epilogue.Scale,
-                slopeBase == null ? null : slopeBase + first,
-                epilogue.Relu);
-            kernels.Epilogue(tile, rows, cols, target);
+            _input = input;
+            _weights = weights;
+            _outH = outH;
+            _outW = outW;
+            _top = top;
+            _left = left;
+            _output = output;
+            _epilogue = epilogue;
+            _kernels = kernels;
+            _pool = pool;
+        }
+
+        public virtual void Clear()
+        {
+            _input = default;
+            _output = default;
+            _epilogue = default;
+            _weights = null;
+            _kernels = null;
+            _pool = null;
+        }
+
+        public abstract void Execute(int item, int worker);
+
+        // Writes `rows` consecutive output pixels from m, whose accumulators are TileColumns apart from `tile`, for the
+        // output channels of `panel` (cols of them), through the kernel set's epilogue: act(residual + scale·(acc + bias)).
+        private protected void Store(float* tile, int m, int rows, int panel, int cols)
+        {
+            var weights = _weights!;
+            var epilogue = _epilogue;
+            int first = panel * weights.Width;
+            var (output, channel) = epilogue.SplitAt > 0 && first >= epilogue.SplitAt ? (epilogue.SplitOutput, first - epilogue.SplitAt) : (_output, first);
+            var residual = epilogue.Residual;
+            fixed (float* biasBase = weights.Bias)
+            fixed (float* outBase = output.Buffer)
+            fixed (float* resBase = epilogue.HasResidual ? residual.Buffer : null)
+            fixed (float* slopeBase = epilogue.NegativeSlopes)
+            {
+                var target = new EpilogueTarget(
+                    outBase + output.Offset + (long)m * output.PixelStride + channel, output.PixelStride,
+                    biasBase + first,
+                    epilogue.HasResidual ? resBase + residual.Offset + (long)m * residual.PixelStride + first : null, residual.PixelStride,
+                    epilogue.Scale,
+                    slopeBase == null ? null : slopeBase + first,
+                    epilogue.Relu);
+                _kernels!.Epilogue(tile, rows, cols, target);
+            }
         }
     }
 
-    private sealed unsafe class ConvJob : IParallelWork
+    private sealed unsafe class ConvJob : ConvWork
     {
-        private TensorSlice _input;
-        private TensorSlice _output;
-        private PackedConvWeights? _weights;
         private WindowGeometry _geometry;
-        private ConvEpilogue _epilogue;
-        private WorkerPool? _pool;
-        private KernelSet? _kernels;
-        private int _outH, _outW, _top, _left;
         private int _rows, _rowBlock, _rowBlocks, _panelGroups, _panelsPerGroup;
         private bool _direct;
         private bool _inPlace;
@@ -207,17 +241,8 @@ public static partial class Conv2D
         public void Set(TensorSlice input, PackedConvWeights weights, WindowGeometry geometry, int outH, int outW, int top, int left,
             TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
         {
-            _input = input;
-            _weights = weights;
+            Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _geometry = geometry;
-            _outH = outH;
-            _outW = outW;
-            _top = top;
-            _left = left;
-            _output = output;
-            _epilogue = epilogue;
-            _kernels = kernels;
-            _pool = pool;
             _rows = output.Pixels;
             _direct = weights.KernelH == 1 && weights.KernelW == 1 && geometry.StrideH == 1 && geometry.StrideW == 1
                 && top == 0 && left == 0 && outH == input.H && outW == input.W;
@@ -250,20 +275,10 @@ public static partial class Conv2D
         private static int TileRowsFor(PackedConvWeights weights, KernelSet kernels) =>
             weights.Width == PackedConvWeights.NarrowPanelWidth ? kernels.NarrowTileRows : kernels.TileRows;
 
-        public void Clear()
-        {
-            _input = default;
-            _output = default;
-            _epilogue = default;
-            _weights = null;
-            _kernels = null;
-            _pool = null;
-        }
-
         // Not zero-initialised: the 13 KB accumulator block is written by the micro-kernel before anything reads it, and
         // clearing it cost a pass over 13 KB for every item.
         [SkipLocalsInit]
-        public void Execute(int item, int worker)
+        public override void Execute(int item, int worker)
         {
             var weights = _weights!;
             var kernels = _kernels!;
@@ -516,8 +531,5 @@ public static partial class Conv2D
                 }
             }
         }
-
-        private void Store(float* tile, int m, int rows, int panel, int cols) =>
-            StoreRows(_weights!, _output, _epilogue, _kernels!, tile, m, rows, panel, cols);
     }
 }
