@@ -212,7 +212,8 @@ public sealed class PackedConvWeights
     /// again), which <see cref="Conv2D"/> then uses for stride-1 windows: 16 multiply-adds per input channel and output
     /// channel for each 2×2 block of outputs instead of 36. Results differ from the direct convolution by rounding only
     /// (the transforms add and subtract neighbouring values; see the tests for the bound). Returns false, and changes
-    /// nothing, for kernels where it does not pay: not 3×3, or fewer than 32 input or output channels. Call once, before
+    /// nothing, for kernels where it does not pay: not 3×3, fewer than 32 input or output channels, or more than 192 × 192 of both
+    /// (the largest kernels run on the smallest maps, where the transform saves least for the most memory). Call once, before
     /// the weights are shared between threads.
     /// </summary>
     public bool PrepareWinograd()

@@ -15,15 +15,24 @@ internal sealed class WinogradWeights
 
     private readonly PackedConvWeights[] _transformed;
 
-    /// <summary>Whether <paramref name="weights"/> are a 3×3 kernel wide enough in and out for the transform to pay.</summary>
+    /// <summary>Most input × output channels a transformed kernel may have (FaceNet's 192 × 192 in Mixed_6a).</summary>
+    public const int MaxChannelProduct = 192 * 192;
+
+    /// <summary>
+    /// Whether <paramref name="weights"/> are a 3×3 kernel wide enough in and out for the transform to pay, and not so
+    /// large that its 16/9 extra memory buys little: kernels beyond <see cref="MaxChannelProduct"/> (face-api's 256 × 256)
+    /// run on the smallest maps, where 2×2 tiles cover more padding than output (a 3×3 map is four tiles, 16 outputs for
+    /// 9) and the transform saves a fifth of the multiply-adds for 4 MB more per kernel.
+    /// </summary>
     public static bool Suits(PackedConvWeights weights) =>
-        weights.KernelH == 3 && weights.KernelW == 3 && weights.InChannels >= 32 && weights.OutChannels >= 32;
+        weights.KernelH == 3 && weights.KernelW == 3 && weights.InChannels >= 32 && weights.OutChannels >= 32
+        && (long)weights.InChannels * weights.OutChannels <= MaxChannelProduct;
 
     public WinogradWeights(PackedConvWeights weights)
     {
         if (!Suits(weights))
         {
-            throw new ArgumentException($"Winograd F(2x2, 3x3) needs a 3x3 kernel with at least 32 input and output channels, not " +
+            throw new ArgumentException($"Winograd F(2x2, 3x3) needs a 3x3 kernel with at least 32 input and output channels and at most {MaxChannelProduct} in x out, not " +
                 $"({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
         }
 

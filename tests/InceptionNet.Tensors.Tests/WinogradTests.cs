@@ -116,11 +116,13 @@ public sealed class WinogradTests : IDisposable
     public static TheoryData<SimdLevel> Levels => SimdLevels.All;
 
     [Fact]
-    public void Only_wide_3x3_kernels_take_a_winograd_form()
+    public void Only_wide_3x3_kernels_up_to_192_by_192_channels_take_a_winograd_form()
     {
         Assert.False(new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default).PrepareWinograd()); // too few inputs
         Assert.False(new PackedConvWeights(new float[9 * 32 * 16], 3, 3, 32, 16, default).PrepareWinograd()); // narrow panel
         Assert.False(new PackedConvWeights(new float[3 * 32 * 32], 1, 3, 32, 32, default).PrepareWinograd()); // not 3×3
+        Assert.False(new PackedConvWeights(new float[9 * 256 * 160], 3, 3, 256, 160, default).PrepareWinograd()); // past 192 × 192
+        Assert.True(new PackedConvWeights(new float[9 * 192 * 192], 3, 3, 192, 192, default).PrepareWinograd()); // FaceNet's Mixed_6a
         var weights = new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default);
         Assert.True(weights.PrepareWinograd());
         Assert.True(weights.PrepareWinograd()); // idempotent
