@@ -162,12 +162,15 @@ public sealed class WorkerPool : IDisposable
     /// </summary>
     public float[] Scratch(int worker, int length)
     {
-        if (_scratch[worker].Length < length)
+        // The slot is read once: another thread's ReserveScratch (outside any run) may replace it meanwhile, and a second
+        // read could return its shorter buffer. Whatever is returned here is at least `length` long.
+        var buffer = _scratch[worker];
+        if (buffer.Length < length)
         {
-            _scratch[worker] = new float[length];
+            _scratch[worker] = buffer = new float[length];
         }
 
-        return _scratch[worker];
+        return buffer;
     }
 
     /// <summary>
@@ -188,12 +191,13 @@ public sealed class WorkerPool : IDisposable
     /// <summary>A second per-worker buffer, for data that must live alongside <see cref="Scratch"/>.</summary>
     public float[] TailScratch(int worker, int length)
     {
-        if (_tailScratch[worker].Length < length)
+        var buffer = _tailScratch[worker]; // read once, as in Scratch
+        if (buffer.Length < length)
         {
-            _tailScratch[worker] = new float[length];
+            _tailScratch[worker] = buffer = new float[length];
         }
 
-        return _tailScratch[worker];
+        return buffer;
     }
 
     /// <inheritdoc />

@@ -14,8 +14,8 @@ mkdir -p "$results"
 status=0
 
 # Cross toolchain and emulator (Debian multiarch; run arm64 binaries without -L: with both the multiarch and the cross
-# libc installed, -L /usr/aarch64-linux-gnu made even a hello world hang here). No libssl3:arm64: without it the CLI
-# hashes with its managed SHA-256, which the fixture checks then cover too.
+# libc installed, -L /usr/aarch64-linux-gnu made even a hello world hang here). No libssl3:arm64 installed: without it the
+# CLI hashes with its managed SHA-256, which the fixture checks then cover too (the kernel tests get a private copy below).
 need=()
 command -v clang >/dev/null || need+=(clang)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
@@ -60,10 +60,21 @@ dotnet publish tests/InceptionNet.Tensors.Tests.Native -c Release -r linux-arm64
 # The JIT writes code through a second, writable mapping (W^X); qemu-user does not see those writes as code changes and
 # runs stale translations (an "illegal instruction" in the first reflection stub). One mapping avoids that under qemu.
 # The whole output is kept beside the trx; a crash (no trx) prints its first lines and the innermost frames.
+# The xunit v3 executable aborts at start-up without libssl ("No usable version of libssl was found"; our CLI has its own
+# managed fallback, xunit does not). libssl3:arm64 is unpacked into a private folder and given to this run alone
+# (LD_LIBRARY_PATH), so the CLI checks above keep running on a host without OpenSSL.
+ssl_dir=$(pwd)/artifacts/native/arm64-libssl
+ssl_lib=$ssl_dir/root/usr/lib/aarch64-linux-gnu
+if [ ! -e "$ssl_lib/libssl.so.3" ]; then
+  mkdir -p "$ssl_dir" && rm -f "$ssl_dir"/*.deb
+  ( cd "$ssl_dir" && { apt-get download -qq libssl3:arm64 2>/dev/null || { apt-get update -qq && apt-get download -qq libssl3:arm64 2>/dev/null; }; } ) \
+    && dpkg-deb -x "$ssl_dir"/libssl3_*_arm64.deb "$ssl_dir/root" \
+    || { echo "error: could not fetch libssl3:arm64 for the arm64 kernel tests" >&2; exit 1; }
+fi
 log="$results/native-arm64-kernels.log"
 rm -f "$results/native-arm64-kernels.trx"
 rc=0
-( cd "$tests_dir" && DOTNET_EnableWriteXorExecute=0 timeout 1200 qemu-aarch64-static ./InceptionNet.Tensors.Tests.Native \
+( cd "$tests_dir" && DOTNET_EnableWriteXorExecute=0 LD_LIBRARY_PATH="$ssl_lib" timeout 1200 qemu-aarch64-static ./InceptionNet.Tensors.Tests.Native \
     -result-trx "$results/native-arm64-kernels.trx" >"$log" 2>&1 ) || rc=$?
 grep -E 'TEST EXECUTION SUMMARY|Total:|\[FAIL\]' "$log" || true
 if ! grep -q 'failed="0"' "$results/native-arm64-kernels.trx" 2>/dev/null; then
