@@ -46,7 +46,7 @@ public static partial class Conv2D
 
         private WinogradWeights? _transformed;
         private int _tilesX, _tilesPerImage, _tiles;
-        private int _runLength, _runs, _panelGroups, _panelsPerGroup;
+        private int _runLength, _runs;
 
         public int ItemCount => _runs * _panelGroups;
 
@@ -66,10 +66,8 @@ public static partial class Conv2D
             int bySpread = RoundUp((_tiles + 2 * pool.WorkerCount - 1) / (2 * pool.WorkerCount), rows);
             _runLength = Math.Min(Math.Min(Conv2D.RowBlock, byBudget), Math.Max(rows, bySpread));
             _runs = (_tiles + _runLength - 1) / _runLength;
-            int target = 4 * pool.WorkerCount;
-            _panelGroups = Math.Clamp((target + _runs - 1) / _runs, 1, weights.Panels);
-            _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
-            _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
+            // Fewer items than the direct path aims for: each panel group of a run transforms the run's patches again.
+            SplitPanels(_runs, 4 * pool.WorkerCount);
             pool.ReserveScratch(ScratchLength(_runLength, input.C), 0);
         }
 
@@ -93,9 +91,8 @@ public static partial class Conv2D
             var kernels = _kernels!;
             var input = _input;
             int c = input.C, run = _runLength, rows = kernels.TileRows;
-            int first = item / _panelGroups * run, count = Math.Min(run, _tiles - first);
-            int group = item % _panelGroups;
-            int firstPanel = group * _panelsPerGroup, lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
+            var (block, firstPanel, lastPanel) = ItemRange(item);
+            int first = block * run, count = Math.Min(run, _tiles - first);
             var scratch = _pool!.Scratch(worker, ScratchLength(run, c));
             long vStride = (long)run * c, mStride = (long)run * Tc, yRow = 2L * run * Tc;
             fixed (float* scratchBase = scratch)

@@ -161,6 +161,24 @@ public static partial class Conv2D
         private protected WorkerPool? _pool;
         private protected KernelSet? _kernels;
         private protected int _outH, _outW, _top, _left;
+        private protected int _panelGroups, _panelsPerGroup;
+
+        // Items are blocks of rows × groups of output panels: enough groups that `blocks` of them give about `target`
+        // items, each group the same number of panels (the last one possibly fewer).
+        private protected void SplitPanels(int blocks, int target)
+        {
+            int panels = _weights!.Panels;
+            _panelGroups = Math.Clamp((target + blocks - 1) / blocks, 1, panels);
+            _panelsPerGroup = (panels + _panelGroups - 1) / _panelGroups;
+            _panelGroups = (panels + _panelsPerGroup - 1) / _panelsPerGroup;
+        }
+
+        // Item `item`'s block and panels [firstPanel, lastPanel).
+        private protected (int Block, int FirstPanel, int LastPanel) ItemRange(int item)
+        {
+            int firstPanel = item % _panelGroups * _panelsPerGroup;
+            return (item / _panelGroups, firstPanel, Math.Min(_weights!.Panels, firstPanel + _panelsPerGroup));
+        }
 
         private protected void Bind(TensorSlice input, PackedConvWeights weights, int outH, int outW, int top, int left,
             TensorSlice output, ConvEpilogue epilogue, KernelSet kernels, WorkerPool pool)
@@ -218,7 +236,7 @@ public static partial class Conv2D
     private sealed unsafe class ConvJob : ConvWork
     {
         private WindowGeometry _geometry;
-        private int _rows, _rowBlock, _rowBlocks, _panelGroups, _panelsPerGroup;
+        private int _rows, _rowBlock, _rowBlocks;
         private bool _direct;
         private bool _inPlace;
         private float[] _gathered = [];
@@ -255,10 +273,7 @@ public static partial class Conv2D
                 && (outH - 1) * geometry.StrideH + weights.KernelH <= input.H && (outW - 1) * geometry.StrideW + weights.KernelW <= input.W;
             _rowBlock = _rows <= MaxSingleRowBlock ? _rows : RowBlock;
             _rowBlocks = (_rows + _rowBlock - 1) / _rowBlock;
-            int target = 8 * pool.WorkerCount; // enough items that dynamic claiming evens out the cores
-            _panelGroups = Math.Clamp((target + _rowBlocks - 1) / _rowBlocks, 1, weights.Panels);
-            _panelsPerGroup = (weights.Panels + _panelGroups - 1) / _panelGroups;
-            _panelGroups = (weights.Panels + _panelsPerGroup - 1) / _panelsPerGroup;
+            SplitPanels(_rowBlocks, 8 * pool.WorkerCount); // enough items that dynamic claiming evens out the cores
             if (PreGather && _gathered.Length < _rows * weights.ReductionLength)
             {
                 _gathered = new float[_rows * weights.ReductionLength];
@@ -291,13 +306,10 @@ public static partial class Conv2D
                 return;
             }
 
-            int rowBlock = item / _panelGroups;
-            int group = item % _panelGroups;
+            var (rowBlock, firstPanel, lastPanel) = ItemRange(item);
             int m0 = rowBlock * _rowBlock;
             int rows = Math.Min(_rowBlock, _rows - m0);
             int k = weights.ReductionLength;
-            int firstPanel = group * _panelsPerGroup;
-            int lastPanel = Math.Min(weights.Panels, firstPanel + _panelsPerGroup);
             if (_inPlace)
             {
                 ExecuteInPlace(m0, rows, firstPanel, lastPanel, worker);

@@ -164,26 +164,20 @@ public abstract class KernelSet
     // Aᵀ M A on columns [from, to), with Aᵀ = [1 1 1 0; 0 1 −1 −1]: first down each column (s = Aᵀ M), then along each row.
     private protected static unsafe void WinogradOutputScalar(float* m, long mStride, float* y, long yRowStride, int from, int to)
     {
+        float* s = stackalloc float[8]; // s = Aᵀ M, two rows of four
         for (int c = from; c < to; c++)
         {
-            float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
             for (int j = 0; j < 4; j++)
             {
                 float m0 = m[j * mStride + c], m1 = m[(4 + j) * mStride + c], m2 = m[(8 + j) * mStride + c], m3 = m[(12 + j) * mStride + c];
-                float top = m0 + m1 + m2, bottom = m1 - m2 - m3;
-                switch (j)
-                {
-                    case 0: s00 = top; s10 = bottom; break;
-                    case 1: s01 = top; s11 = bottom; break;
-                    case 2: s02 = top; s12 = bottom; break;
-                    default: s03 = top; s13 = bottom; break;
-                }
+                s[j] = m0 + m1 + m2;
+                s[4 + j] = m1 - m2 - m3;
             }
 
-            y[c] = s00 + s01 + s02;
-            y[TileColumns + c] = s01 - s02 - s03;
-            y[yRowStride + c] = s10 + s11 + s12;
-            y[yRowStride + TileColumns + c] = s11 - s12 - s13;
+            y[c] = s[0] + s[1] + s[2];
+            y[TileColumns + c] = s[1] - s[2] - s[3];
+            y[yRowStride + c] = s[4] + s[5] + s[6];
+            y[yRowStride + TileColumns + c] = s[5] - s[6] - s[7];
         }
     }
 
