@@ -70,3 +70,63 @@ internal static class LayerProbe
         Console.WriteLine($"  {"all",-30} {totalMs * 1000,8:F0} us {2 * totalMacs / (totalMs / 1000) / 1e9,6:F0} GFLOP/s");
     }
 }
+
+/// <summary>
+/// Same-process A/B of FaceNet's Block17 1×7 and 7×1 convolutions (128 → 128 on 8×8 maps, random weights), direct GEMM
+/// against Winograd F(2, 7), alternating fifteen rounds so the VM's drift hits both alike.
+/// </summary>
+internal static class WinogradLayerAb
+{
+    public static void Run()
+    {
+        const int c = 128;
+        var random = new Random(1);
+        foreach (int batch in new[] { 1, 16 })
+        {
+            foreach (var (kh, kw) in new[] { (1, 7), (7, 1) })
+            {
+                var kernel = new float[kh * kw * c * c];
+                for (int i = 0; i < kernel.Length; i++)
+                {
+                    kernel[i] = (float)(random.NextDouble() - 0.5);
+                }
+
+                var weights = new PackedConvWeights(kernel, kh, kw, c, c, new float[c]);
+                weights.PrepareWinograd();
+                var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
+                var x = new float[batch * 64 * c];
+                for (int i = 0; i < x.Length; i++)
+                {
+                    x[i] = (float)random.NextDouble();
+                }
+
+                var input = TensorSlice.Dense(x, batch, 8, 8, c);
+                var output = TensorSlice.Dense(new float[batch * 64 * c], batch, 8, 8, c);
+                void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), KernelSet.Default, WorkerPool.Shared);
+                var results = new[] { new List<double>(), new List<double>() };
+                for (int round = 0; round < 15; round++)
+                {
+                    for (int v = 0; v < 2; v++)
+                    {
+                        Conv2D.WinogradEnabled = v == 1;
+                        Once();
+                        var clock = Stopwatch.StartNew();
+                        int reps = 0;
+                        do
+                        {
+                            Once();
+                            reps++;
+                        }
+                        while (clock.Elapsed.TotalMilliseconds < 30);
+                        results[v].Add(clock.Elapsed.TotalMilliseconds / reps);
+                    }
+                }
+
+                Conv2D.WinogradEnabled = true;
+                results[0].Sort();
+                results[1].Sort();
+                Console.WriteLine($"batch {batch,2} {kh}x{kw} 128->128 @8: direct {results[0][7] * 1000:F0} us, Winograd F(2, 7) {results[1][7] * 1000:F0} us (medians of 15 rounds)");
+            }
+        }
+    }
+}

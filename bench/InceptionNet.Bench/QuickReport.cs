@@ -40,6 +40,12 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--winograd7-ab"))
+        {
+            WinogradLayerAb.Run();
+            return;
+        }
+
         if (args.Contains("--layers"))
         {
             LayerProbe.Run(1);
@@ -101,7 +107,7 @@ internal static class QuickReport
 
         if (args.Contains("--stages"))
         {
-            Stages();
+            Stages(args.Contains("16") ? 16 : 1);
             return;
         }
 
@@ -399,13 +405,13 @@ internal static class QuickReport
         }
     }
 
-    // FaceNet-160 at batch 1, stage by stage (median over 101 passes): run it with INCEPTIONNET_THREADS=1 and without to
-    // see which stages gain from the second core and which lose.
-    private static void Stages()
+    // FaceNet-160 stage by stage at batch 1 (`--stages`, median over 101 passes) or 16 (`--stages 16`, 21 passes), with each
+    // stage's nominal GFLOP/s: run it with INCEPTIONNET_THREADS=1 and without to see which stages gain from the second core.
+    private static void Stages(int batch)
     {
         var model = new FaceNetBenchmarks().Load();
-        var input = BenchData.Batch(model, 1);
-        var raw = new float[128];
+        var input = BenchData.Batch(model, batch);
+        var raw = new float[batch * 128];
         var names = model.Stages.Select(s => s.Name).ToArray();
         var times = names.ToDictionary(n => n, _ => new List<double>());
         long last = 0;
@@ -418,7 +424,7 @@ internal static class QuickReport
         for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 2;)
         {
             last = Stopwatch.GetTimestamp();
-            model.Forward(input, 1, raw);
+            model.Forward(input, batch, raw);
         }
 
         foreach (var list in times.Values)
@@ -427,28 +433,33 @@ internal static class QuickReport
         }
 
         var passes = new List<double>();
-        for (int i = 0; i < 101; i++)
+        for (int i = 0; i < (batch == 1 ? 101 : 21); i++)
         {
             last = Stopwatch.GetTimestamp();
             long start = last;
-            model.Forward(input, 1, raw);
+            model.Forward(input, batch, raw);
             passes.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
         }
 
         passes.Sort();
 
-        Console.WriteLine($"FaceNet-160 batch 1 by stage, {model.Level}, {WorkerPool.Shared.WorkerCount} threads (median us):");
+        Console.WriteLine($"FaceNet-160 batch {batch} by stage, {model.Level}, {WorkerPool.Shared.WorkerCount} threads (median us, nominal GFLOP/s):");
         double total = 0;
-        foreach (string name in names)
+        var shape = new InceptionNet.Graph.Shape(model.InputSize, model.InputSize, 3);
+        foreach (var (name, layer) in model.Stages)
         {
             var list = times[name];
             list.Sort();
-            total += list[list.Count / 2];
-            Console.WriteLine($"{name,-28} {list[list.Count / 2],9:F1}");
+            double median = list[list.Count / 2];
+            total += median;
+            double flops = 2.0 * batch * layer.MultiplyAdds(shape);
+            shape = layer.OutputShape(shape);
+            Console.WriteLine($"{name,-28} {median,9:F1} {flops / median / 1e3,7:F1}");
         }
 
         Console.WriteLine($"{"sum of medians",-28} {total,9:F1}");
-        Console.WriteLine($"whole passes: p10 {passes[10]:F2} ms, median {passes[50]:F2} ms, p90 {passes[90]:F2} ms");
+        int p = passes.Count;
+        Console.WriteLine($"whole passes: p10 {passes[p / 10]:F2} ms, median {passes[p / 2]:F2} ms, p90 {passes[p * 9 / 10]:F2} ms");
     }
 
     private static double MedianMilliseconds(Action action, int runs, int idleMilliseconds = 0)

@@ -29,22 +29,23 @@ public static partial class Conv2D
     }
 
     /// <summary>
-    /// Winograd F(2×2, 3×3): the output is cut into 2×2 tiles, numbered image by image, row by row. An item takes a run of
-    /// tiles and a group of output panels: it transforms each tile's 4×4 input patch (<c>V = Bᵀ d B</c>, every channel;
-    /// patches reaching into the padding are gathered with zeros first), multiplies, for each of the 16 elements ξ, the
+    /// Winograd convolution: the output is cut into tiles (2×2 for F(2×2, 3×3); 1×2 along rows for a 1×7 kernel's F(2, 7),
+    /// 2×1 along columns for a 7×1's), numbered image by image, row by row. An item takes a run of tiles and a group of
+    /// output panels: it transforms each tile's input patch (4×4, 1×8 or 8×1; <c>V = Bᵀ d B</c> or <c>Bᵀ d</c>, every
+    /// channel; patches reaching into the padding are gathered with zeros first), multiplies, for each element ξ, the
     /// tiles' <c>V_ξ</c> rows by the panel of <c>U_ξ</c> with the convolution's own micro-kernel, transforms each tile's
-    /// 16 products back (<c>Y = Aᵀ M A</c>) into the two output rows it covers, and stores those rows through the
+    /// products back (<c>Y = Aᵀ M A</c> or <c>Aᵀ M</c>) into the output rows it covers, and stores those rows through the
     /// epilogue as the direct convolution does (bias, residual, activation, split, channel slices).
     /// </summary>
     private sealed unsafe class WinogradJob : ConvWork
     {
-        private const int Xi = WinogradWeights.Elements;
         private const int Tc = KernelSet.TileColumns;
 
         // Transformed patches of an item are kept to about this many floats (256 KB), so they stay in L2 across the panels.
         private const int PatchBudget = 65536;
 
         private WinogradWeights? _transformed;
+        private int _xi, _tileH, _tileW, _patchH, _patchW;
         private int _tilesX, _tilesPerImage, _tiles;
         private int _runLength, _runs;
 
@@ -55,27 +56,34 @@ public static partial class Conv2D
         {
             Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _transformed = transformed;
-            _tilesX = (outW + 1) / 2;
-            _tilesPerImage = (outH + 1) / 2 * _tilesX;
+            _xi = transformed.Elements;
+            (_tileH, _tileW, _patchH, _patchW) = transformed.Kind switch
+            {
+                WinogradKind.F2x2K3x3 => (2, 2, 4, 4),
+                WinogradKind.F2K1x7 => (1, 2, 1, 8),
+                _ => (2, 1, 8, 1),
+            };
+            _tilesX = (outW + _tileW - 1) / _tileW;
+            _tilesPerImage = (outH + _tileH - 1) / _tileH * _tilesX;
             _tiles = input.N * _tilesPerImage;
 
             // Runs of whole micro-kernel tiles: at most 48 tiles, fewer when the channels are many (PatchBudget), and
             // short enough that small maps still give every worker a few runs.
             int rows = kernels.TileRows;
-            int byBudget = Math.Max(rows, PatchBudget / (Xi * input.C) / rows * rows);
+            int byBudget = Math.Max(rows, PatchBudget / (_xi * input.C) / rows * rows);
             int bySpread = RoundUp((_tiles + 2 * pool.WorkerCount - 1) / (2 * pool.WorkerCount), rows);
             _runLength = Math.Min(Math.Min(Conv2D.RowBlock, byBudget), Math.Max(rows, bySpread));
             _runs = (_tiles + _runLength - 1) / _runLength;
             // Fewer items than the direct path aims for: each panel group of a run transforms the run's patches again.
             SplitPanels(_runs, 4 * pool.WorkerCount);
-            pool.ReserveScratch(ScratchLength(_runLength, input.C), 0);
+            pool.ReserveScratch(ScratchLength(_xi, _runLength, input.C), 0);
         }
 
         private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-        // V [16][run][C], M [16][run][32], Y [2][2·run][32], one gathered patch [16][C], and room to align V to 64 bytes.
-        private static int ScratchLength(int run, int channels) =>
-            Xi * run * channels + Xi * run * Tc + 4 * run * Tc + Xi * channels + 16;
+        // V [ξ][run][C], M [ξ][run][32], Y [2][2·run][32], one gathered patch [ξ][C], and room to align V to 64 bytes.
+        private static int ScratchLength(int xi, int run, int channels) =>
+            xi * run * channels + xi * run * Tc + 4 * run * Tc + xi * channels + 16;
 
         public override void Clear()
         {
@@ -90,44 +98,57 @@ public static partial class Conv2D
             var transformed = _transformed!;
             var kernels = _kernels!;
             var input = _input;
-            int c = input.C, run = _runLength, rows = kernels.TileRows;
+            int c = input.C, run = _runLength, rows = kernels.TileRows, xiCount = _xi;
+            var kind = transformed.Kind;
             var (block, firstPanel, lastPanel) = ItemRange(item);
             int first = block * run, count = Math.Min(run, _tiles - first);
-            var scratch = _pool!.Scratch(worker, ScratchLength(run, c));
+            var scratch = _pool!.Scratch(worker, ScratchLength(xiCount, run, c));
             long vStride = (long)run * c, mStride = (long)run * Tc, yRow = 2L * run * Tc;
+            long rowStride = (long)input.W * input.PixelStride;
             fixed (float* scratchBase = scratch)
             fixed (float* inBase = input.Buffer)
             {
                 float* v = (float*)(((nuint)scratchBase + 63) & ~(nuint)63);
-                float* m = v + Xi * vStride;
-                float* y = m + Xi * mStride;
+                float* m = v + xiCount * vStride;
+                float* y = m + xiCount * mStride;
                 float* patch = y + 2 * yRow;
 
                 for (int t = 0; t < count; t++)
                 {
                     var (n, ty, tx) = Locate(first + t);
-                    int iy = 2 * ty - _top, ix = 2 * tx - _left;
-                    if (iy >= 0 && ix >= 0 && iy + 4 <= input.H && ix + 4 <= input.W)
-                    {
-                        kernels.WinogradInput(inBase + input.PixelIndex(n, iy, ix), (long)input.W * input.PixelStride, input.PixelStride, c, v + (long)t * c, vStride);
-                    }
-                    else
+                    int iy = _tileH * ty - _top, ix = _tileW * tx - _left;
+                    bool inside = iy >= 0 && ix >= 0 && iy + _patchH <= input.H && ix + _patchW <= input.W;
+                    float* src = inside ? inBase + input.PixelIndex(n, iy, ix) : patch;
+                    if (!inside)
                     {
                         GatherPatch(inBase, n, iy, ix, patch);
-                        kernels.WinogradInput(patch, 4L * c, c, c, v + (long)t * c, vStride);
+                    }
+
+                    float* dst = v + (long)t * c;
+                    switch (kind)
+                    {
+                        case WinogradKind.F2x2K3x3:
+                            kernels.WinogradInput(src, inside ? rowStride : 4L * c, inside ? input.PixelStride : c, c, dst, vStride);
+                            break;
+                        case WinogradKind.F2K1x7:
+                            kernels.Winograd7Input(src, inside ? input.PixelStride : c, c, dst, vStride);
+                            break;
+                        default:
+                            kernels.Winograd7Input(src, inside ? rowStride : c, c, dst, vStride);
+                            break;
                     }
                 }
 
                 // Rows past the run's last tile, up to whole micro-kernel tiles: zeros (their products are never read).
                 int padded = RoundUp(count, rows);
-                for (int xi = 0; count < padded && xi < Xi; xi++)
+                for (int xi = 0; count < padded && xi < xiCount; xi++)
                 {
                     new Span<float>(v + xi * vStride + (long)count * c, (padded - count) * c).Clear();
                 }
 
                 for (int panel = firstPanel; panel < lastPanel; panel++)
                 {
-                    for (int xi = 0; xi < Xi; xi++)
+                    for (int xi = 0; xi < xiCount; xi++)
                     {
                         float* b = transformed[xi].Values + (long)panel * c * Tc;
                         float* a = v + xi * vStride;
@@ -142,8 +163,8 @@ public static partial class Conv2D
                         }
                     }
 
-                    // Back to the output, one stretch of tiles in the same tile row at a time: its two output rows are
-                    // consecutive pixels, stored with one epilogue call each.
+                    // Back to the output, one stretch of tiles in the same tile row at a time: each of its output rows (two,
+                    // or one for 1×2 tiles) is consecutive pixels, stored with one epilogue call.
                     int cols = Math.Min(Tc, weights.OutChannels - panel * Tc);
                     for (int t = 0; t < count;)
                     {
@@ -151,13 +172,25 @@ public static partial class Conv2D
                         int stretch = Math.Min(count - t, _tilesX - tx);
                         for (int s = 0; s < stretch; s++)
                         {
-                            kernels.WinogradOutput(m + (long)(t + s) * Tc, mStride, y + 2L * s * Tc, yRow);
+                            float* products = m + (long)(t + s) * Tc;
+                            switch (kind)
+                            {
+                                case WinogradKind.F2x2K3x3:
+                                    kernels.WinogradOutput(products, mStride, y + 2L * s * Tc, yRow);
+                                    break;
+                                case WinogradKind.F2K1x7:
+                                    kernels.Winograd7Output(products, mStride, y + 2L * s * Tc, Tc);
+                                    break;
+                                default:
+                                    kernels.Winograd7Output(products, mStride, y + (long)s * Tc, yRow);
+                                    break;
+                            }
                         }
 
-                        int pixels = Math.Min(2 * stretch, _outW - 2 * tx);
-                        int oy = 2 * ty, pixel = (n * _outH + oy) * _outW + 2 * tx;
+                        int pixels = Math.Min(_tileW * stretch, _outW - _tileW * tx);
+                        int oy = _tileH * ty, pixel = (n * _outH + oy) * _outW + _tileW * tx;
                         Store(y, pixel, pixels, panel, cols);
-                        if (oy + 1 < _outH)
+                        if (_tileH == 2 && oy + 1 < _outH)
                         {
                             Store(y + yRow, pixel + _outW, pixels, panel, cols);
                         }
@@ -175,16 +208,16 @@ public static partial class Conv2D
             return (n, rest / _tilesX, rest % _tilesX);
         }
 
-        // The 4×4 patch from input pixel (iy, ix) of image n, dense [16][C], zeros outside the input.
+        // The patch from input pixel (iy, ix) of image n, dense [patchH][patchW][C], zeros outside the input.
         private void GatherPatch(float* inBase, int n, int iy, int ix, float* patch)
         {
             var input = _input;
             int c = input.C;
-            for (int i = 0; i < 4; i++)
+            for (int i = 0; i < _patchH; i++)
             {
-                for (int j = 0; j < 4; j++)
+                for (int j = 0; j < _patchW; j++)
                 {
-                    var target = new Span<float>(patch + (4 * i + j) * c, c);
+                    var target = new Span<float>(patch + (_patchW * i + j) * c, c);
                     int py = iy + i, px = ix + j;
                     if ((uint)py < (uint)input.H && (uint)px < (uint)input.W)
                     {

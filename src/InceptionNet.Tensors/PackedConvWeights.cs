@@ -202,23 +202,27 @@ public sealed class PackedConvWeights
     }
 
     /// <summary>
-    /// The Winograd F(2×2, 3×3) form of these weights, once <see cref="PrepareWinograd"/> has made it: <see cref="Conv2D"/>
-    /// then runs stride-1 windows through it (null: always the direct GEMM).
+    /// The Winograd form of these weights (F(2×2, 3×3) or F(2, 7)), once <see cref="PrepareWinograd"/> has made it:
+    /// <see cref="Conv2D"/> then runs stride-1 windows through it (null: always the direct GEMM).
     /// </summary>
     internal WinogradWeights? Winograd => Volatile.Read(ref _winograd);
 
     private WinogradWeights? _winograd;
 
     /// <summary>
-    /// Prepares the Winograd F(2×2, 3×3) form of a 3×3 kernel (16 transformed 1×1 kernels, 16/9 of these weights' memory
-    /// again), which <see cref="Conv2D"/> then uses for stride-1 windows: 16 multiply-adds per input channel and output
-    /// channel for each 2×2 block of outputs instead of 36. Results differ from the direct convolution by rounding only:
-    /// the transforms add and subtract up to 16 inputs and 9 products, and each product sum runs over the input channels
-    /// alone instead of all 9·C taps (at 300 input channels, inputs and weights in [−1, 1]: within 5.3e-5 of a double
-    /// reference, the direct path within 1.3e-4). Returns false, and changes nothing, for kernels where it does not pay:
-    /// not 3×3, fewer than 32 input or output channels, or input × output channels above 192 × 192 = 36 864 (the largest
-    /// kernels run on the smallest maps, where the transform saves least for the most memory). Safe to call from several
-    /// threads; the first form made is kept.
+    /// Prepares the Winograd form of a 3×3, 1×7 or 7×1 kernel, which <see cref="Conv2D"/> then uses for stride-1 windows.
+    /// <list type="bullet">
+    /// <item>3×3, F(2×2, 3×3): 16 transformed 1×1 kernels (16/9 of these weights' memory again); 16 multiply-adds per
+    /// input and output channel for each 2×2 block of outputs instead of 36.</item>
+    /// <item>1×7 and 7×1, F(2, 7) along the long side: 8 transformed 1×1 kernels (8/7 of the memory again); 8 multiply-adds
+    /// for each pair of outputs instead of 14.</item>
+    /// </list>
+    /// Results differ from the direct convolution by rounding only: the transforms combine a patch's inputs and the
+    /// products, and each product sum runs over the input channels alone instead of all taps (at 300 input channels,
+    /// inputs and weights in [−1, 1], F(2×2, 3×3) is within 5.3e-5 of a double reference, the direct path within 1.3e-4).
+    /// Returns false, and changes nothing, for kernels where it does not pay: other shapes, fewer than 32 input or output
+    /// channels, or input × output channels above 192 × 192 = 36 864 (the largest kernels run on the smallest maps, where
+    /// the transform saves least for the most memory). Safe to call from several threads; the first form made is kept.
     /// </summary>
     public bool PrepareWinograd()
     {
@@ -227,7 +231,7 @@ public sealed class PackedConvWeights
             return true;
         }
 
-        if (!WinogradWeights.Suits(this))
+        if (WinogradWeights.KindOf(this) is null)
         {
             return false;
         }

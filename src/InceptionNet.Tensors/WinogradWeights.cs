@@ -2,72 +2,89 @@ using System.Buffers;
 
 namespace InceptionNet.Tensors;
 
+/// <summary>Which Winograd transform a kernel takes.</summary>
+internal enum WinogradKind
+{
+    /// <summary>F(2×2, 3×3) for 3×3 kernels: 2×2 output tiles from 4×4 patches, 16 elements.</summary>
+    F2x2K3x3,
+
+    /// <summary>F(2, 7) along rows for 1×7 kernels: 1×2 output tiles from 1×8 patches, 8 elements.</summary>
+    F2K1x7,
+
+    /// <summary>F(2, 7) along columns for 7×1 kernels: 2×1 output tiles from 8×1 patches, 8 elements.</summary>
+    F2K7x1,
+}
+
 /// <summary>
-/// A 3×3 kernel in the Winograd F(2×2, 3×3) domain: for each of the 16 elements ξ of the transformed 4×4 tile, the
-/// 1×1 kernel <c>U_ξ[c, k] = (G g[·, ·, c, k] Gᵀ)_ξ</c> with <c>G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]</c>, computed in double
-/// from the packed (batch-norm folded) kernel and rounded once to float32, then packed like any 1×1 kernel so the
+/// A kernel in a Winograd domain: for each element ξ of the transformed tile, the 1×1 kernel <c>U_ξ[c, k]</c>, computed in
+/// double from the packed (batch-norm folded) kernel and rounded once to float32, then packed like any 1×1 kernel so the
 /// convolution's micro-kernels multiply with it. The bias stays with the direct weights.
+/// <list type="bullet">
+/// <item>3×3, F(2×2, 3×3): <c>U = G g Gᵀ</c> with <c>G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]</c>, 16 elements.</item>
+/// <item>1×7 and 7×1, F(2, 7) along the kernel's long side at the points 0, 1, −1, ½, −½, 2, −2, ∞: <c>U = G g</c> with
+/// G (8×7) the Vandermonde rows of those points scaled so that Bᵀ is integer (see <see cref="G7"/>), 8 elements.</item>
+/// </list>
 /// </summary>
 internal sealed class WinogradWeights
 {
-    /// <summary>Elements of a transformed tile.</summary>
-    public const int Elements = 16;
-
-    private readonly PackedConvWeights[] _transformed;
-
     /// <summary>Most input × output channels a transformed kernel may have (FaceNet's 192 × 192 in Mixed_6a).</summary>
     public const int MaxChannelProduct = 192 * 192;
 
+    // G of F(2, 7): row ξ is s_ξ·(p^0, …, p^6) for point p_ξ, with s_ξ the scale that makes Bᵀ's row ξ integer (derived with
+    // exact fractions by tools/winograd/f27.py, which also checks Aᵀ[(G g) ⊙ (Bᵀ d)] against the correlation exactly).
+    private static readonly double[,] G7 =
+    {
+        { 1.0 / 4, 0, 0, 0, 0, 0, 0 },
+        { 1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18, 1.0 / 18 },
+        { 1.0 / 18, -1.0 / 18, 1.0 / 18, -1.0 / 18, 1.0 / 18, -1.0 / 18, 1.0 / 18 },
+        { 16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45, 1.0 / 45, 1.0 / 90, 1.0 / 180 },
+        { 16.0 / 45, -8.0 / 45, 4.0 / 45, -2.0 / 45, 1.0 / 45, -1.0 / 90, 1.0 / 180 },
+        { 1.0 / 360, 1.0 / 180, 1.0 / 90, 1.0 / 45, 2.0 / 45, 4.0 / 45, 8.0 / 45 },
+        { 1.0 / 360, -1.0 / 180, 1.0 / 90, -1.0 / 45, 2.0 / 45, -4.0 / 45, 8.0 / 45 },
+        { 0, 0, 0, 0, 0, 0, 1.0 / 4 },
+    };
+
+    private readonly PackedConvWeights[] _transformed;
+
     /// <summary>
-    /// Whether <paramref name="weights"/> are a 3×3 kernel wide enough in and out for the transform to pay, and not so
-    /// large that its 16/9 extra memory buys little: kernels beyond <see cref="MaxChannelProduct"/> (face-api's 256 × 256)
-    /// run on the smallest maps, where 2×2 tiles cover more padding than output (a 3×3 map is four tiles, 16 outputs for
-    /// 9) and the transform saves a fifth of the multiply-adds for 4 MB more per kernel.
+    /// The transform <paramref name="weights"/> take, or null where none pays: a 3×3, 1×7 or 7×1 kernel with at least 32
+    /// input and output channels and at most <see cref="MaxChannelProduct"/> of them multiplied. Larger kernels (face-api's
+    /// 256 × 256) run on the smallest maps, where tiles cover more padding than output (a 3×3 map is four 2×2 tiles, 16
+    /// outputs for 9) and the transform saves little for megabytes more per kernel.
     /// </summary>
-    public static bool Suits(PackedConvWeights weights) =>
-        weights.KernelH == 3 && weights.KernelW == 3 && weights.InChannels >= 32 && weights.OutChannels >= 32
-        && (long)weights.InChannels * weights.OutChannels <= MaxChannelProduct;
+    public static WinogradKind? KindOf(PackedConvWeights weights)
+    {
+        if (weights.InChannels < 32 || weights.OutChannels < 32 || (long)weights.InChannels * weights.OutChannels > MaxChannelProduct)
+        {
+            return null;
+        }
+
+        return (weights.KernelH, weights.KernelW) switch
+        {
+            (3, 3) => WinogradKind.F2x2K3x3,
+            (1, 7) => WinogradKind.F2K1x7,
+            (7, 1) => WinogradKind.F2K7x1,
+            _ => null,
+        };
+    }
 
     public WinogradWeights(PackedConvWeights weights)
     {
-        if (!Suits(weights))
-        {
-            throw new ArgumentException($"Winograd F(2x2, 3x3) needs a 3x3 kernel with at least 32 input and output channels and at most {MaxChannelProduct} in x out, not " +
-                $"({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
-        }
-
+        Kind = KindOf(weights) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels and at most " +
+            $"{MaxChannelProduct} in x out, not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
+        Elements = Kind == WinogradKind.F2x2K3x3 ? 16 : 8;
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;
-        var kernel = weights.UnpackKernel(); // (3, 3, in, out): tap (y, x) of (ci, co) at ((3y + x)·in + ci)·out + co
+        var kernel = weights.UnpackKernel(); // (kh, kw, in, out): tap t of (ci, co) at (t·in + ci)·out + co
         var u = ArrayPool<float>.Shared.Rent(Elements * plane);
         try
         {
-            Span<double> g = stackalloc double[9];
-            Span<double> t = stackalloc double[12];
-            for (int i = 0; i < plane; i++)
+            if (Kind == WinogradKind.F2x2K3x3)
             {
-                for (int tap = 0; tap < 9; tap++)
-                {
-                    g[tap] = kernel[tap * plane + i];
-                }
-
-                // t = G g (4×3), then U = t Gᵀ (4×4): the same two passes on columns, then on rows.
-                for (int x = 0; x < 3; x++)
-                {
-                    double g0 = g[x], g1 = g[3 + x], g2 = g[6 + x];
-                    t[x] = g0;
-                    t[3 + x] = 0.5 * (g0 + g1 + g2);
-                    t[6 + x] = 0.5 * (g0 - g1 + g2);
-                    t[9 + x] = g2;
-                }
-
-                for (int y = 0; y < 4; y++)
-                {
-                    double r0 = t[3 * y], r1 = t[3 * y + 1], r2 = t[3 * y + 2];
-                    u[(4 * y) * plane + i] = (float)r0;
-                    u[(4 * y + 1) * plane + i] = (float)(0.5 * (r0 + r1 + r2));
-                    u[(4 * y + 2) * plane + i] = (float)(0.5 * (r0 - r1 + r2));
-                    u[(4 * y + 3) * plane + i] = (float)r2;
-                }
+                Transform3x3(kernel, plane, u);
+            }
+            else
+            {
+                Transform7(kernel, plane, u);
             }
 
             _transformed = new PackedConvWeights[Elements];
@@ -82,6 +99,62 @@ internal sealed class WinogradWeights
         }
     }
 
+    /// <summary>The transform these weights are in.</summary>
+    public WinogradKind Kind { get; }
+
+    /// <summary>Elements of a transformed tile: 16 for F(2×2, 3×3), 8 for F(2, 7).</summary>
+    public int Elements { get; }
+
     /// <summary>The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide panels.</summary>
     public PackedConvWeights this[int xi] => _transformed[xi];
+
+    private static void Transform3x3(float[] kernel, int plane, float[] u)
+    {
+        Span<double> g = stackalloc double[9];
+        Span<double> t = stackalloc double[12];
+        for (int i = 0; i < plane; i++)
+        {
+            for (int tap = 0; tap < 9; tap++)
+            {
+                g[tap] = kernel[tap * plane + i];
+            }
+
+            // t = G g (4×3), then U = t Gᵀ (4×4): the same two passes on columns, then on rows.
+            for (int x = 0; x < 3; x++)
+            {
+                double g0 = g[x], g1 = g[3 + x], g2 = g[6 + x];
+                t[x] = g0;
+                t[3 + x] = 0.5 * (g0 + g1 + g2);
+                t[6 + x] = 0.5 * (g0 - g1 + g2);
+                t[9 + x] = g2;
+            }
+
+            for (int y = 0; y < 4; y++)
+            {
+                double r0 = t[3 * y], r1 = t[3 * y + 1], r2 = t[3 * y + 2];
+                u[(4 * y) * plane + i] = (float)r0;
+                u[(4 * y + 1) * plane + i] = (float)(0.5 * (r0 + r1 + r2));
+                u[(4 * y + 2) * plane + i] = (float)(0.5 * (r0 - r1 + r2));
+                u[(4 * y + 3) * plane + i] = (float)r2;
+            }
+        }
+    }
+
+    // U = G g for the 7 taps of a 1×7 or 7×1 kernel (the taps are consecutive in the unpacked layout either way).
+    private static void Transform7(float[] kernel, int plane, float[] u)
+    {
+        for (int i = 0; i < plane; i++)
+        {
+            for (int xi = 0; xi < 8; xi++)
+            {
+                double sum = 0;
+                for (int tap = 0; tap < 7; tap++)
+                {
+                    sum += G7[xi, tap] * kernel[tap * plane + i];
+                }
+
+                u[xi * plane + i] = (float)sum;
+            }
+        }
+    }
 }

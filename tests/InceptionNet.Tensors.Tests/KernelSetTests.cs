@@ -310,6 +310,110 @@ public sealed unsafe class KernelSetTests
         }
     }
 
+    // Bᵀ of F(2, 7) at the points 0, 1, −1, ½, −½, 2, −2, ∞, rows scaled to integers (tools/winograd/f27.py derives it).
+    private static readonly int[,] Bt7 =
+    {
+        { 4, 0, -21, 0, 21, 0, -4, 0 },
+        { 0, -4, -4, 17, 17, -4, -4, 0 },
+        { 0, 4, -4, -17, 17, 4, -4, 0 },
+        { 0, 4, 8, -5, -10, 1, 2, 0 },
+        { 0, -4, 8, 5, -10, -1, 2, 0 },
+        { 0, 2, 1, -10, -5, 8, 4, 0 },
+        { 0, -2, 1, 10, -5, -8, 4, 0 },
+        { 0, -4, 0, 21, 0, -21, 0, 4 },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(WinogradChannels))]
+    public void Winograd7_input_transform_is_bt_d_and_bit_identical_to_the_scalar_set(int channels, SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        // The 8 pixels are channels + 3 floats apart (a row of a wider tensor, or a column) and the output rows channels + 2
+        // apart, so a kernel that assumed dense pixels or output would be caught.
+        long stride = channels + 3, dstStride = channels + 2;
+        var values = TestData.Uniform((int)(8 * stride), 84);
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar), values).Select(BitConverter.SingleToInt32Bits), Run(kernels, values).Select(BitConverter.SingleToInt32Bits));
+
+        // Small integers keep every product and sum exact (|V| ≤ 50·50 < 2²⁴): V must be Bᵀ d element for element.
+        var random = new Random(channels);
+        var integers = values.Select(_ => (float)random.Next(-50, 51)).ToArray();
+        var v = Run(kernels, integers);
+        for (int c = 0; c < channels; c++)
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                int sum = 0;
+                for (int a = 0; a < 8; a++)
+                {
+                    sum += Bt7[i, a] * (int)integers[a * stride + c];
+                }
+
+                Assert.Equal(sum, v[i * dstStride + c]);
+            }
+        }
+
+        float[] Run(KernelSet set, float[] run)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(8 * dstStride)).ToArray();
+            fixed (float* src = run)
+            fixed (float* d = dst)
+            {
+                set.Winograd7Input(src, stride, channels, d, dstStride);
+            }
+
+            for (int xi = 0; xi < 8; xi++)
+            {
+                Assert.True(dst.Skip(xi * (int)dstStride + channels).Take(2).All(float.IsNaN), $"{set} wrote past {channels} channels");
+            }
+
+            return dst;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(AllVariants))]
+    public void Winograd7_output_transform_is_at_m_and_bit_identical_to_the_scalar_set(SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int tc = KernelSet.TileColumns;
+        const long mStride = tc + 8, yStride = 3 * tc + 5; // neither dense: the kernel must use the strides it is given
+        var values = TestData.Uniform((int)(8 * mStride), 85);
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar), values).Select(BitConverter.SingleToInt32Bits), Run(kernels, values).Select(BitConverter.SingleToInt32Bits));
+
+        // Even integers: halving m3 − m4 stays exact, so y must be Aᵀ m exactly, Aᵀ = [1 1 1 1 1 1 1 0; 0 1 −1 ½ −½ 2 −2 1].
+        var random = new Random(86);
+        var integers = values.Select(_ => (float)(2 * random.Next(-50, 51))).ToArray();
+        var y = Run(kernels, integers);
+        double[,] at = { { 1, 1, 1, 1, 1, 1, 1, 0 }, { 0, 1, -1, 0.5, -0.5, 2, -2, 1 } };
+        for (int c = 0; c < tc; c++)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                double sum = 0;
+                for (int a = 0; a < 8; a++)
+                {
+                    sum += at[i, a] * integers[a * mStride + c];
+                }
+
+                Assert.Equal(sum, y[i * yStride + c]);
+            }
+        }
+
+        float[] Run(KernelSet set, float[] m)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(2 * yStride)).ToArray();
+            fixed (float* src = m)
+            fixed (float* d = dst)
+            {
+                set.Winograd7Output(src, mStride, d, yStride);
+            }
+
+            // Only the tile's two outputs' 32 columns each are written.
+            Assert.Equal(2 * tc, dst.Count(v => !float.IsNaN(v)));
+            return dst;
+        }
+    }
+
     // Channel counts: the awkward sizes, and 4, 5 and 10 (one 128-bit vector, one past it, and MTCNN's P-Net).
     public static IEnumerable<object[]> PoolCases =>
         VariantsAt([.. AwkwardSizes, 4, 5, 10]).SelectMany(row => Enum.GetNames<PoolKind>().Select(kind => (object[])[.. row, kind]));

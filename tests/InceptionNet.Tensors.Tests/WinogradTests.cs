@@ -5,9 +5,9 @@ using Xunit;
 namespace InceptionNet.Tensors.Tests;
 
 /// <summary>
-/// Stride-1 3×3 convolutions through the Winograd F(2×2, 3×3) form, against the double reference and against the
-/// direct GEMM of the same kernel, at every SIMD level, on shapes that leave odd tiles, partial panels, padded patches,
-/// several reduction slices and short runs.
+/// Stride-1 3×3 convolutions through the Winograd F(2×2, 3×3) form, and 1×7 / 7×1 ones through F(2, 7), against the
+/// double reference and against the direct GEMM of the same kernel, at every SIMD level, on shapes that leave odd tiles,
+/// partial panels, padded patches, several reduction slices and short runs.
 /// </summary>
 public sealed class WinogradTests : IDisposable
 {
@@ -72,23 +72,77 @@ public sealed class WinogradTests : IDisposable
         Assert.Equal(fast, Run(winograd)); // and it is deterministic, whichever worker took which run
     }
 
+    // F(2, 7), empirical like the bound above: V = Bᵀ d sums up to 8 inputs with integer weights (|V| ≤ 50·max|d|), U = G g
+    // is rounded to float32 and small (|G| ≤ 16/45 per tap), and the way back sums 8 products with weights up to 2, so the
+    // float32 sums over C run on terms tens of times the outputs. Measured with inputs and weights in [−1, 1], at every
+    // level: ≤ 1.03e-4 at C = 128 (16 images of 8×8; 6e-5 for 1) and at C = 300, ≤ 2e-5 at C ≤ 40, against a double reference — about
+    // twice F(2×2, 3×3)'s error. 3e-4 leaves 3× room; a wrong tap, channel or tile is off by ~0.1 or more.
+    private const double Tolerance7 = 3e-4;
+
+    public static IEnumerable<object[]> Cases7AtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, int, int, PaddingMode>
+    {
+        // n, h, w, cin, cout, kh, kw, padding
+        { 4, 8, 8, 128, 128, 1, 7, PaddingMode.Same },   // FaceNet's Block17 1×7 at batch 4: several runs per worker
+        { 4, 8, 8, 128, 128, 7, 1, PaddingMode.Same },   // and its 7×1
+        { 1, 8, 8, 128, 128, 1, 7, PaddingMode.Same },   // batch 1: 32 tiles, short runs on every worker
+        { 2, 5, 9, 33, 65, 1, 7, PaddingMode.Same },     // odd width: the last tile's second output is outside; 3 panels
+        { 2, 9, 5, 33, 65, 7, 1, PaddingMode.Same },     // odd height, the same for columns
+        { 1, 3, 10, 40, 32, 1, 7, PaddingMode.Valid },   // valid: 4 outputs a row, every patch read in place
+        { 1, 10, 3, 40, 32, 7, 1, PaddingMode.Valid },
+        { 1, 1, 1, 32, 32, 7, 1, PaddingMode.Same },     // a single pixel: one tile, all padding but the centre tap
+        { 1, 6, 7, 300, 33, 1, 7, PaddingMode.Same },    // C = 300: two reduction slices, runs cut short by the patch budget
+    });
+
     [SkippableTheory]
-    [MemberData(nameof(Levels))]
-    public void Winograd_reads_channel_slices_and_stores_through_the_full_epilogue(SimdLevel level)
+    [MemberData(nameof(Cases7AtEveryLevel))]
+    public void Winograd7_matches_the_reference_and_the_direct_convolution(int n, int h, int w, int cin, int cout, int kh, int kw, PaddingMode padding, SimdLevel level)
     {
         SimdLevels.SkipIfUnavailable(level);
-        // Input: channels 4..4+cin of a wider tensor. Output written in place over the residual (scaled, ReLU), then a split
-        // sending the channels from 32 on to a channel slice of a second tensor.
+        var geometry = new WindowGeometry(kh, kw, 1, 1, padding);
+        var x = TestData.Uniform(n * h * w * cin, 14);
+        var kernel = TestData.Uniform(7 * cin * cout, 15);
+        var bias = TestData.Uniform(cout, 16);
+        var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: false);
+        var direct = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
+        var winograd = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
+        Assert.True(winograd.PrepareWinograd());
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
+        float[] Run(PackedConvWeights weights)
+        {
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false),
+                KernelSet.For(level), _pool);
+            return y;
+        }
+
+        var fast = Run(winograd);
+        var plain = Run(direct);
+        Assert.InRange(TestData.MaxAbsDiff(fast, expected), 0, Tolerance7);
+        Assert.InRange(TestData.MaxAbsDiff(plain, expected), 0, DirectTolerance(cin));
+        Assert.NotEqual(plain.Select(BitConverter.SingleToInt32Bits), fast.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(fast, Run(winograd));
+    }
+
+    public static IEnumerable<object[]> KernelShapesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int> { { 3, 3 }, { 1, 7 }, { 7, 1 } });
+
+    [SkippableTheory]
+    [MemberData(nameof(KernelShapesAtEveryLevel))]
+    public void Winograd_reads_channel_slices_and_stores_through_the_full_epilogue(int kh, int kw, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        // Input: channels 4..4+cin of a wider tensor (as FaceNet's Block17 1×7 reads its branch of the fused heads). Output
+        // written in place over the residual (scaled, ReLU), then a split sending the channels from 32 on to a channel
+        // slice of a second tensor.
         const int n = 2, h = 7, w = 5, cin = 35, cout = 64, wide = 41, split = 32;
-        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Same);
+        var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
         var wideInput = TestData.Uniform(n * h * w * wide, 21);
         var input = new TensorSlice(wideInput, 4, n, h, w, cin, wide);
         var dense = input.ToArray();
-        var kernel = TestData.Uniform(9 * cin * cout, 22);
+        var kernel = TestData.Uniform(kh * kw * cin * cout, 22);
         var bias = TestData.Uniform(cout, 23);
         var residual = TestData.Uniform(n * h * w * cout, 24);
-        var full = ReferenceOps.Conv2D(dense, n, h, w, cin, kernel, 3, 3, cout, bias, geometry, relu: false);
-        var weights = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
+        var full = ReferenceOps.Conv2D(dense, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: false);
+        var weights = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
         Assert.True(weights.PrepareWinograd());
 
         var output = (float[])residual.Clone();
@@ -125,8 +179,6 @@ public sealed class WinogradTests : IDisposable
         }
     }
 
-    public static TheoryData<SimdLevel> Levels => SimdLevels.All;
-
     [Fact]
     public void Every_kernel_set_variant_gives_the_same_winograd_outputs()
     {
@@ -156,11 +208,15 @@ public sealed class WinogradTests : IDisposable
     }
 
     [Fact]
-    public void Only_wide_3x3_kernels_up_to_192_by_192_channels_take_a_winograd_form()
+    public void Only_wide_3x3_1x7_and_7x1_kernels_up_to_192_by_192_channels_take_a_winograd_form()
     {
         Assert.False(new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default).PrepareWinograd()); // too few inputs
         Assert.False(new PackedConvWeights(new float[9 * 32 * 16], 3, 3, 32, 16, default).PrepareWinograd()); // narrow panel
-        Assert.False(new PackedConvWeights(new float[3 * 32 * 32], 1, 3, 32, 32, default).PrepareWinograd()); // not 3×3
+        Assert.False(new PackedConvWeights(new float[3 * 32 * 32], 1, 3, 32, 32, default).PrepareWinograd()); // no transform for 1×3
+        Assert.False(new PackedConvWeights(new float[25 * 32 * 32], 5, 5, 32, 32, default).PrepareWinograd()); // nor 5×5
+        Assert.False(new PackedConvWeights(new float[7 * 16 * 32], 1, 7, 16, 32, default).PrepareWinograd()); // 1×7, too few inputs
+        Assert.True(new PackedConvWeights(new float[7 * 128 * 128], 1, 7, 128, 128, default).PrepareWinograd()); // FaceNet's Block17
+        Assert.True(new PackedConvWeights(new float[7 * 128 * 128], 7, 1, 128, 128, default).PrepareWinograd());
         Assert.False(new PackedConvWeights(new float[9 * 256 * 160], 3, 3, 256, 160, default).PrepareWinograd()); // past 192 × 192
         Assert.True(new PackedConvWeights(new float[9 * 192 * 192], 3, 3, 192, 192, default).PrepareWinograd()); // FaceNet's Mixed_6a
         var weights = new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default);
@@ -197,6 +253,36 @@ public sealed class WinogradTests : IDisposable
                     float actual = transformed[4 * i + j].UnpackKernel()[ci * cout + co];
                     Assert.InRange(Math.Abs(actual - u), 0, Math.ScaleB(Math.Abs(u), -24) * (1 + 1e-9));
                 }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 7)]
+    [InlineData(7, 1)]
+    public void Transformed_7_tap_weights_are_g_g_in_double(int kh, int kw)
+    {
+        // U = G g with G the scaled Vandermonde rows of 0, 1, −1, ½, −½, 2, −2 and the last tap alone (∞), each element
+        // rounded once to float32.
+        const int cin = 32, cout = 33;
+        var kernel = TestData.Uniform(7 * cin * cout, 32);
+        var transformed = new WinogradWeights(new PackedConvWeights(kernel, kh, kw, cin, cout, default));
+        Assert.Equal(8, transformed.Elements);
+        double[] points = [0, 1, -1, 0.5, -0.5, 2, -2];
+        double[] scales = [1.0 / 4, 1.0 / 18, 1.0 / 18, 16.0 / 45, 16.0 / 45, 1.0 / 360, 1.0 / 360];
+        foreach (var (ci, co) in new[] { (0, 0), (31, 32), (5, 17) })
+        {
+            for (int xi = 0; xi < 8; xi++)
+            {
+                double u = 0;
+                for (int tap = 0; tap < 7; tap++)
+                {
+                    double g = xi == 7 ? (tap == 6 ? 0.25 : 0) : scales[xi] * Math.Pow(points[xi], tap);
+                    u += g * kernel[(tap * cin + ci) * cout + co];
+                }
+
+                float actual = transformed[xi].UnpackKernel()[ci * cout + co];
+                Assert.InRange(Math.Abs(actual - u), 0, Math.ScaleB(Math.Abs(u), -24) * (1 + 1e-9));
             }
         }
     }

@@ -109,6 +109,21 @@ public abstract class KernelSet
     /// </summary>
     internal abstract unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride);
 
+    /// <summary>
+    /// The input transform of the one-dimensional Winograd F(2, 7), <c>V = Bᵀ d</c>, for channels [0,
+    /// <paramref name="channels"/>) of a run of 8 pixels <c>d</c> whose pixel i starts at <c>src + i·stride</c> (a row for
+    /// 1×7 kernels, a column for 7×1); element ξ of <c>V</c> goes to <c>dst + ξ·dstStride</c>. Bᵀ has integer entries
+    /// (see <see cref="Winograd7InputScalar"/>); every set does the same operations in the same order, so the same bits.
+    /// </summary>
+    internal abstract unsafe void Winograd7Input(float* src, long stride, int channels, float* dst, long dstStride);
+
+    /// <summary>
+    /// The output transform of F(2, 7), <c>y = Aᵀ m</c>, on the <see cref="TileColumns"/> columns of one tile: element ξ of
+    /// <c>m</c> is at <c>m + ξ·mStride</c>; the tile's first output goes to <c>y</c>, its second to <c>y + yStride</c>. Every
+    /// set gives the same bits (see <see cref="Winograd7OutputScalar"/>).
+    /// </summary>
+    internal abstract unsafe void Winograd7Output(float* m, long mStride, float* y, long yStride);
+
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
     // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
 
@@ -178,6 +193,45 @@ public abstract class KernelSet
             y[TileColumns + c] = s[1] - s[2] - s[3];
             y[yRowStride + c] = s[4] + s[5] + s[6];
             y[yRowStride + TileColumns + c] = s[5] - s[6] - s[7];
+        }
+    }
+
+    // Bᵀ d on channels [from, channels) for F(2, 7) at the points 0, 1, −1, ½, −½, 2, −2, ∞ (rows scaled to integers):
+    //   V0 = 4(d0 − d6) + 21(d4 − d2)                V7 = 4(d7 − d1) + 21(d3 − d5)
+    //   V1, V2 = a1 ± b1, a1 = 17d4 − 4(d2 + d6), b1 = 17d3 − 4(d1 + d5)
+    //   V3, V4 = a2 ± b2, a2 = 8d2 − 10d4 + 2d6,  b2 = 4d1 − 5d3 + d5
+    //   V5, V6 = a3 ± b3, a3 = d2 − 5d4 + 4d6,    b3 = 2d1 − 10d3 + 8d5
+    // Products and sums separately (never fused), in this order, in every set.
+    private protected static unsafe void Winograd7InputScalar(float* src, long stride, int from, int channels, float* dst, long dstStride)
+    {
+        for (int c = from; c < channels; c++)
+        {
+            float d0 = src[c], d1 = src[stride + c], d2 = src[2 * stride + c], d3 = src[3 * stride + c];
+            float d4 = src[4 * stride + c], d5 = src[5 * stride + c], d6 = src[6 * stride + c], d7 = src[7 * stride + c];
+            dst[c] = 4f * (d0 - d6) + 21f * (d4 - d2);
+            float a1 = 17f * d4 - 4f * (d2 + d6), b1 = 17f * d3 - 4f * (d1 + d5);
+            dst[dstStride + c] = a1 + b1;
+            dst[2 * dstStride + c] = a1 - b1;
+            float a2 = 8f * d2 - 10f * d4 + 2f * d6, b2 = 4f * d1 - 5f * d3 + d5;
+            dst[3 * dstStride + c] = a2 + b2;
+            dst[4 * dstStride + c] = a2 - b2;
+            float a3 = d2 - 5f * d4 + 4f * d6, b3 = 2f * d1 - 10f * d3 + 8f * d5;
+            dst[5 * dstStride + c] = a3 + b3;
+            dst[6 * dstStride + c] = a3 - b3;
+            dst[7 * dstStride + c] = 4f * (d7 - d1) + 21f * (d3 - d5);
+        }
+    }
+
+    // Aᵀ m on columns [from, to) for F(2, 7), Aᵀ = [1 1 1 1 1 1 1 0; 0 1 −1 ½ −½ 2 −2 1]:
+    //   y0 = ((m0 + (m1 + m2)) + (m3 + m4)) + (m5 + m6),  y1 = (((m1 − m2) + ½(m3 − m4)) + 2(m5 − m6)) + m7.
+    private protected static unsafe void Winograd7OutputScalar(float* m, long mStride, float* y, long yStride, int from, int to)
+    {
+        for (int c = from; c < to; c++)
+        {
+            float m0 = m[c], m1 = m[mStride + c], m2 = m[2 * mStride + c], m3 = m[3 * mStride + c];
+            float m4 = m[4 * mStride + c], m5 = m[5 * mStride + c], m6 = m[6 * mStride + c], m7 = m[7 * mStride + c];
+            y[c] = m0 + (m1 + m2) + (m3 + m4) + (m5 + m6);
+            y[yStride + c] = m1 - m2 + 0.5f * (m3 - m4) + 2f * (m5 - m6) + m7;
         }
     }
 

@@ -65,4 +65,10 @@ internal sealed class ScalarKernels : KernelSet
 
     internal override unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride) =>
         WinogradOutputScalar(m, mStride, y, yRowStride, 0, TileColumns);
+
+    internal override unsafe void Winograd7Input(float* src, long stride, int channels, float* dst, long dstStride) =>
+        Winograd7InputScalar(src, stride, 0, channels, dst, dstStride);
+
+    internal override unsafe void Winograd7Output(float* m, long mStride, float* y, long yStride) =>
+        Winograd7OutputScalar(m, mStride, y, yStride, 0, TileColumns);
 }

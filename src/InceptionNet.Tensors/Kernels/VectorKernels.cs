@@ -191,6 +191,71 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         }
     }
 
+    internal sealed override unsafe void Winograd7Input(float* src, long stride, int channels, float* dst, long dstStride)
+    {
+        int c = 0;
+        for (; c <= channels - TOps.Count; c += TOps.Count)
+        {
+            Winograd7InputVector<TVector, TOps>(src + c, stride, dst + c, dstStride);
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; c <= channels - Vector128<float>.Count; c += Vector128<float>.Count)
+            {
+                Winograd7InputVector<Vector128<float>, Vector128Kernels.Ops>(src + c, stride, dst + c, dstStride);
+            }
+        }
+
+        Winograd7InputScalar(src, stride, c, channels, dst, dstStride);
+    }
+
+    internal sealed override unsafe void Winograd7Output(float* m, long mStride, float* y, long yStride)
+    {
+        for (int c = 0; c < TileColumns; c += TOps.Count)
+        {
+            Winograd7OutputVector<TVector, TOps>(m + c, mStride, y + c, yStride);
+        }
+    }
+
+    // Winograd7InputScalar on one vector of channels: the same products and sums in the same order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Winograd7InputVector<TV, TO>(float* s, long st, float* d, long ds)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV d0 = TO.Load(s), d1 = TO.Load(s + st), d2 = TO.Load(s + 2 * st), d3 = TO.Load(s + 3 * st);
+        TV d4 = TO.Load(s + 4 * st), d5 = TO.Load(s + 5 * st), d6 = TO.Load(s + 6 * st), d7 = TO.Load(s + 7 * st);
+        TV c2 = TO.Create(2f), c4 = TO.Create(4f), c5 = TO.Create(5f), c8 = TO.Create(8f), c10 = TO.Create(10f), c17 = TO.Create(17f), c21 = TO.Create(21f);
+        TO.Store(TO.Add(TO.Multiply(c4, TO.Subtract(d0, d6)), TO.Multiply(c21, TO.Subtract(d4, d2))), d);
+        TV a1 = TO.Subtract(TO.Multiply(c17, d4), TO.Multiply(c4, TO.Add(d2, d6)));
+        TV b1 = TO.Subtract(TO.Multiply(c17, d3), TO.Multiply(c4, TO.Add(d1, d5)));
+        TO.Store(TO.Add(a1, b1), d + ds);
+        TO.Store(TO.Subtract(a1, b1), d + 2 * ds);
+        TV a2 = TO.Add(TO.Subtract(TO.Multiply(c8, d2), TO.Multiply(c10, d4)), TO.Multiply(c2, d6));
+        TV b2 = TO.Add(TO.Subtract(TO.Multiply(c4, d1), TO.Multiply(c5, d3)), d5);
+        TO.Store(TO.Add(a2, b2), d + 3 * ds);
+        TO.Store(TO.Subtract(a2, b2), d + 4 * ds);
+        TV a3 = TO.Add(TO.Subtract(d2, TO.Multiply(c5, d4)), TO.Multiply(c4, d6));
+        TV b3 = TO.Add(TO.Subtract(TO.Multiply(c2, d1), TO.Multiply(c10, d3)), TO.Multiply(c8, d5));
+        TO.Store(TO.Add(a3, b3), d + 5 * ds);
+        TO.Store(TO.Subtract(a3, b3), d + 6 * ds);
+        TO.Store(TO.Add(TO.Multiply(c4, TO.Subtract(d7, d1)), TO.Multiply(c21, TO.Subtract(d3, d5))), d + 7 * ds);
+    }
+
+    // Winograd7OutputScalar on one vector of columns.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Winograd7OutputVector<TV, TO>(float* m, long ms, float* y, long yStride)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV m0 = TO.Load(m), m1 = TO.Load(m + ms), m2 = TO.Load(m + 2 * ms), m3 = TO.Load(m + 3 * ms);
+        TV m4 = TO.Load(m + 4 * ms), m5 = TO.Load(m + 5 * ms), m6 = TO.Load(m + 6 * ms), m7 = TO.Load(m + 7 * ms);
+        TO.Store(TO.Add(TO.Add(TO.Add(m0, TO.Add(m1, m2)), TO.Add(m3, m4)), TO.Add(m5, m6)), y);
+        TV odd = TO.Add(TO.Subtract(m1, m2), TO.Multiply(TO.Create(0.5f), TO.Subtract(m3, m4)));
+        TO.Store(TO.Add(TO.Add(odd, TO.Multiply(TO.Create(2f), TO.Subtract(m5, m6))), m7), y + yStride);
+    }
+
     // WinogradInputScalar on one vector of channels.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void WinogradInputVector<TV, TO>(float* s, long rs, long cs, float* d, long ds)
