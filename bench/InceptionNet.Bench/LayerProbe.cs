@@ -72,18 +72,18 @@ internal static class LayerProbe
 }
 
 /// <summary>
-/// Same-process A/B of FaceNet's Block17 1×7 and 7×1 convolutions (128 → 128 on 8×8 maps, random weights), direct GEMM
-/// against Winograd F(2, 7), alternating fifteen rounds so the VM's drift hits both alike.
+/// Same-process A/B of FaceNet's 8×8-map convolutions that took a Winograd form in round two's second step (random weights):
+/// Block17's 1×7 and 7×1 (128 → 128, F(2, 7)) and Mixed_7a's 3×3 256 → 256 (F(2×2, 3×3) past the default cap), direct GEMM
+/// against Winograd, alternating fifteen rounds so the VM's drift hits both alike.
 /// </summary>
 internal static class WinogradLayerAb
 {
     public static void Run()
     {
-        const int c = 128;
         var random = new Random(1);
         foreach (int batch in new[] { 1, 16 })
         {
-            foreach (var (kh, kw) in new[] { (1, 7), (7, 1) })
+            foreach (var (kh, kw, c) in new[] { (1, 7, 128), (7, 1, 128), (3, 3, 256) })
             {
                 var kernel = new float[kh * kw * c * c];
                 for (int i = 0; i < kernel.Length; i++)
@@ -92,7 +92,7 @@ internal static class WinogradLayerAb
                 }
 
                 var weights = new PackedConvWeights(kernel, kh, kw, c, c, new float[c]);
-                weights.PrepareWinograd();
+                weights.PrepareWinograd(evenIfLarge: true);
                 var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
                 var x = new float[batch * 64 * c];
                 for (int i = 0; i < x.Length; i++)
@@ -125,7 +125,7 @@ internal static class WinogradLayerAb
                 Conv2D.WinogradEnabled = true;
                 results[0].Sort();
                 results[1].Sort();
-                Console.WriteLine($"batch {batch,2} {kh}x{kw} 128->128 @8: direct {results[0][7] * 1000:F0} us, Winograd F(2, 7) {results[1][7] * 1000:F0} us (medians of 15 rounds)");
+                Console.WriteLine($"batch {batch,2} {kh}x{kw} {c}->{c} @8: direct {results[0][7] * 1000:F0} us, Winograd {results[1][7] * 1000:F0} us (medians of 15 rounds)");
             }
         }
     }

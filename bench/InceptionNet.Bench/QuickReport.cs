@@ -40,7 +40,7 @@ internal static class QuickReport
             return;
         }
 
-        if (args.Contains("--winograd7-ab"))
+        if (args.Contains("--winograd-layers-ab"))
         {
             WinogradLayerAb.Run();
             return;

@@ -109,7 +109,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
         new Sequential(Conv(w, "Mixed_7a_Branch_1_Conv2d_0a_1x1", 1, 1, 896, 256),
             Conv(w, "Mixed_7a_Branch_1_Conv2d_1a_3x3", 3, 3, 256, 256, stride: 2, PaddingMode.Valid)), // [3, 3, 256]
         new Sequential(Conv(w, "Mixed_7a_Branch_2_Conv2d_0a_1x1", 1, 1, 896, 256),
-            Conv(w, "Mixed_7a_Branch_2_Conv2d_0b_3x3", 3, 3, 256, 256),
+            OnWholeTiles(Conv(w, "Mixed_7a_Branch_2_Conv2d_0b_3x3", 3, 3, 256, 256)),
             Conv(w, "Mixed_7a_Branch_2_Conv2d_1a_3x3", 3, 3, 256, 256, stride: 2, PaddingMode.Valid)), // [3, 3, 256]
         PoolLayer.Max(3, 2)));                                                                          // [3, 3, 896]
 
@@ -121,6 +121,14 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
             new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 1792, 192), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x3", 1, 3, 192, 192),
                 Conv(w, $"{p}_Branch_1_Conv2d_0c_3x1", 3, 1, 192, 192)));                   // concat: [3, 3, 384]
         return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 384, 1792, relu), scale);
+    }
+
+    // A stride-1 3×3 past the default Winograd cap (192 × 192 channels) whose maps are 8×8 at 160 px: 16 whole 2×2 tiles
+    // per image, so the transform halves its time (bench --quick --winograd-layers-ab: 0.94 → 0.46 ms at batch 1 on Zen 3) for 4 MiB more.
+    private static ConvLayer OnWholeTiles(ConvLayer conv)
+    {
+        conv.Weights.PrepareWinograd(evenIfLarge: true);
+        return conv;
     }
 
     // keras-facenet conv2d_bn: Conv2D(use_bias=False) → BatchNormalization(name + "_BatchNorm") → ReLU; "same" by default.

@@ -221,22 +221,24 @@ public sealed class PackedConvWeights
     /// products, and each product sum runs over the input channels alone instead of all taps (at 300 input channels,
     /// inputs and weights in [−1, 1], F(2×2, 3×3) is within 5.3e-5 of a double reference, the direct path within 1.3e-4).
     /// Returns false, and changes nothing, for kernels where it does not pay: other shapes, fewer than 32 input or output
-    /// channels, or input × output channels above 192 × 192 = 36 864 (the largest kernels run on the smallest maps, where
-    /// the transform saves least for the most memory). Safe to call from several threads; the first form made is kept.
+    /// channels, or input × output channels above 192 × 192 = 36 864 unless <paramref name="evenIfLarge"/> (the largest
+    /// kernels usually run on the smallest maps, where the transform saves least for the most memory; FaceNet's Mixed_7a
+    /// 3×3 256 → 256 runs on 8×8 maps and asks for it). Safe to call from several threads; the first form made is kept.
     /// </summary>
-    public bool PrepareWinograd()
+    /// <param name="evenIfLarge">Prepare kernels past 192 × 192 channels too (the caller knows their maps hold whole tiles).</param>
+    public bool PrepareWinograd(bool evenIfLarge = false)
     {
         if (Winograd is not null)
         {
             return true;
         }
 
-        if (WinogradWeights.KindOf(this) is null)
+        if (WinogradWeights.KindOf(this, evenIfLarge) is null)
         {
             return false;
         }
 
-        Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this), null);
+        Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge), null);
         return true;
     }
 

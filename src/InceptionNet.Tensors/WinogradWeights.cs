@@ -48,13 +48,14 @@ internal sealed class WinogradWeights
 
     /// <summary>
     /// The transform <paramref name="weights"/> take, or null where none pays: a 3×3, 1×7 or 7×1 kernel with at least 32
-    /// input and output channels and at most <see cref="MaxChannelProduct"/> of them multiplied. Larger kernels (face-api's
-    /// 256 × 256) run on the smallest maps, where tiles cover more padding than output (a 3×3 map is four 2×2 tiles, 16
-    /// outputs for 9) and the transform saves little for megabytes more per kernel.
+    /// input and output channels and, unless <paramref name="evenIfLarge"/>, at most <see cref="MaxChannelProduct"/> of them
+    /// multiplied. Larger kernels usually run on the smallest maps (face-api's 256 × 256 on 3×3), where tiles cover more
+    /// padding than output (a 3×3 map is four 2×2 tiles, 16 outputs for 9) and the transform saves little for megabytes
+    /// more per kernel; a caller that knows its maps are larger says so.
     /// </summary>
-    public static WinogradKind? KindOf(PackedConvWeights weights)
+    public static WinogradKind? KindOf(PackedConvWeights weights, bool evenIfLarge = false)
     {
-        if (weights.InChannels < 32 || weights.OutChannels < 32 || (long)weights.InChannels * weights.OutChannels > MaxChannelProduct)
+        if (weights.InChannels < 32 || weights.OutChannels < 32 || (!evenIfLarge && (long)weights.InChannels * weights.OutChannels > MaxChannelProduct))
         {
             return null;
         }
@@ -68,9 +69,9 @@ internal sealed class WinogradWeights
         };
     }
 
-    public WinogradWeights(PackedConvWeights weights)
+    public WinogradWeights(PackedConvWeights weights, bool evenIfLarge = false)
     {
-        Kind = KindOf(weights) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels and at most " +
+        Kind = KindOf(weights, evenIfLarge) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels and at most " +
             $"{MaxChannelProduct} in x out, not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
         Elements = Kind == WinogradKind.F2x2K3x3 ? 16 : 8;
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;

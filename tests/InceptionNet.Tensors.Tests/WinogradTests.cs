@@ -38,6 +38,7 @@ public sealed class WinogradTests : IDisposable
         { 1, 17, 17, 300, 33, PaddingMode.Same },  // C = 300: two reduction slices, runs cut short by the patch budget
         { 1, 38, 38, 80, 192, PaddingMode.Valid }, // FaceNet's Conv2d_4a: 18 tiles a row, runs crossing tile rows
         { 2, 4, 40, 32, 32, PaddingMode.Same },    // wide rows: a run ends mid tile row
+        { 2, 8, 8, 256, 256, PaddingMode.Same },   // FaceNet's Mixed_7a 3×3 past the default cap (prepared on request)
     });
 
     [SkippableTheory]
@@ -53,7 +54,7 @@ public sealed class WinogradTests : IDisposable
         var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, 3, 3, cout, bias, geometry, relu: false);
         var direct = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
         var winograd = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
-        Assert.True(winograd.PrepareWinograd());
+        Assert.True(winograd.PrepareWinograd(evenIfLarge: true));
         var (oh, ow, _, _) = geometry.Resolve(h, w);
         float[] Run(PackedConvWeights weights)
         {
@@ -208,7 +209,7 @@ public sealed class WinogradTests : IDisposable
     }
 
     [Fact]
-    public void Only_wide_3x3_1x7_and_7x1_kernels_up_to_192_by_192_channels_take_a_winograd_form()
+    public void Only_wide_3x3_1x7_and_7x1_kernels_up_to_192_by_192_channels_unless_asked_take_a_winograd_form()
     {
         Assert.False(new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default).PrepareWinograd()); // too few inputs
         Assert.False(new PackedConvWeights(new float[9 * 32 * 16], 3, 3, 32, 16, default).PrepareWinograd()); // narrow panel
@@ -218,6 +219,8 @@ public sealed class WinogradTests : IDisposable
         Assert.True(new PackedConvWeights(new float[7 * 128 * 128], 1, 7, 128, 128, default).PrepareWinograd()); // FaceNet's Block17
         Assert.True(new PackedConvWeights(new float[7 * 128 * 128], 7, 1, 128, 128, default).PrepareWinograd());
         Assert.False(new PackedConvWeights(new float[9 * 256 * 160], 3, 3, 256, 160, default).PrepareWinograd()); // past 192 × 192
+        Assert.True(new PackedConvWeights(new float[9 * 256 * 256], 3, 3, 256, 256, default).PrepareWinograd(evenIfLarge: true)); // FaceNet's Mixed_7a, asked for
+        Assert.False(new PackedConvWeights(new float[9 * 16 * 256], 3, 3, 16, 256, default).PrepareWinograd(evenIfLarge: true)); // still too few inputs
         Assert.True(new PackedConvWeights(new float[9 * 192 * 192], 3, 3, 192, 192, default).PrepareWinograd()); // FaceNet's Mixed_6a
         var weights = new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default);
         Assert.True(weights.PrepareWinograd());
