@@ -285,19 +285,30 @@ public sealed class PackedConvWeights
     /// <summary>The unpacked kernel (kh, kw, in, out) row-major, for tests and reference code.</summary>
     public float[] UnpackKernel()
     {
+        var kernel = new float[ReductionLength * OutChannels];
+        UnpackKernel(kernel);
+        return kernel;
+    }
+
+    /// <summary>
+    /// <see cref="UnpackKernel()"/> into <paramref name="kernel"/> (at least kh·kw·in·out long), without allocating:
+    /// Winograd preparation unpacks every stride-1 kernel it transforms while a model loads.
+    /// </summary>
+    internal void UnpackKernel(Span<float> kernel)
+    {
         int k = ReductionLength;
-        var kernel = new float[k * OutChannels];
         var panels = PanelValues;
-        for (int row = 0; row < k; row++)
+        // Panel by panel, reading the packed values in order (no division per value).
+        for (int panel = 0, first = 0; first < OutChannels; panel++, first += Width)
         {
-            for (int col = 0; col < OutChannels; col++)
+            int cols = Math.Min(Width, OutChannels - first);
+            for (int row = 0; row < k; row++)
             {
-                kernel[row * OutChannels + col] = panels[((col / Width) * k + row) * Width + (col % Width)];
+                panels.Slice((panel * k + row) * Width, cols).CopyTo(kernel.Slice(row * OutChannels + first, cols));
             }
         }
 
         GC.KeepAlive(this); // the span does not keep the native memory alive; these weights do
-        return kernel;
     }
 
     /// <summary>The bias (length out).</summary>
