@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace InceptionNet.Tensors;
 
@@ -76,32 +76,27 @@ internal sealed class WinogradWeights
             $"{MaxChannelProduct} in x out, not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
         Elements = Kind == WinogradKind.F2x2K3x3 ? 16 : 8;
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;
-        // (kh, kw, in, out): tap t of (ci, co) at (t·in + ci)·out + co. Rented, as U is: a model's load would otherwise
-        // allocate a large-object array per kernel.
-        var kernel = ArrayPool<float>.Shared.Rent(weights.KernelH * weights.KernelW * plane);
-        var u = ArrayPool<float>.Shared.Rent(Elements * plane);
-        try
+        // The unpacked kernel (kh, kw, in, out: tap t of (ci, co) at (t·in + ci)·out + co) and U live in native memory
+        // freed as soon as the packed forms exist: managed arrays would be a large-object allocation per kernel while a
+        // model loads, and a shared pool would keep the largest (FaceNet's Mixed_7a: 6 MB) for the life of the process.
+        using var kernelScratch = new NativeScratch<float>(weights.KernelH * weights.KernelW * plane);
+        using var uScratch = new NativeScratch<float>(Elements * plane);
+        var kernel = kernelScratch.Span;
+        var u = uScratch.Span;
+        weights.UnpackKernel(kernel);
+        if (Kind == WinogradKind.F2x2K3x3)
         {
-            weights.UnpackKernel(kernel);
-            if (Kind == WinogradKind.F2x2K3x3)
-            {
-                Transform3x3(kernel, plane, u);
-            }
-            else
-            {
-                Transform7(kernel, plane, u);
-            }
-
-            _transformed = new PackedConvWeights[Elements];
-            for (int xi = 0; xi < Elements; xi++)
-            {
-                _transformed[xi] = new PackedConvWeights(u.AsSpan(xi * plane, plane), 1, 1, c, k, default, default, PackedConvWeights.PanelWidth);
-            }
+            Transform3x3(kernel, plane, u);
         }
-        finally
+        else
         {
-            ArrayPool<float>.Shared.Return(u);
-            ArrayPool<float>.Shared.Return(kernel);
+            Transform7(kernel, plane, u);
+        }
+
+        _transformed = new PackedConvWeights[Elements];
+        for (int xi = 0; xi < Elements; xi++)
+        {
+            _transformed[xi] = new PackedConvWeights(u.Slice(xi * plane, plane), 1, 1, c, k, default, default, PackedConvWeights.PanelWidth);
         }
     }
 
@@ -114,7 +109,7 @@ internal sealed class WinogradWeights
     /// <summary>The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide panels.</summary>
     public PackedConvWeights this[int xi] => _transformed[xi];
 
-    private static void Transform3x3(float[] kernel, int plane, float[] u)
+    private static void Transform3x3(ReadOnlySpan<float> kernel, int plane, Span<float> u)
     {
         Span<double> g = stackalloc double[9];
         Span<double> t = stackalloc double[12];
@@ -150,56 +145,68 @@ internal sealed class WinogradWeights
     // planes widened to double once, then for each element the planes with a nonzero coefficient scaled and summed in tap
     // order, a vector of doubles at a time, and rounded once. A per-channel loop through G cost FaceNet's one-image CLI run
     // about 60 ms at load (20 kernels of 128 × 128).
-    private static void Transform7(float[] kernel, int plane, float[] u)
+    private static void Transform7(ReadOnlySpan<float> kernel, int plane, Span<float> u)
     {
-        var taps = ArrayPool<double>.Shared.Rent(7 * plane);
-        var sum = ArrayPool<double>.Shared.Rent(plane);
-        try
+        using var tapsScratch = new NativeScratch<double>(7 * plane);
+        using var sumScratch = new NativeScratch<double>(plane);
+        var taps = tapsScratch.Span;
+        var sum = sumScratch.Span;
+        for (int i = 0; i < 7 * plane; i++)
         {
-            for (int i = 0; i < 7 * plane; i++)
-            {
-                taps[i] = kernel[i];
-            }
+            taps[i] = kernel[i];
+        }
 
-            int width = Vector<double>.Count, whole = plane - plane % width;
-            for (int xi = 0; xi < 8; xi++)
+        int width = Vector<double>.Count, whole = plane - plane % width;
+        for (int xi = 0; xi < 8; xi++)
+        {
+            bool first = true;
+            for (int tap = 0; tap < 7; tap++)
             {
-                bool first = true;
-                for (int tap = 0; tap < 7; tap++)
+                double g = G7[xi, tap];
+                if (g == 0)
                 {
-                    double g = G7[xi, tap];
-                    if (g == 0)
-                    {
-                        continue;
-                    }
-
-                    int at = tap * plane;
-                    var gv = new Vector<double>(g);
-                    for (int i = 0; i < whole; i += width)
-                    {
-                        var term = gv * new Vector<double>(taps, at + i);
-                        (first ? term : new Vector<double>(sum, i) + term).CopyTo(sum, i);
-                    }
-
-                    for (int i = whole; i < plane; i++)
-                    {
-                        sum[i] = first ? g * taps[at + i] : sum[i] + g * taps[at + i];
-                    }
-
-                    first = false;
+                    continue;
                 }
 
-                var target = u.AsSpan(xi * plane, plane);
-                for (int i = 0; i < target.Length; i++)
+                var plane7 = taps.Slice(tap * plane, plane);
+                var gv = new Vector<double>(g);
+                for (int i = 0; i < whole; i += width)
                 {
-                    target[i] = (float)sum[i];
+                    var term = gv * new Vector<double>(plane7.Slice(i));
+                    (first ? term : new Vector<double>(sum.Slice(i)) + term).CopyTo(sum.Slice(i));
                 }
+
+                for (int i = whole; i < plane; i++)
+                {
+                    sum[i] = first ? g * plane7[i] : sum[i] + g * plane7[i];
+                }
+
+                first = false;
+            }
+
+            var target = u.Slice(xi * plane, plane);
+            for (int i = 0; i < target.Length; i++)
+            {
+                target[i] = (float)sum[i];
             }
         }
-        finally
+    }
+
+    // A buffer of native memory for the length of a preparation (not zeroed).
+    private readonly unsafe struct NativeScratch<T> : IDisposable
+        where T : unmanaged
+    {
+        private readonly T* _values;
+        private readonly int _length;
+
+        public NativeScratch(int length)
         {
-            ArrayPool<double>.Shared.Return(sum);
-            ArrayPool<double>.Shared.Return(taps);
+            _length = length;
+            _values = (T*)NativeMemory.Alloc((nuint)length, (nuint)sizeof(T));
         }
+
+        public Span<T> Span => new(_values, _length);
+
+        public void Dispose() => NativeMemory.Free(_values);
     }
 }
