@@ -5,8 +5,8 @@ namespace InceptionNet.Tensors;
 public static partial class Conv2D
 {
     /// <summary>
-    /// Whether stride-1 3×3 convolutions whose weights carry a Winograd form (<see cref="PackedConvWeights.PrepareWinograd"/>)
-    /// run through it (always, in the product; the benchmarks' same-process A/B switches it off and on).
+    /// Whether stride-1 3×3, 1×7 and 7×1 convolutions whose weights carry a Winograd form
+    /// (<see cref="PackedConvWeights.PrepareWinograd"/>) run through it (always, in the product; the benchmarks' same-process A/B switches it off and on).
     /// </summary>
     internal static bool WinogradEnabled { get; set; } = true;
 
@@ -61,7 +61,8 @@ public static partial class Conv2D
             {
                 WinogradKind.F2x2K3x3 => (2, 2, 4, 4),
                 WinogradKind.F2K1x7 => (1, 2, 1, 8),
-                _ => (2, 1, 8, 1),
+                WinogradKind.F2K7x1 => (2, 1, 8, 1),
+                _ => throw new InvalidOperationException($"No Winograd tiles for {transformed.Kind}."),
             };
             _tilesX = (outW + _tileW - 1) / _tileW;
             _tilesPerImage = (outH + _tileH - 1) / _tileH * _tilesX;
@@ -128,7 +129,7 @@ public static partial class Conv2D
                     switch (kind)
                     {
                         case WinogradKind.F2x2K3x3:
-                            kernels.WinogradInput(src, inside ? rowStride : 4L * c, inside ? input.PixelStride : c, c, dst, vStride);
+                            kernels.WinogradInput(src, inside ? rowStride : (long)_patchW * c, inside ? input.PixelStride : c, c, dst, vStride);
                             break;
                         case WinogradKind.F2K1x7:
                             kernels.Winograd7Input(src, inside ? input.PixelStride : c, c, dst, vStride);

@@ -28,7 +28,10 @@ internal enum WinogradKind
 /// </summary>
 internal sealed class WinogradWeights
 {
-    /// <summary>Most input × output channels a transformed kernel may have (FaceNet's 192 × 192 in Mixed_6a).</summary>
+    /// <summary>
+    /// Most input × output channels a kernel is transformed with unless its caller asks past it (FaceNet's 192 × 192 in
+    /// Mixed_6a; see <see cref="KindOf"/>).
+    /// </summary>
     public const int MaxChannelProduct = 192 * 192;
 
     // G of F(2, 7): row ξ is s_ξ·(p^0, …, p^6) for point p_ξ, with s_ξ the scale that makes Bᵀ's row ξ integer (derived with
@@ -72,8 +75,9 @@ internal sealed class WinogradWeights
 
     public WinogradWeights(PackedConvWeights weights, bool evenIfLarge = false)
     {
-        Kind = KindOf(weights, evenIfLarge) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels and at most " +
-            $"{MaxChannelProduct} in x out, not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
+        Kind = KindOf(weights, evenIfLarge) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels" +
+            (evenIfLarge ? "" : $" and at most {MaxChannelProduct} in x out") +
+            $", not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
         Elements = Kind == WinogradKind.F2x2K3x3 ? 16 : 8;
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;
         // The unpacked kernel (kh, kw, in, out: tap t of (ci, co) at (t·in + ci)·out + co) and U live in native memory
