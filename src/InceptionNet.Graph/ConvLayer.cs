@@ -190,6 +190,13 @@ public sealed class ConvLayer : ILayer
         return (long)output.H * output.W * Weights.MultiplyAddsPerPixel;
     }
 
+    /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input)
+    {
+        var output = OutputShape(input);
+        return Weights.PerformedMultiplyAdds(output.H, output.W, Geometry.StrideH, Geometry.StrideW);
+    }
+
     /// <summary>Runs into <paramref name="output"/> (may be a channel slice of a concatenation).</summary>
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context) =>
         Conv2D.Forward(input, Weights, Geometry, output, PreluSlopes is null ? ConvEpilogue.Bias(Relu) : ConvEpilogue.Prelu(PreluSlopes),

@@ -18,8 +18,15 @@ public interface ILayer
     /// <summary>Writes the output for <paramref name="input"/> into <paramref name="output"/> (possibly a channel slice).</summary>
     void Forward(TensorSlice input, TensorSlice output, ExecutionContext context);
 
-    /// <summary>Multiply-adds per image (convolutions and dense layers only).</summary>
+    /// <summary>Multiply-adds per image (convolutions and dense layers only), counted as a direct convolution does them.</summary>
     long MultiplyAdds(Shape input) => 0;
+
+    /// <summary>
+    /// Multiply-adds per image as they are performed: convolutions that run through a Winograd form count its products
+    /// (<see cref="PackedConvWeights.PerformedMultiplyAdds"/>), fewer than <see cref="MultiplyAdds"/>. Layers that hold
+    /// others sum theirs.
+    /// </summary>
+    long PerformedMultiplyAdds(Shape input) => MultiplyAdds(input);
 }
 
 /// <summary>Keras MaxPooling2D / AveragePooling2D, or the L2 pooling of Keras-OpenFace.</summary>
@@ -125,12 +132,17 @@ public sealed class Sequential(params ILayer[] layers) : ILayer
     }
 
     /// <inheritdoc />
-    public long MultiplyAdds(Shape input)
+    public long MultiplyAdds(Shape input) => Sum(input, performed: false);
+
+    /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input) => Sum(input, performed: true);
+
+    private long Sum(Shape input, bool performed)
     {
         long total = 0;
         foreach (var layer in _layers)
         {
-            total += layer.MultiplyAdds(input);
+            total += performed ? layer.PerformedMultiplyAdds(input) : layer.MultiplyAdds(input);
             input = layer.OutputShape(input);
         }
 
@@ -188,6 +200,9 @@ public sealed class Concatenate(params ILayer[] branches) : ILayer
 
     /// <inheritdoc />
     public long MultiplyAdds(Shape input) => _branches.Sum(b => b.MultiplyAdds(input));
+
+    /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input) => _branches.Sum(b => b.PerformedMultiplyAdds(input));
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
@@ -327,6 +342,15 @@ public sealed class FusedConcatenate : ILayer
     }
 
     /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input)
+    {
+        var heads = _fused.OutputShape(input);
+        return _fused.PerformedMultiplyAdds(input)
+            + _tails.Sum(t => t.Tail.PerformedMultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
+            + _others.Sum(o => o.Branch.PerformedMultiplyAdds(input));
+    }
+
+    /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
     {
         var heads = context.Pool.Rent(input.N, input.H, input.W, _headChannels);
@@ -370,6 +394,10 @@ public sealed class ResidualBlock(ILayer branches, ConvLayer up, float scale) : 
 
     /// <inheritdoc />
     public long MultiplyAdds(Shape input) => branches.MultiplyAdds(input) + up.MultiplyAdds(branches.OutputShape(input));
+
+    /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input) =>
+        branches.PerformedMultiplyAdds(input) + up.PerformedMultiplyAdds(branches.OutputShape(input));
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)

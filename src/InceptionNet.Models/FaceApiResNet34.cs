@@ -154,6 +154,9 @@ public sealed class FaceApiResidual(ConvLayer conv1, ConvLayer conv2) : ILayer
     public long MultiplyAdds(Shape input) => conv1.MultiplyAdds(input) + conv2.MultiplyAdds(conv1.OutputShape(input));
 
     /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input) => conv1.PerformedMultiplyAdds(input) + conv2.PerformedMultiplyAdds(conv1.OutputShape(input));
+
+    /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -187,6 +190,9 @@ public sealed class FaceApiResidualDown(ConvLayer conv1, ConvLayer conv2) : ILay
 
     /// <inheritdoc />
     public long MultiplyAdds(Shape input) => conv1.MultiplyAdds(input) + conv2.MultiplyAdds(conv1.OutputShape(input));
+
+    /// <inheritdoc />
+    public long PerformedMultiplyAdds(Shape input) => conv1.PerformedMultiplyAdds(input) + conv2.PerformedMultiplyAdds(conv1.OutputShape(input));
 
     /// <inheritdoc />
     public void Forward(TensorSlice input, TensorSlice output, ExecutionContext context)

@@ -56,14 +56,7 @@ public static partial class Conv2D
         {
             Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _transformed = transformed;
-            _xi = transformed.Elements;
-            (_tileH, _tileW, _patchH, _patchW) = transformed.Kind switch
-            {
-                WinogradKind.F2x2K3x3 => (2, 2, 4, 4),
-                WinogradKind.F2K1x7 => (1, 2, 1, 8),
-                WinogradKind.F2K7x1 => (2, 1, 8, 1),
-                _ => throw new InvalidOperationException($"No Winograd tiles for {transformed.Kind}."),
-            };
+            (_tileH, _tileW, _patchH, _patchW, _xi) = WinogradWeights.TileOf(transformed.Kind);
             _tilesX = (outW + _tileW - 1) / _tileW;
             _tilesPerImage = (outH + _tileH - 1) / _tileH * _tilesX;
             _tiles = input.N * _tilesPerImage;

@@ -283,6 +283,26 @@ public sealed class PackedConvWeights
     /// <summary>Multiply-adds of one output pixel.</summary>
     public long MultiplyAddsPerPixel => (long)ReductionLength * OutChannels;
 
+    /// <summary>
+    /// Multiply-adds <see cref="Conv2D"/> performs for one image's <paramref name="outH"/> × <paramref name="outW"/> output
+    /// with these weights: through the Winograd form when there is one (<see cref="PrepareWinograd"/>) and the window is
+    /// stride 1 — every output tile, the partial ones at the edges counted whole, times the transformed tile's elements
+    /// times input × output channels; the transforms' own arithmetic not counted — else <see cref="MultiplyAddsPerPixel"/>
+    /// per output pixel. Set against the nominal count, it shows what the transform saves and what the FMA units really do.
+    /// </summary>
+    /// <param name="outH">Output height.</param>
+    /// <param name="outW">Output width.</param>
+    /// <param name="strideH">Vertical stride of the window.</param>
+    /// <param name="strideW">Horizontal stride of the window.</param>
+    public long PerformedMultiplyAdds(int outH, int outW, int strideH, int strideW)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outH);
+        ArgumentOutOfRangeException.ThrowIfNegative(outW);
+        return Conv2D.WinogradEnabled && Winograd is { } transformed && strideH == 1 && strideW == 1
+            ? transformed.MultiplyAdds(outH, outW, InChannels, OutChannels)
+            : (long)outH * outW * MultiplyAddsPerPixel;
+    }
+
     /// <summary>The unpacked kernel (kh, kw, in, out) row-major, for tests and reference code.</summary>
     public float[] UnpackKernel()
     {

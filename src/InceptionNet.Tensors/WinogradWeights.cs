@@ -78,7 +78,6 @@ internal sealed class WinogradWeights
         Kind = KindOf(weights, evenIfLarge) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels" +
             (evenIfLarge ? "" : $" and at most {MaxChannelProduct} in x out") +
             $", not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
-        Elements = Kind == WinogradKind.F2x2K3x3 ? 16 : 8;
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;
         // The unpacked kernel (kh, kw, in, out: tap t of (ci, co) at (t·in + ci)·out + co) and U live in native memory
         // freed as soon as the packed forms exist: managed arrays would be a large-object allocation per kernel while a
@@ -108,7 +107,31 @@ internal sealed class WinogradWeights
     public WinogradKind Kind { get; }
 
     /// <summary>Elements of a transformed tile: 16 for F(2×2, 3×3), 8 for F(2, 7).</summary>
-    public int Elements { get; }
+    public int Elements => TileOf(Kind).Elements;
+
+    /// <summary>
+    /// The output tile a transform makes, the input patch it reads (stride 1: the patch starts at the tile's first output
+    /// pixel, less the padding) and the elements of a transformed tile (patch height × width).
+    /// </summary>
+    public static (int TileH, int TileW, int PatchH, int PatchW, int Elements) TileOf(WinogradKind kind) => kind switch
+    {
+        WinogradKind.F2x2K3x3 => (2, 2, 4, 4, 16),
+        WinogradKind.F2K1x7 => (1, 2, 1, 8, 8),
+        WinogradKind.F2K7x1 => (2, 1, 8, 1, 8),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "No Winograd tile for this kind."),
+    };
+
+    /// <summary>
+    /// Multiply-adds of the transformed products for one image's <paramref name="outH"/> × <paramref name="outW"/> output:
+    /// every tile (the partial ones at the right and bottom edges counted whole, as they are computed) times the elements
+    /// times input × output channels. The transforms' additions and their few multiplications are not counted.
+    /// </summary>
+    public long MultiplyAdds(int outH, int outW, int inChannels, int outChannels)
+    {
+        var (tileH, tileW, _, _, elements) = TileOf(Kind);
+        long tiles = (long)((outH + tileH - 1) / tileH) * ((outW + tileW - 1) / tileW);
+        return tiles * elements * inChannels * outChannels;
+    }
 
     /// <summary>The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide panels.</summary>
     public PackedConvWeights this[int xi] => _transformed[xi];

@@ -137,6 +137,19 @@ public sealed class FaceApiFixtureTests(FaceApiFixture fixture, ITestOutputHelpe
         Assert.Equal(270_854_144, fixture.Model.MultiplyAddsPerImage);
     }
 
+    [Fact]
+    public void Winograd_forms_cover_the_stride_1_3x3_layers_up_to_192_by_192_channels()
+    {
+        // From the architecture at 150 px: the stride-1 3×3s of the 32-, 64- and 128-channel stages (residual convolutions and
+        // each down block's second one) run through F(2×2, 3×3); the strided first convolutions, the 256 × 256 ones (past the
+        // cap, on 3×3 and 1×1 maps), the 7×7 stem and the fc do not.
+        static long Saved(int count, int side, int channels) =>
+            count * ((long)side * side * 9 - (long)((side + 1) / 2) * ((side + 1) / 2) * 16) * channels * channels;
+        long saved = Saved(6, 35, 32) + Saved(7, 17, 64) + Saved(5, 8, 128);
+        output.WriteLine($"performed multiply-adds per 150×150 image: {fixture.Model.PerformedMultiplyAddsPerImage:N0}");
+        Assert.Equal(fixture.Model.MultiplyAddsPerImage - saved, fixture.Model.PerformedMultiplyAddsPerImage);
+    }
+
     [Theory]
     [InlineData(96, 96, 0, 0)]
     [InlineData(4, 7, 2, 0)] // 3 columns missing: round(1.5) = 2 after, 1 before

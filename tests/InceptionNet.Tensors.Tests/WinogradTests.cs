@@ -225,6 +225,30 @@ public sealed class WinogradTests : IDisposable
     }
 
     [Fact]
+    public void Performed_multiply_adds_count_whole_transformed_tiles_and_direct_pixels_otherwise()
+    {
+        // 3×3, 64 → 48 on a 5×7 output: 3 × 4 tiles of 2×2 (the last row and column partial, computed whole), 16 elements.
+        var k3 = new PackedConvWeights(new float[9 * 64 * 48], 3, 3, 64, 48, default);
+        Assert.Equal(5L * 7 * 9 * 64 * 48, k3.PerformedMultiplyAdds(5, 7, 1, 1)); // no form prepared yet: the direct count
+        Assert.True(k3.PrepareWinograd());
+        Assert.Equal(3L * 4 * 16 * 64 * 48, k3.PerformedMultiplyAdds(5, 7, 1, 1));
+        Assert.Equal(5L * 7 * 9 * 64 * 48, k3.PerformedMultiplyAdds(5, 7, 2, 2)); // stride 2 runs direct
+        Assert.Equal(0, k3.PerformedMultiplyAdds(0, 7, 1, 1));
+
+        // 1×7 on an 8×5 output: 1×2 tiles along rows, 8 × 3 of them, 8 elements; 7×1: 2×1 tiles, 4 × 5.
+        var k17 = new PackedConvWeights(new float[7 * 128 * 64], 1, 7, 128, 64, default);
+        var k71 = new PackedConvWeights(new float[7 * 128 * 64], 7, 1, 128, 64, default);
+        Assert.True(k17.PrepareWinograd() && k71.PrepareWinograd());
+        Assert.Equal(8L * 3 * 8 * 128 * 64, k17.PerformedMultiplyAdds(8, 5, 1, 1));
+        Assert.Equal(4L * 5 * 8 * 128 * 64, k71.PerformedMultiplyAdds(8, 5, 1, 1));
+
+        // A kernel that takes no form counts direct at any stride.
+        var narrow = new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default);
+        Assert.False(narrow.PrepareWinograd());
+        Assert.Equal(5L * 7 * 9 * 16 * 32, narrow.PerformedMultiplyAdds(5, 7, 1, 1));
+    }
+
+    [Fact]
     public void Transformed_weights_are_g_g_gt_in_double()
     {
         // One input and one output channel's worth, read back from the packed 1×1 kernels: U = G g Gᵀ element by element.
