@@ -49,6 +49,23 @@ public sealed class FusedConcatenateTests
     }
 
     [Fact]
+    public void Fused_heads_count_their_tails_winograd_products_as_the_plain_block_does()
+    {
+        // Block35-like with 32-channel tails, so the 3×3s take F(2×2, 3×3): 9×7 outputs are 5 × 4 tiles of 16 elements.
+        var concat = new Concatenate(
+            Conv(1, 64, 32),
+            new Sequential(Conv(1, 64, 32), Conv(3, 32, 32)),
+            new Sequential(Conv(1, 64, 32), Conv(3, 32, 32), Conv(3, 32, 32)));
+        var fused = FusedConcatenate.TryFuse(concat);
+        Assert.IsType<FusedConcatenate>(fused);
+        var input = new Shape(9, 7, 64);
+        long saved = 3 * (9L * 7 * 9 - 5 * 4 * 16) * 32 * 32;
+        Assert.Equal(concat.MultiplyAdds(input) - saved, concat.PerformedMultiplyAdds(input));
+        Assert.Equal(concat.PerformedMultiplyAdds(input), fused.PerformedMultiplyAdds(input));
+        Assert.Equal(concat.MultiplyAdds(input), fused.MultiplyAdds(input));
+    }
+
+    [Fact]
     public void Blocks_that_cannot_be_fused_are_returned_unchanged()
     {
         // Only one branch starts with a 1×1 convolution.
