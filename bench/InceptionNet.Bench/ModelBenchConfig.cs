@@ -67,18 +67,24 @@ internal sealed class ThroughputColumn(bool percentOfPeak) : CustomColumn(
 
     public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var report = summary[benchmarkCase];
-        long macs = MultiplyAddsOf(benchmarkCase.Descriptor.Type).Nominal;
-        if (report?.ResultStatistics is null || macs == 0)
+        if (Gflops(summary, benchmarkCase, MultiplyAddsOf(benchmarkCase.Descriptor.Type).Nominal) is not { } gflops)
         {
             return "-";
         }
 
-        double gflops = 2.0 * macs * BatchOf(benchmarkCase) / report.ResultStatistics.Mean; // mean is in ns: flop/ns = GFLOP/s
-        return percentOfPeak
-            ? (100 * gflops / MachinePeak.Measured.TotalGflops).ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " %"
-            : gflops.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+        return percentOfPeak ? PercentOfPeak(gflops) : gflops.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    // 2 × multiply-adds per image × batch / mean time (the mean is in ns: flop/ns = GFLOP/s); null without a result or a count.
+    internal static double? Gflops(Summary summary, BenchmarkCase benchmarkCase, long multiplyAdds)
+    {
+        var statistics = summary[benchmarkCase]?.ResultStatistics;
+        int batch = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Batch")?.Value is int b ? b : 1;
+        return statistics is null || multiplyAdds == 0 ? null : 2.0 * multiplyAdds * batch / statistics.Mean;
+    }
+
+    internal static string PercentOfPeak(double gflops) =>
+        (100 * gflops / MachinePeak.Measured.TotalGflops).ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " %";
 
     // Derived from each network's architecture in the host process (the benchmark itself runs in a child process), with
     // the benchmark's own loader: nominal (as a direct convolution counts them) and as our engine performs them.
@@ -96,10 +102,6 @@ internal sealed class ThroughputColumn(bool percentOfPeak) : CustomColumn(
             return macs;
         }
     }
-
-    // The batch of a case (1 when it has no Batch parameter).
-    internal static int BatchOf(BenchmarkCase benchmarkCase) =>
-        benchmarkCase.Parameters.Items.FirstOrDefault(p => p.Name == "Batch")?.Value is int b ? b : 1;
 }
 
 /// <summary>
@@ -115,14 +117,9 @@ internal sealed class PerformedShareColumn() : CustomColumn(
 {
     public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var report = summary[benchmarkCase];
-        long macs = ThroughputColumn.MultiplyAddsOf(benchmarkCase.Descriptor.Type).Performed;
-        if (report?.ResultStatistics is null || macs == 0 || benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(FaceNetBenchmarks.OnnxRuntime))
-        {
-            return "-";
-        }
-
-        double gflops = 2.0 * macs * ThroughputColumn.BatchOf(benchmarkCase) / report.ResultStatistics.Mean; // flop/ns = GFLOP/s
-        return (100 * gflops / MachinePeak.Measured.TotalGflops).ToString("F0", System.Globalization.CultureInfo.InvariantCulture) + " %";
+        bool peer = benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(FaceNetBenchmarks.OnnxRuntime);
+        return !peer && ThroughputColumn.Gflops(summary, benchmarkCase, ThroughputColumn.MultiplyAddsOf(benchmarkCase.Descriptor.Type).Performed) is { } gflops
+            ? ThroughputColumn.PercentOfPeak(gflops)
+            : "-";
     }
 }

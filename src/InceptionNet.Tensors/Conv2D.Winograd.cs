@@ -57,8 +57,8 @@ public static partial class Conv2D
             Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _transformed = transformed;
             (_tileH, _tileW, _patchH, _patchW, _xi) = WinogradWeights.TileOf(transformed.Kind);
-            _tilesX = (outW + _tileW - 1) / _tileW;
-            _tilesPerImage = (outH + _tileH - 1) / _tileH * _tilesX;
+            (int tileRows, _tilesX) = WinogradWeights.TileGrid(transformed.Kind, outH, outW);
+            _tilesPerImage = tileRows * _tilesX;
             _tiles = input.N * _tilesPerImage;
 
             // Runs of whole micro-kernel tiles: at most 48 tiles, fewer when the channels are many (PatchBudget), and

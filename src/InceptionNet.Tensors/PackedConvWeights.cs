@@ -299,7 +299,7 @@ public sealed class PackedConvWeights
         ArgumentOutOfRangeException.ThrowIfNegative(outH);
         ArgumentOutOfRangeException.ThrowIfNegative(outW);
         return Conv2D.WinogradEnabled && Winograd is { } transformed && strideH == 1 && strideW == 1
-            ? transformed.MultiplyAdds(outH, outW, InChannels, OutChannels)
+            ? transformed.MultiplyAdds(outH, outW)
             : (long)outH * outW * MultiplyAddsPerPixel;
     }
 

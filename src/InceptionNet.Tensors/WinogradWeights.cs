@@ -122,15 +122,25 @@ internal sealed class WinogradWeights
     };
 
     /// <summary>
-    /// Multiply-adds of the transformed products for one image's <paramref name="outH"/> × <paramref name="outW"/> output:
-    /// every tile (the partial ones at the right and bottom edges counted whole, as they are computed) times the elements
-    /// times input × output channels. The transforms' additions and their few multiplications are not counted.
+    /// Tile rows and columns covering an <paramref name="outH"/> × <paramref name="outW"/> output, the partial ones at the
+    /// bottom and right edges included (they are computed whole).
     /// </summary>
-    public long MultiplyAdds(int outH, int outW, int inChannels, int outChannels)
+    public static (int Rows, int Columns) TileGrid(WinogradKind kind, int outH, int outW)
     {
-        var (tileH, tileW, _, _, elements) = TileOf(Kind);
-        long tiles = (long)((outH + tileH - 1) / tileH) * ((outW + tileW - 1) / tileW);
-        return tiles * elements * inChannels * outChannels;
+        var (tileH, tileW, _, _, _) = TileOf(kind);
+        return ((outH + tileH - 1) / tileH, (outW + tileW - 1) / tileW);
+    }
+
+    /// <summary>
+    /// Multiply-adds of the transformed products for one image's <paramref name="outH"/> × <paramref name="outW"/> output:
+    /// every tile of <see cref="TileGrid"/> times the elements times input × output channels. The transforms' additions and
+    /// their few multiplications are not counted.
+    /// </summary>
+    public long MultiplyAdds(int outH, int outW)
+    {
+        var (rows, columns) = TileGrid(Kind, outH, outW);
+        var element = _transformed[0];
+        return (long)rows * columns * Elements * element.InChannels * element.OutChannels;
     }
 
     /// <summary>The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide panels.</summary>

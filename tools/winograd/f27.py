@@ -37,6 +37,18 @@ def inverse(matrix):
     return [row[size:] for row in work]
 
 
+def check(at, g, bt, m, r, rng, trials):
+    """A^T [(G h) * (B^T d)] must be the correlation of d with h for F(m, r), exactly, on random integer inputs."""
+    n = m + r - 1
+    for _ in range(trials):
+        taps = [Fraction(rng.randint(-99, 99)) for _ in range(r)]
+        data = [Fraction(rng.randint(-99, 99)) for _ in range(n)]
+        u = [sum(g[i][j] * taps[j] for j in range(r)) for i in range(n)]
+        v = [sum(bt[i][j] * data[j] for j in range(n)) for i in range(n)]
+        y = [sum(at[k][i] * u[i] * v[i] for i in range(n)) for k in range(m)]
+        assert y == [sum(taps[j] * data[k + j] for j in range(r)) for k in range(m)], (y, taps, data)
+
+
 def main():
     c = inverse(vandermonde(N))
     bt = [[c[j][i] for j in range(N)] for i in range(N)]
@@ -54,14 +66,7 @@ def main():
         g[i] = [x * common for x in g[i]]
     at = [[vandermonde(M)[i][k] for i in range(N)] for k in range(M)]
 
-    rng = random.Random(1)
-    for _ in range(100):
-        taps = [Fraction(rng.randint(-99, 99)) for _ in range(R)]
-        data = [Fraction(rng.randint(-99, 99)) for _ in range(N)]
-        u = [sum(g[i][j] * taps[j] for j in range(R)) for i in range(N)]
-        v = [sum(bt[i][j] * data[j] for j in range(N)) for i in range(N)]
-        y = [sum(at[k][i] * u[i] * v[i] for i in range(N)) for k in range(M)]
-        assert y == [sum(taps[j] * data[k + j] for j in range(R)) for k in range(M)]
+    check(at, g, bt, M, R, random.Random(1), 100)
 
     for name, matrix in (("A^T", at), ("B^T", bt), ("G", g)):
         print(name)
