@@ -24,6 +24,12 @@ public class CliEmbedBenchmarks
     /// <summary>Images ONNX Runtime and the in-process engine encode per invocation, at either batch.</summary>
     public const int OrtImages = 16;
 
+    /// <summary>
+    /// A CLI build's marginal time per image from its whole-process means over 64 and 16 images (ms): the time of one more
+    /// image once loaded and warm. The report's column and <see cref="GoalSummary"/> both use it.
+    /// </summary>
+    internal static double MarginalPerImage(double mean64, double mean16) => (mean64 - mean16) / 48;
+
     /// <summary>Threads of every contender: ONNX Runtime's intra-op pool, our engine's workers, the CLI's (INCEPTIONNET_THREADS).</summary>
     public const int Threads = 2;
 
@@ -186,7 +192,7 @@ internal sealed class PerImageColumn(bool ratio) : CustomColumn(
     {
         var (kind, count) = CliEmbedBenchmarks.Parse((string)benchmarkCase.Parameters["Case"]);
         double? mine = kind is "ort" or "engine" ? Mean(summary, benchmarkCase.Parameters["Case"]) / CliEmbedBenchmarks.OrtImages
-            : count == 64 ? (Mean(summary, $"{kind} 64") - Mean(summary, $"{kind} 16")) / 48 : null;
+            : count == 64 && Mean(summary, $"{kind} 64") is { } m64 && Mean(summary, $"{kind} 16") is { } m16 ? CliEmbedBenchmarks.MarginalPerImage(m64, m16) : null;
         if (!ratio)
         {
             return mine is { } ms ? ms.ToString("F2", CultureInfo.InvariantCulture) + " ms" : "-";
