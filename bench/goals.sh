@@ -8,7 +8,7 @@
 #   4. face-api at batch 1 (FaceApiBenchmarks), against face-api's own wasm backend (../shared/tools/faceapi_peer; node, npm)
 #   5. identify over 10k and 1M vectors (SearchBenchmarks, its identify rows)
 # Usage: bench/goals.sh [TAG]   from the repository root, on a quiet machine (nothing else building or running); about
-# 15 minutes on 2 cores. The results land in bench/results/goals-TAG-<UTC time>/ (TAG defaults to the CPU's family and
+# 17 minutes on 2 cores. The results land in bench/results/goals-TAG-<UTC time>/ (TAG defaults to the CPU's family and
 # model): the reports, the peers' output, machine.txt and goals.md, the table. Commit the folder with the CPU it names.
 # A run that fails stops at once, says which step and where its output is, and leaves its folder as
 # bench/results/goals-…-partial, which is not a result.

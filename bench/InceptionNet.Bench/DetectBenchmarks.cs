@@ -6,6 +6,7 @@ namespace InceptionNet.Bench;
 
 /// <summary>MTCNN on 1280×720-class photos (two_people.jpg 1126×661, obama1.jpg 1480×832) and on a 96×96 course face.</summary>
 [MemoryDiagnoser]
+[MedianColumn] // the peer (tools/mtcnn_peer_timing.py) reports medians; GoalSummary compares median with median
 public class DetectBenchmarks
 {
     private MtcnnDetector _detector = null!;

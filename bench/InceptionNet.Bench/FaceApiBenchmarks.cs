@@ -8,6 +8,7 @@ namespace InceptionNet.Bench;
 /// the fixture on this machine class (tfjs wasm backend 18.1 ms, CPU backend 374 ms, single-threaded) — tfjs cannot run in
 /// this process, so they are quoted, not re-measured.
 /// </summary>
+[MedianColumn] // the peer (faceapi_peer) reports a median; GoalSummary compares median with median
 public class FaceApiBenchmarks : EncoderBenchmarks
 {
     public override FaceEncoder Load() => FaceApiResNet34.Load(BenchData.PathOf("weights", "faceapi"));

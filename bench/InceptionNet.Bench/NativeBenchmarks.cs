@@ -188,8 +188,14 @@ internal class ProcessBenchConfig : ManualConfig
 
     /// <summary>The job with <paramref name="columns"/> and the median.</summary>
     public ProcessBenchConfig(params IColumn[] columns)
+        : this(Job, columns)
     {
-        AddJob(Job);
+    }
+
+    /// <summary><paramref name="job"/> with <paramref name="columns"/> and the median.</summary>
+    protected ProcessBenchConfig(Job job, params IColumn[] columns)
+    {
+        AddJob(job);
         AddColumn(columns);
         AddColumn(StatisticColumn.Median);
     }

@@ -3,7 +3,7 @@
 # --model facenet` over 1, 16 and 64 course images as whole processes (JIT build; the native one too when
 # tools/native/publish.sh linux-x64 has been run), ONNX Runtime over 16 images at batch 1 and 16, 2 threads. Prints the
 # table (CliEmbedBenchmarks.cs: per-image columns; "Marginal / ORT best" is the goal's ratio, asked ≤ 0.85).
-# Usage: bench/native/cli-vs-ort.sh  (from the repository root; needs ../shared; about 6 minutes on 2 cores)
+# Usage: bench/native/cli-vs-ort.sh  (from the repository root; needs ../shared; about 8 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
