@@ -137,3 +137,71 @@ internal static class WinogradLayerAb
         }
     }
 }
+
+/// <summary>
+/// INTER_AREA over MTCNN's pyramid of obama1.jpg (1480×832, scales 0.6 × 0.709ⁱ down to a 12-pixel side): the reference
+/// loops, one source row at a time in 128-bit vectors, and two rows at a time in 256-bit vectors, alternating in one
+/// process (issue 19's same-process A/B); all three give the same values bit for bit (ResizeLevelTests).
+/// </summary>
+internal static class AreaPairAb
+{
+    public static void Run()
+    {
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated || Simd.Default < SimdLevel.Vector256)
+        {
+            Console.WriteLine("area A/B: this machine (or INCEPTIONNET_SIMD) has no 256-bit vectors; nothing to compare");
+            return;
+        }
+
+        var image = InceptionNet.Vision.ImageDecoder.Decode(BenchData.PathOf("images", "faces", "test", "obama1.jpg"));
+        var source = new float[image.Pixels.Length];
+        PixelConversion.ToFloats(image.Pixels, source);
+        var sizes = new List<(int W, int H)>();
+        for (double scale = 0.6; Math.Min(image.Width, image.Height) * scale >= 12; scale *= 0.709)
+        {
+            sizes.Add(((int)Math.Ceiling(image.Width * scale), (int)Math.Ceiling(image.Height * scale)));
+        }
+
+        var target = new float[sizes[0].W * sizes[0].H * 3];
+        var scratches = new[]
+        {
+            new InceptionNet.Vision.ResizeScratch<float>(SimdLevel.Scalar),
+            new InceptionNet.Vision.ResizeScratch<float>(SimdLevel.Vector128),
+            new InceptionNet.Vision.ResizeScratch<float>(SimdLevel.Vector256),
+        };
+        void Pyramid(InceptionNet.Vision.ResizeScratch<float> scratch)
+        {
+            foreach (var (w, h) in sizes)
+            {
+                InceptionNet.Vision.OpenCvResize.Area<float>(source, image.Width, image.Height, 3, w, h, target, scratch);
+            }
+        }
+
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 1.5;)
+        {
+            foreach (var scratch in scratches)
+            {
+                Pyramid(scratch);
+            }
+        }
+
+        var results = new[] { new List<double>(), new List<double>(), new List<double>() };
+        for (int round = 0; round < 15; round++)
+        {
+            for (int v = 0; v < scratches.Length; v++)
+            {
+                var clock = Stopwatch.StartNew();
+                Pyramid(scratches[v]);
+                results[v].Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        foreach (var list in results)
+        {
+            list.Sort();
+        }
+
+        Console.WriteLine($"INTER_AREA pyramid of obama1.jpg ({sizes.Count} levels, one thread): reference loops {results[0][7]:F2} ms, " +
+            $"one row at 128 bits {results[1][7]:F2} ms, two rows at 256 bits {results[2][7]:F2} ms (medians of 15 rounds)");
+    }
+}

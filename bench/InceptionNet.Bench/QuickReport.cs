@@ -40,6 +40,12 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--area-ab"))
+        {
+            AreaPairAb.Run();
+            return;
+        }
+
         if (args.Contains("--winograd-layers-ab"))
         {
             WinogradLayerAb.Run();

@@ -202,7 +202,7 @@ public sealed class MtcnnDetector
             {
                 Grow(ref _resized[worker], hs * ws * 3);
                 _levelScratch[worker].Reserve(w, h, 3, ws, hs);
-                Grow(ref _photoRows[worker], (h % hs == 0 && w % ws == 0 ? h / hs : 1) * w * 3); // an integer factor reads its block's rows at once
+                Grow(ref _photoRows[worker], OpenCvResize.RowsAtOnce(w, h, 3, ws, hs, _levelScratch[worker]) * w * 3);
             }
         }
 

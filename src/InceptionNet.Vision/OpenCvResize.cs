@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using InceptionNet.Tensors;
@@ -48,7 +49,7 @@ public static class OpenCvResize
     /// As <see cref="Area{T}(ReadOnlySpan{T}, int, int, int, int, int, Span{T}, ResizeScratch{T})"/>, reading the
     /// <paramref name="sw"/>×<paramref name="sh"/> source from <paramref name="rows"/> a few rows at a time, so that a source
     /// made on the fly (a window of a larger image, zero-padded where it leaves it) is never held whole. The result is the
-    /// same as resizing the whole source.
+    /// same as resizing the whole source. It asks for one row at a time, or for at most <see cref="RowsAtOnce{T}"/>.
     /// </summary>
     public static void Area<T, TRows>(TRows rows, int sw, int sh, int cn, int dw, int dh, Span<T> dst, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
@@ -90,6 +91,36 @@ public static class OpenCvResize
 
         Linear(ref rows, sw, sh, cn, dw, dh, scaleX, scaleY, invScaleX, invScaleY, areaMode: true, dst, scratch);
     }
+
+    /// <summary>
+    /// The most rows the band-reading <see cref="Area{T, TRows}(TRows, int, int, int, int, int, Span{T}, ResizeScratch{T})"/>
+    /// asks its source for at once with <paramref name="scratch"/>: the block's rows when both sides shrink by integer
+    /// factors, two when three float channels shrink otherwise at 256 bits and up (the horizontal pass takes two rows at
+    /// once), else one. For callers that size the buffer their rows are handed out in.
+    /// </summary>
+    public static int RowsAtOnce<T>(int sw, int sh, int cn, int dw, int dh, ResizeScratch<T> scratch)
+        where T : struct, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(scratch);
+        Check(sw * sh * cn, sw, sh, cn, dw, dh);
+        double scaleX = 1.0 / ((double)dw / sw), scaleY = 1.0 / ((double)dh / sh);
+        if ((sw == dw && sh == dh) || scaleX < 1 || scaleY < 1)
+        {
+            return 1; // a copy, or linear weights: row by row
+        }
+
+        if (IsAreaFast(scaleX, scaleY, out _, out int iscaleY))
+        {
+            return iscaleY;
+        }
+
+        return cn == 3 && typeof(T) == typeof(float) && PairedRows(scratch) ? 2 : 1;
+    }
+
+    // Whether the decimation's three-channel float pass takes two rows at once with this scratch.
+    private static bool PairedRows<T>(ResizeScratch<T> scratch)
+        where T : struct, IFloatingPointIeee754<T> =>
+        scratch.Level >= SimdLevel.Vector256 && Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated;
 
     /// <summary>
     /// <c>cv2.resize(src, (dw, dh), interpolation=cv2.INTER_LINEAR)</c>. An exact halving of both sides is computed as
@@ -302,11 +333,20 @@ public static class OpenCvResize
         }
 
         int width = dw * cn;
-        var buf = ResizeScratch<T>.Grow(ref scratch.Row0, width).AsSpan(0, width);
         var sum = ResizeScratch<T>.Grow(ref scratch.Row1, width).AsSpan(0, width);
         sum.Clear(); // written before it is read, as a new array's zeros would be
         int prevDy = ytab[0].Di, prevSy = -1;
         bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated && Vector128<T>.IsSupported; // float, double
+        bool three = vector && cn == 3 && typeof(T) == typeof(float);
+        // Three float channels at 256 bits: the horizontal pass of two source rows at once, one in each half of a vector.
+        // The second row's values wait in `following` for the next source row the table asks for, which is that row
+        // (decimation visits every source row, in order).
+        bool pair = three && PairedRows(scratch);
+        bool wide = vector && PairedRows(scratch); // the vertical passes in 256-bit vectors too (element-wise: the same values)
+        var threeTable = three ? scratch.ThreeChannel.Build(sw, dw, taps, xSrc, xDst, MemoryMarshal.Cast<T, float>(xAlpha.AsSpan(0, taps))) : null;
+        T[] current = ResizeScratch<T>.Grow(ref scratch.Row0, width);
+        T[] following = pair ? ResizeScratch<T>.Grow(ref scratch.Row2, width) : current;
+        int followingSy = -1;
         for (int j = 0; j < yTaps; j++)
         {
             T beta = T.CreateChecked((float)ytab[j].Alpha);
@@ -316,26 +356,39 @@ public static class OpenCvResize
             // horizontal pass is the same values both times, so it runs once (OpenCV runs it twice).
             if (sy != prevSy)
             {
-                var row = Row<T, TRows>(ref rows, sy, 1, sw * cn);
-                if (vector && cn == 3 && typeof(T) == typeof(float))
+                if (sy == followingSy)
                 {
-                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(row), taps, xSrc, xDst,
-                        MemoryMarshal.Cast<T, float>(xAlpha.AsSpan()), MemoryMarshal.Cast<T, float>(buf));
+                    (current, following) = (following, current);
+                    followingSy = -1;
+                }
+                else if (pair && sy + 1 < sh)
+                {
+                    var two = MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 2, sw * cn));
+                    HorizontalArea3PairVector256(two[..(sw * 3)], two.Slice(sw * 3, sw * 3), threeTable!,
+                        MemoryMarshal.Cast<T, float>(current.AsSpan(0, width)), MemoryMarshal.Cast<T, float>(following.AsSpan(0, width)));
+                    followingSy = sy + 1;
+                }
+                else if (three)
+                {
+                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 1, sw * cn)), threeTable!,
+                        MemoryMarshal.Cast<T, float>(current.AsSpan(0, width)));
                 }
                 else
                 {
-                    HorizontalAreaScalar(row, cn, taps, xSrc, xDst, xAlpha, buf);
+                    HorizontalAreaScalar(Row<T, TRows>(ref rows, sy, 1, sw * cn), cn, taps, xSrc, xDst, xAlpha, current.AsSpan(0, width));
                 }
 
                 prevSy = sy;
             }
+
+            var buf = current.AsSpan(0, width);
 
             if (dy != prevDy)
             {
                 var target = dst.Slice(prevDy * width, width);
                 if (vector)
                 {
-                    VerticalStartVector128(sum, buf, beta, target);
+                    VerticalStartVector128(sum, buf, beta, target, wide);
                 }
                 else
                 {
@@ -346,7 +399,7 @@ public static class OpenCvResize
             }
             else if (vector)
             {
-                VerticalAddVector128(sum, buf, beta);
+                VerticalAddVector128(sum, buf, beta, wide);
             }
             else
             {
@@ -387,42 +440,98 @@ public static class OpenCvResize
         }
     }
 
-    // The same pass for three float channels, a pixel per vector: lane c of the accumulator takes channel c of each of the
-    // cell's source pixels (lane 3, the next pixel's first channel, is never stored into the cell). The table lists each
-    // cell's entries together and in source order, so each lane sees the products the reference adds to buf[di + c], in
-    // the same order, from the same zero, with a multiply and an add each (never fused): the same floats.
-    internal static void HorizontalArea3Vector128(ReadOnlySpan<float> row, int taps, int[] xSrc, int[] xDst, ReadOnlySpan<float> xAlpha,
-        Span<float> buf)
+    // The same pass for three float channels, a pixel per vector, with the table laid out a cell per row of `Group`
+    // entries (ThreeChannelTable): lane c of the accumulator takes channel c of each of the cell's source pixels, in the
+    // table's order, from the same zero, with a multiply and an add each (never fused), so each lane sees the products the
+    // reference adds to buf[di + c]. Cells with fewer entries are padded with entries whose pixel is masked to +0 and
+    // whose weight is +0: each adds +0, which leaves any sum started from +0 as it was (such a sum is never −0; NaN and
+    // infinity stay what they are), so the padding changes no bit. Lane 3, the next pixel's first channel, is never kept:
+    // it lands on the next cell's first value, which that cell's store overwrites. The fixed count per cell means no
+    // data-dependent branch in the loop (the reference's "same cell?" test mispredicted at every irregular cell width).
+    internal static void HorizontalArea3Vector128(ReadOnlySpan<float> row, ThreeChannelTable table, Span<float> buf)
     {
-        buf.Clear();
+        table.Check(row.Length, buf.Length);
         ref float source = ref MemoryMarshal.GetReference(row);
         ref float target = ref MemoryMarshal.GetReference(buf);
-        int lastLoad = row.Length - 4; // a pixel from here on is read by three scalar loads, not four lanes
-        int k = 0;
-        while (k < taps)
+        ref int src = ref MemoryMarshal.GetArrayDataReference(table.Source);
+        ref float alpha = ref MemoryMarshal.GetArrayDataReference(table.Alpha);
+        ref float mask = ref MemoryMarshal.GetArrayDataReference(table.Mask);
+        int group = table.Group;
+        for (int cell = 0; cell < table.FastCells; cell++)
         {
-            int di = xDst[k];
             var acc = Vector128<float>.Zero;
-            for (; k < taps && xDst[k] == di; k++)
+            int e = cell * group;
+            for (int t = 0; t < group; t++, e++)
             {
-                int si = xSrc[k];
-                var pixel = si <= lastLoad
-                    ? Vector128.LoadUnsafe(ref source, (nuint)si)
-                    : Vector128.Create(row[si], row[si + 1], row[si + 2], 0f);
-                acc += pixel * Vector128.Create(xAlpha[k]);
+                var pixel = Vector128.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref src, e)) & Vector128.Create(Unsafe.Add(ref mask, e));
+                acc += pixel * Vector128.Create(Unsafe.Add(ref alpha, e));
             }
 
-            if (k < taps && xDst[k] == di + 3)
+            if (cell < table.Cells - 1)
             {
-                acc.StoreUnsafe(ref target, (nuint)di); // lane 3 lands on the next cell's first value, written next
+                acc.StoreUnsafe(ref target, (nuint)(cell * 3));
             }
             else
             {
-                buf[di] = acc.GetElement(0);
-                buf[di + 1] = acc.GetElement(1);
-                buf[di + 2] = acc.GetElement(2);
+                buf[cell * 3] = acc.GetElement(0);
+                buf[cell * 3 + 1] = acc.GetElement(1);
+                buf[cell * 3 + 2] = acc.GetElement(2);
             }
         }
+
+        table.Tail(row, buf);
+    }
+
+    // HorizontalArea3Vector128 on two rows at once: the low half of each 256-bit vector holds a pixel of `first`, the high
+    // half the same pixel of `second`. The halves never mix (a broadcast weight and mask, lane-wise multiply and add), so
+    // each gives exactly what the 128-bit pass gives on its own row, into `firstBuf` and `secondBuf`.
+    internal static void HorizontalArea3PairVector256(ReadOnlySpan<float> first, ReadOnlySpan<float> second, ThreeChannelTable table,
+        Span<float> firstBuf, Span<float> secondBuf)
+    {
+        if (second.Length != first.Length || secondBuf.Length != firstBuf.Length)
+        {
+            throw new ArgumentException($"Rows of {first.Length} and {second.Length} values into buffers of {firstBuf.Length} and {secondBuf.Length}: both pairs must match.");
+        }
+
+        table.Check(first.Length, firstBuf.Length);
+        ref float a = ref MemoryMarshal.GetReference(first);
+        ref float b = ref MemoryMarshal.GetReference(second);
+        ref float ta = ref MemoryMarshal.GetReference(firstBuf);
+        ref float tb = ref MemoryMarshal.GetReference(secondBuf);
+        ref int src = ref MemoryMarshal.GetArrayDataReference(table.Source);
+        ref float alpha = ref MemoryMarshal.GetArrayDataReference(table.Alpha);
+        ref float mask = ref MemoryMarshal.GetArrayDataReference(table.Mask);
+        int group = table.Group;
+        for (int cell = 0; cell < table.FastCells; cell++)
+        {
+            var acc = Vector256<float>.Zero;
+            int e = cell * group;
+            for (int t = 0; t < group; t++, e++)
+            {
+                nuint si = (nuint)Unsafe.Add(ref src, e);
+                var pixels = Vector256.Create(Vector128.LoadUnsafe(ref a, si), Vector128.LoadUnsafe(ref b, si)) & Vector256.Create(Unsafe.Add(ref mask, e));
+                acc += pixels * Vector256.Create(Unsafe.Add(ref alpha, e));
+            }
+
+            var (low, high) = (acc.GetLower(), acc.GetUpper());
+            if (cell < table.Cells - 1)
+            {
+                low.StoreUnsafe(ref ta, (nuint)(cell * 3));
+                high.StoreUnsafe(ref tb, (nuint)(cell * 3));
+            }
+            else
+            {
+                firstBuf[cell * 3] = low.GetElement(0);
+                firstBuf[cell * 3 + 1] = low.GetElement(1);
+                firstBuf[cell * 3 + 2] = low.GetElement(2);
+                secondBuf[cell * 3] = high.GetElement(0);
+                secondBuf[cell * 3 + 1] = high.GetElement(1);
+                secondBuf[cell * 3 + 2] = high.GetElement(2);
+            }
+        }
+
+        table.Tail(first, firstBuf);
+        table.Tail(second, secondBuf);
     }
 
     // A new destination row: the finished sum goes out, and the sum restarts at beta · buf.
@@ -445,8 +554,9 @@ public static class OpenCvResize
         }
     }
 
-    // The vertical passes on whole vectors (element-wise: the same multiply and add per value), the tail by the reference.
-    internal static void VerticalStartVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, Span<T> target)
+    // The vertical passes on whole vectors (element-wise: the same multiply and add per value; 256-bit ones first when
+    // `wide256`), the tail by the reference.
+    internal static void VerticalStartVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, Span<T> target, bool wide256)
         where T : struct, IFloatingPointIeee754<T>
     {
         var b = Vector128.Create(beta);
@@ -454,6 +564,16 @@ public static class OpenCvResize
         ref T u = ref MemoryMarshal.GetReference(buf);
         ref T t = ref MemoryMarshal.GetReference(target);
         int dx = 0;
+        if (wide256)
+        {
+            var wide = Vector256.Create(beta);
+            for (; dx <= sum.Length - Vector256<T>.Count; dx += Vector256<T>.Count)
+            {
+                Vector256.LoadUnsafe(ref s, (nuint)dx).StoreUnsafe(ref t, (nuint)dx);
+                (wide * Vector256.LoadUnsafe(ref u, (nuint)dx)).StoreUnsafe(ref s, (nuint)dx);
+            }
+        }
+
         for (; dx <= sum.Length - Vector128<T>.Count; dx += Vector128<T>.Count)
         {
             Vector128.LoadUnsafe(ref s, (nuint)dx).StoreUnsafe(ref t, (nuint)dx);
@@ -463,13 +583,22 @@ public static class OpenCvResize
         VerticalStartScalar(sum, buf, beta, target, dx);
     }
 
-    internal static void VerticalAddVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta)
+    internal static void VerticalAddVector128<T>(Span<T> sum, ReadOnlySpan<T> buf, T beta, bool wide256)
         where T : struct, IFloatingPointIeee754<T>
     {
         var b = Vector128.Create(beta);
         ref T s = ref MemoryMarshal.GetReference(sum);
         ref T u = ref MemoryMarshal.GetReference(buf);
         int dx = 0;
+        if (wide256)
+        {
+            var wide = Vector256.Create(beta);
+            for (; dx <= sum.Length - Vector256<T>.Count; dx += Vector256<T>.Count)
+            {
+                (Vector256.LoadUnsafe(ref s, (nuint)dx) + wide * Vector256.LoadUnsafe(ref u, (nuint)dx)).StoreUnsafe(ref s, (nuint)dx);
+            }
+        }
+
         for (; dx <= sum.Length - Vector128<T>.Count; dx += Vector128<T>.Count)
         {
             (Vector128.LoadUnsafe(ref s, (nuint)dx) + b * Vector128.LoadUnsafe(ref u, (nuint)dx)).StoreUnsafe(ref s, (nuint)dx);
@@ -598,9 +727,9 @@ public sealed class ResizeScratch<T>
     }
 
     /// <summary>
-    /// A scratch whose resizes use at most <paramref name="level"/> (lowered to what the CPU has): the widest loops of
-    /// the area decimation are written for 128-bit vectors and give the scalar form's values bit for bit, so the level
-    /// changes only the speed.
+    /// A scratch whose resizes use at most <paramref name="level"/> (lowered to what the CPU has): the area decimation's
+    /// loops have 128-bit forms, and its three-channel float pass a 256-bit one that takes two source rows at once; all
+    /// give the scalar form's values bit for bit, so the level changes only the speed.
     /// </summary>
     public ResizeScratch(SimdLevel level) => Level = Simd.Clamp(level);
 
@@ -628,6 +757,8 @@ public sealed class ResizeScratch<T>
         Grow(ref Alpha2, 2 * dh);
         Grow(ref Row0, dw * cn);
         Grow(ref Row1, dw * cn);
+        Grow(ref Row2, dw * cn);
+        ThreeChannel.Reserve(sw, dw);
     }
 
     internal OpenCvResize.Decimate[] XTable = [];
@@ -638,6 +769,8 @@ public sealed class ResizeScratch<T>
     internal T[] Alpha2 = [];
     internal T[] Row0 = [];
     internal T[] Row1 = [];
+    internal T[] Row2 = [];
+    internal readonly ThreeChannelTable ThreeChannel = new();
 
     // `buffer` when it holds at least `length` values, else a new one of that length in its place (contents not kept).
     internal static TItem[] Grow<TItem>(ref TItem[] buffer, int length)
@@ -648,5 +781,132 @@ public sealed class ResizeScratch<T>
         }
 
         return buffer;
+    }
+}
+
+/// <summary>
+/// INTER_AREA's horizontal decimation table for three float channels laid out for the vector passes: a row of
+/// <see cref="Group"/> entries per destination cell (its source pixels in the reference's order, then padding with mask
+/// and weight zero), cells [0, <see cref="FastCells"/>) read with four-lane loads, the rest (those that reach the last
+/// source pixel, whose fourth lane lies past the row) by the reference loop from <see cref="TailTap"/>.
+/// </summary>
+internal sealed class ThreeChannelTable
+{
+    private static readonly float Keep = BitConverter.Int32BitsToSingle(-1); // all bits set: the AND keeps the pixel
+
+    private int _taps, _sourceLength;
+    private int[] _xSrc = [], _xDst = [];
+    private float[] _xAlpha = [];
+
+    public int[] Source = [];
+    public float[] Alpha = [];
+    public float[] Mask = [];
+
+    public int Group { get; private set; }
+
+    public int Cells { get; private set; }
+
+    public int FastCells { get; private set; }
+
+    public int TailTap { get; private set; }
+
+    // A cell has at most ⌈scale⌉ + 2 entries, so the padded table is at most dw·(⌈sw/dw⌉ + 2) ≤ sw + 3·dw long.
+    public void Reserve(int sw, int dw)
+    {
+        int length = sw + 3 * dw;
+        ResizeScratch<float>.Grow(ref Source, length);
+        ResizeScratch<float>.Grow(ref Alpha, length);
+        ResizeScratch<float>.Grow(ref Mask, length);
+    }
+
+    // The layout of a decimation table (entries grouped by cell, cells in order, as AreaTable makes them) of `sw` pixels into `dw` cells.
+    public ThreeChannelTable Build(int sw, int dw, int taps, int[] xSrc, int[] xDst, ReadOnlySpan<float> xAlpha)
+    {
+        int group = 0;
+        for (int k = 0, run = 0; k < taps; k++)
+        {
+            run = k > 0 && xDst[k] == xDst[k - 1] ? run + 1 : 1;
+            group = Math.Max(group, run);
+        }
+
+        ResizeScratch<float>.Grow(ref Source, dw * group);
+        ResizeScratch<float>.Grow(ref Alpha, dw * group);
+        ResizeScratch<float>.Grow(ref Mask, dw * group);
+        int lastLoad = sw * 3 - 4; // the last pixel that four lanes can be read from without passing the row's end
+        int fast = 0, tailTap = taps;
+        Array.Clear(Mask, 0, dw * group);
+        Array.Clear(Alpha, 0, dw * group);
+        Array.Clear(Source, 0, dw * group);
+        for (int k = 0, slot = 0; k < taps; k++)
+        {
+            int cell = xDst[k] / 3;
+            if (xSrc[k] > lastLoad)
+            {
+                // This cell and every later one go to the tail (entries are in source order, so later cells read no earlier pixel).
+                int first = k;
+                while (first > 0 && xDst[first - 1] == xDst[k])
+                {
+                    first--;
+                }
+
+                tailTap = first;
+                fast = cell;
+                break;
+            }
+
+            slot = k > 0 && xDst[k] == xDst[k - 1] ? slot + 1 : 0;
+            int e = cell * group + slot;
+            Source[e] = xSrc[k];
+            Alpha[e] = xAlpha[k];
+            Mask[e] = Keep;
+            fast = cell + 1;
+        }
+
+        // Padding entries read the cell's last pixel (any pixel inside the row would do: the mask zeroes it).
+        for (int cell = 0; cell < fast; cell++)
+        {
+            for (int e = cell * group + 1; e < (cell + 1) * group; e++)
+            {
+                if (BitConverter.SingleToInt32Bits(Mask[e]) == 0)
+                {
+                    Source[e] = Source[e - 1];
+                }
+            }
+        }
+
+        Group = group;
+        Cells = dw;
+        FastCells = fast;
+        TailTap = tailTap;
+        _taps = taps;
+        _sourceLength = sw * 3;
+        _xSrc = xSrc;
+        _xDst = xDst;
+        _xAlpha = ResizeScratch<float>.Grow(ref _xAlpha, taps);
+        xAlpha.CopyTo(_xAlpha);
+        return this;
+    }
+
+    public void Check(int rowLength, int bufLength)
+    {
+        if (rowLength != _sourceLength || bufLength != Cells * 3)
+        {
+            throw new ArgumentException($"A table for rows of {_sourceLength} values into {Cells * 3} was given a row of {rowLength} into {bufLength}.");
+        }
+    }
+
+    // The cells from FastCells on, by the reference loop: zeroed (the last fast cell's fourth lane may have landed on the
+    // first), then buf[di + c] += row[si + c] · alpha entry by entry.
+    public void Tail(ReadOnlySpan<float> row, Span<float> buf)
+    {
+        buf[(FastCells * 3)..].Clear();
+        for (int k = TailTap; k < _taps; k++)
+        {
+            int si = _xSrc[k], di = _xDst[k];
+            float alpha = _xAlpha[k];
+            buf[di] += row[si] * alpha;
+            buf[di + 1] += row[si + 1] * alpha;
+            buf[di + 2] += row[si + 2] * alpha;
+        }
     }
 }

@@ -28,7 +28,8 @@ public sealed class ResizeIntoBufferTests
     }
 
     // A source handed out a band at a time, as MTCNN's crops read a zero-padded box from the photo: the same result as the
-    // whole source, asking for one row at a time, or for the rows of one output row of an integer-factor shrink. Each
+    // whole source, asking for one row at a time (two for three float channels at 256 bits), or for the rows of one output
+    // row of an integer-factor shrink. Each
     // call fills the whole buffer with NaN and writes its band into the other half than the call before, so a resize that
     // kept reading an earlier band's span reads NaN.
     [Theory]
@@ -48,18 +49,25 @@ public sealed class ResizeIntoBufferTests
         var floats = Enumerable.Range(0, sw * sh * cn).Select(_ => (float)(random.NextDouble() * 255)).ToArray();
         var doubles = floats.Select(v => (double)v - 0.5).ToArray();
         int integerRows = sh % dh == 0 && sw % dw == 0 ? sh / dh : 1;
+        // Three float channels shrunk by a non-integer factor at 256 bits and up: the horizontal pass takes two rows at once.
+        var floatScratch = new ResizeScratch<float>();
+        bool pairs = cn == 3 && integerRows == 1 && dw <= sw && dh <= sh && (dw, dh) != (sw, sh)
+            && floatScratch.Level >= InceptionNet.Tensors.SimdLevel.Vector256;
+        int floatRowsAtOnce = pairs ? 2 : integerRows;
 
         var floatRows = new BandRows<float>(floats, sw * cn);
         var floatTarget = new float[dw * dh * cn];
-        OpenCvResize.Area(floatRows, sw, sh, cn, dw, dh, floatTarget.AsSpan(), new ResizeScratch<float>());
+        OpenCvResize.Area(floatRows, sw, sh, cn, dw, dh, floatTarget.AsSpan(), floatScratch);
         Assert.Equal(OpenCvResize.Area<float>(floats, sw, sh, cn, dw, dh), floatTarget);
-        Assert.InRange(floatRows.LargestBand, 1, integerRows);
+        Assert.InRange(floatRows.LargestBand, 1, floatRowsAtOnce);
+        Assert.Equal(floatRows.LargestBand, OpenCvResize.RowsAtOnce(sw, sh, cn, dw, dh, floatScratch)); // what callers size their bands by
 
         var doubleRows = new BandRows<double>(doubles, sw * cn);
         var doubleTarget = new double[dw * dh * cn];
         OpenCvResize.Area(doubleRows, sw, sh, cn, dw, dh, doubleTarget.AsSpan(), new ResizeScratch<double>());
         Assert.Equal(OpenCvResize.Area<double>(doubles, sw, sh, cn, dw, dh), doubleTarget);
         Assert.InRange(doubleRows.LargestBand, 1, integerRows);
+        Assert.Equal(doubleRows.LargestBand, OpenCvResize.RowsAtOnce(sw, sh, cn, dw, dh, new ResizeScratch<double>()));
     }
 
     private sealed class BandRows<T>(T[] source, int rowLength) : IImageRows<T>

@@ -8,7 +8,8 @@ namespace InceptionNet.Vision.Tests;
 
 /// <summary>
 /// INTER_AREA's decimation loops have a 128-bit form (three float channels a pixel per vector in the horizontal pass,
-/// whole vectors in the vertical one) that must give the reference loops' values bit for bit: checked over every shrink
+/// whole vectors in the vertical one) and a 256-bit one (the three-channel horizontal pass on two source rows at once)
+/// that must give the reference loops' values bit for bit: checked over every shrink
 /// of awkward sizes (1 to 4 channels, widths ending inside a vector, one-pixel results, the last source pixel read
 /// without its fourth lane), float and double, and the kernels on their own against the reference form.
 /// </summary>
@@ -25,7 +26,7 @@ public sealed class ResizeLevelTests
         var rng = new Random(cn * 7919);
         foreach (int sw in new[] { 1, 2, 3, 5, 7, 13, 31, 64, 97 })
         {
-            foreach (int sh in new[] { 1, 3, 17 })
+            foreach (int sh in new[] { 1, 2, 3, 17 })
             {
                 foreach (int dw in new[] { 1, 2, sw / 3, sw / 2, sw - 1, sw })
                 {
@@ -98,6 +99,54 @@ public sealed class ResizeLevelTests
                 }
             }
         }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(SingleLevels))]
+    public void The_two_row_horizontal_kernel_gives_each_row_what_the_one_row_kernel_gives(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        Skip.If(level < SimdLevel.Vector256, "the two-row kernel is the 256-bit form");
+        // Two rows shrunk to one and to two rows (each source row then feeds one destination row, so each destination
+        // row is that row's horizontal pass) and an odd third row: the pair kernel runs on rows 0 and 1 and the one-row
+        // kernel on row 2. Against the scalar reference on every row length up to 40 and every narrower result.
+        var rng = new Random(43);
+        foreach (int sh in new[] { 2, 3, 4 })
+        {
+            foreach (int dh in new[] { 1, sh / 2, sh })
+            {
+                for (int sw = 1; sw <= 40; sw++)
+                {
+                    for (int dw = 1; dw <= sw; dw++)
+                    {
+                        var src = new float[sw * sh * 3];
+                        for (int i = 0; i < src.Length; i++)
+                        {
+                            src[i] = (float)(rng.Next(65_536) / 255.0);
+                        }
+
+                        var scalar = new float[dw * dh * 3];
+                        var vector = new float[dw * dh * 3];
+                        OpenCvResize.Area<float>(src, sw, sh, 3, dw, dh, scalar, new ResizeScratch<float>(SimdLevel.Scalar));
+                        OpenCvResize.Area<float>(src, sw, sh, 3, dw, dh, vector, new ResizeScratch<float>(level));
+                        for (int i = 0; i < scalar.Length; i++)
+                        {
+                            Assert.True(BitEqual(scalar[i], vector[i]),
+                                $"{sw}x{sh} -> {dw}x{dh}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void The_two_row_kernel_refuses_rows_or_buffers_of_different_lengths()
+    {
+        var table = new ThreeChannelTable().Build(2, 1, 2, [0, 3], [0, 0], [0.5f, 0.5f]);
+        var error = Assert.Throws<ArgumentException>(() => OpenCvResize.HorizontalArea3PairVector256(
+            new float[6], new float[9], table, new float[3], new float[3]));
+        Assert.Contains("both pairs must match", error.Message, StringComparison.Ordinal);
     }
 
     public static TheoryData<SimdLevel> SingleLevels => SimdLevels.All;
