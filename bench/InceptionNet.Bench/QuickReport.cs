@@ -40,6 +40,7 @@ internal static class QuickReport
             return;
         }
 
+        // Same-process A/B of INTER_AREA's loops over MTCNN's pyramid of obama1.jpg: reference, 128-bit, 256-bit pairs.
         if (args.Contains("--area-ab"))
         {
             AreaPairAb.Run();
