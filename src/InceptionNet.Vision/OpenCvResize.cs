@@ -95,8 +95,8 @@ public static class OpenCvResize
     /// <summary>
     /// The most rows the band-reading <see cref="Area{T, TRows}(TRows, int, int, int, int, int, Span{T}, ResizeScratch{T})"/>
     /// asks its source for at once with <paramref name="scratch"/>: the block's rows when both sides shrink by integer
-    /// factors, two when three float channels shrink otherwise at 256 bits and up (the horizontal pass takes two rows at
-    /// once), else one. For callers that size the buffer their rows are handed out in.
+    /// factors, two when three float channels of at least two rows shrink otherwise at 256 bits and up (the horizontal
+    /// pass takes two rows at once), else one. For callers that size the buffer their rows are handed out in.
     /// </summary>
     public static int RowsAtOnce<T>(int sw, int sh, int cn, int dw, int dh, ResizeScratch<T> scratch)
         where T : struct, IFloatingPointIeee754<T>
@@ -114,7 +114,7 @@ public static class OpenCvResize
             return iscaleY;
         }
 
-        return cn == 3 && typeof(T) == typeof(float) && PairedRows(scratch) ? 2 : 1;
+        return cn == 3 && typeof(T) == typeof(float) && PairedRows(scratch) && sh >= 2 ? 2 : 1;
     }
 
     // Whether the decimation's three-channel float pass takes two rows at once with this scratch.
@@ -339,11 +339,11 @@ public static class OpenCvResize
         bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated && Vector128<T>.IsSupported; // float, double
         bool three = vector && cn == 3 && typeof(T) == typeof(float);
         // Three float channels at 256 bits: the horizontal pass of two source rows at once, one in each half of a vector.
-        // The second row's values wait in `following` for the next source row the table asks for, which is that row
-        // (decimation visits every source row, in order).
+        // The second row's values wait in `following`, marked with its row number, for when the table asks for that row
+        // (decimation visits every source row in order, so it is the next one; any other row is computed afresh).
         bool pair = three && PairedRows(scratch);
         bool wide = vector && PairedRows(scratch); // the vertical passes in 256-bit vectors too (element-wise: the same values)
-        var threeTable = three ? scratch.ThreeChannel.Build(sw, dw, taps, xSrc, xDst, MemoryMarshal.Cast<T, float>(xAlpha.AsSpan(0, taps))) : null;
+        var threeTable = three ? scratch.ThreeChannel.Build(sw, dw, taps, xSrc, xDst, (float[])(object)xAlpha) : null; // T is float here
         T[] current = ResizeScratch<T>.Grow(ref scratch.Row0, width);
         T[] following = pair ? ResizeScratch<T>.Grow(ref scratch.Row2, width) : current;
         int followingSy = -1;
@@ -370,7 +370,7 @@ public static class OpenCvResize
                 }
                 else if (three)
                 {
-                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 1, sw * cn)), threeTable!,
+                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 1, sw * cn)[..(sw * cn)]), threeTable!,
                         MemoryMarshal.Cast<T, float>(current.AsSpan(0, width)));
                 }
                 else
@@ -757,8 +757,11 @@ public sealed class ResizeScratch<T>
         Grow(ref Alpha2, 2 * dh);
         Grow(ref Row0, dw * cn);
         Grow(ref Row1, dw * cn);
-        Grow(ref Row2, dw * cn);
-        ThreeChannel.Reserve(sw, dw);
+        if (cn == 3 && typeof(T) == typeof(float))
+        {
+            Grow(ref Row2, dw * cn); // the second row of a pair
+            ThreeChannel.Reserve(sw, dw);
+        }
     }
 
     internal OpenCvResize.Decimate[] XTable = [];
@@ -797,10 +800,16 @@ internal sealed class ThreeChannelTable
     private int _taps, _sourceLength;
     private int[] _xSrc = [], _xDst = [];
     private float[] _xAlpha = [];
+    private int[] _source = [];
+    private float[] _alpha = [];
+    private float[] _mask = [];
 
-    public int[] Source = [];
-    public float[] Alpha = [];
-    public float[] Mask = [];
+    // Entry e of cell c is [c · Group + e]: the source offset of its pixel, its weight, its mask (all bits, or none).
+    public int[] Source => _source;
+
+    public float[] Alpha => _alpha;
+
+    public float[] Mask => _mask;
 
     public int Group { get; private set; }
 
@@ -814,13 +823,14 @@ internal sealed class ThreeChannelTable
     public void Reserve(int sw, int dw)
     {
         int length = sw + 3 * dw;
-        ResizeScratch<float>.Grow(ref Source, length);
-        ResizeScratch<float>.Grow(ref Alpha, length);
-        ResizeScratch<float>.Grow(ref Mask, length);
+        ResizeScratch<float>.Grow(ref _source, length);
+        ResizeScratch<float>.Grow(ref _alpha, length);
+        ResizeScratch<float>.Grow(ref _mask, length);
     }
 
     // The layout of a decimation table (entries grouped by cell, cells in order, as AreaTable makes them) of `sw` pixels into `dw` cells.
-    public ThreeChannelTable Build(int sw, int dw, int taps, int[] xSrc, int[] xDst, ReadOnlySpan<float> xAlpha)
+    // The arrays are kept (not copied) for Tail until the next Build.
+    public ThreeChannelTable Build(int sw, int dw, int taps, int[] xSrc, int[] xDst, float[] xAlpha)
     {
         int group = 0;
         for (int k = 0, run = 0; k < taps; k++)
@@ -829,14 +839,14 @@ internal sealed class ThreeChannelTable
             group = Math.Max(group, run);
         }
 
-        ResizeScratch<float>.Grow(ref Source, dw * group);
-        ResizeScratch<float>.Grow(ref Alpha, dw * group);
-        ResizeScratch<float>.Grow(ref Mask, dw * group);
+        ResizeScratch<float>.Grow(ref _source, dw * group);
+        ResizeScratch<float>.Grow(ref _alpha, dw * group);
+        ResizeScratch<float>.Grow(ref _mask, dw * group);
         int lastLoad = sw * 3 - 4; // the last pixel that four lanes can be read from without passing the row's end
         int fast = 0, tailTap = taps;
-        Array.Clear(Mask, 0, dw * group);
-        Array.Clear(Alpha, 0, dw * group);
-        Array.Clear(Source, 0, dw * group);
+        Array.Clear(_mask, 0, dw * group);
+        Array.Clear(_alpha, 0, dw * group);
+        Array.Clear(_source, 0, dw * group);
         for (int k = 0, slot = 0; k < taps; k++)
         {
             int cell = xDst[k] / 3;
@@ -856,9 +866,9 @@ internal sealed class ThreeChannelTable
 
             slot = k > 0 && xDst[k] == xDst[k - 1] ? slot + 1 : 0;
             int e = cell * group + slot;
-            Source[e] = xSrc[k];
-            Alpha[e] = xAlpha[k];
-            Mask[e] = Keep;
+            _source[e] = xSrc[k];
+            _alpha[e] = xAlpha[k];
+            _mask[e] = Keep;
             fast = cell + 1;
         }
 
@@ -867,9 +877,9 @@ internal sealed class ThreeChannelTable
         {
             for (int e = cell * group + 1; e < (cell + 1) * group; e++)
             {
-                if (BitConverter.SingleToInt32Bits(Mask[e]) == 0)
+                if (BitConverter.SingleToInt32Bits(_mask[e]) == 0)
                 {
-                    Source[e] = Source[e - 1];
+                    _source[e] = _source[e - 1];
                 }
             }
         }
@@ -882,8 +892,7 @@ internal sealed class ThreeChannelTable
         _sourceLength = sw * 3;
         _xSrc = xSrc;
         _xDst = xDst;
-        _xAlpha = ResizeScratch<float>.Grow(ref _xAlpha, taps);
-        xAlpha.CopyTo(_xAlpha);
+        _xAlpha = xAlpha;
         return this;
     }
 

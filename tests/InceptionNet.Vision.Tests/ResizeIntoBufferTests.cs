@@ -29,9 +29,8 @@ public sealed class ResizeIntoBufferTests
 
     // A source handed out a band at a time, as MTCNN's crops read a zero-padded box from the photo: the same result as the
     // whole source, asking for one row at a time (two for three float channels at 256 bits), or for the rows of one output
-    // row of an integer-factor shrink. Each
-    // call fills the whole buffer with NaN and writes its band into the other half than the call before, so a resize that
-    // kept reading an earlier band's span reads NaN.
+    // row of an integer-factor shrink. Each call fills the whole buffer with NaN and writes its band into the other half
+    // than the call before, so a resize that kept reading an earlier band's span reads NaN.
     [Theory]
     [InlineData(37, 23, 3, 17, 11)]   // decimation tables
     [InlineData(48, 48, 3, 24, 24)]   // 2× block sums
@@ -134,6 +133,36 @@ public sealed class ResizeIntoBufferTests
         for (int i = 0; i < sources.Length; i++)
         {
             OpenCvResize.Area<double>(inputs[i], sources[i].W, sources[i].H, 3, 24, 24, target, scratch);
+        }
+
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+    }
+
+    [Fact]
+    public void A_float_scratch_reserved_for_a_pyramid_allocates_nothing_for_its_levels()
+    {
+        // MTCNN's pyramid: one photo into every level, three float channels (the padded tables and the paired rows' buffer).
+        const int Sw = 301, Sh = 157;
+        (int W, int H)[] levels = [(181, 95), (128, 67), (91, 48), (64, 34), (46, 24), (32, 17), (23, 12)];
+        var random = new Random(11);
+        var source = Enumerable.Range(0, Sw * Sh * 3).Select(_ => (float)(random.NextDouble() * 255)).ToArray();
+        var target = new float[levels[0].W * levels[0].H * 3];
+        var warm = new ResizeScratch<float>();
+        foreach (var (w, h) in levels)
+        {
+            OpenCvResize.Area<float>(source, Sw, Sh, 3, w, h, target, warm);
+        }
+
+        var scratch = new ResizeScratch<float>();
+        foreach (var (w, h) in levels)
+        {
+            scratch.Reserve(Sw, Sh, 3, w, h);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var (w, h) in levels)
+        {
+            OpenCvResize.Area<float>(source, Sw, Sh, 3, w, h, target, scratch);
         }
 
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
