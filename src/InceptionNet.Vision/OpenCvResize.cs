@@ -467,16 +467,7 @@ public static class OpenCvResize
                 acc += pixel * Vector128.Create(Unsafe.Add(ref alpha, e));
             }
 
-            if (cell < table.Cells - 1)
-            {
-                acc.StoreUnsafe(ref target, (nuint)(cell * 3));
-            }
-            else
-            {
-                buf[cell * 3] = acc.GetElement(0);
-                buf[cell * 3 + 1] = acc.GetElement(1);
-                buf[cell * 3 + 2] = acc.GetElement(2);
-            }
+            acc.StoreUnsafe(ref target, (nuint)(cell * 3)); // in bounds: a fast cell is never the last (ThreeChannelTable)
         }
 
         table.Tail(row, buf);
@@ -513,21 +504,8 @@ public static class OpenCvResize
                 acc += pixels * Vector256.Create(Unsafe.Add(ref alpha, e));
             }
 
-            var (low, high) = (acc.GetLower(), acc.GetUpper());
-            if (cell < table.Cells - 1)
-            {
-                low.StoreUnsafe(ref ta, (nuint)(cell * 3));
-                high.StoreUnsafe(ref tb, (nuint)(cell * 3));
-            }
-            else
-            {
-                firstBuf[cell * 3] = low.GetElement(0);
-                firstBuf[cell * 3 + 1] = low.GetElement(1);
-                firstBuf[cell * 3 + 2] = low.GetElement(2);
-                secondBuf[cell * 3] = high.GetElement(0);
-                secondBuf[cell * 3 + 1] = high.GetElement(1);
-                secondBuf[cell * 3 + 2] = high.GetElement(2);
-            }
+            acc.GetLower().StoreUnsafe(ref ta, (nuint)(cell * 3)); // in bounds: a fast cell is never the last
+            acc.GetUpper().StoreUnsafe(ref tb, (nuint)(cell * 3));
         }
 
         table.Tail(first, firstBuf);
@@ -791,7 +769,8 @@ public sealed class ResizeScratch<T>
 /// INTER_AREA's horizontal decimation table for three float channels laid out for the vector passes: a row of
 /// <see cref="Group"/> entries per destination cell (its source pixels in the reference's order, then padding with mask
 /// and weight zero), cells [0, <see cref="FastCells"/>) read with four-lane loads, the rest (those that reach the last
-/// source pixel, whose fourth lane lies past the row) by the reference loop from <see cref="TailTap"/>.
+/// source pixel, whose fourth lane lies past the row) by the reference loop from <see cref="TailTap"/>. The last cell
+/// always reaches the last pixel, so it is never a fast cell, and a fast cell's four-lane store stays inside the row.
 /// </summary>
 internal sealed class ThreeChannelTable
 {
@@ -882,6 +861,13 @@ internal sealed class ThreeChannelTable
                     _source[e] = _source[e - 1];
                 }
             }
+        }
+
+        if (fast >= dw)
+        {
+            // AreaTable gives the last cell the last pixel, so this cannot happen; were it to, the vector stores of the
+            // last cell would pass the row's end.
+            throw new InvalidOperationException($"A decimation table of {sw} pixels into {dw} cells has no entry for the last pixel in its last cell.");
         }
 
         Group = group;
