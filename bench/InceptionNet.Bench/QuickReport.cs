@@ -47,6 +47,12 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--batch-sizes"))
+        {
+            BatchSizes();
+            return;
+        }
+
         if (args.Contains("--winograd-layers-ab"))
         {
             WinogradLayerAb.Run();
@@ -371,6 +377,39 @@ internal static class QuickReport
     // Median wall time of `runs` calls (odd, so the median is one measurement).
     // Batch-1 convolutions of FaceNet-160 and face-api on one worker and on all of them: where splitting a small map
     // over the cores pays and where it costs (a diagnostic for the batch-1 split, issue 19).
+    // FaceNet's time per image at several batch sizes, in alternating rounds (the VM's phases hit every size alike):
+    // what the CLI's default batch should be. Median over the rounds of each size's per-image time.
+    private static void BatchSizes()
+    {
+        var model = new FaceNetBenchmarks().Load();
+        int[] sizes = [8, 16, 24, 32, 48, 64];
+        var inputs = sizes.ToDictionary(b => b, b => BenchData.Batch(model, b));
+        var outputs = sizes.ToDictionary(b => b, b => new float[b * 128]);
+        var perImage = sizes.ToDictionary(b => b, _ => new List<double>());
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 3;)
+        {
+            model.Forward(inputs[16], 16, outputs[16]);
+        }
+
+        const int Rounds = 12;
+        for (int round = 0; round < Rounds; round++)
+        {
+            foreach (int b in round % 2 == 0 ? sizes : sizes.Reverse())
+            {
+                var clock = Stopwatch.StartNew();
+                model.Forward(inputs[b], b, outputs[b]);
+                perImage[b].Add(clock.Elapsed.TotalMilliseconds / b);
+            }
+        }
+
+        Console.WriteLine($"FaceNet-160, {model.Level}, {WorkerPool.Shared.WorkerCount} threads, {Rounds} alternating rounds: ms per image");
+        foreach (int b in sizes)
+        {
+            var t = perImage[b].Order().ToList();
+            Console.WriteLine($"batch {b,2}: median {t[t.Count / 2],6:F2}  min {t[0],6:F2}  max {t[^1],6:F2}");
+        }
+    }
+
     private static void Split()
     {
         (string Name, int H, int W, int Cin, int Cout, int K, int Stride)[] shapes =
