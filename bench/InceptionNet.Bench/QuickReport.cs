@@ -374,9 +374,6 @@ internal static class QuickReport
         }
     }
 
-    // Median wall time of `runs` calls (odd, so the median is one measurement).
-    // Batch-1 convolutions of FaceNet-160 and face-api on one worker and on all of them: where splitting a small map
-    // over the cores pays and where it costs (a diagnostic for the batch-1 split, issue 19).
     // FaceNet's time per image at several batch sizes, in alternating rounds (the VM's phases hit every size alike):
     // what the CLI's default batch should be. Median over the rounds of each size's per-image time.
     private static void BatchSizes()
@@ -410,6 +407,8 @@ internal static class QuickReport
         }
     }
 
+    // Batch-1 convolutions of FaceNet-160 and face-api on one worker and on all of them: where splitting a small map
+    // over the cores pays and where it costs (a diagnostic for the batch-1 split, issue 19).
     private static void Split()
     {
         (string Name, int H, int W, int Cin, int Cout, int K, int Stride)[] shapes =
@@ -510,6 +509,7 @@ internal static class QuickReport
         Console.WriteLine($"whole passes: p10 {passes[p / 10]:F2} ms, median {passes[p / 2]:F2} ms, p90 {passes[p * 9 / 10]:F2} ms");
     }
 
+    // Median wall time of `runs` calls (odd, so the median is one measurement).
     private static double MedianMilliseconds(Action action, int runs, int idleMilliseconds = 0)
     {
         var times = new double[runs];
