@@ -83,25 +83,32 @@ internal static class WinogradLayerAb
         var random = new Random(1);
         foreach (int batch in new[] { 1, 16 })
         {
-            foreach (var (kh, kw, c) in new[] { (1, 7, 128), (7, 1, 128), (3, 3, 256) })
+            // FaceNet-160's Block17 1×7 / 7×1 and Mixed_7a 3×3 (8×8 maps, same padding), and its stride-2 3×3s (valid):
+            // Conv2d_4b 36×36 → 17×17, Mixed_6a's two 17×17 → 8×8.
+            foreach (var (kh, kw, size, cin, cout, stride) in new[]
             {
-                var kernel = new float[kh * kw * c * c];
+                (1, 7, 8, 128, 128, 1), (7, 1, 8, 128, 128, 1), (3, 3, 8, 256, 256, 1),
+                (3, 3, 36, 192, 256, 2), (3, 3, 17, 256, 384, 2), (3, 3, 17, 192, 256, 2),
+            })
+            {
+                var kernel = new float[kh * kw * cin * cout];
                 for (int i = 0; i < kernel.Length; i++)
                 {
                     kernel[i] = (float)(random.NextDouble() - 0.5);
                 }
 
-                var weights = new PackedConvWeights(kernel, kh, kw, c, c, new float[c]);
-                weights.PrepareWinograd(evenIfLarge: true);
-                var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
-                var x = new float[batch * 64 * c];
+                var weights = new PackedConvWeights(kernel, kh, kw, cin, cout, new float[cout]);
+                weights.PrepareWinograd(evenIfLarge: true, stride);
+                var geometry = new WindowGeometry(kh, kw, stride, stride, stride == 1 ? PaddingMode.Same : PaddingMode.Valid);
+                var (oh, ow, _, _) = geometry.Resolve(size, size);
+                var x = new float[batch * size * size * cin];
                 for (int i = 0; i < x.Length; i++)
                 {
                     x[i] = (float)random.NextDouble();
                 }
 
-                var input = TensorSlice.Dense(x, batch, 8, 8, c);
-                var output = TensorSlice.Dense(new float[batch * 64 * c], batch, 8, 8, c);
+                var input = TensorSlice.Dense(x, batch, size, size, cin);
+                var output = TensorSlice.Dense(new float[batch * oh * ow * cout], batch, oh, ow, cout);
                 void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), KernelSet.Default, WorkerPool.Shared);
                 // Both paths warm first (tiered JIT: each path's first new methods would otherwise keep the other in tier 0).
                 for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 1.5;)
@@ -132,7 +139,7 @@ internal static class WinogradLayerAb
                 Conv2D.WinogradEnabled = true;
                 results[0].Sort();
                 results[1].Sort();
-                Console.WriteLine($"batch {batch,2} {kh}x{kw} {c}->{c} @8: direct {results[0][7] * 1000:F0} us, Winograd {results[1][7] * 1000:F0} us (medians of 15 rounds)");
+                Console.WriteLine($"batch {batch,2} {kh}x{kw}/{stride} {cin}->{cout} @{size}: direct {results[0][7] * 1000:F0} us, Winograd {results[1][7] * 1000:F0} us (medians of 15 rounds)");
             }
         }
     }

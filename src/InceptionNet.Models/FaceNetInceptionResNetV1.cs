@@ -46,7 +46,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
             ("MaxPool_3a_3x3", PoolLayer.Max(3, 2)),                                                              // [38, 38, 64]
             ("Conv2d_3b_1x1_Activation", Conv(w, "Conv2d_3b_1x1", 1, 1, 64, 80, stride: 1, PaddingMode.Valid)),  // [38, 38, 80]
             ("Conv2d_4a_3x3_Activation", Conv(w, "Conv2d_4a_3x3", 3, 3, 80, 192, stride: 1, PaddingMode.Valid)), // [36, 36, 192]
-            ("Conv2d_4b_3x3_Activation", Conv(w, "Conv2d_4b_3x3", 3, 3, 192, 256, stride: 2, PaddingMode.Valid)), // [17, 17, 256]
+            ("Conv2d_4b_3x3_Activation", AtStride2(Conv(w, "Conv2d_4b_3x3", 3, 3, 192, 256, stride: 2, PaddingMode.Valid))), // [17, 17, 256]
         };
 
         for (int i = 1; i <= 5; i++)
@@ -85,11 +85,11 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     }
 
     private static Concatenate Mixed6a(WeightSet w) => new(
-        Conv(w, "Mixed_6a_Branch_0_Conv2d_1a_3x3", 3, 3, 256, 384, stride: 2, PaddingMode.Valid),      // [8, 8, 384]
+        AtStride2(Conv(w, "Mixed_6a_Branch_0_Conv2d_1a_3x3", 3, 3, 256, 384, stride: 2, PaddingMode.Valid)),      // [8, 8, 384]
         new Sequential(
             Conv(w, "Mixed_6a_Branch_1_Conv2d_0a_1x1", 1, 1, 256, 192),
             Conv(w, "Mixed_6a_Branch_1_Conv2d_0b_3x3", 3, 3, 192, 192),
-            Conv(w, "Mixed_6a_Branch_1_Conv2d_1a_3x3", 3, 3, 192, 256, stride: 2, PaddingMode.Valid)), // [8, 8, 256]
+            AtStride2(Conv(w, "Mixed_6a_Branch_1_Conv2d_1a_3x3", 3, 3, 192, 256, stride: 2, PaddingMode.Valid))), // [8, 8, 256]
         PoolLayer.Max(3, 2));                                                                           // [8, 8, 256]
 
     private static ResidualBlock Block17(WeightSet w, int i)
@@ -128,6 +128,15 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     private static ConvLayer OnWholeTiles(ConvLayer conv)
     {
         conv.Weights.PrepareWinograd(evenIfLarge: true);
+        return conv;
+    }
+
+    // A stride-2 3×3 whose output holds whole tiles, or nearly (Conv2d_4b's 17×17 wastes 12 % in its last tile row and
+    // column; Mixed_6a's 8×8 none), through the stride-2 Winograd form: 25 products per 2×2 outputs instead of 36. Past
+    // the default cap, so asked for here; Mixed_7a's 3×3 outputs would waste 78 % and stay direct.
+    private static ConvLayer AtStride2(ConvLayer conv)
+    {
+        conv.Weights.PrepareWinograd(evenIfLarge: true, stride: 2);
         return conv;
     }
 

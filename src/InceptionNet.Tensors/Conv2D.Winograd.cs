@@ -5,7 +5,7 @@ namespace InceptionNet.Tensors;
 public static partial class Conv2D
 {
     /// <summary>
-    /// Whether stride-1 3×3, 1×7 and 7×1 convolutions whose weights carry a Winograd form
+    /// Whether convolutions whose weights carry a Winograd form (stride-1 3×3, 1×7 and 7×1; stride-2 3×3)
     /// (<see cref="PackedConvWeights.PrepareWinograd"/>) run through it (always, in the product; the benchmarks' same-process A/B switches it off and on).
     /// </summary>
     internal static bool WinogradEnabled { get; set; } = true;
@@ -29,9 +29,10 @@ public static partial class Conv2D
     }
 
     /// <summary>
-    /// Winograd convolution: the output is cut into tiles (2×2 for F(2×2, 3×3); 1×2 along rows for a 1×7 kernel's F(2, 7),
-    /// 2×1 along columns for a 7×1's), numbered image by image, row by row. An item takes a run of tiles and a group of
-    /// output panels: it transforms each tile's input patch (4×4, 1×8 or 8×1; <c>V = Bᵀ d B</c> or <c>Bᵀ d</c>, every
+    /// Winograd convolution: the output is cut into tiles (2×2 for F(2×2, 3×3) and the stride-2 form; 1×2 along rows for
+    /// a 1×7 kernel's F(2, 7), 2×1 along columns for a 7×1's), numbered image by image, row by row. An item takes a run of
+    /// tiles and a group of output panels: it transforms each tile's input patch (4×4, 1×8, 8×1, or 5×5 at stride 2;
+    /// <c>V = Bᵀ d B</c>, <c>Bᵀ d</c> or <c>T d Tᵀ</c>, every
     /// channel; patches reaching into the padding are gathered with zeros first), multiplies, for each element ξ, the
     /// tiles' <c>V_ξ</c> rows by the panel of <c>U_ξ</c> with the convolution's own micro-kernel, transforms each tile's
     /// products back (<c>Y = Aᵀ M A</c> or <c>Aᵀ M</c>) into the output rows it covers, and stores those rows through the
@@ -45,7 +46,7 @@ public static partial class Conv2D
         private const int PatchBudget = 65536;
 
         private WinogradWeights? _transformed;
-        private int _xi, _tileH, _tileW, _patchH, _patchW;
+        private int _xi, _tileH, _tileW, _patchH, _patchW, _stride;
         private int _tilesX, _tilesPerImage, _tiles;
         private int _runLength, _runs;
 
@@ -57,6 +58,7 @@ public static partial class Conv2D
             Bind(input, weights, outH, outW, top, left, output, epilogue, kernels, pool);
             _transformed = transformed;
             (_tileH, _tileW, _patchH, _patchW, _xi) = WinogradWeights.TileOf(transformed.Kind);
+            _stride = transformed.Stride;
             (int tileRows, _tilesX) = WinogradWeights.TileGrid(transformed.Kind, outH, outW);
             _tilesPerImage = tileRows * _tilesX;
             _tiles = input.N * _tilesPerImage;
@@ -110,7 +112,7 @@ public static partial class Conv2D
                 for (int t = 0; t < count; t++)
                 {
                     var (n, ty, tx) = Locate(first + t);
-                    int iy = _tileH * ty - _top, ix = _tileW * tx - _left;
+                    int iy = _stride * _tileH * ty - _top, ix = _stride * _tileW * tx - _left;
                     bool inside = iy >= 0 && ix >= 0 && iy + _patchH <= input.H && ix + _patchW <= input.W;
                     float* src = inside ? inBase + input.PixelIndex(n, iy, ix) : patch;
                     if (!inside)
@@ -126,6 +128,9 @@ public static partial class Conv2D
                             break;
                         case WinogradKind.F2K1x7:
                             kernels.Winograd7Input(src, inside ? input.PixelStride : c, c, dst, vStride);
+                            break;
+                        case WinogradKind.F2x2K3x3S2:
+                            kernels.WinogradS2Input(src, inside ? rowStride : (long)_patchW * c, inside ? input.PixelStride : c, c, dst, vStride);
                             break;
                         default:
                             kernels.Winograd7Input(src, inside ? rowStride : c, c, dst, vStride);
@@ -171,6 +176,9 @@ public static partial class Conv2D
                             {
                                 case WinogradKind.F2x2K3x3:
                                     kernels.WinogradOutput(products, mStride, y + 2L * s * Tc, yRow);
+                                    break;
+                                case WinogradKind.F2x2K3x3S2:
+                                    kernels.WinogradS2Output(products, mStride, y + 2L * s * Tc, yRow);
                                     break;
                                 case WinogradKind.F2K1x7:
                                     kernels.Winograd7Output(products, mStride, y + 2L * s * Tc, Tc);

@@ -54,7 +54,8 @@ public readonly record struct ConvEpilogue
 /// <see cref="KernelSet.TileRows"/> × 32 tile (<see cref="KernelSet.NarrowTileRows"/> × 16 on narrow panels); bias, residual scale-add and ReLU are fused into the store (the set's
 /// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
 /// Weights given a Winograd form (<see cref="PackedConvWeights.PrepareWinograd"/>, which <c>ConvLayer</c> does for its
-/// stride-1 3×3, 1×7 and 7×1 layers) run stride-1 windows through it instead: the same epilogue and outputs, to rounding.
+/// stride-1 3×3, 1×7 and 7×1 layers, and a model for the stride-2 3×3s it chooses) run windows of that form's stride
+/// through it instead: the same epilogue and outputs, to rounding.
 /// </summary>
 public static partial class Conv2D
 {
@@ -125,7 +126,7 @@ public static partial class Conv2D
             return;
         }
 
-        if (WinogradEnabled && weights.Winograd is { } transformed && geometry.StrideH == 1 && geometry.StrideW == 1)
+        if (WinogradEnabled && weights.Winograd is { } transformed && geometry.StrideH == transformed.Stride && geometry.StrideW == transformed.Stride)
         {
             ForwardWinograd(input, weights, transformed, outH, outW, top, left, output, epilogue, kernels, pool);
             return;

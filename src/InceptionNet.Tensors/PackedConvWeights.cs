@@ -202,20 +202,25 @@ public sealed class PackedConvWeights
     }
 
     /// <summary>
-    /// The Winograd form of these weights (F(2×2, 3×3) or F(2, 7)), once <see cref="PrepareWinograd"/> has made it:
-    /// <see cref="Conv2D"/> then runs stride-1 windows through it (null: always the direct GEMM).
+    /// The Winograd form of these weights (F(2×2, 3×3), F(2, 7) or the stride-2 3×3 form), once
+    /// <see cref="PrepareWinograd"/> has made it: <see cref="Conv2D"/> then runs windows of its stride through it (null:
+    /// always the direct GEMM).
     /// </summary>
     internal WinogradWeights? Winograd => Volatile.Read(ref _winograd);
 
     private WinogradWeights? _winograd;
 
     /// <summary>
-    /// Prepares the Winograd form of a 3×3, 1×7 or 7×1 kernel, which <see cref="Conv2D"/> then uses for stride-1 windows.
+    /// Prepares the Winograd form of a 3×3, 1×7 or 7×1 kernel, which <see cref="Conv2D"/> then uses for windows of
+    /// <paramref name="stride"/> (both ways).
     /// <list type="bullet">
     /// <item>3×3, F(2×2, 3×3): 16 transformed 1×1 kernels (16/9 of these weights' memory again); 16 multiply-adds per
     /// input and output channel for each 2×2 block of outputs instead of 36.</item>
     /// <item>1×7 and 7×1, F(2, 7) along the long side: 8 transformed 1×1 kernels (8/7 of the memory again); 8 multiply-adds
     /// for each pair of outputs instead of 14.</item>
+    /// <item>3×3 at stride 2, split by row and column parity with F(2, 2) on the even taps: 16 transformed 1×1 kernels
+    /// (16/9 of the memory again); 25 multiply-adds per input and output channel for each 2×2 block of outputs instead of
+    /// 36. Its transforms only add and subtract, with coefficients 0 and ±1.</item>
     /// </list>
     /// Results differ from the direct convolution by rounding only: the transforms combine a patch's inputs and the
     /// products, and each product sum runs over the input channels alone instead of all taps (at 300 input channels,
@@ -227,20 +232,22 @@ public sealed class PackedConvWeights
     /// 3×3 256 → 256 runs on 8×8 maps and asks for it). Safe to call from several threads; the first form made is kept.
     /// </summary>
     /// <param name="evenIfLarge">Prepare kernels past 192 × 192 channels too (the caller knows their maps hold whole tiles).</param>
-    public bool PrepareWinograd(bool evenIfLarge = false)
+    /// <param name="stride">The stride of the windows these weights run at: 1, or 2 for a 3×3 kernel.</param>
+    /// <returns>Whether these weights now have a form for <paramref name="stride"/> (false also when they already hold one for another stride).</returns>
+    public bool PrepareWinograd(bool evenIfLarge = false, int stride = 1)
     {
-        if (Winograd is not null)
+        if (Winograd is { } existing)
         {
-            return true;
+            return existing.Stride == stride;
         }
 
-        if (WinogradWeights.KindOf(this, evenIfLarge) is null)
+        if (WinogradWeights.KindOf(this, evenIfLarge, stride) is null)
         {
             return false;
         }
 
-        Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge), null);
-        return true;
+        Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null);
+        return Winograd!.Stride == stride;
     }
 
     /// <summary>Kernel height.</summary>
@@ -285,8 +292,8 @@ public sealed class PackedConvWeights
 
     /// <summary>
     /// Multiply-adds <see cref="Conv2D"/> performs for one image's <paramref name="outH"/> × <paramref name="outW"/> output
-    /// with these weights: through the Winograd form when there is one (<see cref="PrepareWinograd"/>) and the window is
-    /// stride 1 — every output tile, the partial ones at the edges counted whole, times the transformed tile's elements
+    /// with these weights: through the Winograd form when there is one (<see cref="PrepareWinograd"/>) and the window has
+    /// its stride — every output tile, the partial ones at the edges counted whole, times the transformed tile's elements
     /// times input × output channels; the transforms' own arithmetic not counted — else <see cref="MultiplyAddsPerPixel"/>
     /// per output pixel. Set against the nominal count, it shows what the transform saves and what the FMA units really do.
     /// </summary>
@@ -298,7 +305,7 @@ public sealed class PackedConvWeights
     {
         ArgumentOutOfRangeException.ThrowIfNegative(outH);
         ArgumentOutOfRangeException.ThrowIfNegative(outW);
-        return Conv2D.WinogradEnabled && Winograd is { } transformed && strideH == 1 && strideW == 1
+        return Conv2D.WinogradEnabled && Winograd is { } transformed && strideH == transformed.Stride && strideW == transformed.Stride
             ? transformed.MultiplyAdds(outH, outW)
             : (long)outH * outW * MultiplyAddsPerPixel;
     }

@@ -14,6 +14,12 @@ internal enum WinogradKind
 
     /// <summary>F(2, 7) along columns for 7×1 kernels: 2×1 output tiles from 8×1 patches, 8 elements.</summary>
     F2K7x1,
+
+    /// <summary>
+    /// Stride-2 3×3 kernels as four parity phases, F(2×2, 2×2) on the even rows and columns, F(2, 2) on one axis for the
+    /// mixed ones: 2×2 output tiles from 5×5 patches, 25 elements over 16 distinct kernels.
+    /// </summary>
+    F2x2K3x3S2,
 }
 
 /// <summary>
@@ -24,6 +30,10 @@ internal enum WinogradKind
 /// <item>3×3, F(2×2, 3×3): <c>U = G g Gᵀ</c> with <c>G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]</c>, 16 elements.</item>
 /// <item>1×7 and 7×1, F(2, 7) along the kernel's long side at the points 0, 1, −1, ½, −½, 2, −2, ∞: <c>U = G g</c> with
 /// G (8×7) the Vandermonde rows of those points scaled so that Bᵀ is integer (see <see cref="G7"/>), 8 elements.</item>
+/// <item>3×3 at stride 2: split by row and column parity, the even taps (rows and columns 0 and 2) through F(2, 2) at the
+/// points 0, 1, ∞ (<c>G = [1 0; 1 1; 0 1]</c>), the odd tap (1) as it is: <c>U = H g Hᵀ</c> with
+/// <c>H = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0]</c>, a 5×5 tile whose last two rows (columns) repeat, so 16 distinct kernels
+/// serve its 25 elements (<c>tools/winograd/stride2.py</c> checks the identity exactly).</item>
 /// </list>
 /// </summary>
 internal sealed class WinogradWeights
@@ -57,67 +67,84 @@ internal sealed class WinogradWeights
     /// padding than output (a 3×3 map is four 2×2 tiles, 16 outputs for 9) and the transform saves little for megabytes
     /// more per kernel; a caller that knows its maps are larger says so.
     /// </summary>
-    public static WinogradKind? KindOf(PackedConvWeights weights, bool evenIfLarge = false)
+    /// <remarks>At <paramref name="stride"/> 2 only a 3×3 kernel has a form.</remarks>
+    public static WinogradKind? KindOf(PackedConvWeights weights, bool evenIfLarge = false, int stride = 1)
     {
         if (weights.InChannels < 32 || weights.OutChannels < 32 || (!evenIfLarge && (long)weights.InChannels * weights.OutChannels > MaxChannelProduct))
         {
             return null;
         }
 
-        return (weights.KernelH, weights.KernelW) switch
+        return (weights.KernelH, weights.KernelW, stride) switch
         {
-            (3, 3) => WinogradKind.F2x2K3x3,
-            (1, 7) => WinogradKind.F2K1x7,
-            (7, 1) => WinogradKind.F2K7x1,
+            (3, 3, 1) => WinogradKind.F2x2K3x3,
+            (1, 7, 1) => WinogradKind.F2K1x7,
+            (7, 1, 1) => WinogradKind.F2K7x1,
+            (3, 3, 2) => WinogradKind.F2x2K3x3S2,
             _ => null,
         };
     }
 
-    public WinogradWeights(PackedConvWeights weights, bool evenIfLarge = false)
+    public WinogradWeights(PackedConvWeights weights, bool evenIfLarge = false, int stride = 1)
     {
-        Kind = KindOf(weights, evenIfLarge) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel with at least 32 input and output channels" +
+        Kind = KindOf(weights, evenIfLarge, stride) ?? throw new ArgumentException("Winograd needs a 3x3, 1x7 or 7x1 kernel at stride 1 or a 3x3 at stride 2, with at least 32 input and output channels" +
             (evenIfLarge ? "" : $" and at most {MaxChannelProduct} in x out") +
-            $", not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}).", nameof(weights));
+            $", not ({weights.KernelH}, {weights.KernelW}, {weights.InChannels}, {weights.OutChannels}) at stride {stride}.", nameof(weights));
         int c = weights.InChannels, k = weights.OutChannels, plane = c * k;
         // The unpacked kernel (kh, kw, in, out: tap t of (ci, co) at (t·in + ci)·out + co) and U live in native memory
         // freed as soon as the packed forms exist: managed arrays would be a large-object allocation per kernel while a
         // model loads, and a shared pool would keep the largest (FaceNet's Mixed_7a: 6 MB) for the life of the process.
         using var kernelScratch = new NativeScratch<float>(weights.KernelH * weights.KernelW * plane);
-        using var uScratch = new NativeScratch<float>(Elements * plane);
+        int kernels = Kernels;
+        using var uScratch = new NativeScratch<float>(kernels * plane);
         var kernel = kernelScratch.Span;
         var u = uScratch.Span;
         weights.UnpackKernel(kernel);
-        if (Kind == WinogradKind.F2x2K3x3)
+        switch (Kind)
         {
-            Transform3x3(kernel, plane, u);
-        }
-        else
-        {
-            Transform7(kernel, plane, u);
+            case WinogradKind.F2x2K3x3:
+                Transform3x3(kernel, plane, u);
+                break;
+            case WinogradKind.F2x2K3x3S2:
+                TransformStride2(kernel, plane, u);
+                break;
+            default:
+                Transform7(kernel, plane, u);
+                break;
         }
 
-        _transformed = new PackedConvWeights[Elements];
-        for (int xi = 0; xi < Elements; xi++)
+        _transformed = new PackedConvWeights[kernels];
+        for (int i = 0; i < kernels; i++)
         {
-            _transformed[xi] = new PackedConvWeights(u.Slice(xi * plane, plane), 1, 1, c, k, default, default, PackedConvWeights.PanelWidth);
+            _transformed[i] = new PackedConvWeights(u.Slice(i * plane, plane), 1, 1, c, k, default, default, PackedConvWeights.PanelWidth);
         }
     }
 
     /// <summary>The transform these weights are in.</summary>
     public WinogradKind Kind { get; }
 
-    /// <summary>Elements of a transformed tile: 16 for F(2×2, 3×3), 8 for F(2, 7).</summary>
+    /// <summary>Elements of a transformed tile: 16 for F(2×2, 3×3), 8 for F(2, 7), 25 for the stride-2 form.</summary>
     public int Elements => TileOf(Kind).Elements;
 
+    /// <summary>Distinct transformed kernels: as many as the elements, but 16 for the stride-2 form's 25 (see <see cref="this[int]"/>).</summary>
+    public int Kernels => Kind == WinogradKind.F2x2K3x3S2 ? 16 : Elements;
+
+    /// <summary>The stride of the windows this form computes: 2 for <see cref="WinogradKind.F2x2K3x3S2"/>, else 1.</summary>
+    public int Stride => StrideOf(Kind);
+
+    /// <summary>The stride of the windows a kind computes.</summary>
+    public static int StrideOf(WinogradKind kind) => kind == WinogradKind.F2x2K3x3S2 ? 2 : 1;
+
     /// <summary>
-    /// The output tile a transform makes, the input patch it reads (stride 1: the patch starts at the tile's first output
-    /// pixel, less the padding) and the elements of a transformed tile (patch height × width).
+    /// The output tile a transform makes, the input patch it reads (it starts at the tile's first output pixel times the
+    /// stride, less the padding) and the elements of a transformed tile (patch height × width).
     /// </summary>
     public static (int TileH, int TileW, int PatchH, int PatchW, int Elements) TileOf(WinogradKind kind) => kind switch
     {
         WinogradKind.F2x2K3x3 => (2, 2, 4, 4, 16),
         WinogradKind.F2K1x7 => (1, 2, 1, 8, 8),
         WinogradKind.F2K7x1 => (2, 1, 8, 1, 8),
+        WinogradKind.F2x2K3x3S2 => (2, 2, 5, 5, 25),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "No Winograd tile for this kind."),
     };
 
@@ -143,8 +170,12 @@ internal sealed class WinogradWeights
         return (long)rows * columns * Elements * element.InChannels * element.OutChannels;
     }
 
-    /// <summary>The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide panels.</summary>
-    public PackedConvWeights this[int xi] => _transformed[xi];
+    /// <summary>
+    /// The packed 1×1 kernel of element <paramref name="xi"/> (in, out), <see cref="PackedConvWeights.PanelWidth"/>-wide
+    /// panels. In the stride-2 form element ξ = 5a + b takes kernel 4·min(a, 3) + min(b, 3): rows (columns) 3 and 4 of its
+    /// tile both hold the odd tap.
+    /// </summary>
+    public PackedConvWeights this[int xi] => _transformed[Kind == WinogradKind.F2x2K3x3S2 ? 4 * Math.Min(xi / 5, 3) + Math.Min(xi % 5, 3) : xi];
 
     private static void Transform3x3(ReadOnlySpan<float> kernel, int plane, Span<float> u)
     {
@@ -174,6 +205,40 @@ internal sealed class WinogradWeights
                 u[(4 * y + 1) * plane + i] = (float)(0.5 * (r0 + r1 + r2));
                 u[(4 * y + 2) * plane + i] = (float)(0.5 * (r0 - r1 + r2));
                 u[(4 * y + 3) * plane + i] = (float)r2;
+            }
+        }
+    }
+
+    // The stride-2 form's 16 distinct kernels, U = H g Hᵀ without H's repeated last row: with g's rows (r0, r1, r2),
+    // t = (r0, r0 + r2, r2, r1) (4×3), then each row of t the same way, U[4a + b]; sums of at most four taps, in double,
+    // rounded once.
+    private static void TransformStride2(ReadOnlySpan<float> kernel, int plane, Span<float> u)
+    {
+        Span<double> g = stackalloc double[9];
+        Span<double> t = stackalloc double[12];
+        for (int i = 0; i < plane; i++)
+        {
+            for (int tap = 0; tap < 9; tap++)
+            {
+                g[tap] = kernel[tap * plane + i];
+            }
+
+            for (int x = 0; x < 3; x++)
+            {
+                double g0 = g[x], g1 = g[3 + x], g2 = g[6 + x];
+                t[x] = g0;
+                t[3 + x] = g0 + g2;
+                t[6 + x] = g2;
+                t[9 + x] = g1;
+            }
+
+            for (int a = 0; a < 4; a++)
+            {
+                double r0 = t[3 * a], r1 = t[3 * a + 1], r2 = t[3 * a + 2];
+                u[(4 * a) * plane + i] = (float)r0;
+                u[(4 * a + 1) * plane + i] = (float)(r0 + r2);
+                u[(4 * a + 2) * plane + i] = (float)r2;
+                u[(4 * a + 3) * plane + i] = (float)r1;
             }
         }
     }

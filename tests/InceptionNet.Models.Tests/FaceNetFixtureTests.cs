@@ -101,24 +101,28 @@ public sealed class FaceNetFixtureTests(FaceNetFixture fixture, ITestOutputHelpe
         Assert.Equal(fixture.Expected.GetProperty("weights").GetProperty("multiply_adds_per_image").GetInt64(), fixture.Model.MultiplyAddsPerImage);
 
     [Fact]
-    public void Winograd_forms_cover_exactly_the_stride_1_3x3_1x7_and_7x1_layers_at_160_px()
+    public void Winograd_forms_cover_exactly_the_stride_1_3x3_1x7_and_7x1_layers_and_three_stride_2_3x3s_at_160_px()
     {
         // Worked out here from the architecture, not from the model: each layer that should run through a transform, its
         // output size at 160 px and channels. A layer that lost its form (or one that gained one unasked) changes the sum.
         static long Direct(int oh, int ow, int kh, int kw, int cin, int cout) => (long)oh * ow * kh * kw * cin * cout;
         static long F2x2(int oh, int ow, int cin, int cout) => (long)((oh + 1) / 2) * ((ow + 1) / 2) * 16 * cin * cout;
+        static long Stride2(int oh, int ow, int cin, int cout) => (long)((oh + 1) / 2) * ((ow + 1) / 2) * 25 * cin * cout;
         long saved = 0;
         void Layer(int count, long direct, long transformed) => saved += count * (direct - transformed);
 
         Layer(1, Direct(77, 77, 3, 3, 32, 32), F2x2(77, 77, 32, 32));     // Conv2d_2a, valid
         Layer(1, Direct(77, 77, 3, 3, 32, 64), F2x2(77, 77, 32, 64));     // Conv2d_2b
         Layer(1, Direct(36, 36, 3, 3, 80, 192), F2x2(36, 36, 80, 192));   // Conv2d_4a, valid
+        Layer(1, Direct(17, 17, 3, 3, 192, 256), Stride2(17, 17, 192, 256)); // Conv2d_4b, stride 2, valid
+        Layer(1, Direct(8, 8, 3, 3, 256, 384), Stride2(8, 8, 256, 384));  // Mixed_6a branch 0, stride 2
+        Layer(1, Direct(8, 8, 3, 3, 192, 256), Stride2(8, 8, 192, 256));  // Mixed_6a branch 1's last, stride 2
         Layer(5 * 3, Direct(17, 17, 3, 3, 32, 32), F2x2(17, 17, 32, 32)); // Block35's three 3×3 32 → 32
         Layer(1, Direct(17, 17, 3, 3, 192, 192), F2x2(17, 17, 192, 192)); // Mixed_6a branch 1, at the 192 × 192 cap
         Layer(10, Direct(8, 8, 1, 7, 128, 128), 8L * 4 * 8 * 128 * 128);  // Block17's 1×7: 8 rows of four 1×2 tiles
         Layer(10, Direct(8, 8, 7, 1, 128, 128), 4L * 8 * 8 * 128 * 128);  // and its 7×1: four 2×1 tiles down 8 columns
         Layer(1, Direct(8, 8, 3, 3, 256, 256), F2x2(8, 8, 256, 256));     // Mixed_7a branch 2, asked for past the cap
-        // Not transformed: Conv2d_1a, 4b, Mixed_6a's and Mixed_7a's stride-2 3×3s; Block8's 1×3 and 3×1; every 1×1.
+        // Not transformed: Conv2d_1a (3 input channels) and Mixed_7a's stride-2 3×3s (3×3 outputs); Block8's 1×3 and 3×1; every 1×1.
 
         var model = fixture.Model;
         output.WriteLine($"nominal {model.MultiplyAddsPerImage:N0}, performed {model.PerformedMultiplyAddsPerImage:N0} multiply-adds per image");

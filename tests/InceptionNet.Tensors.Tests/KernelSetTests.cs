@@ -310,6 +310,113 @@ public sealed unsafe class KernelSetTests
         }
     }
 
+    // T of the stride-2 3×3 form: F(2, 2)'s Bᵀ on rows 0, 2, 4 of the patch, rows 1 and 3 as they are; S takes the
+    // products back (tools/winograd/stride2.py checks S[(H g Hᵀ) ⊙ (T d Tᵀ)]Sᵀ against the stride-2 correlation).
+    private static readonly int[,] TS2 = { { 1, 0, -1, 0, 0 }, { 0, 0, 1, 0, 0 }, { 0, 0, -1, 0, 1 }, { 0, 1, 0, 0, 0 }, { 0, 0, 0, 1, 0 } };
+
+    private static readonly int[,] SS2 = { { 1, 1, 0, 1, 0 }, { 0, 1, 1, 0, 1 } };
+
+    [SkippableTheory]
+    [MemberData(nameof(WinogradChannels))]
+    public void Stride2_input_transform_is_t_d_tt_and_bit_identical_to_the_scalar_set(int channels, SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        // A 5×5 patch of a wider tensor (pixels channels + 3 floats apart, rows 6 pixels apart), output rows channels + 2
+        // apart: a kernel assuming dense pixels, rows or output is caught.
+        long colStride = channels + 3, rowStride = 6 * colStride, dstStride = channels + 2;
+        var values = TestData.Uniform((int)(5 * rowStride), 91);
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar), values).Select(BitConverter.SingleToInt32Bits), Run(kernels, values).Select(BitConverter.SingleToInt32Bits));
+
+        // Small integers make every sum exact: V must be T d Tᵀ element for element.
+        var random = new Random(channels + 90);
+        var integers = values.Select(_ => (float)random.Next(-50, 51)).ToArray();
+        var v = Run(kernels, integers);
+        for (int c = 0; c < channels; c++)
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                for (int j = 0; j < 5; j++)
+                {
+                    float sum = 0;
+                    for (int a = 0; a < 5; a++)
+                    {
+                        for (int b = 0; b < 5; b++)
+                        {
+                            sum += TS2[i, a] * integers[a * rowStride + b * colStride + c] * TS2[j, b];
+                        }
+                    }
+
+                    Assert.Equal(sum, v[(5 * i + j) * dstStride + c]);
+                }
+            }
+        }
+
+        float[] Run(KernelSet set, float[] patch)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(25 * dstStride)).ToArray();
+            fixed (float* src = patch)
+            fixed (float* d = dst)
+            {
+                set.WinogradS2Input(src, rowStride, colStride, channels, d, dstStride);
+            }
+
+            for (int xi = 0; xi < 25; xi++)
+            {
+                Assert.True(dst.Skip(xi * (int)dstStride + channels).Take(2).All(float.IsNaN), $"{set} wrote past {channels} channels");
+            }
+
+            return dst;
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(AllVariants))]
+    public void Stride2_output_transform_is_s_m_st_and_bit_identical_to_the_scalar_set(SimdLevel level, int tileRows)
+    {
+        var kernels = Resolve(level, tileRows);
+        const int tc = KernelSet.TileColumns;
+        const long mStride = tc + 8, yRowStride = 3 * tc + 5; // neither dense: the kernel must use the strides it is given
+        var values = TestData.Uniform((int)(25 * mStride), 92);
+        Assert.Equal(Run(KernelSet.For(SimdLevel.Scalar), values).Select(BitConverter.SingleToInt32Bits), Run(kernels, values).Select(BitConverter.SingleToInt32Bits));
+
+        var random = new Random(93);
+        var integers = values.Select(_ => (float)random.Next(-50, 51)).ToArray();
+        var y = Run(kernels, integers);
+        for (int c = 0; c < tc; c++)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                for (int j = 0; j < 2; j++)
+                {
+                    float sum = 0;
+                    for (int a = 0; a < 5; a++)
+                    {
+                        for (int b = 0; b < 5; b++)
+                        {
+                            sum += SS2[i, a] * integers[(5 * a + b) * mStride + c] * SS2[j, b];
+                        }
+                    }
+
+                    Assert.Equal(sum, y[i * yRowStride + j * tc + c]);
+                }
+            }
+        }
+
+        float[] Run(KernelSet set, float[] m)
+        {
+            var dst = Enumerable.Repeat(float.NaN, (int)(2 * yRowStride)).ToArray();
+            fixed (float* src = m)
+            fixed (float* d = dst)
+            {
+                set.WinogradS2Output(src, mStride, d, yRowStride);
+            }
+
+            // Only the 2×2 pixels' 32 columns each are written.
+            Assert.Equal(4 * tc, dst.Count(v => !float.IsNaN(v)));
+            return dst;
+        }
+    }
+
     // Bᵀ of F(2, 7) at the points 0, 1, −1, ½, −½, 2, −2, ∞, rows scaled to integers (tools/winograd/f27.py derives it).
     private static readonly int[,] Bt7 =
     {

@@ -5,7 +5,8 @@ using Xunit;
 namespace InceptionNet.Tensors.Tests;
 
 /// <summary>
-/// Stride-1 3×3 convolutions through the Winograd F(2×2, 3×3) form, and 1×7 / 7×1 ones through F(2, 7), against the
+/// Stride-1 3×3 convolutions through the Winograd F(2×2, 3×3) form, 1×7 / 7×1 ones through F(2, 7) and stride-2 3×3 ones
+/// through their parity form, against the
 /// double reference and against the direct GEMM of the same kernel, at every SIMD level, on shapes that leave odd tiles,
 /// partial panels, padded patches, several reduction slices and short runs.
 /// </summary>
@@ -49,13 +50,41 @@ public sealed class WinogradTests : IDisposable
         MatchesReferenceAndDirect(n, h, w, cin, cout, 3, 3, padding, level, Tolerance, seed: 11);
     }
 
+    // The stride-2 form: V = T d Tᵀ only subtracts pairs of inputs (|V| ≤ 4·max|d|, against 16 for F(2×2, 3×3)), U = H g Hᵀ
+    // sums at most four taps, and the way back sums 9 products, so its float32 sums run on terms no larger than
+    // F(2×2, 3×3)'s; the same 2e-4 bound applies. Measured on these cases against the double reference, inputs and weights
+    // in [−1, 1], at every level: ≤ 3.8e-5 at C = 256, 3.2e-5 at C = 192, 3.4e-5 at C = 300, ≤ 1.2e-5 at C ≤ 96 (5.9e-5 with
+    // Mixed_6a's full 384 outputs, more sums to take the maximum over). 2e-4 leaves 3× room over the largest.
+    public static IEnumerable<object[]> Stride2CasesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int, int, int, PaddingMode>
+    {
+        // n, h, w, cin, cout, padding
+        // FaceNet's shapes with fewer output channels (the arm64 run emulates these tests; the outputs add nothing the
+        // three panels below do not):
+        { 1, 36, 36, 192, 64, PaddingMode.Valid },  // Conv2d_4b's map: 17×17 outputs, the last tile row and column half outside
+        { 2, 17, 17, 256, 96, PaddingMode.Valid },  // Mixed_6a's branch 0 at batch 2: 8×8 outputs, whole tiles
+        { 1, 9, 9, 32, 32, PaddingMode.Same },      // same: 5×5 outputs, a padding row and column on each side
+        { 2, 10, 11, 33, 65, PaddingMode.Same },    // even height (padding below only), odd width; three panels, odd channels
+        { 1, 2, 3, 32, 32, PaddingMode.Same },      // 1×2 outputs: one tile, mostly padding (a single pixel would be exact
+                                                    // both ways: only the odd-odd product is nonzero, so no rounding differs)
+        { 3, 6, 5, 96, 40, PaddingMode.Valid },     // 2×2 outputs per image, tiles across images in one run
+        { 1, 12, 13, 300, 33, PaddingMode.Valid },  // C = 300: two reduction slices, runs cut short by the patch budget
+    });
+
+    [SkippableTheory]
+    [MemberData(nameof(Stride2CasesAtEveryLevel))]
+    public void Stride2_winograd_matches_the_reference_and_the_direct_convolution(int n, int h, int w, int cin, int cout, PaddingMode padding, SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        MatchesReferenceAndDirect(n, h, w, cin, cout, 3, 3, padding, level, Tolerance, seed: 17, stride: 2);
+    }
+
     // The convolution through the Winograd form (prepared even past the cap) against the double reference within
     // `tolerance`, the direct GEMM of the same kernel within its own bound, different from it (so the transform ran), and
     // the same on a second run (deterministic, whichever worker took which run).
     private void MatchesReferenceAndDirect(int n, int h, int w, int cin, int cout, int kh, int kw, PaddingMode padding, SimdLevel level,
-        double tolerance, int seed)
+        double tolerance, int seed, int stride = 1)
     {
-        var geometry = new WindowGeometry(kh, kw, 1, 1, padding);
+        var geometry = new WindowGeometry(kh, kw, stride, stride, padding);
         var x = TestData.Uniform(n * h * w * cin, seed);
         var kernel = TestData.Uniform(kh * kw * cin * cout, seed + 1);
         var bias = TestData.Uniform(cout, seed + 2);
@@ -63,7 +92,7 @@ public sealed class WinogradTests : IDisposable
         var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: false);
         var direct = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
         var winograd = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
-        Assert.True(winograd.PrepareWinograd(evenIfLarge: true));
+        Assert.True(winograd.PrepareWinograd(evenIfLarge: true, stride));
         var (oh, ow, _, _) = geometry.Resolve(h, w);
         float[] Run(PackedConvWeights weights)
         {
@@ -110,32 +139,34 @@ public sealed class WinogradTests : IDisposable
         MatchesReferenceAndDirect(n, h, w, cin, cout, kh, kw, padding, level, Tolerance7, seed: 14);
     }
 
-    public static IEnumerable<object[]> KernelShapesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int> { { 3, 3 }, { 1, 7 }, { 7, 1 } });
+    public static IEnumerable<object[]> KernelShapesAtEveryLevel => SimdLevels.Cross(new TheoryData<int, int, int> { { 3, 3, 1 }, { 1, 7, 1 }, { 7, 1, 1 }, { 3, 3, 2 } });
 
     [SkippableTheory]
     [MemberData(nameof(KernelShapesAtEveryLevel))]
-    public void Winograd_reads_channel_slices_and_stores_through_the_full_epilogue(int kh, int kw, SimdLevel level)
+    public void Winograd_reads_channel_slices_and_stores_through_the_full_epilogue(int kh, int kw, int stride, SimdLevel level)
     {
         SimdLevels.SkipIfUnavailable(level);
         // Input: channels 4..4+cin of a wider tensor (as FaceNet's Block17 1×7 reads its branch of the fused heads), on a
         // map large enough that some patches are read in place through the slice's pixel stride (an 8-wide patch fits a
         // 12-wide row) and the others are gathered. Output written in place over the residual (scaled, ReLU), then a split
-        // sending the channels from 32 on to a channel slice of a second tensor.
+        // sending the channels from 32 on to a channel slice of a second tensor. At stride 2 the 5×5 patches of the
+        // 12×13 map are read in place inside and gathered at the edges the same way.
         const int n = 2, h = 12, w = 13, cin = 35, cout = 64, wide = 41, split = 32;
         double tolerance = kh * kw == 7 ? Tolerance7 : Tolerance;
-        var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
+        var geometry = new WindowGeometry(kh, kw, stride, stride, PaddingMode.Same);
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
         var wideInput = TestData.Uniform(n * h * w * wide, 21);
         var input = new TensorSlice(wideInput, 4, n, h, w, cin, wide);
         var dense = input.ToArray();
         var kernel = TestData.Uniform(kh * kw * cin * cout, 22);
         var bias = TestData.Uniform(cout, 23);
-        var residual = TestData.Uniform(n * h * w * cout, 24);
+        var residual = TestData.Uniform(n * oh * ow * cout, 24);
         var full = ReferenceOps.Conv2D(dense, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: false);
         var weights = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
-        Assert.True(weights.PrepareWinograd());
+        Assert.True(weights.PrepareWinograd(stride: stride));
 
         var output = (float[])residual.Clone();
-        var main = TensorSlice.Dense(output, n, h, w, cout);
+        var main = TensorSlice.Dense(output, n, oh, ow, cout);
         Conv2D.Forward(input, weights, geometry, main, ConvEpilogue.ScaledResidual(main, 0.25f, relu: true), KernelSet.For(level), _pool);
         var first = new double[full.Length];
         for (int i = 0; i < full.Length; i++)
@@ -146,17 +177,17 @@ public sealed class WinogradTests : IDisposable
         Assert.InRange(TestData.MaxAbsDiff(output, first), 0, tolerance);
         // And through the transform, not the direct GEMM: the direct path rounds differently somewhere.
         var direct = (float[])residual.Clone();
-        var directMain = TensorSlice.Dense(direct, n, h, w, cout);
+        var directMain = TensorSlice.Dense(direct, n, oh, ow, cout);
         Conv2D.Forward(input, new PackedConvWeights(kernel, kh, kw, cin, cout, bias), geometry, directMain,
             ConvEpilogue.ScaledResidual(directMain, 0.25f, relu: true), KernelSet.For(level), _pool);
         Assert.NotEqual(direct.Select(BitConverter.SingleToInt32Bits), output.Select(BitConverter.SingleToInt32Bits));
 
-        var low = new float[n * h * w * split];
-        var restWide = new float[n * h * w * 40];
-        var rest = new TensorSlice(restWide, 3, n, h, w, cout - split, 40);
-        Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(low, n, h, w, split), ConvEpilogue.Bias(relu: false).WithSplit(split, rest),
+        var low = new float[n * oh * ow * split];
+        var restWide = new float[n * oh * ow * 40];
+        var rest = new TensorSlice(restWide, 3, n, oh, ow, cout - split, 40);
+        Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(low, n, oh, ow, split), ConvEpilogue.Bias(relu: false).WithSplit(split, rest),
             KernelSet.For(level), _pool);
-        for (int p = 0; p < n * h * w; p++)
+        for (int p = 0; p < n * oh * ow; p++)
         {
             for (int c = 0; c < cout; c++)
             {
@@ -175,27 +206,29 @@ public sealed class WinogradTests : IDisposable
     }
 
     [Theory]
-    [InlineData(3, 3)]
-    [InlineData(1, 7)]
-    [InlineData(7, 1)]
-    public void Every_kernel_set_variant_gives_the_same_winograd_outputs(int kh, int kw)
+    [InlineData(3, 3, 1)]
+    [InlineData(1, 7, 1)]
+    [InlineData(7, 1, 1)]
+    [InlineData(3, 3, 2)]
+    public void Every_kernel_set_variant_gives_the_same_winograd_outputs(int kh, int kw, int stride)
     {
         // Both Vector128 tile heights (3 and 6 rows) and every level this CPU has: runs are rounded to each set's tile
         // height, and the transforms and micro-kernels are bit-identical across the vector sets with FMA, so every vector
         // variant must give the same bits (the scalar set, which rounds each product first, the same values to rounding).
         const int n = 1, h = 13, w = 11, cin = 36, cout = 40;
-        var geometry = new WindowGeometry(kh, kw, 1, 1, PaddingMode.Same);
+        var geometry = new WindowGeometry(kh, kw, stride, stride, PaddingMode.Same);
+        var (oh, ow, _, _) = geometry.Resolve(h, w);
         var x = TestData.Uniform(n * h * w * cin, 41);
         var kernel = TestData.Uniform(kh * kw * cin * cout, 42);
         var bias = TestData.Uniform(cout, 43);
         var expected = ReferenceOps.Conv2D(x, n, h, w, cin, kernel, kh, kw, cout, bias, geometry, relu: false);
         var weights = new PackedConvWeights(kernel, kh, kw, cin, cout, bias);
-        Assert.True(weights.PrepareWinograd());
+        Assert.True(weights.PrepareWinograd(stride: stride));
         float[]? firstVector = null;
         foreach (var set in KernelSet.AllVariants.Where(s => s.Level <= Simd.Best))
         {
-            var y = new float[n * h * w * cout];
-            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, h, w, cout), ConvEpilogue.Bias(relu: false), set, _pool);
+            var y = new float[n * oh * ow * cout];
+            Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false), set, _pool);
             Assert.InRange(TestData.MaxAbsDiff(y, expected), 0, kh * kw == 7 ? Tolerance7 : Tolerance);
             if (set.Level != SimdLevel.Scalar && (System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported))
             {
@@ -222,6 +255,15 @@ public sealed class WinogradTests : IDisposable
         var weights = new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default);
         Assert.True(weights.PrepareWinograd());
         Assert.True(weights.PrepareWinograd()); // idempotent
+        Assert.False(weights.PrepareWinograd(stride: 2)); // one form per weights: these keep their stride-1 form
+
+        // At stride 2, only 3×3 kernels, with the same channel rules.
+        Assert.True(new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default).PrepareWinograd(stride: 2));
+        Assert.False(new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default).PrepareWinograd(stride: 2)); // too few inputs
+        Assert.False(new PackedConvWeights(new float[7 * 128 * 128], 1, 7, 128, 128, default).PrepareWinograd(stride: 2)); // no stride-2 1×7
+        Assert.False(new PackedConvWeights(new float[9 * 192 * 256], 3, 3, 192, 256, default).PrepareWinograd(stride: 2)); // past 192 × 192
+        Assert.True(new PackedConvWeights(new float[9 * 192 * 256], 3, 3, 192, 256, default).PrepareWinograd(evenIfLarge: true, stride: 2)); // FaceNet's Conv2d_4b
+        Assert.False(new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default).PrepareWinograd(stride: 3));
     }
 
     [Fact]
@@ -241,6 +283,13 @@ public sealed class WinogradTests : IDisposable
         Assert.True(k17.PrepareWinograd() && k71.PrepareWinograd());
         Assert.Equal(8L * 3 * 8 * 128 * 64, k17.PerformedMultiplyAdds(8, 5, 1, 1));
         Assert.Equal(4L * 5 * 8 * 128 * 64, k71.PerformedMultiplyAdds(8, 5, 1, 1));
+
+        // Stride 2: 9 × 9 tiles of 2×2 over a 17×17 output (the last row and column partial), 25 elements; stride 1 counts
+        // direct for these weights.
+        var s2 = new PackedConvWeights(new float[9 * 64 * 48], 3, 3, 64, 48, default);
+        Assert.True(s2.PrepareWinograd(stride: 2));
+        Assert.Equal(9L * 9 * 25 * 64 * 48, s2.PerformedMultiplyAdds(17, 17, 2, 2));
+        Assert.Equal(17L * 17 * 9 * 64 * 48, s2.PerformedMultiplyAdds(17, 17, 1, 1));
 
         // A kernel that takes no form counts direct at any stride.
         var narrow = new PackedConvWeights(new float[9 * 16 * 32], 3, 3, 16, 32, default);
@@ -275,6 +324,38 @@ public sealed class WinogradTests : IDisposable
                     // One float32 rounding of the double value: within half an ulp, 2⁻²⁴·|u| (the test's own double sum
                     // differs from the implementation's by ~1e-16 relative, hence the 1e-9 slack).
                     float actual = transformed[4 * i + j].UnpackKernel()[ci * cout + co];
+                    Assert.InRange(Math.Abs(actual - u), 0, Math.ScaleB(Math.Abs(u), -24) * (1 + 1e-9));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Transformed_stride_2_weights_are_h_g_ht_in_double_for_all_25_elements()
+    {
+        // U = H g Hᵀ, H = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0], element ξ = 5i + j through the indexer (rows and columns 3
+        // and 4 share a kernel), each rounded once to float32.
+        const int cin = 32, cout = 33;
+        var kernel = TestData.Uniform(9 * cin * cout, 33);
+        var transformed = new WinogradWeights(new PackedConvWeights(kernel, 3, 3, cin, cout, default), stride: 2);
+        Assert.Equal((25, 16, 2), (transformed.Elements, transformed.Kernels, transformed.Stride));
+        double[,] hm = { { 1, 0, 0 }, { 1, 0, 1 }, { 0, 0, 1 }, { 0, 1, 0 }, { 0, 1, 0 } };
+        foreach (var (ci, co) in new[] { (0, 0), (31, 32), (5, 17) })
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                for (int j = 0; j < 5; j++)
+                {
+                    double u = 0;
+                    for (int y = 0; y < 3; y++)
+                    {
+                        for (int x = 0; x < 3; x++)
+                        {
+                            u += hm[i, y] * kernel[((3 * y + x) * cin + ci) * cout + co] * hm[j, x];
+                        }
+                    }
+
+                    float actual = transformed[5 * i + j].UnpackKernel()[ci * cout + co];
                     Assert.InRange(Math.Abs(actual - u), 0, Math.ScaleB(Math.Abs(u), -24) * (1 + 1e-9));
                 }
             }

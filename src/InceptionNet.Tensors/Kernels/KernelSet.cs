@@ -124,6 +124,23 @@ public abstract class KernelSet
     /// </summary>
     internal abstract unsafe void Winograd7Output(float* m, long mStride, float* y, long yStride);
 
+    /// <summary>
+    /// The input transform of the stride-2 form of a 3×3 kernel, <c>V = T d Tᵀ</c>, for channels [0,
+    /// <paramref name="channels"/>) of one 5×5 patch <c>d</c> whose pixel (i, j) starts at
+    /// <c>src + i·rowStride + j·colStride</c>; element ξ = 5i + j of <c>V</c> goes to <c>dst + ξ·dstStride</c>. T's rows
+    /// take (d0 − d2, d2, d4 − d2, d1, d3): F(2, 2)'s Bᵀ on the even rows (columns), the odd ones as they are (see
+    /// <see cref="WinogradS2InputScalar"/>); every set does the same subtractions in the same order, so the same bits.
+    /// </summary>
+    internal abstract unsafe void WinogradS2Input(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride);
+
+    /// <summary>
+    /// The output transform of the stride-2 form, <c>Y = S M Sᵀ</c> with <c>S = [1 1 0 1 0; 0 1 1 0 1]</c>, on the
+    /// <see cref="TileColumns"/> columns of one tile: element ξ of <c>M</c> (5×5) is at <c>m + ξ·mStride</c>; output pixel
+    /// (i, j) of the 2×2 tile goes to <c>y + i·yRowStride + j·TileColumns</c>. Every set gives the same bits (see
+    /// <see cref="WinogradS2OutputScalar"/>).
+    /// </summary>
+    internal abstract unsafe void WinogradS2Output(float* m, long mStride, float* y, long yRowStride);
+
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
     // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
 
@@ -232,6 +249,59 @@ public abstract class KernelSet
             float m4 = m[4 * mStride + c], m5 = m[5 * mStride + c], m6 = m[6 * mStride + c], m7 = m[7 * mStride + c];
             y[c] = m0 + (m1 + m2) + (m3 + m4) + (m5 + m6);
             y[yStride + c] = m1 - m2 + 0.5f * (m3 - m4) + 2f * (m5 - m6) + m7;
+        }
+    }
+
+    // T d Tᵀ on channels [from, channels) for the stride-2 form: first down each of the five columns (t = T d), then along
+    // each row of t (V = t Tᵀ), T's rows giving (d0 − d2, d2, d4 − d2, d1, d3).
+    private protected static unsafe void WinogradS2InputScalar(float* src, long rowStride, long colStride, int from, int channels, float* dst, long dstStride)
+    {
+        float* t = stackalloc float[25];
+        for (int c = from; c < channels; c++)
+        {
+            for (int j = 0; j < 5; j++)
+            {
+                float* column = src + j * colStride + c;
+                float d0 = column[0], d1 = column[rowStride], d2 = column[2 * rowStride], d3 = column[3 * rowStride], d4 = column[4 * rowStride];
+                t[j] = d0 - d2;
+                t[5 + j] = d2;
+                t[10 + j] = d4 - d2;
+                t[15 + j] = d1;
+                t[20 + j] = d3;
+            }
+
+            for (int i = 0; i < 5; i++)
+            {
+                float* row = t + 5 * i;
+                float* target = dst + 5 * i * dstStride + c;
+                target[0] = row[0] - row[2];
+                target[dstStride] = row[2];
+                target[2 * dstStride] = row[4] - row[2];
+                target[3 * dstStride] = row[1];
+                target[4 * dstStride] = row[3];
+            }
+        }
+    }
+
+    // S M Sᵀ on columns [from, to), S = [1 1 0 1 0; 0 1 1 0 1]: first down each column (s = S M, as (m0 + m1) + m3 and
+    // (m1 + m2) + m4), then the same along each row.
+    private protected static unsafe void WinogradS2OutputScalar(float* m, long mStride, float* y, long yRowStride, int from, int to)
+    {
+        float* s = stackalloc float[10]; // s = S M, two rows of five
+        for (int c = from; c < to; c++)
+        {
+            for (int j = 0; j < 5; j++)
+            {
+                float m0 = m[j * mStride + c], m1 = m[(5 + j) * mStride + c], m2 = m[(10 + j) * mStride + c];
+                float m3 = m[(15 + j) * mStride + c], m4 = m[(20 + j) * mStride + c];
+                s[j] = m0 + m1 + m3;
+                s[5 + j] = m1 + m2 + m4;
+            }
+
+            y[c] = s[0] + s[1] + s[3];
+            y[TileColumns + c] = s[1] + s[2] + s[4];
+            y[yRowStride + c] = s[5] + s[6] + s[8];
+            y[yRowStride + TileColumns + c] = s[6] + s[7] + s[9];
         }
     }
 

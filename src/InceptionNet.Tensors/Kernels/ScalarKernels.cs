@@ -66,6 +66,12 @@ internal sealed class ScalarKernels : KernelSet
     internal override unsafe void WinogradOutput(float* m, long mStride, float* y, long yRowStride) =>
         WinogradOutputScalar(m, mStride, y, yRowStride, 0, TileColumns);
 
+    internal override unsafe void WinogradS2Input(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride) =>
+        WinogradS2InputScalar(src, rowStride, colStride, 0, channels, dst, dstStride);
+
+    internal override unsafe void WinogradS2Output(float* m, long mStride, float* y, long yRowStride) =>
+        WinogradS2OutputScalar(m, mStride, y, yRowStride, 0, TileColumns);
+
     internal override unsafe void Winograd7Input(float* src, long stride, int channels, float* dst, long dstStride) =>
         Winograd7InputScalar(src, stride, 0, channels, dst, dstStride);
 

@@ -191,6 +191,99 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         }
     }
 
+    internal sealed override unsafe void WinogradS2Input(float* src, long rowStride, long colStride, int channels, float* dst, long dstStride)
+    {
+        int c = 0;
+        for (; c <= channels - TOps.Count; c += TOps.Count)
+        {
+            WinogradS2InputVector<TVector, TOps>(src + c, rowStride, colStride, dst + c, dstStride);
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; c <= channels - Vector128<float>.Count; c += Vector128<float>.Count)
+            {
+                WinogradS2InputVector<Vector128<float>, Vector128Kernels.Ops>(src + c, rowStride, colStride, dst + c, dstStride);
+            }
+        }
+
+        WinogradS2InputScalar(src, rowStride, colStride, c, channels, dst, dstStride);
+    }
+
+    internal sealed override unsafe void WinogradS2Output(float* m, long mStride, float* y, long yRowStride)
+    {
+        for (int c = 0; c < TileColumns; c += TOps.Count)
+        {
+            WinogradS2OutputVector<TVector, TOps>(m + c, mStride, y + c, yRowStride);
+        }
+    }
+
+    // WinogradS2InputScalar on one vector of channels: t = T d column by column, then each row of t through T.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WinogradS2InputVector<TV, TO>(float* s, long rs, long cs, float* d, long ds)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        var (a0, b0, c0, e0, f0) = S2Column<TV, TO>(s, rs);
+        var (a1, b1, c1, e1, f1) = S2Column<TV, TO>(s + cs, rs);
+        var (a2, b2, c2, e2, f2) = S2Column<TV, TO>(s + 2 * cs, rs);
+        var (a3, b3, c3, e3, f3) = S2Column<TV, TO>(s + 3 * cs, rs);
+        var (a4, b4, c4, e4, f4) = S2Column<TV, TO>(s + 4 * cs, rs);
+        S2Row<TV, TO>(a0, a1, a2, a3, a4, d, ds);
+        S2Row<TV, TO>(b0, b1, b2, b3, b4, d + 5 * ds, ds);
+        S2Row<TV, TO>(c0, c1, c2, c3, c4, d + 10 * ds, ds);
+        S2Row<TV, TO>(e0, e1, e2, e3, e4, d + 15 * ds, ds);
+        S2Row<TV, TO>(f0, f1, f2, f3, f4, d + 20 * ds, ds);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (TV, TV, TV, TV, TV) S2Column<TV, TO>(float* s, long rs)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV d0 = TO.Load(s), d1 = TO.Load(s + rs), d2 = TO.Load(s + 2 * rs), d3 = TO.Load(s + 3 * rs), d4 = TO.Load(s + 4 * rs);
+        return (TO.Subtract(d0, d2), d2, TO.Subtract(d4, d2), d1, d3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void S2Row<TV, TO>(TV t0, TV t1, TV t2, TV t3, TV t4, float* d, long ds)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TO.Store(TO.Subtract(t0, t2), d);
+        TO.Store(t2, d + ds);
+        TO.Store(TO.Subtract(t4, t2), d + 2 * ds);
+        TO.Store(t1, d + 3 * ds);
+        TO.Store(t3, d + 4 * ds);
+    }
+
+    // WinogradS2OutputScalar on one vector of columns.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void WinogradS2OutputVector<TV, TO>(float* m, long ms, float* y, long yRowStride)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        var (s00, s10) = S2OutputColumn<TV, TO>(m, ms);
+        var (s01, s11) = S2OutputColumn<TV, TO>(m + ms, ms);
+        var (s02, s12) = S2OutputColumn<TV, TO>(m + 2 * ms, ms);
+        var (s03, s13) = S2OutputColumn<TV, TO>(m + 3 * ms, ms);
+        var (s04, s14) = S2OutputColumn<TV, TO>(m + 4 * ms, ms);
+        TO.Store(TO.Add(TO.Add(s00, s01), s03), y);
+        TO.Store(TO.Add(TO.Add(s01, s02), s04), y + TileColumns);
+        TO.Store(TO.Add(TO.Add(s10, s11), s13), y + yRowStride);
+        TO.Store(TO.Add(TO.Add(s11, s12), s14), y + yRowStride + TileColumns);
+    }
+
+    // Column j of M (elements j, 5 + j, 10 + j, 15 + j, 20 + j) through S.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (TV Top, TV Bottom) S2OutputColumn<TV, TO>(float* m, long ms)
+        where TV : struct
+        where TO : struct, IVectorOps<TV>
+    {
+        TV m0 = TO.Load(m), m1 = TO.Load(m + 5 * ms), m2 = TO.Load(m + 10 * ms), m3 = TO.Load(m + 15 * ms), m4 = TO.Load(m + 20 * ms);
+        return (TO.Add(TO.Add(m0, m1), m3), TO.Add(TO.Add(m1, m2), m4));
+    }
+
     internal sealed override unsafe void Winograd7Input(float* src, long stride, int channels, float* dst, long dstStride)
     {
         int c = 0;
