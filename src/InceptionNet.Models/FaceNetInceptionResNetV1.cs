@@ -131,12 +131,16 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
         return conv;
     }
 
-    // A stride-2 3×3 whose output holds whole tiles, or nearly (Conv2d_4b's 17×17 wastes 12 % in its last tile row and
-    // column; Mixed_6a's 8×8 none), through the stride-2 Winograd form: 25 products per 2×2 outputs instead of 36. Past
-    // the default cap, so asked for here; Mixed_7a's 3×3 outputs would waste 78 % and stay direct.
+    // A stride-2 3×3 whose output holds whole tiles, or nearly (Conv2d_4b's 17×17 is 81 tiles, 324 outputs for 289; Mixed_6a's
+    // 8×8 whole tiles), through the stride-2 Winograd form: 25 products per 2×2 outputs instead of 36. Past the default
+    // cap, so asked for here; Mixed_7a's 3×3 outputs (four tiles, 100 products per channel pair against 81 direct) stay direct.
     private static ConvLayer AtStride2(ConvLayer conv)
     {
-        conv.Weights.PrepareWinograd(evenIfLarge: true, stride: 2);
+        if (!conv.Weights.PrepareWinograd(evenIfLarge: true, stride: 2))
+        {
+            throw new InvalidOperationException($"{conv.Name}: no stride-2 Winograd form for its kernel."); // the architecture fixes these shapes
+        }
+
         return conv;
     }
 

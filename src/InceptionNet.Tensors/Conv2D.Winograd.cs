@@ -33,9 +33,10 @@ public static partial class Conv2D
     /// a 1×7 kernel's F(2, 7), 2×1 along columns for a 7×1's), numbered image by image, row by row. An item takes a run of
     /// tiles and a group of output panels: it transforms each tile's input patch (4×4, 1×8, 8×1, or 5×5 at stride 2;
     /// <c>V = Bᵀ d B</c>, <c>Bᵀ d</c> or <c>T d Tᵀ</c>, every
-    /// channel; patches reaching into the padding are gathered with zeros first), multiplies, for each element ξ, the
+    /// channel; patches reaching into the padding or past the input's last row or column are gathered with zeros first),
+    /// multiplies, for each element ξ, the
     /// tiles' <c>V_ξ</c> rows by the panel of <c>U_ξ</c> with the convolution's own micro-kernel, transforms each tile's
-    /// products back (<c>Y = Aᵀ M A</c> or <c>Aᵀ M</c>) into the output rows it covers, and stores those rows through the
+    /// products back (<c>Y = Aᵀ M A</c>, <c>Aᵀ M</c> or <c>S M Sᵀ</c>) into the output rows it covers, and stores those rows through the
     /// epilogue as the direct convolution does (bias, residual, activation, split, channel slices).
     /// </summary>
     private sealed unsafe class WinogradJob : ConvWork

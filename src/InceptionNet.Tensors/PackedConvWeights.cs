@@ -320,7 +320,7 @@ public sealed class PackedConvWeights
 
     /// <summary>
     /// <see cref="UnpackKernel()"/> into <paramref name="kernel"/> (at least kh·kw·in·out long), without allocating:
-    /// Winograd preparation unpacks every stride-1 kernel it transforms while a model loads.
+    /// Winograd preparation unpacks every kernel it transforms while a model loads.
     /// </summary>
     internal void UnpackKernel(Span<float> kernel)
     {

@@ -67,7 +67,7 @@ public sealed class WinogradTests : IDisposable
         { 1, 2, 3, 32, 32, PaddingMode.Same },      // 1×2 outputs: one tile, mostly padding (a single pixel would be exact
                                                     // both ways: only the odd-odd product is nonzero, so no rounding differs)
         { 3, 6, 5, 96, 40, PaddingMode.Valid },     // 2×2 outputs per image, tiles across images in one run
-        { 1, 12, 13, 300, 33, PaddingMode.Valid },  // C = 300: two reduction slices, runs cut short by the patch budget
+        { 1, 12, 13, 300, 33, PaddingMode.Valid },  // C = 300: two reduction slices (the patch budget binds in the 36×36 case)
     });
 
     [SkippableTheory]
@@ -264,6 +264,34 @@ public sealed class WinogradTests : IDisposable
         Assert.False(new PackedConvWeights(new float[9 * 192 * 256], 3, 3, 192, 256, default).PrepareWinograd(stride: 2)); // past 192 × 192
         Assert.True(new PackedConvWeights(new float[9 * 192 * 256], 3, 3, 192, 256, default).PrepareWinograd(evenIfLarge: true, stride: 2)); // FaceNet's Conv2d_4b
         Assert.False(new PackedConvWeights(new float[9 * 32 * 32], 3, 3, 32, 32, default).PrepareWinograd(stride: 3));
+    }
+
+    [Fact]
+    public void A_form_runs_only_at_its_own_stride_and_the_other_stride_takes_the_direct_path()
+    {
+        // Weights holding the stride-2 form, run at stride 1, and weights holding the stride-1 form, run at stride 2, give
+        // the direct GEMM's bits exactly (the same weights without a form, same kernel set and pool).
+        const int n = 1, h = 9, w = 10, cin = 32, cout = 40;
+        var x = TestData.Uniform(n * h * w * cin, 51);
+        var kernel = TestData.Uniform(9 * cin * cout, 52);
+        var bias = TestData.Uniform(cout, 53);
+        foreach (var (prepared, run) in new[] { (2, 1), (1, 2) })
+        {
+            var geometry = new WindowGeometry(3, 3, run, run, PaddingMode.Same);
+            var (oh, ow, _, _) = geometry.Resolve(h, w);
+            float[] Run(PackedConvWeights weights)
+            {
+                var y = new float[n * oh * ow * cout];
+                Conv2D.Forward(TensorSlice.Dense(x, n, h, w, cin), weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false),
+                    KernelSet.Default, _pool);
+                return y;
+            }
+
+            var withForm = new PackedConvWeights(kernel, 3, 3, cin, cout, bias);
+            Assert.True(withForm.PrepareWinograd(stride: prepared));
+            Assert.Equal(Run(new PackedConvWeights(kernel, 3, 3, cin, cout, bias)).Select(BitConverter.SingleToInt32Bits),
+                Run(withForm).Select(BitConverter.SingleToInt32Bits));
+        }
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a Winograd form for stride-2 3x3 convolutions (not in src/ yet; bench/results/README.md, step six).
+"""Checks the Winograd form of stride-2 3x3 convolutions in src/InceptionNet.Tensors (WinogradWeights, KernelSet.WinogradS2*).
 
 Split the kernel w and the input x by row and column parity. A 2x2 output tile of the stride-2 correlation reads a 5x5
 input patch d and is the sum of four stride-1 correlations:
@@ -10,6 +10,8 @@ input patch d and is the sum of four stride-1 correlations:
 25 products per channel pair instead of 36, from 9 + 3 + 3 + 1 = 16 transformed kernel values.
 F(2, 2) at the points 0, 1 and infinity: B^T d = (d0 - d1, d1, d2 - d1), G g = (g0, g0 + g1, g1),
 A^T = ((1, 1, 0), (0, 1, 1)); integers only, so the check below is exact on integer inputs.
+The same in the one 5x5 form the code uses: Y = S [(H g H^T) * (T d T^T)] S^T with T's rows (d0 - d2, d2, d4 - d2, d1, d3),
+H = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0], S = [1 1 0 1 0; 0 1 1 0 1]; both are checked.
 Usage: python3 tools/winograd/stride2.py
 """
 import random
@@ -58,13 +60,28 @@ def winograd(d, w):
     return [[y[i][j] + yeo[i][j] + yoe[i][j] + yoo[i][j] for j in range(2)] for i in range(2)]
 
 
+T = [[1, 0, -1, 0, 0], [0, 0, 1, 0, 0], [0, 0, -1, 0, 1], [0, 1, 0, 0, 0], [0, 0, 0, 1, 0]]
+H = [[1, 0, 0], [1, 0, 1], [0, 0, 1], [0, 1, 0], [0, 1, 0]]
+S = [[1, 1, 0, 1, 0], [0, 1, 1, 0, 1]]
+
+
+def five_by_five(d, w):
+    v = matmul(matmul(T, d), transpose(T))
+    u = matmul(matmul(H, w), transpose(H))
+    return matmul(matmul(S, hadamard(u, v)), transpose(S))
+
+
 def main():
     rng = random.Random(7)
     for _ in range(2000):
         d = [[rng.randint(-100, 100) for _ in range(5)] for _ in range(5)]
         w = [[rng.randint(-100, 100) for _ in range(3)] for _ in range(3)]
         assert winograd(d, w) == direct(d, w), (d, w)
-    print("stride-2 3x3 as four parity phases with F(2, 2): exact on 2000 random integer tiles; 25 products, 16 kernel values")
+        assert five_by_five(d, w) == direct(d, w), (d, w)
+    # H's last two rows are equal, so U has 16 distinct elements: element 5a + b is kernel 4 min(a, 3) + min(b, 3).
+    assert H[3] == H[4]
+    print("stride-2 3x3, as four parity phases with F(2, 2) and as S[(H g H^T) * (T d T^T)]S^T: exact on 2000 random "
+          "integer tiles; 25 products, 16 kernel values")
 
 
 if __name__ == "__main__":
