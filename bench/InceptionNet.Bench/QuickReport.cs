@@ -124,9 +124,16 @@ internal static class QuickReport
             return;
         }
 
+        if (args.Contains("--search-rows"))
+        {
+            // Where the int8 shadow starts to pay (QuantizedRows.MinRows): the float scan against the shadow at small sizes.
+            Search([1_000, 2_000, 4_000, 8_000, 16_000, 32_000]);
+            return;
+        }
+
         if (args.Contains("--search"))
         {
-            Search();
+            Search([10_000, 100_000, 1_000_000]);
             return;
         }
 
@@ -309,12 +316,12 @@ internal static class QuickReport
     // on), VectorSearch.NearestTwo (inline below a size, chunked above) and the same through a shadow at every size, each
     // back to back (helpers spinning) and after 5 ms idle (helpers asleep, as between a server's requests). Every path is
     // warmed for a second first: tier-0 code of the scan loops is several times slower.
-    private static void Search()
+    private static void Search(int[] sizes)
     {
         var workers = WorkerPool.Shared;
         var kernels = KernelSet.Default;
         Console.WriteLine($"{kernels}, {workers.WorkerCount} workers");
-        foreach (int n in new[] { 10_000, 100_000, 1_000_000 })
+        foreach (int n in sizes)
         {
             var (index, query) = SearchBenchmarks.Build(n);
             var vectors = SearchBenchmarks.RandomUnitVectors(n, 128);

@@ -18,12 +18,13 @@ namespace InceptionNet.Tensors;
 public sealed class QuantizedRows
 {
     /// <summary>
-    /// Fewest rows for which a gallery keeps a shadow: 2¹⁴ rows (8 MB of 128-d floats, past a Zen 5 core's 1 MB L2). From
-    /// there the int8 pass is at least even with the float scan back to back on both AVX-512 and AVX2 and 2–3× faster after
-    /// the caches cooled (a server between requests); below it the gain is at most 0.15 ms, not worth 27 % more memory.
-    /// Measured with <c>--quick --search</c> at 1 K to 32 K rows (bench/results/search.md).
+    /// Fewest rows for which a gallery keeps a shadow: 2¹² rows (2 MB of 128-d floats; the shadow adds 0.57 MB). With the
+    /// integer first pass the shadow ties the float scan back to back from about 4 K rows and beats it 2–3× after the
+    /// caches cooled (a server between requests); on an AVX2 core with 128-bit units (Zen 1) it is 2–5× faster from 8 K
+    /// rows on. Measured with <c>--quick --search-rows</c> at 1 K to 32 K rows (bench/results/search.md); it was 2¹⁴
+    /// while the first pass multiplied in float.
     /// </summary>
-    public const int MinRows = 1 << 14;
+    public const int MinRows = 1 << 12;
 
     // Above this norm (of a row, or a row plus a query) the bounds' squares could overflow a float: such searches scan.
     private const double LargestNorm = 1e15;

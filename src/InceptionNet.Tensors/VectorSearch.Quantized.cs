@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace InceptionNet.Tensors;
 
 // The int8 first pass and the exact re-rank.
@@ -13,14 +15,22 @@ namespace InceptionNet.Tensors;
 //      γ_{dim+2}·M, as D ≤ (‖x‖ + ‖q‖)² ≤ M.
 //  (2) Quantization: D = ‖x‖² + ‖q‖² − 2⟨x̃, q⟩ − 2⟨x − x̃, q⟩ and |⟨x − x̃, q⟩| ≤ ε·‖q‖ ≤ ε·Q (Cauchy-Schwarz), so
 //      |D − A*| ≤ 2Q·ε with A* = ‖x‖² + ‖q‖² − 2s·P, P = ⟨c, q⟩ real.
-//  (3) The float A = fl(fl(n + qq) − 2·fl(s·P̂)), n and qq the squared norms summed in double and rounded to float
-//      (each within 1.01·u of its value ≤ M), P̂ the kernel QuantizedDots: |P̂ − P| ≤ γ_dim·Σ|c_j·q_j| and
-//      s·Σ|c_j·q_j| ≤ ‖x̃‖·‖q‖ ≤ RQ ≤ M/4, so 2s·|P̂ − P| ≤ γ_dim·M/2. The sum n + qq (≤ 2M) rounds by ≤ 2uM, the product
-//      (≤ M/4·(1 + γ)) by ≤ 0.26uM, the doubling is exact, the difference (≤ 3M) by ≤ 3uM: |A − A*| ≤ γ_dim·M/2 + 7.6uM.
+//  (3) The query goes to 16-bit integers q̃ = round(q / σ), σ a power of two (QuantizeQuery), with δ = q − σ·q̃ and
+//      Δ ≥ ‖δ‖; Δ ≤ ‖q‖ ≤ Q, as each q_j rounds to a multiple of σ no farther from it than 0 is. The kernel QuantizedDots
+//      gives S = ⟨c, q̃⟩ exactly (σ keeps 128·dim·max|q̃_j| < 2³¹), σ·S is exact in double, and P̂ = fl(σ·S) rounds once:
+//      |P̂ − σS| ≤ u·σ|S| + 2⁻¹⁵⁰. Now P = σS + ⟨c, δ⟩ with s·|⟨c, δ⟩| ≤ ‖x̃‖·Δ ≤ RΔ, and s·σ|S| ≤ s(|P| + |⟨c, δ⟩|) ≤
+//      R(Q + Δ), so 2s·|P̂ − P| ≤ 2RΔ + 2uR(Q + Δ) + 2s·2⁻¹⁵⁰ (the last inside Z). The float A = fl(fl(n + qq) −
+//      2·fl(s·P̂)), n and qq the squared norms summed in double and rounded to float (each within 1.01·u of its value
+//      ≤ M): the sum n + qq (≤ 2M) rounds by ≤ 2uM, the product (≤ R(Q + Δ)(1 + u) ≤ M/4 + 1.01RΔ) by ≤ 0.26uM +
+//      1.01uRΔ, the doubling is exact, the difference (|A| ≤ 3M) by ≤ 3uM, and 2uRQ ≤ uM/2: |A − A*| ≤
+//      2RΔ(1 + 2.01u) + 8.1uM.
 //  (4) The slack w = fl(fl(2Q·ε) + η) is at least (2Q·ε + η)(1 − 2u) ≥ 2Q·ε + η(1 − 2u) − uM, as 2Q·ε ≤ M/2.
-//  (5) L = fl(A − w) and U = fl(A + w) (|A ± w| ≤ 4M) round by ≤ 4uM.
-// So L ≤ D̂ ≤ U whenever η(1 − 2u) ≥ γ_{dim+2}·M + γ_dim·M/2 + 12.6uM + Z, i.e. for η ≥ (1.52·dim + 16)·u·M + 1.01·Z;
-// η = (2·dim + 64)·u·M + 2Z leaves room. For 128-d unit vectors η ≈ 7·10⁻⁵, against 2Q·ε ≈ 0.015.
+//  (5) L = fl(A − w) and U = fl(A + w) (|A ± w| ≤ 4M, as 2RΔ ≤ 2RQ ≤ M/2) round by ≤ 4uM.
+// So L ≤ D̂ ≤ U whenever η(1 − 2u) ≥ γ_{dim+2}·M + 2RΔ(1 + 2.01u) + 13.1uM + Z, i.e. for η ≥ (1.02·dim + 16)·u·M +
+// 2RΔ(1 + 2⁻²¹) + 1.01·Z; η = (2·dim + 64)·u·M + 2Z + 2RΔ(1 + 2⁻²⁰) leaves room. For 128-d unit vectors η ≈ 7·10⁻⁵
+// (2RΔ ≈ 2·10⁻⁵ of it), against 2Q·ε ≈ 0.015. (Before the 16-bit query the kernel summed int8 × float in float and η
+// carried γ_dim·M/2 for it; the integer kernel is exact, four times cheaper per code, and the pass reads at memory
+// speed on AVX2 cores with 128-bit units, where the float form did not; bench/results/search.md.)
 //
 // Candidates. Let d_r be the D̂ of row r; the full scan answers f = the first row of least d (ties to the lower row) and
 // h = the first row of least d among rows whose owner differs from f's: that is what the in-order pass of Consider keeps
@@ -41,6 +51,52 @@ public static partial class VectorSearch
 
     [ThreadStatic]
     private static QuantizedScan? t_quantizedScan;
+
+    /// <summary>
+    /// The query's 16-bit form for the int8 pass: <c>codes[j] = round(query[j] / σ)</c> with σ the smallest power of two
+    /// that keeps every code within <c>min(32767, ⌊(2³¹ − 1) / (128·dim)⌋)</c>, so that every integer dot of int8 codes
+    /// with them is exact in 32 bits. Returns σ (1 for a zero query) and Δ ≥ ‖query − σ·codes‖, the quantization error
+    /// rounded up (each difference is exact in double; only the sum of squares and its root round). The query must be
+    /// finite.
+    /// </summary>
+    internal static (double Scale, double Error) QuantizeQuery(ReadOnlySpan<float> query, Span<short> codes)
+    {
+        int limit = (int)Math.Min(short.MaxValue, int.MaxValue / (128L * Math.Max(1, query.Length)));
+        double largest = 0;
+        foreach (float v in query)
+        {
+            largest = Math.Max(largest, Math.Abs((double)v));
+        }
+
+        if (largest == 0)
+        {
+            codes[..query.Length].Clear();
+            return (1, 0);
+        }
+
+        // largest / σ ≤ limit < 2·largest / σ: σ ≥ largest / limit, within a factor two of it.
+        double scale = Math.ScaleB(1.0, Math.ILogB(largest) - Math.ILogB(limit));
+        while (largest / scale > limit)
+        {
+            scale *= 2;
+        }
+
+        while (largest / (scale / 2) <= limit)
+        {
+            scale /= 2;
+        }
+
+        double squared = 0;
+        for (int j = 0; j < query.Length; j++)
+        {
+            double code = Math.Round(query[j] / scale); // exact quotient (a power of two), |code| ≤ limit
+            codes[j] = (short)code;
+            double e = query[j] - scale * code; // |e| ≤ σ/2 on a multiple of the float's last place: exact
+            squared += e * e;
+        }
+
+        return (scale, Math.Sqrt(squared) * (1 + (query.Length + 4) * Math.ScaleB(1, -50)));
+    }
 
     /// <summary>
     /// <see cref="NearestTwo(ReadOnlyMemory{float}, int, ReadOnlySpan{float}, ReadOnlyMemory{int}, Memory{float}, KernelSet, WorkerPool)"/>
@@ -106,6 +162,8 @@ public static partial class VectorSearch
     private sealed class QuantizedScan : IParallelWork
     {
         private float[] _query = [];
+        private short[] _query16 = [];
+        private double _queryScale;
         private int[] _chunkTop = [];
         private float[] _chunkBound = [];
         private ReadOnlyMemory<float> _matrix;
@@ -130,6 +188,7 @@ public static partial class VectorSearch
             if (_query.Length < dim)
             {
                 _query = new float[dim];
+                _query16 = new short[dim];
             }
 
             query.CopyTo(_query);
@@ -203,10 +262,12 @@ public static partial class VectorSearch
             }
 
             double m = (reach + norm) * (reach + norm) * (1 + Math.ScaleB(1, -40));
+            (_queryScale, double queryError) = QuantizeQuery(query, _query16);
             _squaredQuery = (float)squared;
             _twoQ = QuantizedRows.RoundUp(2 * norm);
             double underflow = (3.0 * query.Length + 16) * Math.ScaleB(1 + 2.0 * reach, -150);
-            _eta = QuantizedRows.RoundUp((2.0 * query.Length + 64) * Math.ScaleB(m, -24) + 2 * underflow);
+            _eta = QuantizedRows.RoundUp((2.0 * query.Length + 64) * Math.ScaleB(m, -24) + 2 * underflow
+                + 2 * reach * queryError * (1 + Math.ScaleB(1, -20)));
             return true;
         }
 
@@ -222,14 +283,16 @@ public static partial class VectorSearch
             if (_bounding)
             {
                 var shadow = _shadow!;
-                _kernels.QuantizedDots(shadow.Codes.Slice(start * _dim, rows * _dim), _dim, query, distances);
+                var dots = MemoryMarshal.Cast<float, int>(all); // the integer dots, each replaced by its row's lower bound
+                _kernels.QuantizedDots(shadow.Codes.Slice(start * _dim, rows * _dim), _dim, _query16.AsSpan(0, _dim), dots.Slice(start, rows));
                 var scales = shadow.Scales;
                 var norms = shadow.SquaredNorms;
                 var errors = shadow.Errors;
                 var bounds = new TopTwoBounds();
                 for (int r = start; r < start + rows; r++)
                 {
-                    float approximate = (norms[r] + _squaredQuery) - 2f * (scales[r] * all[r]);
+                    float dot = (float)(_queryScale * dots[r]);
+                    float approximate = (norms[r] + _squaredQuery) - 2f * (scales[r] * dot);
                     float slack = _twoQ * errors[r] + _eta;
                     all[r] = approximate - slack;
                     if (skip.IsEmpty || !skip[owner[r]])

@@ -586,35 +586,53 @@ public sealed unsafe class KernelSetTests
 
     [SkippableTheory]
     [MemberData(nameof(Lengths))]
-    public void Quantized_dots_stay_within_the_bound_the_search_assumes_and_rows_alone_match_blocks(int dim, SimdLevel level, int tileRows)
+    public void Quantized_dots_are_the_exact_integer_sums_and_rows_alone_match_blocks(int dim, SimdLevel level, int tileRows)
     {
-        // QuantizedRows' bounds rest on |dot − exact| ≤ γ_dim·Σ|c_j·q_j| (γ_n = n·2⁻²⁴ / (1 − n·2⁻²⁴)) at every level.
+        // The search rests on the dots being exact while 128·dim·max|q| < 2³¹ (VectorSearch.QuantizeQuery keeps that);
+        // past it, every level still gives the sum modulo 2³², the same bits. Codes span all of sbyte, −128 included.
         var kernels = Resolve(level, tileRows);
-        double u = Math.ScaleB(1, -24), gamma = dim * u / (1 - dim * u);
-        var query = TestData.Uniform(dim, 91);
-        var alone = new float[1];
-        foreach (int rows in new[] { 0, 1, 3, 4, 5, 7, 9 })
+        short limit = (short)Math.Min(short.MaxValue, int.MaxValue / (128L * dim));
+        var alone = new int[1];
+        foreach (bool wrapping in new[] { false, true })
         {
-            var random = new Random(dim * 31 + rows);
-            var codes = Enumerable.Range(0, rows * dim).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
-            var output = Enumerable.Repeat(float.NaN, rows + 1).ToArray();
-            kernels.QuantizedDots(codes, dim, query, output);
-            Assert.True(float.IsNaN(output[rows])); // the rest is left alone
-            for (int r = 0; r < rows; r++)
+            foreach (int rows in new[] { 0, 1, 3, 4, 5, 7, 9 })
             {
-                double exact = 0, magnitude = 0;
-                float scalar = 0f; // the reference: plain loop, float accumulation
-                for (int j = 0; j < dim; j++)
+                var random = new Random(dim * 31 + rows + (wrapping ? 7 : 0));
+                var query = Enumerable.Range(0, dim).Select(_ => wrapping ? (short)random.Next(short.MinValue, short.MaxValue + 1) : (short)random.Next(-limit, limit + 1)).ToArray();
+                if (!wrapping)
                 {
-                    exact += codes[r * dim + j] * (double)query[j];
-                    magnitude += Math.Abs(codes[r * dim + j] * (double)query[j]);
-                    scalar += codes[r * dim + j] * query[j];
+                    query[random.Next(dim)] = (short)-limit; // the extreme the search allows, against −128 below
                 }
 
-                Assert.InRange(Math.Abs(output[r] - exact), 0, gamma * magnitude);
-                Assert.InRange(Math.Abs(output[r] - scalar), 0, 2 * gamma * magnitude);
-                kernels.QuantizedDots(codes.AsSpan(r * dim, dim), dim, query, alone); // four rows at a time or one: the same bits
-                Assert.Equal(BitConverter.SingleToInt32Bits(output[r]), BitConverter.SingleToInt32Bits(alone[0]));
+                var codes = Enumerable.Range(0, rows * dim).Select(_ => (sbyte)random.Next(-128, 128)).ToArray();
+                if (wrapping && rows > 0)
+                {
+                    for (int j = 0; j < dim; j++)
+                    {
+                        (codes[j], query[j]) = ((sbyte)-128, short.MinValue); // the largest products, 2²² each: the first row's sum leaves int32 from dim 512 on
+                    }
+                }
+
+                var output = Enumerable.Repeat(12345, rows + 1).ToArray();
+                kernels.QuantizedDots(codes, dim, query, output);
+                Assert.Equal(12345, output[rows]); // the rest is left alone
+                for (int r = 0; r < rows; r++)
+                {
+                    long exact = 0;
+                    for (int j = 0; j < dim; j++)
+                    {
+                        exact += codes[r * dim + j] * query[j];
+                    }
+
+                    if (!wrapping)
+                    {
+                        Assert.InRange(exact, int.MinValue, int.MaxValue);
+                    }
+
+                    Assert.Equal(unchecked((int)exact), output[r]);
+                    kernels.QuantizedDots(codes.AsSpan(r * dim, dim), dim, query, alone); // four rows at a time or one: the same bits
+                    Assert.Equal(output[r], alone[0]);
+                }
             }
         }
     }
@@ -634,7 +652,8 @@ public sealed unsafe class KernelSetTests
         var dst = new float[length];
         var distances = new float[1];
         var codes = new sbyte[5 * length];
-        var dots = new float[5];
+        var query16 = new short[length];
+        var dots = new int[5];
         void Once()
         {
             fixed (float* ap = a)
@@ -656,7 +675,7 @@ public sealed unsafe class KernelSetTests
             }
 
             kernels.SquaredDistances(src, length, dst, distances);
-            kernels.QuantizedDots(codes, length, src, dots);
+            kernels.QuantizedDots(codes, length, query16, dots);
             kernels.Relu(dst);
         }
 

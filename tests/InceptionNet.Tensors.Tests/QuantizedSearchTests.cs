@@ -32,6 +32,88 @@ public sealed class QuantizedSearchTests
         Assert.True(shadow.Covers(50));
     }
 
+    public static TheoryData<string, int> Queries => new()
+    {
+        { "unit", 128 }, { "unit", 1 }, { "unit", 7 }, { "unit", 512 }, { "unit", 513 }, { "unit", 20_000 }, { "unit", 100_000 },
+        { "one value", 128 }, { "zero", 128 }, { "subnormal", 128 }, { "huge", 128 }, { "powers of two", 33 }, { "halfway", 16 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Queries))]
+    public void The_query_in_16_bits_keeps_every_dot_exact_and_its_error_bound_holds(string name, int dim)
+    {
+        var query = UnitRows(1, dim, 141);
+        switch (name)
+        {
+            case "one value": Array.Clear(query); query[5] = -0.3f; break;
+            case "zero": Array.Clear(query); break;
+            case "subnormal": for (int j = 0; j < dim; j++) { query[j] *= 1e-39f; } break;
+            case "huge": for (int j = 0; j < dim; j++) { query[j] *= 1e30f; } break;
+            case "powers of two": for (int j = 0; j < dim; j++) { query[j] = MathF.ScaleB(j % 2 == 0 ? 1 : -1, j - 20); } break;
+            case "halfway": // σ = 2⁻²⁰ from the first value; the others halfway between two codes
+                for (int j = 0; j < dim; j++) { query[j] = (j == 0 ? 32767f : j + 0.5f) * MathF.ScaleB(1, -20); }
+                break;
+        }
+
+        var codes = Enumerable.Repeat((short)7, dim).ToArray();
+        var (scale, error) = VectorSearch.QuantizeQuery(query, codes);
+        int limit = (int)Math.Min(short.MaxValue, int.MaxValue / (128L * dim));
+        int largest = codes.Max(c => Math.Abs((int)c));
+        Assert.InRange(largest, 0, limit);
+        Assert.True(128L * dim * largest <= int.MaxValue); // every dot with int8 codes fits 32 bits
+        if (name == "zero")
+        {
+            Assert.Equal((1.0, 0.0), (scale, error));
+            Assert.All(codes, c => Assert.Equal(0, c));
+            return;
+        }
+
+        Assert.Equal(scale, Math.ScaleB(1.0, Math.ILogB(scale))); // a power of two: σ·code is exact
+        Assert.True(query.Max(v => Math.Abs((double)v)) / (scale / 2) > limit); // the finest such σ
+        // Each code is the nearest integer to q / σ, and Δ bounds ‖q − σ·codes‖ computed exactly (in integers).
+        var (exact, exponent) = ExactSquaredError(query, codes, scale);
+        for (int j = 0; j < dim; j++)
+        {
+            Assert.InRange(Math.Abs(query[j] / scale - codes[j]), 0, 0.5);
+        }
+
+        var (m, e) = Exact(error);
+        // Δ² ≥ exact·2^exponent  ⇔  m²·2^(2e − exponent) ≥ exact
+        int shift = 2 * e - exponent;
+        var left = shift >= 0 ? m * m << shift : m * m;
+        var right = shift >= 0 ? exact : exact << -shift;
+        Assert.True(left >= right, $"Δ = {error} below the exact error");
+        double root = Math.ScaleB(Math.Sqrt((double)exact), exponent / 2); // exponent is even
+        Assert.True(error <= root * (1 + 1e-9), $"Δ = {error} against {root}: a loose bound");
+    }
+
+    // Σ_j (q_j − σ·c_j)² = result·2^exponent, exactly.
+    private static (System.Numerics.BigInteger Value, int Exponent) ExactSquaredError(float[] query, short[] codes, double scale)
+    {
+        var terms = query.Select((q, j) => (Q: Exact(q), C: (System.Numerics.BigInteger)codes[j])).ToArray();
+        int sigma = Math.ILogB(scale);
+        int lowest = Math.Min(sigma, terms.Where(t => !t.Q.Mantissa.IsZero).Select(t => t.Q.Exponent).DefaultIfEmpty(sigma).Min());
+        System.Numerics.BigInteger sum = 0;
+        foreach (var (q, c) in terms)
+        {
+            var d = (q.Mantissa << (q.Exponent - lowest)) - (c << (sigma - lowest));
+            sum += d * d;
+        }
+
+        return (sum, 2 * lowest);
+    }
+
+    // v = mantissa·2^exponent exactly (v finite).
+    private static (System.Numerics.BigInteger Mantissa, int Exponent) Exact(double v)
+    {
+        long bits = BitConverter.DoubleToInt64Bits(v);
+        int biased = (int)((bits >> 52) & 0x7FF);
+        long mantissa = bits & ((1L << 52) - 1);
+        mantissa = biased == 0 ? mantissa : mantissa | (1L << 52);
+        int exponent = (biased == 0 ? 1 : biased) - 1075;
+        return (bits < 0 ? -mantissa : mantissa, exponent);
+    }
+
     [Fact]
     public void A_shadow_filled_on_the_workers_is_the_one_filled_row_by_row()
     {
@@ -56,7 +138,7 @@ public sealed class QuantizedSearchTests
         {
             (128, 1), (128, 2), (128, 3), (128, 77), (128, 4095), (128, 4096), (128, 4097), (128, VectorSearch.InlineValues / 128),
             (128, VectorSearch.InlineValues / 128 + 1), (128, QuantizedRows.MinRows - 1), (128, QuantizedRows.MinRows + 3), (33, 3 * (VectorSearch.ChunkValues / 33) + 5),
-            (1, 1000), (7, 20_001),
+            (1, 1000), (7, 20_001), (5000, 300), // the last: a 16-bit query limited to ±3355 (σ coarser, Δ larger)
         }
         select new object[] { shape.Dim, shape.Rows });
 

@@ -83,12 +83,12 @@ public abstract class KernelSet
     internal abstract void SquaredDistances(ReadOnlySpan<float> matrix, int dim, ReadOnlySpan<float> query, Span<float> output);
 
     /// <summary>
-    /// <c>output[r] = Σ_j codes[r·dim + j] · query[j]</c> for every row, in float (dim ≥ 1, shapes checked by the caller):
-    /// the int8 first pass of <see cref="QuantizedRows"/>. Any set's result is within <c>γ_dim · Σ_j |codes[r·dim + j] ·
-    /// query[j]|</c> of the exact sum (γ_n = n·2⁻²⁴ / (1 − n·2⁻²⁴): each product goes through at most dim roundings, whatever
-    /// the order of the additions), which is all the search relies on; the sets differ from each other by rounding only.
+    /// <c>output[r] = Σ_j codes[r·dim + j] · query[j]</c> for every row, in 32-bit integers wrapping modulo 2³² (dim ≥ 1,
+    /// shapes checked by the caller): the int8 first pass of <see cref="QuantizedRows"/>, whose query is quantized to 16
+    /// bits. Exact whenever <c>128 · dim · max|query[j]| &lt; 2³¹</c> (every partial sum then fits), which the search
+    /// keeps; every set gives the same bits on any input (integer addition modulo 2³² does not depend on the grouping).
     /// </summary>
-    internal abstract void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output);
+    internal abstract void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<short> query, Span<int> output);
 
     /// <summary><c>v = v &gt; 0 ? v : 0</c> in place.</summary>
     internal abstract void Relu(Span<float> values);
@@ -352,11 +352,11 @@ public abstract class KernelSet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static float QuantizedDotScalar(ReadOnlySpan<sbyte> codes, ReadOnlySpan<float> query, int from, float sum)
+    private protected static int QuantizedDotScalar(ReadOnlySpan<sbyte> codes, ReadOnlySpan<short> query, int from, int sum)
     {
         for (int i = from; i < codes.Length; i++)
         {
-            sum += codes[i] * query[i];
+            sum = unchecked(sum + codes[i] * query[i]);
         }
 
         return sum;

@@ -49,12 +49,12 @@ internal sealed class ScalarKernels : KernelSet
         }
     }
 
-    internal override void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output)
+    internal override void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<short> query, Span<int> output)
     {
         int rows = codes.Length / dim;
         for (int r = 0; r < rows; r++)
         {
-            output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, 0, 0f);
+            output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, 0, 0);
         }
     }
 

@@ -170,10 +170,30 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
 
         public static Vector128<float> LoadUnsafe(ref float source, nuint index) => Vector128.LoadUnsafe(ref source, index);
 
-        // pmovsxbd straight from memory on SSE4.1; elsewhere (NEON) four bytes widened twice.
-        public static Vector128<float> LoadWidened(sbyte* source) => Vector128.ConvertToSingle(Sse41.IsSupported
-            ? Sse41.ConvertToVector128Int32(source)
-            : Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<int>(source)).AsSByte())));
+        // Eight codes: pmovsxbw from memory and pmaddwd on SSE4.1; on ARM64 sign-extended and multiplied widening into the
+        // lanes (smlal, smlal2); elsewhere both widened to 32 bits and multiplied there. The lanes differ, the total not.
+        public static Vector128<float> MultiplyAddInt16(sbyte* codes, short* query, Vector128<float> accumulator)
+        {
+            var acc = accumulator.AsInt32();
+            var q = Vector128.Load(query);
+            if (Sse41.IsSupported)
+            {
+                return Sse2.Add(acc, Sse2.MultiplyAddAdjacent(Sse41.ConvertToVector128Int16(codes), q)).AsSingle();
+            }
+
+            var c = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(codes)).AsSByte());
+            if (AdvSimd.IsSupported)
+            {
+                acc = AdvSimd.MultiplyWideningLowerAndAdd(acc, c.GetLower(), q.GetLower());
+                return AdvSimd.MultiplyWideningUpperAndAdd(acc, c, q).AsSingle();
+            }
+
+            var (cLow, cHigh) = Vector128.Widen(c);
+            var (qLow, qHigh) = Vector128.Widen(q);
+            return (acc + cLow * qLow + cHigh * qHigh).AsSingle();
+        }
+
+        public static int SumInt32(Vector128<float> value) => Vector128.Sum(value.AsInt32());
 
         public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
 

@@ -121,10 +121,14 @@ internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector2
 
         public static Vector256<float> LoadUnsafe(ref float source, nuint index) => Vector256.LoadUnsafe(ref source, index);
 
-        // vpmovsxbd from memory (this level is picked only with AVX2); two 128-bit halves elsewhere.
-        public static Vector256<float> LoadWidened(sbyte* source) => Avx2.IsSupported
-            ? Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(source))
-            : Vector256.Create(Vector128Kernels.Ops.LoadWidened(source), Vector128Kernels.Ops.LoadWidened(source + 4));
+        // Sixteen codes: vpmovsxbw from memory and vpmaddwd (this level is picked only with AVX2); two 128-bit halves elsewhere.
+        public static Vector256<float> MultiplyAddInt16(sbyte* codes, short* query, Vector256<float> accumulator) => Avx2.IsSupported
+            ? Avx2.Add(accumulator.AsInt32(), Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(codes), Avx.LoadVector256(query))).AsSingle()
+            : Vector256.Create(
+                Vector128Kernels.Ops.MultiplyAddInt16(codes, query, accumulator.GetLower()),
+                Vector128Kernels.Ops.MultiplyAddInt16(codes + 8, query + 8, accumulator.GetUpper()));
+
+        public static int SumInt32(Vector256<float> value) => Vector256.Sum(value.AsInt32());
 
         public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
 

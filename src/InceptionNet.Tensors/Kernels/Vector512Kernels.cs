@@ -106,9 +106,14 @@ internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector5
 
         public static Vector512<float> Load(float* source) => Vector512.Load(source);
 
-        public static Vector512<float> LoadWidened(sbyte* source) => Avx512F.IsSupported
-            ? Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(source)))
-            : Vector512.Create(Vector256Kernels.Ops.LoadWidened(source), Vector256Kernels.Ops.LoadWidened(source + 8));
+        // Thirty-two codes: vpmovsxbw and vpmaddwd on AVX-512BW; two 256-bit halves elsewhere.
+        public static Vector512<float> MultiplyAddInt16(sbyte* codes, short* query, Vector512<float> accumulator) => Avx512BW.IsSupported
+            ? Avx512F.Add(accumulator.AsInt32(), Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(codes)), Vector512.Load(query))).AsSingle()
+            : Vector512.Create(
+                Vector256Kernels.Ops.MultiplyAddInt16(codes, query, accumulator.GetLower()),
+                Vector256Kernels.Ops.MultiplyAddInt16(codes + 16, query + 16, accumulator.GetUpper()));
+
+        public static int SumInt32(Vector512<float> value) => Vector512.Sum(value.AsInt32());
 
         public static Vector512<float> LoadUnsafe(ref float source, nuint index) => Vector512.LoadUnsafe(ref source, index);
 

@@ -26,8 +26,16 @@ internal unsafe interface IVectorOps<TVector>
 
     static abstract TVector LoadUnsafe(ref float source, nuint index);
 
-    /// <summary><see cref="Count"/> signed bytes from <paramref name="source"/>, each converted to float (exactly).</summary>
-    static abstract TVector LoadWidened(sbyte* source);
+    /// <summary>
+    /// <c>2·</c><see cref="Count"/> signed bytes from <paramref name="codes"/> times as many 16-bit integers from
+    /// <paramref name="query"/>, the products added into <paramref name="accumulator"/>'s <see cref="Count"/> 32-bit
+    /// integer lanes (held in the float vector's bits; which lane gets which product is the width's own). Integer
+    /// arithmetic: exact, wrapping modulo 2³², so any grouping gives the same lane total (<see cref="SumInt32"/>).
+    /// </summary>
+    static abstract TVector MultiplyAddInt16(sbyte* codes, short* query, TVector accumulator);
+
+    /// <summary>The sum of <paramref name="value"/>'s lanes taken as 32-bit integers, modulo 2³².</summary>
+    static abstract int SumInt32(TVector value);
 
     static abstract void Store(TVector value, float* destination);
 
@@ -560,47 +568,49 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         return SquaredScalar(a, b, i, TOps.Sum(acc));
     }
 
-    // Four rows at a time, as SquaredDistances: each row its own chain of fused multiply-adds over whole vectors of
-    // codes widened to float, reduced at the end, then the scalar reference for the columns past the last whole vector.
-    internal sealed override unsafe void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<float> query, Span<float> output)
+    // Four rows at a time: each row its own integer accumulator over whole steps of 2·Count codes (widened to 16 bits,
+    // multiplied by the query's 16-bit values, adjacent products summed into 32-bit lanes: pmaddwd on x64, smlal on
+    // ARM64), reduced at the end, then the scalar reference for the columns past the last whole step. Exact integers
+    // wrapping modulo 2³²: the scalar set's bits at every width, whatever the grouping.
+    internal sealed override unsafe void QuantizedDots(ReadOnlySpan<sbyte> codes, int dim, ReadOnlySpan<short> query, Span<int> output)
     {
         int rows = codes.Length / dim;
         output = output[..rows];
         query = query[..dim];
-        int vectorEnd = dim - dim % TOps.Count;
+        int step = 2 * TOps.Count;
+        int vectorEnd = dim - dim % step;
         fixed (sbyte* c = codes)
-        fixed (float* q = query)
+        fixed (short* q = query)
         {
             int r = 0;
             for (; r <= rows - 4; r += 4)
             {
                 sbyte* c0 = c + (nint)r * dim, c1 = c0 + dim, c2 = c1 + dim, c3 = c2 + dim;
                 TVector acc0 = TOps.Zero, acc1 = TOps.Zero, acc2 = TOps.Zero, acc3 = TOps.Zero;
-                for (int i = 0; i < vectorEnd; i += TOps.Count)
+                for (int i = 0; i < vectorEnd; i += step)
                 {
-                    var qv = TOps.Load(q + i);
-                    acc0 = MultiplyAdd(TOps.LoadWidened(c0 + i), qv, acc0);
-                    acc1 = MultiplyAdd(TOps.LoadWidened(c1 + i), qv, acc1);
-                    acc2 = MultiplyAdd(TOps.LoadWidened(c2 + i), qv, acc2);
-                    acc3 = MultiplyAdd(TOps.LoadWidened(c3 + i), qv, acc3);
+                    acc0 = TOps.MultiplyAddInt16(c0 + i, q + i, acc0);
+                    acc1 = TOps.MultiplyAddInt16(c1 + i, q + i, acc1);
+                    acc2 = TOps.MultiplyAddInt16(c2 + i, q + i, acc2);
+                    acc3 = TOps.MultiplyAddInt16(c3 + i, q + i, acc3);
                 }
 
-                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.Sum(acc0));
-                output[r + 1] = QuantizedDotScalar(codes.Slice((r + 1) * dim, dim), query, vectorEnd, TOps.Sum(acc1));
-                output[r + 2] = QuantizedDotScalar(codes.Slice((r + 2) * dim, dim), query, vectorEnd, TOps.Sum(acc2));
-                output[r + 3] = QuantizedDotScalar(codes.Slice((r + 3) * dim, dim), query, vectorEnd, TOps.Sum(acc3));
+                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.SumInt32(acc0));
+                output[r + 1] = QuantizedDotScalar(codes.Slice((r + 1) * dim, dim), query, vectorEnd, TOps.SumInt32(acc1));
+                output[r + 2] = QuantizedDotScalar(codes.Slice((r + 2) * dim, dim), query, vectorEnd, TOps.SumInt32(acc2));
+                output[r + 3] = QuantizedDotScalar(codes.Slice((r + 3) * dim, dim), query, vectorEnd, TOps.SumInt32(acc3));
             }
 
             for (; r < rows; r++)
             {
                 sbyte* c0 = c + (nint)r * dim;
                 var acc = TOps.Zero;
-                for (int i = 0; i < vectorEnd; i += TOps.Count)
+                for (int i = 0; i < vectorEnd; i += step)
                 {
-                    acc = MultiplyAdd(TOps.LoadWidened(c0 + i), TOps.Load(q + i), acc);
+                    acc = TOps.MultiplyAddInt16(c0 + i, q + i, acc);
                 }
 
-                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.Sum(acc));
+                output[r] = QuantizedDotScalar(codes.Slice(r * dim, dim), query, vectorEnd, TOps.SumInt32(acc));
             }
         }
     }
