@@ -23,7 +23,12 @@ internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz
     public string Describe() =>
         $"{CpuModel}, {Cores} cores, nominal {NominalMHz:F0} MHz; measured fp32 FMA peak {PerCoreGflops:F0} GFLOP/s per core, " +
         $"peak {TotalGflops:F0} GFLOP/s on {Cores} cores (all cores at once measured {AllCoresMeasuredGflops:F0} this time); " +
-        $"that is {PerCoreGflops / 2 / 16 * 1000:F0} MHz × 16 fp32 FMA lanes per cycle per core (e.g. two 256-bit FMA pipes)";
+        $"that is {PerCoreGflops / 2 / Lanes * 1000:F0} MHz × {Lanes} fp32 FMA lanes per cycle per core (e.g. two {Lanes * 16}-bit FMA pipes; " +
+        "the most lanes that put the clock at 90 % of nominal or above)";
+
+    // 8 (two 128-bit pipes: Zen 1 splits a 256-bit FMA), 16 (two 256-bit: Zen 3, and Zen 4's split 512-bit) or 32 (two
+    // 512-bit: Zen 5): the widest at which the measured rate needs a clock no lower than 90 % of the nominal one.
+    private int Lanes => new[] { 32, 16 }.FirstOrDefault(lanes => NominalMHz > 0 && PerCoreGflops / 2 / lanes * 1000 >= 0.9 * NominalMHz, NominalMHz > 0 ? 8 : 16);
 
     private static MachinePeak Measure()
     {
