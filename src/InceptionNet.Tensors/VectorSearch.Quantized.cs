@@ -27,8 +27,8 @@ namespace InceptionNet.Tensors;
 //  (4) The slack w = fl(fl(2Q·ε) + η) is at least (2Q·ε + η)(1 − 2u) ≥ 2Q·ε + η(1 − 2u) − uM, as 2Q·ε ≤ M/2.
 //  (5) L = fl(A − w) and U = fl(A + w) (|A ± w| ≤ 4M, as 2RΔ ≤ 2RQ ≤ M/2) round by ≤ 4uM.
 // So L ≤ D̂ ≤ U whenever η(1 − 2u) ≥ γ_{dim+2}·M + 2RΔ(1 + 2.01u) + 13.1uM + Z, i.e. for η ≥ (1.02·dim + 16)·u·M +
-// 2RΔ(1 + 2⁻²¹) + 1.01·Z; η = (2·dim + 64)·u·M + 2Z + 2RΔ(1 + 2⁻²⁰) leaves room. For 128-d unit vectors η ≈ 7·10⁻⁵
-// (2RΔ ≈ 2·10⁻⁵ of it), against 2Q·ε ≈ 0.015. (Before the 16-bit query the kernel summed int8 × float in float and η
+// 2RΔ(1 + 2⁻²¹) + 1.01·Z; η = (2·dim + 64)·u·M + 2Z + 2RΔ(1 + 2⁻²⁰) leaves room. For 128-d unit vectors η ≈ 1.3–1.8·10⁻⁴
+// (σ = 2⁻¹⁷ or 2⁻¹⁶, 2RΔ ≈ 0.5–1·10⁻⁴ of it), against 2Q·ε ≈ 0.015. (Before the 16-bit query the kernel summed int8 × float in float and η
 // carried γ_dim·M/2 for it; the integer kernel is exact, four times cheaper per code, and the pass reads at memory
 // speed on AVX2 cores with 128-bit units, where the float form did not; bench/results/search.md.)
 //
@@ -57,10 +57,11 @@ public static partial class VectorSearch
     /// that keeps every code within <c>min(32767, ⌊(2³¹ − 1) / (128·dim)⌋)</c>, so that every integer dot of int8 codes
     /// with them is exact in 32 bits. Returns σ (1 for a zero query) and Δ ≥ ‖query − σ·codes‖, the quantization error
     /// rounded up (each difference is exact in double; only the sum of squares and its root round). The query must be
-    /// finite.
+    /// finite, of at most 10⁵ values (the limit above stays ≥ 167).
     /// </summary>
     internal static (double Scale, double Error) QuantizeQuery(ReadOnlySpan<float> query, Span<short> codes)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Length, MaxShadowDim);
         int limit = (int)Math.Min(short.MaxValue, int.MaxValue / (128L * Math.Max(1, query.Length)));
         double largest = 0;
         foreach (float v in query)

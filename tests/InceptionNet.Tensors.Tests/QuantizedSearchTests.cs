@@ -169,6 +169,49 @@ public sealed class QuantizedSearchTests
         AssertFullScan(matrix, dim, query, owner, level);
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(SimdLevels.All), MemberType = typeof(SimdLevels))]
+    public void Lower_bounds_hold_when_the_querys_rounding_points_along_a_row(SimdLevel level)
+    {
+        // The query's 16-bit rounding δ = q − σ·q̃ lined up with a row on the int8 grid (ε = 0, so the slack is η alone):
+        // the first pass then overestimates that row's distance by 2⟨x, δ⟩ ≈ 2.4·10⁻⁴, more than η's other terms
+        // (≈ 7·10⁻⁵ here), and only the 2RΔ term keeps its lower bound below its distance. Two copies of the query under
+        // two owners keep the row out of the re-rank, so what the search leaves for it is that lower bound.
+        SimdLevels.SkipIfUnavailable(level);
+        const int dim = 128;
+        float sigma = MathF.ScaleB(1, -16);
+        var query = new float[dim];
+        query[0] = (32000 + 0.49f) * sigma; // max |q| in (0.25, 0.5]: σ = 2⁻¹⁶
+        for (int j = 1; j < dim; j++)
+        {
+            query[j] = (j % 3 == 0 ? -0.49f : 0.49f) * sigma; // codes 0, all of it rounding error
+        }
+
+        var codes = new short[dim];
+        var (scale, error) = VectorSearch.QuantizeQuery(query, codes);
+        Assert.Equal(sigma, scale);
+        float a = 127 * MathF.ScaleB(1, -10); // codes ±127 at scale 2⁻¹⁰ exactly: ε = 0
+        var row = query.Select((q, j) => a * MathF.Sign(q - (float)(scale * codes[j]))).ToArray(); // ±a along δ
+        var matrix = row.Concat(query).Concat(query).Concat(UnitRows(50, dim, 151)).ToArray();
+        int rows = matrix.Length / dim;
+        var shadow = new QuantizedRows(matrix, dim);
+        Assert.Equal(0f, shadow.Errors[0]); // on the grid
+        var owner = Enumerable.Range(0, rows).Select(r => r == 2 ? 1 : 0).ToArray();
+        var kernels = KernelSet.For(level);
+        using var workers = new WorkerPool(2);
+        var full = new float[rows];
+        var expected = VectorSearch.NearestTwo(matrix, dim, query, owner, full, kernels, workers);
+        var bounds = new float[rows];
+        Assert.Equal(expected, VectorSearch.NearestTwo(matrix, dim, query, owner, bounds, shadow, kernels, workers));
+        Assert.True(error * 2 > 1e-4); // the term at stake is as large as the overestimate
+        for (int r = 0; r < rows; r++)
+        {
+            Assert.True(bounds[r] <= full[r], $"row {r}: lower bound {bounds[r]} above the distance {full[r]}");
+        }
+
+        Assert.NotEqual(full[0], bounds[0]); // row 0 was not re-ranked: its bound was checked
+    }
+
     [Fact]
     public void Rows_or_queries_the_bounds_cannot_hold_take_the_full_scan()
     {
