@@ -177,7 +177,19 @@ internal sealed class WinogradWeights
     /// </summary>
     public PackedConvWeights this[int xi] => _transformed[Kind == WinogradKind.F2x2K3x3S2 ? 4 * Math.Min(xi / 5, 3) + Math.Min(xi % 5, 3) : xi];
 
-    private static void Transform3x3(ReadOnlySpan<float> kernel, int plane, Span<float> u)
+    // U = G g Gᵀ for F(2×2, 3×3): G's rows map (r0, r1, r2) to (r0, (r0 + r1 + r2)/2, (r0 − r1 + r2)/2, r2).
+    private static void Transform3x3(ReadOnlySpan<float> kernel, int plane, Span<float> u) =>
+        TransformBothWays(kernel, plane, u, static (r0, r1, r2) => (r0, 0.5 * (r0 + r1 + r2), 0.5 * (r0 - r1 + r2), r2));
+
+    // The stride-2 form's 16 distinct kernels, U = H g Hᵀ without H's repeated last row: (r0, r1, r2) → (r0, r0 + r2, r2,
+    // r1), U[4a + b]; sums of at most four taps.
+    private static void TransformStride2(ReadOnlySpan<float> kernel, int plane, Span<float> u) =>
+        TransformBothWays(kernel, plane, u, static (r0, r1, r2) => (r0, r0 + r2, r2, r1));
+
+    // A 3×3 kernel's 4×4 transform through one 4×3 matrix applied to its columns, then to the rows of that (t = M g,
+    // U = t Mᵀ), per channel pair, in double, each element rounded to float once. Runs at load only.
+    private static void TransformBothWays(ReadOnlySpan<float> kernel, int plane, Span<float> u,
+        Func<double, double, double, (double, double, double, double)> rows)
     {
         Span<double> g = stackalloc double[9];
         Span<double> t = stackalloc double[12];
@@ -188,57 +200,18 @@ internal sealed class WinogradWeights
                 g[tap] = kernel[tap * plane + i];
             }
 
-            // t = G g (4×3), then U = t Gᵀ (4×4): the same two passes on columns, then on rows.
             for (int x = 0; x < 3; x++)
             {
-                double g0 = g[x], g1 = g[3 + x], g2 = g[6 + x];
-                t[x] = g0;
-                t[3 + x] = 0.5 * (g0 + g1 + g2);
-                t[6 + x] = 0.5 * (g0 - g1 + g2);
-                t[9 + x] = g2;
+                (t[x], t[3 + x], t[6 + x], t[9 + x]) = rows(g[x], g[3 + x], g[6 + x]);
             }
 
             for (int y = 0; y < 4; y++)
             {
-                double r0 = t[3 * y], r1 = t[3 * y + 1], r2 = t[3 * y + 2];
-                u[(4 * y) * plane + i] = (float)r0;
-                u[(4 * y + 1) * plane + i] = (float)(0.5 * (r0 + r1 + r2));
-                u[(4 * y + 2) * plane + i] = (float)(0.5 * (r0 - r1 + r2));
-                u[(4 * y + 3) * plane + i] = (float)r2;
-            }
-        }
-    }
-
-    // The stride-2 form's 16 distinct kernels, U = H g Hᵀ without H's repeated last row: with g's rows (r0, r1, r2),
-    // t = (r0, r0 + r2, r2, r1) (4×3), then each row of t the same way, U[4a + b]; sums of at most four taps, in double,
-    // rounded once.
-    private static void TransformStride2(ReadOnlySpan<float> kernel, int plane, Span<float> u)
-    {
-        Span<double> g = stackalloc double[9];
-        Span<double> t = stackalloc double[12];
-        for (int i = 0; i < plane; i++)
-        {
-            for (int tap = 0; tap < 9; tap++)
-            {
-                g[tap] = kernel[tap * plane + i];
-            }
-
-            for (int x = 0; x < 3; x++)
-            {
-                double g0 = g[x], g1 = g[3 + x], g2 = g[6 + x];
-                t[x] = g0;
-                t[3 + x] = g0 + g2;
-                t[6 + x] = g2;
-                t[9 + x] = g1;
-            }
-
-            for (int a = 0; a < 4; a++)
-            {
-                double r0 = t[3 * a], r1 = t[3 * a + 1], r2 = t[3 * a + 2];
-                u[(4 * a) * plane + i] = (float)r0;
-                u[(4 * a + 1) * plane + i] = (float)(r0 + r2);
-                u[(4 * a + 2) * plane + i] = (float)r2;
-                u[(4 * a + 3) * plane + i] = (float)r1;
+                var (u0, u1, u2, u3) = rows(t[3 * y], t[3 * y + 1], t[3 * y + 2]);
+                u[(4 * y) * plane + i] = (float)u0;
+                u[(4 * y + 1) * plane + i] = (float)u1;
+                u[(4 * y + 2) * plane + i] = (float)u2;
+                u[(4 * y + 3) * plane + i] = (float)u3;
             }
         }
     }
