@@ -22,6 +22,9 @@ public class DetectBenchmarks
         _image = ImageDecoder.Decode(BenchData.PathOf(["images", .. File.Split('/')]));
     }
 
+    /// <summary>The detector of the last <see cref="Setup"/> (the quick report times its stages).</summary>
+    internal MtcnnDetector Detector => _detector;
+
     [Benchmark(Description = "MTCNN detect")]
     public int Detect() => _detector.Detect(_image).Count;
 }

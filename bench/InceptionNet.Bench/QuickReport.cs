@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using InceptionNet.Detection;
 using InceptionNet.Models;
 using InceptionNet.Tensors;
 
@@ -89,6 +90,7 @@ internal static class QuickReport
                 double median = MedianMilliseconds(() => bench.Detect(), 15);
                 allocated = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / 15;
                 Console.WriteLine($"MTCNN {file}: median {median:F1} ms, {allocated / 1e6:F2} MB allocated per photo (all threads)");
+                Console.WriteLine($"  by stage (medians of 15 more calls): {DetectStages(bench)}");
             }
 
             return;
@@ -517,6 +519,38 @@ internal static class QuickReport
     }
 
     // Median wall time of `runs` calls (odd, so the median is one measurement).
+    // Where a photo's detection time goes: the time from the call's start, or the previous stage's end, to each stage's
+    // end (MtcnnDetector.StageObserver), medians over 15 calls; the rest (the final NMS and regression) is "after".
+    private static string DetectStages(DetectBenchmarks bench)
+    {
+        var detector = bench.Detector;
+        var stages = Enum.GetValues<MtcnnStage>();
+        var times = stages.ToDictionary(stage => stage, _ => new List<double>());
+        var after = new List<double>();
+        var clock = new Stopwatch();
+        detector.StageObserver = stage =>
+        {
+            times[stage].Add(clock.Elapsed.TotalMilliseconds);
+            clock.Restart();
+        };
+        try
+        {
+            for (int i = 0; i < 15; i++)
+            {
+                clock.Restart();
+                bench.Detect();
+                after.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+        finally
+        {
+            detector.StageObserver = null;
+        }
+
+        static double Median(List<double> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
+        return string.Join(", ", stages.Select(stage => $"{stage} {Median(times[stage]):F1}")) + $", after {Median(after):F1} ms";
+    }
+
     private static double MedianMilliseconds(Action action, int runs, int idleMilliseconds = 0)
     {
         var times = new double[runs];

@@ -22,6 +22,28 @@ public sealed record DetectedFace(double[] Box, double Probability, (double X, d
 /// <param name="AfterNms">Candidates after the per-scale NMS.</param>
 public sealed record PyramidLevel(double Scale, int ResizedHeight, int ResizedWidth, int AboveThreshold, int AfterNms);
 
+/// <summary>A step of the cascade, as reported to <see cref="MtcnnDetector.StageObserver"/> when it ends.</summary>
+public enum MtcnnStage
+{
+    /// <summary>Every pyramid level resized from the photo, transposed and normalized.</summary>
+    Pyramid,
+
+    /// <summary>P-Net over every level, with each level's candidates and NMS.</summary>
+    PNet,
+
+    /// <summary>The candidates that survived the cross-scale NMS cut and resized to R-Net's 24×24 input.</summary>
+    RNetCrops,
+
+    /// <summary>R-Net over those crops.</summary>
+    RNet,
+
+    /// <summary>R-Net's survivors cut and resized to O-Net's 48×48 input.</summary>
+    ONetCrops,
+
+    /// <summary>O-Net over those crops.</summary>
+    ONet,
+}
+
 /// <summary>Detection settings (davidsandberg's defaults).</summary>
 public sealed record MtcnnOptions
 {
@@ -126,6 +148,13 @@ public sealed class MtcnnDetector
         _cropJob = new WorkerJob(CropOne);
     }
 
+    /// <summary>
+    /// When set, called on the thread running <see cref="Detect"/> as each stage of the cascade ends, in the order of
+    /// <see cref="MtcnnStage"/> (for timing where a photo's time goes). A photo without candidates after P-Net ends there
+    /// and reports no later stage; one without R-Net survivors reports no O-Net stages.
+    /// </summary>
+    public Action<MtcnnStage>? StageObserver { get; set; }
+
     /// <summary>Stage counts of the last <see cref="Detect"/> call (P-Net levels; after cross-scale NMS; after R-Net; after O-Net).</summary>
     public (IReadOnlyList<PyramidLevel> Levels, int PNetOut, int RNetOut, int ONetOut) LastStages { get; private set; }
 
@@ -207,6 +236,7 @@ public sealed class MtcnnDetector
         }
 
         _networks.Workers.Run(_levelJob, scales.Count);
+        StageObserver?.Invoke(MtcnnStage.Pyramid);
 
         for (int i = 0; i < scales.Count; i++)
         {
@@ -241,6 +271,7 @@ public sealed class MtcnnDetector
             total.AddRange(pick.Select(i => boxes[i]));
         }
 
+        StageObserver?.Invoke(MtcnnStage.PNet);
         int pnetOut = 0, rnetOut = 0;
         var faces = new List<DetectedFace>();
         if (total.Count > 0)
@@ -263,7 +294,10 @@ public sealed class MtcnnDetector
             pnetOut = candidates.Count;
 
             // R-Net on 24×24 crops.
-            _networks.RNet.RunInChunks(Crops(candidates, 24, ref _rnetBatch), candidates.Count, 24, 24, CropChunk, _rnetOut, _chunkOut);
+            var rnetInput = Crops(candidates, 24, ref _rnetBatch);
+            StageObserver?.Invoke(MtcnnStage.RNetCrops);
+            _networks.RNet.RunInChunks(rnetInput, candidates.Count, 24, 24, CropChunk, _rnetOut, _chunkOut);
+            StageObserver?.Invoke(MtcnnStage.RNet);
             var (rnetProb, rnetReg) = (_rnetOut[0], _rnetOut[1]);
             var kept = new List<double[]>();
             var keptReg = new List<double[]>();
@@ -297,7 +331,10 @@ public sealed class MtcnnDetector
                     }
                 }
 
-                _networks.ONet.RunInChunks(Crops(kept, 48, ref _onetBatch), kept.Count, 48, 48, CropChunk, _onetOut, _chunkOut);
+                var onetInput = Crops(kept, 48, ref _onetBatch);
+                StageObserver?.Invoke(MtcnnStage.ONetCrops);
+                _networks.ONet.RunInChunks(onetInput, kept.Count, 48, 48, CropChunk, _onetOut, _chunkOut);
+                StageObserver?.Invoke(MtcnnStage.ONet);
                 var (onetProb, onetReg, onetPoints) = (_onetOut[0], _onetOut[1], _onetOut[2]);
                 var final = new List<double[]>();
                 var finalReg = new List<double[]>();
