@@ -637,11 +637,7 @@ public sealed class MtcnnDetector
                 }
 
                 var source = image.AsSpan((sy * w + x - 1) * 3, columns * 3);
-                var target = band.Slice(k * rowLength + (dx - 1) * 3, source.Length);
-                for (int i = 0; i < source.Length; i++)
-                {
-                    target[i] = source[i];
-                }
+                PixelConversion.ToDoubles(source, band.Slice(k * rowLength + (dx - 1) * 3, source.Length));
             }
 
             return band;

@@ -338,12 +338,14 @@ public static class OpenCvResize
         int prevDy = ytab[0].Di, prevSy = -1;
         bool vector = scratch.Level >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated && Vector128<T>.IsSupported; // float, double
         bool three = vector && cn == 3 && typeof(T) == typeof(float);
+        // Three double channels at 256 bits and up: a pixel per 256-bit vector, as the float pass does at 128 (MTCNN's crops).
+        bool threeDoubles = cn == 3 && typeof(T) == typeof(double) && scratch.Level >= SimdLevel.Vector256 && Vector256.IsHardwareAccelerated;
         // Three float channels at 256 bits: the horizontal pass of two source rows at once, one in each half of a vector.
         // The second row's values wait in `following`, marked with its row number, for when the table asks for that row
         // (decimation visits every source row in order, so it is the next one; any other row is computed afresh).
         bool pair = three && PairedRows(scratch);
         bool wide = vector && PairedRows(scratch); // the vertical passes in 256-bit vectors too (element-wise: the same values)
-        var threeTable = three ? scratch.ThreeChannel.Build(sw, dw, taps, xSrc, xDst, (float[])(object)xAlpha) : null; // T is float here
+        var threeTable = three || threeDoubles ? scratch.ThreeChannel.Build(sw, dw, taps, xSrc, xDst, xAlpha) : null;
         T[] current = ResizeScratch<T>.Grow(ref scratch.Row0, width);
         T[] following = pair ? ResizeScratch<T>.Grow(ref scratch.Row2, width) : current;
         int followingSy = -1;
@@ -364,14 +366,19 @@ public static class OpenCvResize
                 else if (pair && sy + 1 < sh)
                 {
                     var two = MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 2, sw * cn));
-                    HorizontalArea3PairVector256(two[..(sw * 3)], two.Slice(sw * 3, sw * 3), threeTable!,
+                    HorizontalArea3PairVector256(two[..(sw * 3)], two.Slice(sw * 3, sw * 3), (ThreeChannelTable<float>)(object)threeTable!,
                         MemoryMarshal.Cast<T, float>(current.AsSpan(0, width)), MemoryMarshal.Cast<T, float>(following.AsSpan(0, width)));
                     followingSy = sy + 1;
                 }
                 else if (three)
                 {
-                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 1, sw * cn)[..(sw * cn)]), threeTable!,
+                    HorizontalArea3Vector128(MemoryMarshal.Cast<T, float>(Row<T, TRows>(ref rows, sy, 1, sw * cn)[..(sw * cn)]), (ThreeChannelTable<float>)(object)threeTable!,
                         MemoryMarshal.Cast<T, float>(current.AsSpan(0, width)));
+                }
+                else if (threeDoubles)
+                {
+                    HorizontalArea3Vector256(MemoryMarshal.Cast<T, double>(Row<T, TRows>(ref rows, sy, 1, sw * cn)[..(sw * cn)]), (ThreeChannelTable<double>)(object)threeTable!,
+                        MemoryMarshal.Cast<T, double>(current.AsSpan(0, width)));
                 }
                 else
                 {
@@ -448,7 +455,7 @@ public static class OpenCvResize
     // infinity stay what they are), so the padding changes no bit. Lane 3, the next pixel's first channel, is never kept:
     // it lands on the next cell's first value, which that cell's store overwrites. The fixed count per cell means no
     // data-dependent branch in the loop (the reference's "same cell?" test mispredicted at every irregular cell width).
-    internal static void HorizontalArea3Vector128(ReadOnlySpan<float> row, ThreeChannelTable table, Span<float> buf)
+    internal static void HorizontalArea3Vector128(ReadOnlySpan<float> row, ThreeChannelTable<float> table, Span<float> buf)
     {
         table.Check(row.Length, buf.Length);
         ref float source = ref MemoryMarshal.GetReference(row);
@@ -476,7 +483,7 @@ public static class OpenCvResize
     // HorizontalArea3Vector128 on two rows at once: the low half of each 256-bit vector holds a pixel of `first`, the high
     // half the same pixel of `second`. The halves never mix (a broadcast weight and mask, lane-wise multiply and add), so
     // each gives exactly what the 128-bit pass gives on its own row, into `firstBuf` and `secondBuf`.
-    internal static void HorizontalArea3PairVector256(ReadOnlySpan<float> first, ReadOnlySpan<float> second, ThreeChannelTable table,
+    internal static void HorizontalArea3PairVector256(ReadOnlySpan<float> first, ReadOnlySpan<float> second, ThreeChannelTable<float> table,
         Span<float> firstBuf, Span<float> secondBuf)
     {
         if (second.Length != first.Length || secondBuf.Length != firstBuf.Length)
@@ -510,6 +517,35 @@ public static class OpenCvResize
 
         table.Tail(first, firstBuf);
         table.Tail(second, secondBuf);
+    }
+
+    // HorizontalArea3Vector128's pass for three double channels: a pixel per 256-bit vector (four doubles; the fourth, the
+    // next pixel's first channel, lands where the next cell's store or the tail's clearing overwrites it, as the float
+    // pass's lane 3 does), the same table, the same products added in the same order to the same zero, so each lane is
+    // the reference's buf[di + c] bit for bit.
+    internal static void HorizontalArea3Vector256(ReadOnlySpan<double> row, ThreeChannelTable<double> table, Span<double> buf)
+    {
+        table.Check(row.Length, buf.Length);
+        ref double source = ref MemoryMarshal.GetReference(row);
+        ref double target = ref MemoryMarshal.GetReference(buf);
+        ref int src = ref MemoryMarshal.GetArrayDataReference(table.Source);
+        ref double alpha = ref MemoryMarshal.GetArrayDataReference(table.Alpha);
+        ref double mask = ref MemoryMarshal.GetArrayDataReference(table.Mask);
+        int group = table.Group;
+        for (int cell = 0; cell < table.FastCells; cell++)
+        {
+            var acc = Vector256<double>.Zero;
+            int e = cell * group;
+            for (int t = 0; t < group; t++, e++)
+            {
+                var pixel = Vector256.LoadUnsafe(ref source, (nuint)Unsafe.Add(ref src, e)) & Vector256.Create(Unsafe.Add(ref mask, e));
+                acc += pixel * Vector256.Create(Unsafe.Add(ref alpha, e));
+            }
+
+            acc.StoreUnsafe(ref target, (nuint)(cell * 3)); // in bounds: a fast cell is never the last (ThreeChannelTable)
+        }
+
+        table.Tail(row, buf);
     }
 
     // A new destination row: the finished sum goes out, and the sum restarts at beta · buf.
@@ -706,7 +742,8 @@ public sealed class ResizeScratch<T>
 
     /// <summary>
     /// A scratch whose resizes use at most <paramref name="level"/> (lowered to what the CPU has): the area decimation's
-    /// loops have 128-bit forms, and its three-channel float pass a 256-bit one that takes two source rows at once; all
+    /// loops have 128-bit forms, its three-channel float pass a 256-bit one that takes two source rows at once, and its
+    /// three-channel double pass a 256-bit one; all
     /// give the scalar form's values bit for bit, so the level changes only the speed.
     /// </summary>
     public ResizeScratch(SimdLevel level) => Level = Simd.Clamp(level);
@@ -738,6 +775,10 @@ public sealed class ResizeScratch<T>
         if (cn == 3 && typeof(T) == typeof(float))
         {
             Grow(ref Row2, dw * cn); // the second row of a pair
+        }
+
+        if (cn == 3)
+        {
             ThreeChannel.Reserve(sw, dw);
         }
     }
@@ -751,7 +792,7 @@ public sealed class ResizeScratch<T>
     internal T[] Row0 = [];
     internal T[] Row1 = [];
     internal T[] Row2 = [];
-    internal readonly ThreeChannelTable ThreeChannel = new();
+    internal readonly ThreeChannelTable<T> ThreeChannel = new();
 
     // `buffer` when it holds at least `length` values, else a new one of that length in its place (contents not kept).
     internal static TItem[] Grow<TItem>(ref TItem[] buffer, int length)
@@ -766,29 +807,34 @@ public sealed class ResizeScratch<T>
 }
 
 /// <summary>
-/// INTER_AREA's horizontal decimation table for three float channels laid out for the vector passes: a row of
+/// INTER_AREA's horizontal decimation table for three channels (float or double) laid out for the vector passes: a row of
 /// <see cref="Group"/> entries per destination cell (its source pixels in the reference's order, then padding with mask
 /// and weight zero), cells [0, <see cref="FastCells"/>) read with four-lane loads, the rest (those that reach the last
 /// source pixel, whose fourth lane lies past the row) by the reference loop from <see cref="TailTap"/>. The last cell
 /// always reaches the last pixel, so it is never a fast cell, and a fast cell's four-lane store stays inside the row.
 /// </summary>
-internal sealed class ThreeChannelTable
+/// <typeparam name="T">The element type of the rows: float (128-bit vectors) or double (256-bit).</typeparam>
+internal sealed class ThreeChannelTable<T>
+    where T : struct, IFloatingPointIeee754<T>
 {
-    private static readonly float Keep = BitConverter.Int32BitsToSingle(-1); // all bits set: the AND keeps the pixel
+    // All bits set (a NaN, in either type): the AND keeps the pixel. Padding's mask is +0, which no NaN test mistakes for it.
+    private static readonly T Keep = typeof(T) == typeof(float)
+        ? (T)(object)BitConverter.Int32BitsToSingle(-1)
+        : (T)(object)BitConverter.Int64BitsToDouble(-1);
 
     private int _taps, _sourceLength;
     private int[] _xSrc = [], _xDst = [];
-    private float[] _xAlpha = [];
+    private T[] _xAlpha = [];
     private int[] _source = [];
-    private float[] _alpha = [];
-    private float[] _mask = [];
+    private T[] _alpha = [];
+    private T[] _mask = [];
 
     // Entry e of cell c is [c · Group + e]: the source offset of its pixel, its weight, its mask (all bits, or none).
     public int[] Source => _source;
 
-    public float[] Alpha => _alpha;
+    public T[] Alpha => _alpha;
 
-    public float[] Mask => _mask;
+    public T[] Mask => _mask;
 
     public int Group { get; private set; }
 
@@ -802,14 +848,14 @@ internal sealed class ThreeChannelTable
     public void Reserve(int sw, int dw)
     {
         int length = sw + 3 * dw;
-        ResizeScratch<float>.Grow(ref _source, length);
-        ResizeScratch<float>.Grow(ref _alpha, length);
-        ResizeScratch<float>.Grow(ref _mask, length);
+        ResizeScratch<T>.Grow(ref _source, length);
+        ResizeScratch<T>.Grow(ref _alpha, length);
+        ResizeScratch<T>.Grow(ref _mask, length);
     }
 
     // The layout of a decimation table (entries grouped by cell, cells in order, as AreaTable makes them) of `sw` pixels into `dw` cells.
     // The arrays are kept (not copied) for Tail until the next Build.
-    public ThreeChannelTable Build(int sw, int dw, int taps, int[] xSrc, int[] xDst, float[] xAlpha)
+    public ThreeChannelTable<T> Build(int sw, int dw, int taps, int[] xSrc, int[] xDst, T[] xAlpha)
     {
         int group = 0;
         for (int k = 0, run = 0; k < taps; k++)
@@ -818,9 +864,9 @@ internal sealed class ThreeChannelTable
             group = Math.Max(group, run);
         }
 
-        ResizeScratch<float>.Grow(ref _source, dw * group);
-        ResizeScratch<float>.Grow(ref _alpha, dw * group);
-        ResizeScratch<float>.Grow(ref _mask, dw * group);
+        ResizeScratch<T>.Grow(ref _source, dw * group);
+        ResizeScratch<T>.Grow(ref _alpha, dw * group);
+        ResizeScratch<T>.Grow(ref _mask, dw * group);
         int lastLoad = sw * 3 - 4; // the last pixel that four lanes can be read from without passing the row's end
         int fast = 0, tailTap = taps;
         Array.Clear(_mask, 0, dw * group);
@@ -856,7 +902,7 @@ internal sealed class ThreeChannelTable
         {
             for (int e = cell * group + 1; e < (cell + 1) * group; e++)
             {
-                if (BitConverter.SingleToInt32Bits(_mask[e]) == 0)
+                if (!T.IsNaN(_mask[e]))
                 {
                     _source[e] = _source[e - 1];
                 }
@@ -892,13 +938,13 @@ internal sealed class ThreeChannelTable
 
     // The cells from FastCells on, by the reference loop: zeroed (the last fast cell's fourth lane may have landed on the
     // first), then buf[di + c] += row[si + c] · alpha entry by entry.
-    public void Tail(ReadOnlySpan<float> row, Span<float> buf)
+    public void Tail(ReadOnlySpan<T> row, Span<T> buf)
     {
         buf[(FastCells * 3)..].Clear();
         for (int k = TailTap; k < _taps; k++)
         {
             int si = _xSrc[k], di = _xDst[k];
-            float alpha = _xAlpha[k];
+            T alpha = _xAlpha[k];
             buf[di] += row[si] * alpha;
             buf[di + 1] += row[si + 1] * alpha;
             buf[di + 2] += row[si + 2] * alpha;

@@ -8,7 +8,8 @@ namespace InceptionNet.Vision.Tests;
 
 /// <summary>
 /// INTER_AREA's decimation loops have a 128-bit form (three float channels a pixel per vector in the horizontal pass,
-/// whole vectors in the vertical one) and a 256-bit one (the three-channel horizontal pass on two source rows at once)
+/// whole vectors in the vertical one) and 256-bit ones (the three-channel float pass on two source rows at once, and three
+/// double channels a pixel per vector)
 /// that must give the reference loops' values bit for bit: checked over every shrink
 /// of awkward sizes (1 to 4 channels, widths ending inside a vector, one-pixel results, the last source pixel read
 /// without its fourth lane), float and double, and the kernels on their own against the reference form.
@@ -77,25 +78,40 @@ public sealed class ResizeLevelTests
     {
         SimdLevels.SkipIfUnavailable(level);
         Skip.If(level < SimdLevel.Vector128, "the kernel is the 128-bit form; the scalar level runs the reference itself");
-        var rng = new Random(42);
+        EveryRowLength<float>(level, new Random(42));
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(SingleLevels))]
+    public void The_three_channel_double_kernel_matches_the_reference_on_every_row_length(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        Skip.If(level < SimdLevel.Vector256, "the double kernel is the 256-bit form; below it the reference runs itself");
+        EveryRowLength<double>(level, new Random(46));
+    }
+
+    // Every row length up to 40 shrunk to every narrower row: the kernel's table, its fast cells and its tail.
+    private static void EveryRowLength<T>(SimdLevel level, Random rng)
+        where T : struct, IFloatingPointIeee754<T>
+    {
         for (int sw = 1; sw <= 40; sw++)
         {
             for (int dw = 1; dw <= sw; dw++)
             {
                 // A table of sw → dw cells as the decimation builds it, through a real resize to one row.
-                var row = new float[sw * 3];
+                var row = new T[sw * 3];
                 for (int i = 0; i < row.Length; i++)
                 {
-                    row[i] = (float)(rng.Next(65_536) / 255.0);
+                    row[i] = T.CreateChecked(rng.Next(65_536) / 255.0);
                 }
 
-                var scalar = new float[dw * 3];
-                var vector = new float[dw * 3];
-                OpenCvResize.Area<float>(row, sw, 1, 3, dw, 1, scalar, new ResizeScratch<float>(SimdLevel.Scalar));
-                OpenCvResize.Area<float>(row, sw, 1, 3, dw, 1, vector, new ResizeScratch<float>(level));
+                var scalar = new T[dw * 3];
+                var vector = new T[dw * 3];
+                OpenCvResize.Area<T>(row, sw, 1, 3, dw, 1, scalar, new ResizeScratch<T>(SimdLevel.Scalar));
+                OpenCvResize.Area<T>(row, sw, 1, 3, dw, 1, vector, new ResizeScratch<T>(level));
                 for (int i = 0; i < scalar.Length; i++)
                 {
-                    Assert.True(BitEqual(scalar[i], vector[i]), $"{sw} -> {dw}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
+                    Assert.True(BitEqual(scalar[i], vector[i]), $"{typeof(T).Name} {sw} -> {dw}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
                 }
             }
         }
@@ -143,7 +159,7 @@ public sealed class ResizeLevelTests
     [Fact]
     public void The_two_row_kernel_refuses_rows_or_buffers_of_different_lengths()
     {
-        var table = new ThreeChannelTable().Build(2, 1, 2, [0, 3], [0, 0], [0.5f, 0.5f]);
+        var table = new ThreeChannelTable<float>().Build(2, 1, 2, [0, 3], [0, 0], [0.5f, 0.5f]);
         var rows = Assert.Throws<ArgumentException>(() => OpenCvResize.HorizontalArea3PairVector256(
             new float[6], new float[9], table, new float[3], new float[3]));
         Assert.Contains("both pairs must match", rows.Message, StringComparison.Ordinal);
@@ -160,11 +176,24 @@ public sealed class ResizeLevelTests
     public void Infinities_NaN_and_negative_zeros_come_out_as_the_reference_loops_give_them(SimdLevel level)
     {
         SimdLevels.SkipIfUnavailable(level);
+        Specials<float>(level, new Random(44), 1e38f);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(SingleLevels))]
+    public void Infinities_NaN_and_negative_zeros_in_doubles_come_out_as_the_reference_loops_give_them(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        Specials<double>(level, new Random(47), 1e300);
+    }
+
+    private static void Specials<T>(SimdLevel level, Random rng, T huge)
+        where T : struct, IFloatingPointIeee754<T>
+    {
         // Padding entries add (pixel masked to +0) · (+0): without the mask an infinite pixel would put NaN where the
-        // reference has none. Every shrink of 1–24 pixels over two and three rows, three float channels, with infinities,
+        // reference has none. Every shrink of 1–24 pixels over two and three rows, three channels, with infinities,
         // NaN, −0 and finite values of both signs scattered in.
-        var rng = new Random(44);
-        float[] specials = [float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f, 0f, -3.5f, 1e38f];
+        T[] specials = [T.PositiveInfinity, T.NegativeInfinity, T.NaN, -T.Zero, T.Zero, T.CreateChecked(-3.5), huge];
         int compared = 0;
         foreach (int sh in new[] { 2, 3 })
         {
@@ -172,25 +201,25 @@ public sealed class ResizeLevelTests
             {
                 for (int dw = 1; dw <= sw; dw++)
                 {
-                    var src = new float[sw * sh * 3];
+                    var src = new T[sw * sh * 3];
                     for (int i = 0; i < src.Length; i++)
                     {
-                        src[i] = rng.Next(6) == 0 ? specials[rng.Next(specials.Length)] : (float)(rng.Next(-65_536, 65_536) / 255.0);
+                        src[i] = rng.Next(6) == 0 ? specials[rng.Next(specials.Length)] : T.CreateChecked(rng.Next(-65_536, 65_536) / 255.0);
                     }
 
-                    var scalar = new float[dw * 3];
-                    var vector = new float[dw * 3];
-                    OpenCvResize.Area<float>(src, sw, sh, 3, dw, 1, scalar, new ResizeScratch<float>(SimdLevel.Scalar));
-                    OpenCvResize.Area<float>(src, sw, sh, 3, dw, 1, vector, new ResizeScratch<float>(level));
+                    var scalar = new T[dw * 3];
+                    var vector = new T[dw * 3];
+                    OpenCvResize.Area<T>(src, sw, sh, 3, dw, 1, scalar, new ResizeScratch<T>(SimdLevel.Scalar));
+                    OpenCvResize.Area<T>(src, sw, sh, 3, dw, 1, vector, new ResizeScratch<T>(level));
                     for (int i = 0; i < scalar.Length; i++)
                     {
                         // A NaN must stay a NaN, but not its sign or payload: x86 makes one NaN (.NET's), while ARM64 makes +NaN
                         // for ∞ − ∞ and keeps the first operand's NaN when both are NaN, so the sign follows an operand order
                         // the JIT may swap between tiers (CI's arm64 run saw the scalar loops disagree with themselves).
                         // Everything else, −0 against +0 included, is compared bit for bit.
-                        Assert.True(float.IsNaN(scalar[i]) ? float.IsNaN(vector[i]) : BitEqual(scalar[i], vector[i]),
-                            $"{sw}x{sh} -> {dw}x1 at {level}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
-                        compared += float.IsFinite(scalar[i]) ? 0 : 1;
+                        Assert.True(T.IsNaN(scalar[i]) ? T.IsNaN(vector[i]) : BitEqual(scalar[i], vector[i]),
+                            $"{typeof(T).Name} {sw}x{sh} -> {dw}x1 at {level}: value {i} is {vector[i]}, the reference gives {scalar[i]}");
+                        compared += T.IsFinite(scalar[i]) ? 0 : 1;
                     }
                 }
             }
