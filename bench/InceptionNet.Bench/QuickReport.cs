@@ -518,7 +518,6 @@ internal static class QuickReport
         Console.WriteLine($"whole passes: p10 {passes[p / 10]:F2} ms, median {passes[p / 2]:F2} ms, p90 {passes[p * 9 / 10]:F2} ms");
     }
 
-    // Median wall time of `runs` calls (odd, so the median is one measurement).
     // Where a photo's detection time goes: the time from the call's start, or the previous stage's end, to each stage's
     // end (MtcnnDetector.StageObserver), medians over 15 calls; the rest (the final NMS and regression) is "after".
     private static string DetectStages(DetectBenchmarks bench)
@@ -547,10 +546,12 @@ internal static class QuickReport
             detector.StageObserver = null;
         }
 
-        static double Median(List<double> values) => values.Count == 0 ? 0 : values.Order().ElementAt(values.Count / 2);
-        return string.Join(", ", stages.Select(stage => $"{stage} {Median(times[stage]):F1}")) + $", after {Median(after):F1} ms";
+        // A stage the photo never reached (no candidates left) shows as "–", not as a time of zero.
+        static string Median(List<double> values) => values.Count == 0 ? "–" : values.Order().ElementAt(values.Count / 2).ToString("F1");
+        return string.Join(", ", stages.Select(stage => $"{stage} {Median(times[stage])}")) + $", after {Median(after)} ms";
     }
 
+    // Median wall time of `runs` calls (odd, so the median is one measurement).
     private static double MedianMilliseconds(Action action, int runs, int idleMilliseconds = 0)
     {
         var times = new double[runs];

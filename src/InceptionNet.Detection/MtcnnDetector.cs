@@ -31,13 +31,13 @@ public enum MtcnnStage
     /// <summary>P-Net over every level, with each level's candidates and NMS.</summary>
     PNet,
 
-    /// <summary>The candidates that survived the cross-scale NMS cut and resized to R-Net's 24×24 input.</summary>
+    /// <summary>P-Net's candidates through the cross-scale NMS, regression and squaring, then cut and resized to R-Net's 24×24 input.</summary>
     RNetCrops,
 
     /// <summary>R-Net over those crops.</summary>
     RNet,
 
-    /// <summary>R-Net's survivors cut and resized to O-Net's 48×48 input.</summary>
+    /// <summary>R-Net's scores, NMS, regression and squaring, then the survivors cut and resized to O-Net's 48×48 input.</summary>
     ONetCrops,
 
     /// <summary>O-Net over those crops.</summary>
@@ -151,7 +151,9 @@ public sealed class MtcnnDetector
     /// <summary>
     /// When set, called on the thread running <see cref="Detect"/> as each stage of the cascade ends, in the order of
     /// <see cref="MtcnnStage"/> (for timing where a photo's time goes). A photo without candidates after P-Net ends there
-    /// and reports no later stage; one without R-Net survivors reports no O-Net stages.
+    /// and reports no later stage; one without R-Net survivors reports no O-Net stages. It runs inside the detector's
+    /// lock, so it must not call <see cref="Detect"/> on this detector (the inner call would overwrite the outer one's
+    /// buffers).
     /// </summary>
     public Action<MtcnnStage>? StageObserver { get; set; }
 

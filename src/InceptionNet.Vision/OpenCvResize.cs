@@ -280,7 +280,7 @@ public static class OpenCvResize
 
     // computeResizeAreaTab, into `tab` (grown to its bound: each destination cell takes the source cells it covers, which
     // no two cells share, plus at most two partial ones, so at most ssize + 2·dsize entries). Returns the entry count.
-    private static int AreaTable(int ssize, int dsize, int cn, double scale, ref Decimate[] tab)
+    internal static int AreaTable(int ssize, int dsize, int cn, double scale, ref Decimate[] tab)
     {
         var entries = ResizeScratch<float>.Grow(ref tab, ssize + 2 * dsize);
         int count = 0;
@@ -777,9 +777,9 @@ public sealed class ResizeScratch<T>
             Grow(ref Row2, dw * cn); // the second row of a pair
         }
 
-        if (cn == 3)
+        if (cn == 3 && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
         {
-            ThreeChannel.Reserve(sw, dw);
+            ThreeChannel.Reserve(sw, dw); // the three-channel passes' table (float at 128 bits and up, double at 256)
         }
     }
 
@@ -818,9 +818,10 @@ internal sealed class ThreeChannelTable<T>
     where T : struct, IFloatingPointIeee754<T>
 {
     // All bits set (a NaN, in either type): the AND keeps the pixel. Padding's mask is +0, which no NaN test mistakes for it.
-    private static readonly T Keep = typeof(T) == typeof(float)
-        ? (T)(object)BitConverter.Int32BitsToSingle(-1)
-        : (T)(object)BitConverter.Int64BitsToDouble(-1);
+    // Only float and double tables are ever built (AreaDecimate); any other T gets zero here and is never used.
+    private static readonly T Keep = typeof(T) == typeof(float) ? (T)(object)BitConverter.Int32BitsToSingle(-1)
+        : typeof(T) == typeof(double) ? (T)(object)BitConverter.Int64BitsToDouble(-1)
+        : T.Zero;
 
     private int _taps, _sourceLength;
     private int[] _xSrc = [], _xDst = [];

@@ -37,6 +37,7 @@ public sealed class MtcnnStageObserverTests
         var faces = detector.Detect(new RgbImage(320, 240, blank));
 
         // Which stage a blank photo stops at is the networks' business; what it reports must match the counts it kept.
+        // (It stops after P-Net with these weights, so the exit after R-Net is covered only by the code's shape.)
         var (_, pnetOut, rnetOut, _) = detector.LastStages;
         int expected = pnetOut == 0 ? 2 : rnetOut == 0 ? 4 : 6;
         Assert.Empty(faces);
