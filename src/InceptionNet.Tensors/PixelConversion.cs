@@ -14,12 +14,8 @@ public static class PixelConversion
     /// <summary>Writes <paramref name="source"/>'s values into the first <c>source.Length</c> floats of <paramref name="destination"/>.</summary>
     public static void ToFloats(ReadOnlySpan<byte> source, Span<float> destination)
     {
-        if (destination.Length < source.Length)
-        {
-            throw new ArgumentException($"{source.Length} values do not fit in {destination.Length}.", nameof(destination));
-        }
-
-        if (Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated)
+        CheckFits(source.Length, destination.Length, nameof(destination));
+        if (Vectorized)
         {
             ToFloatsVector128(source, destination);
         }
@@ -38,16 +34,14 @@ public static class PixelConversion
         }
     }
 
-    // Sixteen at a time: byte → ushort → uint (zero-extended, so the int conversion sees the same value), then int → float,
-    // exact for 0..255 as the cast is. Every vector level uses this form; the tail goes through the reference.
+    // Sixteen at a time (Widen16), then int → float, exact for 0..255 as the cast is. Every vector level uses this form;
+    // the tail goes through the reference.
     internal static void ToFloatsVector128(ReadOnlySpan<byte> source, Span<float> destination)
     {
         int i = 0;
         for (; i <= source.Length - Vector128<byte>.Count; i += Vector128<byte>.Count)
         {
-            var (low, high) = Vector128.Widen(Vector128.Create(source.Slice(i, Vector128<byte>.Count)));
-            var (a, b) = Vector128.Widen(low);
-            var (c, d) = Vector128.Widen(high);
+            var (a, b, c, d) = Widen16(source[i..]);
             Vector128.ConvertToSingle(a.AsInt32()).CopyTo(destination[i..]);
             Vector128.ConvertToSingle(b.AsInt32()).CopyTo(destination[(i + 4)..]);
             Vector128.ConvertToSingle(c.AsInt32()).CopyTo(destination[(i + 8)..]);
@@ -60,12 +54,8 @@ public static class PixelConversion
     /// <summary>Writes <paramref name="source"/>'s values into the first <c>source.Length</c> doubles of <paramref name="destination"/>.</summary>
     public static void ToDoubles(ReadOnlySpan<byte> source, Span<double> destination)
     {
-        if (destination.Length < source.Length)
-        {
-            throw new ArgumentException($"{source.Length} values do not fit in {destination.Length}.", nameof(destination));
-        }
-
-        if (Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated)
+        CheckFits(source.Length, destination.Length, nameof(destination));
+        if (Vectorized)
         {
             ToDoublesVector128(source, destination);
         }
@@ -84,16 +74,14 @@ public static class PixelConversion
         }
     }
 
-    // Sixteen at a time, as ToFloatsVector128 to floats, then each float widened to a double (exact, as every step is for
-    // 0..255). Every vector level uses this form; the tail goes through the reference.
+    // Sixteen at a time (Widen16), to floats as ToFloatsVector128 converts them, then each float widened to a double
+    // (exact, as every step is for 0..255). Every vector level uses this form; the tail goes through the reference.
     internal static void ToDoublesVector128(ReadOnlySpan<byte> source, Span<double> destination)
     {
         int i = 0;
         for (; i <= source.Length - Vector128<byte>.Count; i += Vector128<byte>.Count)
         {
-            var (low, high) = Vector128.Widen(Vector128.Create(source.Slice(i, Vector128<byte>.Count)));
-            var (a, b) = Vector128.Widen(low);
-            var (c, d) = Vector128.Widen(high);
+            var (a, b, c, d) = Widen16(source[i..]);
             WidenToDoubles(a, destination[i..]);
             WidenToDoubles(b, destination[(i + 4)..]);
             WidenToDoubles(c, destination[(i + 8)..]);
@@ -110,5 +98,27 @@ public static class PixelConversion
         var (low, high) = Vector128.Widen(Vector128.ConvertToSingle(values.AsInt32()));
         low.CopyTo(destination);
         high.CopyTo(destination[2..]);
+    }
+
+    // The vector forms run at every level from 128 bits (INCEPTIONNET_SIMD=0 runs the references).
+    private static bool Vectorized => Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
+
+    private static void CheckFits(int values, int room, string parameter)
+    {
+        if (room < values)
+        {
+            throw new ArgumentException($"{values} values do not fit in {room}.", parameter);
+        }
+    }
+
+    // The first sixteen bytes of `source` as four vectors of four: byte → ushort → uint, zero-extended, so a conversion
+    // from int sees the same values.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector128<uint> A, Vector128<uint> B, Vector128<uint> C, Vector128<uint> D) Widen16(ReadOnlySpan<byte> source)
+    {
+        var (low, high) = Vector128.Widen(Vector128.Create(source[..Vector128<byte>.Count]));
+        var (a, b) = Vector128.Widen(low);
+        var (c, d) = Vector128.Widen(high);
+        return (a, b, c, d);
     }
 }
