@@ -16,7 +16,10 @@ namespace InceptionNet.Vision.Tests;
 /// The new code answers each in well under 0.1 s (the two legitimate floods in ~0.3 s, most of it the image itself).
 /// Time bounds are ~10x that, for Debug builds on a loaded CI machine, and still far below the old behaviour.
 /// Allocation is counted with GC.GetAllocatedBytesForCurrentThread: the decoders are single-threaded and managed only.
+/// Alone in the process, as <see cref="DecodeAllocationTests"/>: a decode beside it could take the pool's free arrays
+/// and make these decodes allocate afresh, and the time bounds need the cores.
 /// </summary>
+[Collection(nameof(AloneInProcess))]
 public sealed class HostileFileTests(ITestOutputHelper output)
 {
     private const long OneMiB = 1 << 20;
