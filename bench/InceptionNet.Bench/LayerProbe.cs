@@ -20,13 +20,21 @@ internal static class LayerProbe
         ("block17 1x7 128->128 @8", 8, 8, 128, 128, 1, 7, 1, PaddingMode.Same),
         ("block17 up 1x1 256->896 @8", 8, 8, 256, 896, 1, 1, 1, PaddingMode.Same),
         ("block8 1x1 1792->192 @3", 3, 3, 1792, 192, 1, 1, 1, PaddingMode.Same),
+        ("block8 heads 1x1 1792->384 @3", 3, 3, 1792, 384, 1, 1, 1, PaddingMode.Same),
+        ("block8 1x3 192->224 @3", 3, 3, 192, 224, 1, 3, 1, PaddingMode.Same),
+        ("block8 3x1 224->256 @3", 3, 3, 224, 256, 3, 1, 1, PaddingMode.Same),
         ("block8 up 1x1 384->1792 @3", 3, 3, 384, 1792, 1, 1, 1, PaddingMode.Same),
     ];
 
-    public static void Run(int batch)
+    /// <summary>
+    /// Times each shape at <paramref name="batch"/>. With <paramref name="cold"/>, each call takes the next of as many
+    /// copies of the weights as fill 64 MB (at least two), so the weights come from memory as in a whole pass, where the
+    /// other layers' weights have pushed them out of the caches; otherwise the one copy stays cached between calls.
+    /// </summary>
+    public static void Run(int batch, bool cold = false)
     {
         var random = new Random(1);
-        Console.WriteLine($"batch {batch}, {KernelSet.Default}, {WorkerPool.Shared.WorkerCount} threads");
+        Console.WriteLine($"batch {batch}, {KernelSet.Default}, {WorkerPool.Shared.WorkerCount} threads{(cold ? ", weights cold (64 MB of copies in turn)" : "")}");
         double totalMs = 0, totalMacs = 0;
         foreach (var s in Shapes)
         {
@@ -36,12 +44,15 @@ internal static class LayerProbe
                 kernel[i] = (float)(random.NextDouble() - 0.5);
             }
 
-            var weights = new PackedConvWeights(kernel, s.Kh, s.Kw, s.In, s.Out, new float[s.Out]);
+            int copies = cold ? Math.Max(2, (int)((64L << 20) / (4L * kernel.Length))) : 1;
+            var copySet = Enumerable.Range(0, copies).Select(_ => new PackedConvWeights(kernel, s.Kh, s.Kw, s.In, s.Out, new float[s.Out])).ToArray();
+            var weights = copySet[0];
+            int turn = 0;
             var geometry = new WindowGeometry(s.Kh, s.Kw, s.Stride, s.Stride, s.Padding);
             var (oh, ow, _, _) = geometry.Resolve(s.H, s.W);
             var input = TensorSlice.Dense(new float[batch * s.H * s.W * s.In], batch, s.H, s.W, s.In);
             var output = TensorSlice.Dense(new float[batch * oh * ow * s.Out], batch, oh, ow, s.Out);
-            void Once() => Conv2D.Forward(input, weights, geometry, output, ConvEpilogue.Bias(true), KernelSet.Default, WorkerPool.Shared);
+            void Once() => Conv2D.Forward(input, copySet[turn++ % copies], geometry, output, ConvEpilogue.Bias(true), KernelSet.Default, WorkerPool.Shared);
             for (int i = 0; i < 5; i++)
             {
                 Once();

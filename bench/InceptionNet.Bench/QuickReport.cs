@@ -62,8 +62,9 @@ internal static class QuickReport
 
         if (args.Contains("--layers"))
         {
-            LayerProbe.Run(1);
-            LayerProbe.Run(16);
+            bool cold = args.Contains("--cold");
+            LayerProbe.Run(1, cold);
+            LayerProbe.Run(16, cold);
             return;
         }
 
