@@ -8,8 +8,9 @@ namespace InceptionNet.Vision.Tests;
 /// <summary>
 /// Issue 14: a warm decode allocates little beyond the <see cref="RgbImage"/> it returns, so that streaming photos keeps
 /// a steady peak memory. The decoders' temporary buffers (coefficients, component planes, upsampled planes, inflate
-/// buffers) come from the decoders' process-wide pool (<c>DecodeBuffers</c>) and go back when the decode ends. Before that change a decode allocated
-/// 13.2 MB for obama1.jpg (3.7 MB of pixels), 11.2 MB for two_people.jpg (2.2 MB), 32.2 MB for biden.jpg (6.4 MB).
+/// buffers) come from the decoders' process-wide pool (<c>DecodeBuffers</c>) and go back when the decode ends. Before
+/// that change a decode allocated 13.2 MB for obama1.jpg (3.7 MB of pixels), 11.2 MB for two_people.jpg (2.2 MB),
+/// 32.2 MB for biden.jpg (6.4 MB).
 /// Counted with GC.GetAllocatedBytesForCurrentThread: decoding is single-threaded (no tasks, no worker pool in
 /// InceptionNet.Vision), so every byte it allocates is counted on the test's thread.
 /// </summary>
@@ -86,6 +87,8 @@ public sealed class DecodeAllocationTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Allocation measured through the shared array pool: nothing else in this assembly may run meanwhile.</summary>
+/// <summary>
+/// Allocation counted through the decoders' shared pool, and time bounds: nothing else in this assembly may run meanwhile.
+/// </summary>
 [CollectionDefinition(nameof(AloneInProcess), DisableParallelization = true)]
 public sealed class AloneInProcess;
