@@ -223,3 +223,73 @@ internal static class AreaPairAb
             $"one row at 128 bits {results[1][7]:F2} ms, two rows at 256 bits {results[2][7]:F2} ms (medians of 15 rounds)");
     }
 }
+
+/// <summary>
+/// Same-process A/B of the direct kernel for few-channel inputs (<c>--quick --direct-ab</c>) against the GEMM path it
+/// replaces: P-Net's first layer (3 → 10, 3×3, PReLU) over one band of obama1.jpg's largest pyramid level (142 × 500
+/// input), then MTCNN on obama1.jpg and two_people.jpg; alternating rounds so the VM's drift hits both alike.
+/// </summary>
+internal static class DirectSmallInputAb
+{
+    public static void Run()
+    {
+        var weights = new PackedConvWeights(TestValues(27 * 10, 1), 3, 3, 3, 10, TestValues(10, 2));
+        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Valid);
+        var input = TensorSlice.Dense(TestValues(142 * 500 * 3, 3), 1, 142, 500, 3);
+        var output = TensorSlice.Dense(new float[140 * 498 * 10], 1, 140, 498, 10);
+        var epilogue = ConvEpilogue.Prelu(TestValues(10, 4));
+        void Layer() => Conv2D.Forward(input, weights, geometry, output, epilogue, KernelSet.Default, WorkerPool.Shared);
+        Report($"P-Net conv1 over a 142x500 band, {KernelSet.Default}, {WorkerPool.Shared.WorkerCount} threads", Layer, 31, 1000, "us");
+
+        foreach (string file in new[] { "faces/test/obama1.jpg", "faces/two_people.jpg" })
+        {
+            var bench = new DetectBenchmarks { File = file };
+            bench.Setup();
+            Report($"MTCNN {file}", () => bench.Detect(), 15, 1, "ms");
+        }
+    }
+
+    // Warms both paths for a second, then `rounds` alternating timings of each; medians.
+    private static void Report(string what, Action once, int rounds, double scale, string unit)
+    {
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 1;)
+        {
+            Conv2D.DirectSmallInputEnabled = warm.ElapsedTicks % 2 == 0;
+            once();
+        }
+
+        var times = new[] { new List<double>(), new List<double>() };
+        try
+        {
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int path = 0; path < 2; path++)
+                {
+                    Conv2D.DirectSmallInputEnabled = path == 1;
+                    var clock = Stopwatch.StartNew();
+                    once();
+                    times[path].Add(clock.Elapsed.TotalMilliseconds);
+                }
+            }
+        }
+        finally
+        {
+            Conv2D.DirectSmallInputEnabled = true;
+        }
+
+        double gemm = Median(times[0]) * scale, direct = Median(times[1]) * scale;
+        Console.WriteLine($"{what}: GEMM {gemm:F1} {unit}, direct {direct:F1} {unit} ({direct / gemm:F2}x; medians of {rounds} alternating rounds)");
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static float[] TestValues(int length, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+}

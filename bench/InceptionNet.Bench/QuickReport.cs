@@ -41,6 +41,13 @@ internal static class QuickReport
             return;
         }
 
+        // Same-process A/B of the direct kernel for few-channel inputs against the GEMM: P-Net's first layer, then MTCNN.
+        if (args.Contains("--direct-ab"))
+        {
+            DirectSmallInputAb.Run();
+            return;
+        }
+
         // Same-process A/B of INTER_AREA's loops over MTCNN's pyramid of obama1.jpg: reference, 128-bit, 256-bit pairs.
         if (args.Contains("--area-ab"))
         {

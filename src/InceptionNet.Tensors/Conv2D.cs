@@ -132,6 +132,12 @@ public static partial class Conv2D
             return;
         }
 
+        if (FitsDirectSmallInput(input, weights, geometry, outH, outW, top, left, epilogue))
+        {
+            ForwardDirectSmallInput(input, weights, outH, outW, output, epilogue, kernels, pool);
+            return;
+        }
+
         var job = t_job ??= new ConvJob();
         job.Set(input, weights, geometry, outH, outW, top, left, output, epilogue, kernels, pool);
         try

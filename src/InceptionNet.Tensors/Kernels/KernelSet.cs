@@ -67,6 +67,25 @@ public abstract class KernelSet
     /// </summary>
     internal abstract unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate);
 
+    /// <summary>Output channels per group of <see cref="PackedConvWeights.DirectForm"/> (ten accumulators: five channels × two vectors).</summary>
+    internal const int DirectGroup = 5;
+
+    /// <summary>Output pixels per <see cref="DirectSmallInput"/> call: two vectors of this set's width (8 for the reference).</summary>
+    internal abstract int DirectPixels { get; }
+
+    /// <summary>
+    /// A direct convolution of an input with few channels (P-Net's first layer: 3 → 10) for <see cref="DirectPixels"/>
+    /// neighbouring output pixels of one row, every output channel, stored through the epilogue with no residual. The input
+    /// is planar: the value under tap t (in the GEMM's reduction order: kernel row, column, input channel) of output pixel
+    /// p is <c>src[offsets[t] + p]</c>, readable for every p below <see cref="DirectPixels"/>. <paramref name="form"/> is
+    /// <see cref="PackedConvWeights.DirectForm"/> (<paramref name="taps"/> its reduction length). Output pixel p below
+    /// <paramref name="pixels"/>, channel c below <paramref name="channels"/>, is <c>act(Σ_t x·w + bias)</c> at
+    /// <c>target.Output + p·target.OutputStride + c</c>, summed in tap order with this set's micro-kernel's multiply-add
+    /// from zero, so every value is the GEMM path's bit for bit.
+    /// </summary>
+    internal abstract unsafe void DirectSmallInput(float* src, long* offsets, int taps, float* form, int channels, int pixels,
+        in EpilogueTarget target);
+
     /// <summary>Writes <paramref name="rows"/> × <paramref name="cols"/> values of a finished tile through the epilogue.</summary>
     internal abstract unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target);
 
@@ -143,6 +162,30 @@ public abstract class KernelSet
 
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
     // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
+
+    // The reference direct convolution (see DirectSmallInput) for output pixels [from, pixels): the scalar micro-kernel's
+    // running sum (a product rounded, then added) over the taps, then the scalar epilogue's bias and activation.
+    private protected static unsafe void DirectSmallInputScalar(float* src, long* offsets, int taps, float* form, int channels, int from,
+        int pixels, in EpilogueTarget target)
+    {
+        for (int p = from; p < pixels; p++)
+        {
+            float* dst = target.Output + p * target.OutputStride;
+            for (int c = 0; c < channels; c++)
+            {
+                float* w = form + c / DirectGroup * taps * DirectGroup + c % DirectGroup;
+                float acc = 0f;
+                for (int t = 0; t < taps; t++)
+                {
+                    acc += src[offsets[t] + p] * w[t * DirectGroup];
+                }
+
+                float v = acc + target.Bias[c];
+                dst[c] = target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[c] * v)
+                    : target.Relu && v < 0f ? 0f : v;
+            }
+        }
+    }
 
     private protected static unsafe void EpilogueScalar(float* tile, int rows, int from, int cols, in EpilogueTarget target)
     {

@@ -34,6 +34,12 @@ internal sealed class ScalarKernels : KernelSet
         }
     }
 
+    internal override int DirectPixels => 8;
+
+    internal override unsafe void DirectSmallInput(float* src, long* offsets, int taps, float* form, int channels, int pixels,
+        in EpilogueTarget target) =>
+        DirectSmallInputScalar(src, offsets, taps, form, channels, 0, pixels, target);
+
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target) =>
         EpilogueScalar(tile, rows, 0, cols, target);
 
