@@ -55,7 +55,9 @@ public readonly record struct ConvEpilogue
 /// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
 /// Weights given a Winograd form (<see cref="PackedConvWeights.PrepareWinograd"/>, which <c>ConvLayer</c> does for its
 /// stride-1 3×3, 1×7 and 7×1 layers, and a model for the stride-2 3×3s it chooses) run windows of that form's stride
-/// through it instead: the same epilogue and outputs, to rounding.
+/// through it instead: the same epilogue and outputs, to rounding. Stride-1 windows inside a dense input of at most four
+/// channels, into at most 16 (P-Net's first layer), run through a direct kernel (<see cref="PackedConvWeights.DirectForm"/>)
+/// that gives the GEMM's values bit for bit.
 /// </summary>
 public static partial class Conv2D
 {

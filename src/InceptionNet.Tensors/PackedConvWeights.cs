@@ -211,9 +211,10 @@ public sealed class PackedConvWeights
     /// The weights regrouped for <see cref="KernelSet.DirectSmallInput"/>, made on first use and kept: groups of
     /// <see cref="KernelSet.DirectGroup"/> output channels, each group [tap][channel] with the taps in the GEMM's reduction
     /// order (kernel row, column, input channel), channels past the last zero. Null for weights with more than
-    /// <see cref="DirectMaxInChannels"/> input channels, more than <see cref="DirectMaxTaps"/> taps, or more than
-    /// <see cref="NarrowPanelWidth"/> output channels, which never run through it (at R-Net's and O-Net's 28 and 32
-    /// channels the GEMM's full panels were faster: 1.46 against 1.84 ms for R-Net's first layer over 64 crops).
+    /// <see cref="DirectMaxInChannels"/> input channels, more than <see cref="DirectMaxTaps"/> taps, or not packed in
+    /// <see cref="NarrowPanelWidth"/>-wide panels (more than 16 output channels, or the tests' wide packing), which never
+    /// run through it (at R-Net's and O-Net's 28 and 32 channels the GEMM's full panels were faster: 1.46 against 1.84 ms
+    /// for R-Net's first layer over 64 crops' worth of rows).
     /// </summary>
     internal float[]? DirectForm
     {

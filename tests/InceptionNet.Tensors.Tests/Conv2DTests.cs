@@ -186,7 +186,18 @@ public sealed class Conv2DTests : IDisposable
         float[] Run(TensorSlice input)
         {
             var y = new float[n * oh * ow * cout];
-            Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false), KernelSet.For(level), _pool);
+            // The GEMM's in-place path, also for P-Net's first layer, which the product sends to the direct kernel
+            // (DirectSmallInputTests holds that to these bits).
+            Conv2D.DirectSmallInputEnabled = false;
+            try
+            {
+                Conv2D.Forward(input, weights, geometry, TensorSlice.Dense(y, n, oh, ow, cout), ConvEpilogue.Bias(relu: false), KernelSet.For(level), _pool);
+            }
+            finally
+            {
+                Conv2D.DirectSmallInputEnabled = true;
+            }
+
             return y;
         }
 

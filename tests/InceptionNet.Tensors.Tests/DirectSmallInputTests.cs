@@ -30,7 +30,8 @@ public sealed class DirectSmallInputTests : IDisposable
         { 1, 20, 3, 2, 6, 7, 1, 1 },     // a 7×1 window on a 3-wide map
         { 1, 40, 37, 3, 5, 7, 7, 2 },    // 147 taps, one whole group
         { 1, 33, 33, 4, 16, 7, 7, 0 },   // 196 taps: the most that runs direct
-        { 1, 200, 9, 3, 10, 3, 3, 2 },   // 198 output rows: many items, runs of 16 rows and a short last one
+        { 1, 200, 9, 3, 10, 3, 3, 2 },   // 198 output rows over 3 workers: runs of 8 rows and a short last one
+        { 1, 400, 5, 3, 10, 3, 3, 2 },   // 398 rows: runs of the most an item takes, 16, and a short last one
     });
 
     [SkippableTheory]
@@ -64,7 +65,7 @@ public sealed class DirectSmallInputTests : IDisposable
 
     [SkippableTheory]
     [MemberData(nameof(Levels))]
-    public void Infinities_signed_zeros_and_nan_come_out_as_the_gemm_gives_them(SimdLevel level)
+    public void Infinities_and_nan_come_out_as_the_gemm_gives_them(SimdLevel level)
     {
         SimdLevels.SkipIfUnavailable(level);
         const int n = 1, h = 14, w = 37, cin = 3, cout = 10;
@@ -94,6 +95,83 @@ public sealed class DirectSmallInputTests : IDisposable
 
     public static TheoryData<SimdLevel> Levels => SimdLevels.All;
 
+    [SkippableTheory]
+    [MemberData(nameof(Levels))]
+    public void Windows_of_negative_zeros_under_a_negative_zero_bias_come_out_as_the_gemm_gives_them(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        // Every sum starts from +0, as the GEMM's: (−0)·w + (+0) = +0 through all taps, +0 + (−0) bias = +0, and PReLU's
+        // negative slopes turn that into −0 (+0 is not above zero). A sum started from the first product would stay −0,
+        // and −0 + (−0) = −0 would leave the slope's product +0.
+        const int n = 1, h = 6, w = 21, cin = 3, cout = 10;
+        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Valid);
+        var x = Enumerable.Repeat(-0f, n * h * w * cin).ToArray();
+        var kernel = TestData.Uniform(9 * cin * cout, 75).Select(v => Math.Abs(v) + 0.1f).ToArray();
+        var weights = new PackedConvWeights(kernel, 3, 3, cin, cout, Enumerable.Repeat(-0f, cout).ToArray());
+        var slopes = TestData.Uniform(cout, 76).Select(v => -Math.Abs(v) - 0.1f).ToArray();
+        foreach (var (epilogue, expected) in new[] { (ConvEpilogue.Prelu(slopes), -0f), (ConvEpilogue.Bias(relu: true), 0f), (ConvEpilogue.Bias(relu: false), 0f) })
+        {
+            var (direct, gemm, _, _) = RunBothWays(x, n, h, w, cin, weights, geometry, epilogue, level);
+            Assert.All(direct, value => Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(value)));
+            Assert.Equal(gemm.Select(BitConverter.SingleToInt32Bits), direct.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Levels))]
+    public void Into_a_channel_slice_from_an_input_inside_a_longer_buffer_gives_the_gemm_values_and_leaves_the_rest(SimdLevel level)
+    {
+        SimdLevels.SkipIfUnavailable(level);
+        // P-Net's layer reads its bands at an offset into a pyramid level; the output here is channels 2..12 of a
+        // 13-channel tensor, whose other channels hold a sentinel that must survive.
+        const int n = 2, h = 9, w = 23, cin = 3, cout = 10, wide = 13, first = 2, shift = 5;
+        const float sentinel = 7.25f;
+        var geometry = WindowGeometry.Square(3, 1, PaddingMode.Valid);
+        var x = new float[shift + n * h * w * cin];
+        TestData.Uniform(n * h * w * cin, 77).CopyTo(x, shift);
+        var input = new TensorSlice(x, shift, n, h, w, cin, cin);
+        var weights = new PackedConvWeights(TestData.Uniform(9 * cin * cout, 78), 3, 3, cin, cout, TestData.Uniform(cout, 79));
+        var epilogue = ConvEpilogue.Prelu(TestData.Uniform(cout, 80));
+        int oh = h - 2, ow = w - 2;
+        Assert.True(Conv2D.FitsDirectSmallInput(input, weights, geometry, oh, ow, 0, 0, epilogue));
+        float[] Run(bool direct)
+        {
+            var y = Enumerable.Repeat(sentinel, n * oh * ow * wide).ToArray();
+            Conv2D.DirectSmallInputEnabled = direct;
+            try
+            {
+                Conv2D.Forward(input, weights, geometry, new TensorSlice(y, first, n, oh, ow, cout, wide), epilogue, KernelSet.For(level), _pool);
+            }
+            finally
+            {
+                Conv2D.DirectSmallInputEnabled = true;
+            }
+
+            return y;
+        }
+
+        var viaDirect = Run(direct: true);
+        Assert.Equal(Run(direct: false).Select(BitConverter.SingleToInt32Bits), viaDirect.Select(BitConverter.SingleToInt32Bits));
+        var dense = new float[n * oh * ow * cout];
+        Conv2D.Forward(TensorSlice.Dense(x.AsSpan(shift).ToArray(), n, h, w, cin), weights, geometry, TensorSlice.Dense(dense, n, oh, ow, cout), epilogue,
+            KernelSet.For(level), _pool);
+        for (int p = 0; p < n * oh * ow; p++)
+        {
+            for (int c = 0; c < wide; c++)
+            {
+                float value = viaDirect[p * wide + c];
+                if (c < first || c >= first + cout)
+                {
+                    Assert.Equal(sentinel, value);
+                }
+                else
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(dense[p * cout + c - first]), BitConverter.SingleToInt32Bits(value));
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Only_stride_one_windows_inside_a_dense_few_channel_input_take_the_direct_kernel()
     {
@@ -114,9 +192,18 @@ public sealed class DirectSmallInputTests : IDisposable
         Assert.Null(new PackedConvWeights(new float[9 * 3 * 17], 3, 3, 3, 17, default).DirectForm);
         Assert.Null(new PackedConvWeights(new float[8 * 7 * 4 * 10], 8, 7, 4, 10, default).DirectForm);
 
-        // Windows and tensors it does not take: stride 2, padded windows, an input that is a channel slice, a residual, a split.
+        // Windows and tensors it does not take: stride 2, padded windows (also those padded only at the bottom and right,
+        // which start inside the input but reach past its last row and column), an input that is a channel slice, a
+        // residual, a split.
         Assert.False(Fits(input, pnet, WindowGeometry.Square(3, 2, PaddingMode.Valid), ConvEpilogue.Bias(false)));
         Assert.False(Fits(input, pnet, WindowGeometry.Square(3, 1, PaddingMode.Same), ConvEpilogue.Bias(false)));
+        Assert.False(Fits(input, pnet, new WindowGeometry(3, 3, 1, 1, PaddingMode.Explicit, padBottom: 2, padRight: 2), ConvEpilogue.Bias(false)));
+        Assert.False(Fits(input, pnet, new WindowGeometry(3, 3, 1, 1, PaddingMode.Explicit, padBottom: 1), ConvEpilogue.Bias(false)));
+        Assert.False(Fits(input, pnet, new WindowGeometry(3, 3, 1, 1, PaddingMode.Explicit, padRight: 1), ConvEpilogue.Bias(false)));
+        var twoByTwo = new PackedConvWeights(new float[4 * 3 * 10], 2, 2, 3, 10, default);
+        Assert.NotNull(twoByTwo.DirectForm);
+        Assert.False(Fits(input, twoByTwo, WindowGeometry.Square(2, 1, PaddingMode.Same), ConvEpilogue.Bias(false)));
+        Assert.True(Fits(input, twoByTwo, WindowGeometry.Square(2, 1, PaddingMode.Valid), ConvEpilogue.Bias(false)));
         var wide = new TensorSlice(new float[12 * 12 * 4], 0, 1, 12, 12, 3, 4);
         Assert.False(Fits(wide, pnet, valid, ConvEpilogue.Bias(false)));
         var residual = TensorSlice.Dense(new float[10 * 10 * 10], 1, 10, 10, 10);
