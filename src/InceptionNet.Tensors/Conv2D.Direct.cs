@@ -57,6 +57,10 @@ public static partial class Conv2D
 
         private int _rowsPerItem, _itemsPerImage, _planeWidth, _planeRows;
 
+        // Tap t = (ky·kw + kx)·cin + ci, the GEMM's reduction order, at its offset in an item's planes: the same for every
+        // item of a call, so worked out once per call (kept across calls; a call writes only the first taps).
+        private readonly long[] _offsets = new long[PackedConvWeights.DirectMaxTaps];
+
         public int ItemCount => _input.N * _itemsPerImage;
 
         public void Set(TensorSlice input, PackedConvWeights weights, int outH, int outW, TensorSlice output, ConvEpilogue epilogue,
@@ -71,6 +75,17 @@ public static partial class Conv2D
             _planeWidth = (outW + pixels - 1) / pixels * pixels + weights.KernelW - 1;
             _planeRows = _rowsPerItem + weights.KernelH - 1;
             pool.ReserveScratch(input.C * _planeRows * _planeWidth, 0);
+            long planeStride = (long)_planeRows * _planeWidth;
+            for (int ky = 0, t = 0; ky < weights.KernelH; ky++)
+            {
+                for (int kx = 0; kx < weights.KernelW; kx++)
+                {
+                    for (int ci = 0; ci < input.C; ci++, t++)
+                    {
+                        _offsets[t] = ci * planeStride + (long)ky * _planeWidth + kx;
+                    }
+                }
+            }
         }
 
         public override void Execute(int item, int worker)
@@ -121,23 +136,10 @@ public static partial class Conv2D
                     }
                 }
 
-                // Tap t = (ky·kw + kx)·cin + ci, the GEMM's reduction order, at its offset in the planes.
-                int taps = weights.ReductionLength;
-                long* offsets = stackalloc long[taps];
-                for (int ky = 0, t = 0; ky < weights.KernelH; ky++)
-                {
-                    for (int kx = 0; kx < weights.KernelW; kx++)
-                    {
-                        for (int ci = 0; ci < cin; ci++, t++)
-                        {
-                            offsets[t] = ci * planeStride + (long)ky * width + kx;
-                        }
-                    }
-                }
-
                 var epilogue = _epilogue;
                 var output = _output;
-                int pixels = kernels.DirectPixels, channels = weights.OutChannels;
+                int pixels = kernels.DirectPixels, channels = weights.OutChannels, taps = weights.ReductionLength;
+                fixed (long* offsets = _offsets)
                 fixed (float* formBase = weights.DirectForm)
                 fixed (float* biasBase = weights.Bias)
                 fixed (float* slopeBase = epilogue.NegativeSlopes)

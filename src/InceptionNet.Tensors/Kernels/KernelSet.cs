@@ -163,12 +163,12 @@ public abstract class KernelSet
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
     // tails. Vector bodies do the same operations in the same order, so the tails never change a result.
 
-    // The reference direct convolution (see DirectSmallInput) for output pixels [from, pixels): the scalar micro-kernel's
-    // running sum (a product rounded, then added) over the taps, then the scalar epilogue's bias and activation.
-    private protected static unsafe void DirectSmallInputScalar(float* src, long* offsets, int taps, float* form, int channels, int from,
-        int pixels, in EpilogueTarget target)
+    // The reference direct convolution (see DirectSmallInput): the scalar micro-kernel's running sum (a product rounded,
+    // then added) over the taps, then the scalar epilogue's bias and activation.
+    private protected static unsafe void DirectSmallInputScalar(float* src, long* offsets, int taps, float* form, int channels, int pixels,
+        in EpilogueTarget target)
     {
-        for (int p = from; p < pixels; p++)
+        for (int p = 0; p < pixels; p++)
         {
             float* dst = target.Output + p * target.OutputStride;
             for (int c = 0; c < channels; c++)
@@ -180,12 +180,15 @@ public abstract class KernelSet
                     acc += src[offsets[t] + p] * w[t * DirectGroup];
                 }
 
-                float v = acc + target.Bias[c];
-                dst[c] = target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[c] * v)
-                    : target.Relu && v < 0f ? 0f : v;
+                dst[c] = ActivateScalar(acc + target.Bias[c], c, target);
             }
         }
     }
+
+    // The epilogue's activation of channel j's value: PReLU (the slope's product where v is not above zero), ReLU, or none.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float ActivateScalar(float v, int j, in EpilogueTarget target) =>
+        target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[j] * v) : target.Relu && v < 0f ? 0f : v;
 
     private protected static unsafe void EpilogueScalar(float* tile, int rows, int from, int cols, in EpilogueTarget target)
     {
@@ -202,8 +205,7 @@ public abstract class KernelSet
                     v = res[j] + target.Scale * v;
                 }
 
-                dst[j] = target.NegativeSlopes != null ? (v > 0f ? v : target.NegativeSlopes[j] * v)
-                    : target.Relu && v < 0f ? 0f : v;
+                dst[j] = ActivateScalar(v, j, target);
             }
         }
     }

@@ -38,7 +38,7 @@ internal sealed class ScalarKernels : KernelSet
 
     internal override unsafe void DirectSmallInput(float* src, long* offsets, int taps, float* form, int channels, int pixels,
         in EpilogueTarget target) =>
-        DirectSmallInputScalar(src, offsets, taps, form, channels, 0, pixels, target);
+        DirectSmallInputScalar(src, offsets, taps, form, channels, pixels, target);
 
     internal override unsafe void Epilogue(float* tile, int rows, int cols, in EpilogueTarget target) =>
         EpilogueScalar(tile, rows, 0, cols, target);

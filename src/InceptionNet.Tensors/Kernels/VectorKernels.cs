@@ -222,13 +222,13 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
         if (target.NegativeSlopes != null)
         {
             var slope = TOps.Create(target.NegativeSlopes[c]);
-            low = TOps.ConditionalSelect(TOps.GreaterThan(low, TOps.Zero), low, TOps.Multiply(slope, low));
-            high = TOps.ConditionalSelect(TOps.GreaterThan(high, TOps.Zero), high, TOps.Multiply(slope, high));
+            low = Prelu<TVector, TOps>(low, slope);
+            high = Prelu<TVector, TOps>(high, slope);
         }
         else if (target.Relu)
         {
-            low = TOps.ConditionalSelect(TOps.LessThan(low, TOps.Zero), TOps.Zero, low);
-            high = TOps.ConditionalSelect(TOps.LessThan(high, TOps.Zero), TOps.Zero, high);
+            low = Relu<TVector, TOps>(low);
+            high = Relu<TVector, TOps>(high);
         }
 
         TOps.Store(low, staged);
@@ -249,15 +249,29 @@ internal abstract class VectorKernels<TVector, TOps> : KernelSet
 
         if (slopes != null)
         {
-            v = TO.ConditionalSelect(TO.GreaterThan(v, TO.Zero), v, TO.Multiply(TO.Load(slopes + j), v));
+            v = Prelu<TV, TO>(v, TO.Load(slopes + j));
         }
         else if (relu)
         {
-            v = TO.ConditionalSelect(TO.LessThan(v, TO.Zero), TO.Zero, v);
+            v = Relu<TV, TO>(v);
         }
 
         TO.Store(v, dst + j);
     }
+
+    // The epilogue's activations, lane by lane the reference's (ActivateScalar): PReLU keeps v above zero and takes
+    // slope·v elsewhere; ReLU puts zero where v is below zero.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Prelu<TV, TO>(TV v, TV slope)
+        where TV : struct
+        where TO : struct, IVectorOps<TV> =>
+        TO.ConditionalSelect(TO.GreaterThan(v, TO.Zero), v, TO.Multiply(slope, v));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Relu<TV, TO>(TV v)
+        where TV : struct
+        where TO : struct, IVectorOps<TV> =>
+        TO.ConditionalSelect(TO.LessThan(v, TO.Zero), TO.Zero, v);
 
     // Whole vectors of channels, then 128-bit vectors, then the reference for the last few: the same operations in the
     // same order on every lane, so the same bits.
