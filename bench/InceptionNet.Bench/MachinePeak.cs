@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using InceptionNet.Tensors;
 
 namespace InceptionNet.Bench;
@@ -21,9 +23,9 @@ internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz
 
     /// <summary>One line for reports.</summary>
     public string Describe() =>
-        $"{CpuModel}, {Cores} cores, nominal {NominalMHz:F0} MHz; measured fp32 FMA peak {PerCoreGflops:F0} GFLOP/s per core, " +
+        $"{CpuModel}, {Cores} cores, nominal {NominalMHz:F0} MHz; measured fp32 {Kind} peak {PerCoreGflops:F0} GFLOP/s per core, " +
         $"peak {TotalGflops:F0} GFLOP/s on {Cores} cores (all cores at once measured {AllCoresMeasuredGflops:F0} this time); " +
-        $"that is {PerCoreGflops / 2 / Lanes * 1000:F0} MHz × {Lanes} fp32 FMA lanes per cycle per core (e.g. two {Lanes * 16}-bit FMA pipes; " +
+        $"that is {PerCoreGflops / 2 / Lanes * 1000:F0} MHz × {Lanes} fp32 {Kind} lanes per cycle per core (e.g. two {Lanes * 16}-bit {Kind} pipes; " +
         "the most lanes that put the clock at 90 % of nominal or above)";
 
     // 8 (two 128-bit pipes: Zen 1 splits a 256-bit FMA), 16 (two 256-bit: Zen 3, and Zen 4's split 512-bit) or 32 (two
@@ -73,13 +75,35 @@ internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz
         var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() => Chains(Iterations))).ToList();
         workers.ForEach(t => t.Start());
         workers.ForEach(t => t.Join());
-        double flops = 2.0 * threads * Iterations * 12 * (Simd.Best == SimdLevel.Vector512 ? 16 : 8);
+        double flops = 2.0 * threads * Iterations * 12 * VectorLanes;
         return flops / clock.Elapsed.TotalSeconds / 1e9;
     }
 
-    // 12 independent accumulators hide the FMA latency; the result is returned so the loop is not removed.
+    // What the chains run: fused multiply-adds, or on a machine without FMA a multiply and an add.
+    private static string Kind => Fused ? "FMA" : "multiply-and-add";
+
+    // The fp32 lanes of the vectors Chains runs: the widest the kernels can use here.
+    private static int VectorLanes => Simd.Best switch
+    {
+        SimdLevel.Vector512 => 16,
+        SimdLevel.Vector256 => 8,
+        _ => 4,
+    };
+
+    // Whether the chains are fused: a machine whose best level is Vector128 may lack FMA (x86-64-v2: SSE4.1 and no AVX), and
+    // there the kernels multiply and add (Vector128Kernels.Ops.MultiplyAdd), so its peak is that pair's, not a software FMA's.
+    private static bool Fused => Simd.Best > SimdLevel.Vector128 || Fma.IsSupported || AdvSimd.IsSupported;
+
+    // 12 independent accumulators hide the FMA latency; the result is returned so the loop is not removed. Each level runs
+    // at its own width: a wider vector than the hardware has, or Vector*.FusedMultiplyAdd without FMA, would take the
+    // software fallback and run for minutes.
     private static float Chains(long iterations)
     {
+        if (Simd.Best <= SimdLevel.Vector128)
+        {
+            return Fused ? Chains128Fused(iterations) : Chains128Separate(iterations);
+        }
+
         if (Simd.Best == SimdLevel.Vector512)
         {
             var a = Vector512.Create(1.0001f);
@@ -114,5 +138,41 @@ internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz
         }
 
         return Vector256.Sum(d0 + d1 + d2 + d3 + d4 + d5 + d6 + d7 + d8 + d9 + d10 + d11);
+    }
+
+    private static float Chains128Fused(long iterations)
+    {
+        var a = Vector128.Create(1.0001f);
+        var b = Vector128.Create(0.9999f);
+        Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector128<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector128.FusedMultiplyAdd(a, b, c0); c1 = Vector128.FusedMultiplyAdd(a, b, c1);
+            c2 = Vector128.FusedMultiplyAdd(a, b, c2); c3 = Vector128.FusedMultiplyAdd(a, b, c3);
+            c4 = Vector128.FusedMultiplyAdd(a, b, c4); c5 = Vector128.FusedMultiplyAdd(a, b, c5);
+            c6 = Vector128.FusedMultiplyAdd(a, b, c6); c7 = Vector128.FusedMultiplyAdd(a, b, c7);
+            c8 = Vector128.FusedMultiplyAdd(a, b, c8); c9 = Vector128.FusedMultiplyAdd(a, b, c9);
+            c10 = Vector128.FusedMultiplyAdd(a, b, c10); c11 = Vector128.FusedMultiplyAdd(a, b, c11);
+        }
+
+        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+
+    // A multiply and an add per link: c = c·0.9999 + 1.0001 settles near 10,001 (no overflow, no subnormals).
+    private static float Chains128Separate(long iterations)
+    {
+        var a = Vector128.Create(0.9999f);
+        var b = Vector128.Create(1.0001f);
+        Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector128<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            // c·a + b, not c + a·b: a·b would be hoisted out of the loop, leaving only the adds.
+            c0 = c0 * a + b; c1 = c1 * a + b; c2 = c2 * a + b; c3 = c3 * a + b; c4 = c4 * a + b; c5 = c5 * a + b;
+            c6 = c6 * a + b; c7 = c7 * a + b; c8 = c8 * a + b; c9 = c9 * a + b; c10 = c10 * a + b; c11 = c11 * a + b;
+        }
+
+        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 }
