@@ -1,4 +1,5 @@
 using InceptionNet.Models;
+using InceptionNet.Tensors;
 using InceptionNet.Weights;
 
 namespace InceptionNet.Pipeline;
@@ -77,11 +78,17 @@ public static class ModelRegistry
             $"no weights found for model '{model.Id}'. Tried: {string.Join(", ", tried)}. Pass --weights PATH or set ${WeightsLoader.EnvironmentVariable}.");
     }
 
-    /// <summary>Finds and loads <paramref name="model"/>'s encoder.</summary>
+    /// <summary>
+    /// Finds and loads <paramref name="model"/>'s encoder. The kernels it will run are compiled on a thread-pool thread
+    /// meanwhile (<see cref="KernelSet.WarmUp"/>), so a cold process does not compile them inside its first pass.
+    /// </summary>
     public static FaceEncoder LoadEncoder(ModelDescriptor model, string? weightsArgument, InceptionNet.Graph.ExecutionContext? context = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Load(FindWeights(model, weightsArgument), context);
+        string weights = FindWeights(model, weightsArgument);
+        var kernels = context?.Kernels ?? KernelSet.Default;
+        ThreadPool.UnsafeQueueUserWorkItem(static set => set.WarmUp(), kernels, preferLocal: false);
+        return model.Load(weights, context);
     }
 
     /// <summary>
