@@ -419,4 +419,40 @@ public sealed class WinogradTests : IDisposable
             }
         }
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Vector_3x3_transforms_give_the_reference_bits_at_every_length(bool stride2)
+    {
+        // Plane lengths (input × output channels) below, at and past one vector of floats (4 to 16 lanes), and long ones
+        // that leave every tail; kernels with signed zeros, subnormals, large and tiny values beside uniform ones, where a
+        // reordered sum or another narrowing would change a float32 rounding.
+        foreach (int plane in new[] { 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 32 * 33, 64 * 33 + 5 })
+        {
+            var kernel = TestData.Uniform(9 * plane, 40 + plane);
+            float[] special = [-0f, 0f, 1e-40f, -3e-39f, 3.4e38f, -1.7e38f, 1e-30f, 16777217f, 0.1f, -1f / 3];
+            for (int i = 0; i < kernel.Length; i += 7)
+            {
+                kernel[i] = special[i / 7 % special.Length];
+            }
+
+            // Sums that another grouping would round differently: (2³⁰ + (1 + 2⁻²³)) − 2³⁰ is 1 in double (a tie, to
+            // even), 2³⁰ + ((1 + 2⁻²³) − 2³⁰) is 1 + 2⁻²³, and half of each is a different float. Down a kernel column
+            // (the first pass) for some channel pairs, along a kernel row (the second pass) for others.
+            for (int i = 2; i < plane; i += 5)
+            {
+                int step = i % 10 == 2 ? 3 : 1;
+                (kernel[i], kernel[step * plane + i], kernel[2 * step * plane + i]) = (MathF.ScaleB(1f, 30), 1f + MathF.ScaleB(1f, -23), -MathF.ScaleB(1f, 30));
+            }
+
+            var expected = new float[16 * plane];
+            WinogradWeights.TransformBothWaysScalar(kernel, plane, expected, stride2);
+            var actual = new float[16 * plane];
+            int done = WinogradWeights.TransformBothWaysVector(kernel, plane, actual, stride2);
+            Assert.Equal(System.Numerics.Vector.IsHardwareAccelerated ? plane - plane % System.Numerics.Vector<float>.Count : 0, done);
+            WinogradWeights.TransformBothWaysScalar(kernel, plane, actual, stride2, done);
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
 }
