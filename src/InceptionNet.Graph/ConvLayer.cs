@@ -1,4 +1,3 @@
-using System.Buffers;
 using InceptionNet.Tensors;
 using InceptionNet.Weights;
 
@@ -80,7 +79,7 @@ public sealed class ConvLayer : ILayer
         // The kernel goes from the file through a pooled buffer straight into the packed panels: the only new memory a
         // convolution costs is its packed weights (fresh pages are most of a cold start's load time).
         int length = checked(kernelH * kernelW * inChannels * outChannels);
-        var buffer = ArrayPool<float>.Shared.Rent(length);
+        var buffer = RentKernelBuffer(length);
         try
         {
             var kernel = buffer.AsSpan(0, length);
@@ -89,8 +88,22 @@ public sealed class ConvLayer : ILayer
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(buffer);
+            Volatile.Write(ref s_spareKernelBuffer, new WeakReference<float[]>(buffer));
         }
+    }
+
+    // The last binding's kernel buffer, for the next one; weakly held, so the GC may take it once a model has loaded. Not
+    // ArrayPool<float>.Shared: a JIT build compiles that pool's generic code at run time, some 8 ms of a cold start.
+    private static WeakReference<float[]>? s_spareKernelBuffer;
+
+    // At least `length` floats (a power of two when new, so growing kernels reuse it), taken from the spare if it is long
+    // enough; concurrent loads each take their own.
+    private static float[] RentKernelBuffer(int length)
+    {
+        var spare = Interlocked.Exchange(ref s_spareKernelBuffer, null);
+        return spare is not null && spare.TryGetTarget(out var buffer) && buffer.Length >= length
+            ? buffer
+            : new float[length <= 1 << 30 ? (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 1)) : length];
     }
 
     /// <summary>

@@ -234,11 +234,10 @@ public sealed class FusedConcatenate : ILayer
     private readonly int _directOffset;    // output channels [offset, offset + direct) come from the fused convolution itself
     private readonly int _direct;
     private readonly int _headChannels;    // channels of the temporary tensor
-    private readonly (int HeadOffset, int HeadChannels, ILayer Tail, int OutOffset, int OutChannels)[] _tails;
-    private readonly (ILayer Branch, int OutOffset, int OutChannels)[] _others;
+    private readonly Tail[] _tails;
+    private readonly Other[] _others;
 
-    private FusedConcatenate(int outChannels, ConvLayer fused, int directOffset, int direct, int headChannels,
-        (int, int, ILayer, int, int)[] tails, (ILayer, int, int)[] others)
+    private FusedConcatenate(int outChannels, ConvLayer fused, int directOffset, int direct, int headChannels, Tail[] tails, Other[] others)
     {
         _outChannels = outChannels;
         _fused = fused;
@@ -254,8 +253,15 @@ public sealed class FusedConcatenate : ILayer
     {
         ArgumentNullException.ThrowIfNull(concat);
         var branches = concat.Branches;
-        var heads = branches.Select(b => (b is Sequential seq ? seq.Layers[0] : b) is ConvLayer conv && IsPointwise(conv) ? conv : null).ToArray();
-        var first = heads.FirstOrDefault(h => h is not null);
+        // Plain loops over the branches (no LINQ over ints or tuples): a cold start compiles every such instantiation.
+        var heads = new ConvLayer?[branches.Count];
+        ConvLayer? first = null;
+        for (int i = 0; i < heads.Length; i++)
+        {
+            heads[i] = (branches[i] is Sequential seq ? seq.Layers[0] : branches[i]) is ConvLayer conv && IsPointwise(conv) ? conv : null;
+            first ??= heads[i];
+        }
+
         bool Joins(int i) => heads[i] is { } h && h.Relu == first!.Relu && h.Weights.InChannels == first.Weights.InChannels;
         if (first is null)
         {
@@ -264,14 +270,20 @@ public sealed class FusedConcatenate : ILayer
 
         // Branches that are a single 1×1 convolution write straight to the output: the first run of adjacent ones, if it
         // fills whole panels (the split between output and temporary falls on a panel boundary).
-        int runStart = Enumerable.Range(0, branches.Count).FirstOrDefault(i => branches[i] is ConvLayer && Joins(i), -1);
+        int runStart = -1;
+        for (int i = 0; i < branches.Count && runStart < 0; i++)
+        {
+            runStart = branches[i] is ConvLayer && Joins(i) ? i : -1;
+        }
+
         int runEnd = runStart;
+        int direct = 0;
         while (runEnd >= 0 && runEnd < branches.Count && branches[runEnd] is ConvLayer && Joins(runEnd))
         {
+            direct += heads[runEnd]!.OutChannels;
             runEnd++;
         }
 
-        int direct = runStart < 0 ? 0 : Enumerable.Range(runStart, runEnd - runStart).Sum(i => heads[i]!.OutChannels);
         if (direct % PackedConvWeights.PanelWidth != 0)
         {
             runStart = runEnd = -1;
@@ -279,8 +291,8 @@ public sealed class FusedConcatenate : ILayer
         }
 
         var columns = new List<ConvLayer>(); // fused output channels: the direct branches, then the heads
-        var tails = new List<(int, int, ILayer, int, int)>();
-        var others = new List<(ILayer, int, int)>();
+        var tails = new List<Tail>();
+        var others = new List<Other>();
         int outOffset = 0, headOffset = 0, directOffset = 0;
         for (int i = 0; i < branches.Count; i++)
         {
@@ -298,12 +310,12 @@ public sealed class FusedConcatenate : ILayer
             {
                 columns.Add(heads[i]!);
                 var rest = seq.Layers.Skip(1).ToArray();
-                tails.Add((headOffset, heads[i]!.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset, outChannels));
+                tails.Add(new Tail(headOffset, heads[i]!.OutChannels, rest.Length == 1 ? rest[0] : new Sequential(rest), outOffset, outChannels));
                 headOffset += heads[i]!.OutChannels;
             }
             else
             {
-                others.Add((branches[i], outOffset, outChannels));
+                others.Add(new Other(branches[i], outOffset, outChannels));
             }
 
             outOffset += outChannels;
@@ -326,7 +338,7 @@ public sealed class FusedConcatenate : ILayer
     {
         // Every branch gives the same height and width; the fused heads are pointwise, stride 1 (and check the channels).
         var heads = _fused.OutputShape(input);
-        var size = _tails.Length > 0 ? _tails[0].Tail.OutputShape(new Shape(heads.H, heads.W, _tails[0].HeadChannels))
+        var size = _tails.Length > 0 ? _tails[0].Layer.OutputShape(new Shape(heads.H, heads.W, _tails[0].HeadChannels))
             : _others.Length > 0 ? _others[0].Branch.OutputShape(input)
             : heads;
         return new Shape(size.H, size.W, _outChannels);
@@ -337,7 +349,7 @@ public sealed class FusedConcatenate : ILayer
     {
         var heads = _fused.OutputShape(input);
         return _fused.MultiplyAdds(input)
-            + _tails.Sum(t => t.Tail.MultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
+            + _tails.Sum(t => t.Layer.MultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
             + _others.Sum(o => o.Branch.MultiplyAdds(input));
     }
 
@@ -346,7 +358,7 @@ public sealed class FusedConcatenate : ILayer
     {
         var heads = _fused.OutputShape(input);
         return _fused.PerformedMultiplyAdds(input)
-            + _tails.Sum(t => t.Tail.PerformedMultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
+            + _tails.Sum(t => t.Layer.PerformedMultiplyAdds(new Shape(heads.H, heads.W, t.HeadChannels)))
             + _others.Sum(o => o.Branch.PerformedMultiplyAdds(input));
     }
 
@@ -375,6 +387,14 @@ public sealed class FusedConcatenate : ILayer
 
         context.Pool.Return(heads);
     }
+
+    // A branch whose first 1×1 convolution joined the fused one: its channels in the temporary tensor, the rest of the
+    // branch, and where its output goes. Classes, not tuples or structs: a JIT build has the framework's List<T> precompiled
+    // for reference types only.
+    private sealed record Tail(int HeadOffset, int HeadChannels, ILayer Layer, int OutOffset, int OutChannels);
+
+    // A branch run as it is, and where its output goes.
+    private sealed record Other(ILayer Branch, int OutOffset, int OutChannels);
 }
 
 /// <summary>

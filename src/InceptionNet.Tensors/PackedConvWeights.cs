@@ -170,7 +170,13 @@ public sealed class PackedConvWeights
                 string.Join(", ", parts.Select(p => $"({p.KernelH}, {p.KernelW}, {p.InChannels}, {p.OutChannels})")) + ".", nameof(parts));
         }
 
-        int k = head.ReductionLength, total = parts.Sum(p => p.OutChannels), width = WidthFor(total), panels = (total + width - 1) / width;
+        int total = 0;
+        foreach (var part in parts)
+        {
+            total = checked(total + part.OutChannels);
+        }
+
+        int k = head.ReductionLength, width = WidthFor(total), panels = (total + width - 1) / width;
         var memory = PanelMemory.Allocate(panels * k * width); // zeroed, so the last panel's padding stays zero
         var packed = memory.Span;
         var bias = new float[panels * width];

@@ -38,8 +38,7 @@ public static class Simd
     public static SimdLevel Default { get; } = Select(Environment.GetEnvironmentVariable(EnvironmentVariable));
 
     /// <summary>Every level this hardware can run, from scalar up to <see cref="Best"/>.</summary>
-    public static IReadOnlyList<SimdLevel> Supported { get; } =
-        Enum.GetValues<SimdLevel>().Where(l => l <= Best).ToArray();
+    public static IReadOnlyList<SimdLevel> Supported { get; } = UpTo(Best);
 
     /// <summary>The level an <c>INCEPTIONNET_SIMD</c> value selects on this hardware (<see cref="Default"/> is this of the real variable).</summary>
     public static SimdLevel Select(string? environmentValue) => Clamp(Parse(environmentValue));
@@ -55,6 +54,19 @@ public static class Simd
         "256" or "AVX2" => SimdLevel.Vector256,
         _ => SimdLevel.Vector512,
     };
+
+    // Scalar (0) to `best`, the levels being numbered in order; a loop, not Enum.GetValues and LINQ, whose instantiations a
+    // cold start would compile.
+    private static SimdLevel[] UpTo(SimdLevel best)
+    {
+        var levels = new SimdLevel[(int)best + 1];
+        for (int i = 0; i < levels.Length; i++)
+        {
+            levels[i] = (SimdLevel)i;
+        }
+
+        return levels;
+    }
 
     private static SimdLevel DetectBest()
     {

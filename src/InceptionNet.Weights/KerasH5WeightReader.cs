@@ -91,6 +91,18 @@ public static class KerasH5WeightReader
         }
     }
 
+    // The dataset's dimensions as ints (each was checked against int.MaxValue when the dataset was opened).
+    private static int[] Shape(ulong[] dimensions)
+    {
+        var shape = new int[dimensions.Length];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            shape[i] = (int)dimensions[i];
+        }
+
+        return shape;
+    }
+
     private static WeightSet ReadLayers(Hdf5File file)
     {
         string path = file.Name;
@@ -134,7 +146,7 @@ public static class KerasH5WeightReader
 
                 string where = $"weight '{layer}/{weightName}'";
                 var dataset = file.Dataset(address, where, MaxValuesPerTensor);
-                set.AddLazy(layer, ShortName(weightName), dataset.Space.Dimensions.Select(d => (int)d).ToArray(), (int)dataset.Space.ElementCount,
+                set.AddLazy(layer, ShortName(weightName), Shape(dataset.Space.Dimensions), (int)dataset.Space.ElementCount,
                     destination => Load(file, dataset, where, destination), file);
             }
         }

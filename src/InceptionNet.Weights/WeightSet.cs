@@ -25,7 +25,10 @@ public enum WeightLayout
 /// </summary>
 public sealed class WeightSet
 {
-    private readonly Dictionary<(string Layer, string Name), Entry> _entries = [];
+    // Keyed by a class and ordered as an array of classes, not tuples and LINQ: a JIT build has the framework's generic code
+    // precompiled only for reference types (shared), and each instantiation over a tuple or struct cost a cold load about
+    // a millisecond to compile.
+    private readonly Dictionary<Key, Entry> _entries = [];
     private readonly HashSet<string> _layers = new(StringComparer.Ordinal);
     private string? _digest;
     private Task<string>? _digestTask; // hashing beside the model's binding (only when every tensor is still in the file)
@@ -65,14 +68,14 @@ public sealed class WeightSet
     /// first <see cref="Take(string, string, int[])"/>: taking hands the values over to the model and the set lets go of them.
     /// </summary>
     public IEnumerable<WeightTensor> Tensors =>
-        _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal)
-            .Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Value.Shape, e.Value.Copy() ?? throw Released(e.Key.Layer, e.Key.Name), e.Value.Layout));
+        Ordered().Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Shape, e.Copy() ?? throw Released(e.Key.Layer, e.Key.Name), e.Layout));
 
     /// <summary>Adds a tensor; used by readers.</summary>
     public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
     {
         ArgumentNullException.ThrowIfNull(data);
-        if (!_entries.TryAdd((layer, name), new Entry(shape, data, data.Length, null, layout)))
+        var key = new Key(layer, name);
+        if (!_entries.TryAdd(key, new Entry(key, shape, data, data.Length, null, layout)))
         {
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' appears twice.");
         }
@@ -92,7 +95,8 @@ public sealed class WeightSet
     public void AddLazy(string layer, string name, int[] shape, int length, SpanAction load, IDisposable? owner = null)
     {
         ArgumentNullException.ThrowIfNull(load);
-        if (!_entries.TryAdd((layer, name), new Entry(shape, null, length, load, WeightLayout.Keras)))
+        var key = new Key(layer, name);
+        if (!_entries.TryAdd(key, new Entry(key, shape, null, length, load, WeightLayout.Keras)))
         {
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' appears twice.");
         }
@@ -109,7 +113,7 @@ public sealed class WeightSet
     }
 
     /// <summary>Whether the file has <paramref name="layer"/>/<paramref name="name"/>.</summary>
-    public bool Contains(string layer, string name) => _entries.ContainsKey((layer, name));
+    public bool Contains(string layer, string name) => _entries.ContainsKey(new Key(layer, name));
 
     /// <summary>
     /// Returns the tensor in Keras layout after checking it has exactly <paramref name="shape"/>, and marks it consumed.
@@ -135,7 +139,7 @@ public sealed class WeightSet
     private Entry Find(string layer, string name, int[] shape)
     {
         BeginDigest(); // over every tensor as stored, before the first one is handed over
-        if (!_entries.TryGetValue((layer, name), out var entry))
+        if (!_entries.TryGetValue(new Key(layer, name), out var entry))
         {
             string hint = _layers.Contains(layer)
                 ? $"layer '{layer}' has [{string.Join(", ", _entries.Keys.Where(k => k.Layer == layer).Select(k => k.Name))}]"
@@ -143,7 +147,12 @@ public sealed class WeightSet
             throw new InvalidWeightsException(Source, $"missing weight '{layer}/{name}' with shape {ShapeText(shape)}: {hint}.");
         }
 
-        long expected = shape.Aggregate(1L, (a, b) => a * b);
+        long expected = 1;
+        foreach (int extent in shape)
+        {
+            expected *= extent;
+        }
+
         if (entry.Layout == WeightLayout.TorchFlat)
         {
             if (entry.Length != expected)
@@ -151,7 +160,7 @@ public sealed class WeightSet
                 throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has {entry.Length} values; the model expects shape {ShapeText(shape)} = {expected} values.");
             }
         }
-        else if (!entry.Shape!.SequenceEqual(shape))
+        else if (!SameShape(entry.Shape!, shape))
         {
             throw new InvalidWeightsException(Source, $"weight '{layer}/{name}' has shape {ShapeText(entry.Shape!)}; the model expects {ShapeText(shape)}.");
         }
@@ -186,15 +195,42 @@ public sealed class WeightSet
     /// <summary>Fails, naming every tensor, when the file holds weights that no layer consumed.</summary>
     public void EnsureAllConsumed()
     {
-        var unused = _entries.Where(e => !e.Value.Consumed).Select(e => $"{e.Key.Layer}/{e.Key.Name}").Order(StringComparer.Ordinal).ToList();
+        var unused = new List<string>();
+        foreach (var entry in _entries.Values)
+        {
+            if (!entry.Consumed)
+            {
+                unused.Add($"{entry.Key.Layer}/{entry.Key.Name}");
+            }
+        }
+
         if (unused.Count > 0)
         {
+            unused.Sort(StringComparer.Ordinal);
             throw new InvalidWeightsException(Source,
                 $"{unused.Count} weight(s) in the file are not used by the model (wrong model for this file?): {string.Join(", ", unused.Take(12))}{(unused.Count > 12 ? ", …" : string.Empty)}.");
         }
     }
 
     private static string ShapeText(int[] shape) => "(" + string.Join(", ", shape) + ")";
+
+    private static bool SameShape(int[] stored, int[] asked)
+    {
+        if (stored.Length != asked.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < stored.Length; i++)
+        {
+            if (stored[i] != asked[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     // Torch (out, in, kh, kw) → Keras (kh, kw, in, out); Torch (out, in) → Keras (in, out); vectors unchanged. The result
     // may be the source only for vectors (no reordering).
@@ -249,7 +285,14 @@ public sealed class WeightSet
 
         if (_lazyPending > 0 && _lazyPending == _entries.Count && Environment.ProcessorCount > 1)
         {
-            var entries = Ordered().Select(e => (e.Key, e.Value.Shape, e.Value.Length, Load: e.Value.Loader!)).ToArray();
+            var ordered = Ordered();
+            var entries = new PendingHash[ordered.Length];
+            for (int i = 0; i < ordered.Length; i++)
+            {
+                var entry = ordered[i];
+                entries[i] = new PendingHash(entry.Key, entry.Shape, entry.Length, entry.Loader!);
+            }
+
             var starting = HashStartingForTests.Value;
             _digestTask = Task.Run(() =>
             {
@@ -263,13 +306,25 @@ public sealed class WeightSet
         }
     }
 
-    private IEnumerable<KeyValuePair<(string Layer, string Name), Entry>> Ordered() =>
-        _entries.OrderBy(e => e.Key.Layer, StringComparer.Ordinal).ThenBy(e => e.Key.Name, StringComparer.Ordinal);
+    // Every entry in (layer, name) order, ordinal: the digest's order.
+    private Entry[] Ordered()
+    {
+        var ordered = new Entry[_entries.Count];
+        _entries.Values.CopyTo(ordered, 0);
+        Array.Sort(ordered, static (x, y) => x.Key.CompareTo(y.Key)); // keys are unique: no ties for an unstable sort to break
+        return ordered;
+    }
 
     // The digest of tensors read from the file (the same bytes ComputeDigest hashes for them).
-    private static string Hash(((string Layer, string Name) Key, int[]? Shape, int Length, SpanAction Load)[] entries)
+    private static string Hash(PendingHash[] entries)
     {
-        var scratch = new float[entries.Length == 0 ? 0 : entries.Max(e => e.Length)];
+        int longest = 0;
+        foreach (var entry in entries)
+        {
+            longest = Math.Max(longest, entry.Length);
+        }
+
+        var scratch = new float[longest];
         using var hash = Sha256.CreateIncremental();
         foreach (var ((layer, name), shape, length, load) in entries)
         {
@@ -285,17 +340,29 @@ public sealed class WeightSet
     // What the digest hashes before a tensor's values: its name, then its shape. A Torch-ordered tensor's Keras shape is
     // unknown until bound, so its values are hashed in their stored order, tagged as such. One definition for both hashing
     // paths: a gallery is pinned to the digest, so they must never differ.
-    private static byte[] Header(string layer, string name, int[]? shape, int length, WeightLayout layout) =>
-        Encoding.UTF8.GetBytes(layout == WeightLayout.TorchFlat
-            ? $"{layer}/{name}\ntorch[{length}]\n"
-            : $"{layer}/{name}\n[{string.Join(",", shape!)}]\n");
+    private static byte[] Header(string layer, string name, int[]? shape, int length, WeightLayout layout)
+    {
+        if (layout == WeightLayout.TorchFlat)
+        {
+            return Encoding.UTF8.GetBytes($"{layer}/{name}\ntorch[{length}]\n");
+        }
+
+        var text = new StringBuilder().Append(layer).Append('/').Append(name).Append("\n[");
+        for (int i = 0; i < shape!.Length; i++)
+        {
+            (i == 0 ? text : text.Append(',')).Append(shape[i]); // as string.Join(",", shape) wrote them
+        }
+
+        return Encoding.UTF8.GetBytes(text.Append("]\n").ToString());
+    }
 
     private string ComputeDigest()
     {
         float[]? scratch = null; // one buffer, grown to the largest lazy tensor, instead of an array per tensor
         using var hash = Sha256.CreateIncremental(); // OpenSSL where there is one, else managed
-        foreach (var ((layer, name), entry) in Ordered())
+        foreach (var entry in Ordered())
         {
+            var (layer, name) = entry.Key;
             hash.Append(Header(layer, name, entry.Shape, entry.Length, entry.Layout));
 
             // A lazy tensor is read for the hash and dropped: one tensor at a time in memory.
@@ -340,8 +407,24 @@ public sealed class WeightSet
     /// <summary>Reads a lazily added tensor's values into the span.</summary>
     public delegate void SpanAction(Span<float> destination);
 
-    private sealed class Entry(int[]? shape, float[]? data, int length, SpanAction? load, WeightLayout layout)
+    // A tensor's address: layer, then weight name, compared ordinally.
+    private sealed record Key(string Layer, string Name) : IComparable<Key>
     {
+        public int CompareTo(Key? other)
+        {
+            ArgumentNullException.ThrowIfNull(other);
+            int byLayer = string.CompareOrdinal(Layer, other.Layer);
+            return byLayer != 0 ? byLayer : string.CompareOrdinal(Name, other.Name);
+        }
+    }
+
+    // What the hashing thread needs of a tensor still in the file.
+    private sealed record PendingHash(Key Key, int[]? Shape, int Length, SpanAction Load);
+
+    private sealed class Entry(Key key, int[]? shape, float[]? data, int length, SpanAction? load, WeightLayout layout)
+    {
+        public Key Key { get; } = key;
+
         private SpanAction? _load = load;
 
         public int[]? Shape { get; } = shape;

@@ -11,6 +11,19 @@ internal sealed partial class Hdf5File
         return ReadDatatype(ref c, 0);
     }
 
+    private static bool AnyAbove(ulong[] values, ulong limit)
+    {
+        foreach (ulong value in values)
+        {
+            if (value > limit)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static Hdf5Datatype ReadDatatype(ref Hdf5Cursor c, int depth)
     {
         if (depth > MaxDatatypeNesting)
@@ -36,8 +49,10 @@ internal sealed partial class Hdf5File
                     int mantissaLocation = c.U8("mantissa location");
                     int mantissaSize = c.U8("mantissa size");
                     uint bias = c.U32("exponent bias");
-                    bool ieee = (size, bitOffset, precision, exponentLocation, exponentSize, mantissaLocation, mantissaSize, bias) is
-                        (4, 0, 32, 23, 8, 0, 23, 127) or (8, 0, 64, 52, 11, 0, 52, 1023);
+                    // Field by field rather than as one 8-tuple pattern, which built a tuple compiled at run time.
+                    bool ieee = bitOffset == 0 && mantissaLocation == 0
+                        && ((size == 4 && precision == 32 && exponentLocation == 23 && exponentSize == 8 && mantissaSize == 23 && bias == 127)
+                            || (size == 8 && precision == 64 && exponentLocation == 52 && exponentSize == 11 && mantissaSize == 52 && bias == 1023));
                     return new Hdf5Datatype(cls, bits, size, null, ieee);
                 }
 
@@ -110,7 +125,7 @@ internal sealed partial class Hdf5File
             throw Error($"{where} has a null dataspace (no shape); a tensor needs dimensions.");
         }
 
-        if (space.Dimensions.Any(d => d > int.MaxValue) || space.ElementCount > (ulong)maxValues || space.ElementCount > (ulong)Length / 4)
+        if (AnyAbove(space.Dimensions, int.MaxValue) || space.ElementCount > (ulong)maxValues || space.ElementCount > (ulong)Length / 4)
         {
             throw Error($"{where} declares shape {space.Text}, larger than the file itself.");
         }

@@ -31,7 +31,7 @@ internal sealed partial class Hdf5File
 
         byte[] prefix = ReadBlock(address, Math.Min(16, Length - address), where);
         var messages = new List<Hdf5Message>();
-        var continuations = new Queue<(long Offset, long Length)>();
+        var continuations = new ContinuationQueue();
         int version;
         bool trackOrder = false;
         if (prefix.Length >= 4 && prefix.AsSpan(0, 4).SequenceEqual("OHDR"u8))
@@ -122,7 +122,7 @@ internal sealed partial class Hdf5File
         return messages;
     }
 
-    private void ParseMessages(ReadOnlyMemory<byte> chunk, long chunkOffset, string where, int version, bool trackOrder, List<Hdf5Message> messages, Queue<(long, long)> continuations)
+    private void ParseMessages(ReadOnlyMemory<byte> chunk, long chunkOffset, string where, int version, bool trackOrder, List<Hdf5Message> messages, ContinuationQueue continuations)
     {
         var c = new Hdf5Cursor(chunk.Span, chunkOffset, Name, where);
         if (version == 2)
@@ -183,7 +183,7 @@ internal sealed partial class Hdf5File
                     throw Error($"{where}: more than 1,024 continuation blocks.");
                 }
 
-                continuations.Enqueue((offset, length));
+                continuations.Enqueue(new Continuation(offset, length));
             }
             else if (type != Hdf5Message.Nil)
             {
@@ -232,5 +232,42 @@ internal sealed partial class Hdf5File
         }
 
         return found;
+    }
+
+    // A continuation block of an object header still to parse.
+    private readonly record struct Continuation(long Offset, long Length);
+
+    // First in, first out, over an array: a Queue<T> of a struct would be compiled at run time by a JIT build's cold load.
+    private sealed class ContinuationQueue
+    {
+        private Continuation[] _items = new Continuation[4];
+        private int _head;
+
+        public int Count { get; private set; }
+
+        public void Enqueue(Continuation item)
+        {
+            if (_head + Count == _items.Length)
+            {
+                var grown = new Continuation[Math.Max(4, 2 * Count)];
+                Array.Copy(_items, _head, grown, 0, Count);
+                (_items, _head) = (grown, 0);
+            }
+
+            _items[_head + Count++] = item;
+        }
+
+        public bool TryDequeue(out Continuation item)
+        {
+            if (Count == 0)
+            {
+                item = default;
+                return false;
+            }
+
+            item = _items[_head++];
+            Count--;
+            return true;
+        }
     }
 }
