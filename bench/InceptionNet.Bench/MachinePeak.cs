@@ -7,8 +7,9 @@ using InceptionNet.Tensors;
 namespace InceptionNet.Bench;
 
 /// <summary>
-/// The machine's fp32 peak: one core's FMA throughput measured with independent 512-bit FMA chains (no memory traffic),
-/// times the number of cores. What all cores reach together at the same moment is measured too and reported: on a shared
+/// The machine's fp32 peak: one core's FMA throughput measured with independent FMA chains of the widest vectors the
+/// kernels use here (no memory traffic; a multiply and an add per link where the machine has no FMA), times the number of
+/// cores. What all cores reach together at the same moment is measured too and reported: on a shared
 /// VM it varies from run to run, so it is not used as the denominator.
 /// </summary>
 internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz, double PerCoreGflops, double AllCoresMeasuredGflops)
@@ -24,9 +25,11 @@ internal sealed record MachinePeak(string CpuModel, int Cores, double NominalMHz
     /// <summary>One line for reports.</summary>
     public string Describe() =>
         $"{CpuModel}, {Cores} cores, nominal {NominalMHz:F0} MHz; measured fp32 {Kind} peak {PerCoreGflops:F0} GFLOP/s per core, " +
-        $"peak {TotalGflops:F0} GFLOP/s on {Cores} cores (all cores at once measured {AllCoresMeasuredGflops:F0} this time); " +
-        $"that is {PerCoreGflops / 2 / Lanes * 1000:F0} MHz × {Lanes} fp32 {Kind} lanes per cycle per core (e.g. two {Lanes * 16}-bit {Kind} pipes; " +
-        "the most lanes that put the clock at 90 % of nominal or above)";
+        $"peak {TotalGflops:F0} GFLOP/s on {Cores} cores (all cores at once measured {AllCoresMeasuredGflops:F0} this time)" +
+        (Fused
+            ? $"; that is {PerCoreGflops / 2 / Lanes * 1000:F0} MHz × {Lanes} fp32 FMA lanes per cycle per core (e.g. two {Lanes * 16}-bit FMA pipes; " +
+              "the most lanes that put the clock at 90 % of nominal or above)"
+            : " (no FMA: the multiplies and adds may run on separate pipes, so no clock × lanes split is given)");
 
     // 8 (two 128-bit pipes: Zen 1 splits a 256-bit FMA), 16 (two 256-bit: Zen 3, and Zen 4's split 512-bit) or 32 (two
     // 512-bit: Zen 5): the widest at which the measured rate needs a clock no lower than 90 % of the nominal one.

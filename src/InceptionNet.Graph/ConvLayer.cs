@@ -88,13 +88,23 @@ public sealed class ConvLayer : ILayer
         }
         finally
         {
-            Volatile.Write(ref s_spareKernelBuffer, new WeakReference<float[]>(buffer));
+            ReturnKernelBuffer(buffer);
         }
     }
 
     // The last binding's kernel buffer, for the next one; weakly held, so the GC may take it once a model has loaded. Not
     // ArrayPool<float>.Shared: a JIT build compiles that pool's generic code at run time, some 8 ms of a cold start.
     private static WeakReference<float[]>? s_spareKernelBuffer;
+
+    // Keeps `buffer` as the spare unless a concurrent load left a longer one meanwhile.
+    private static void ReturnKernelBuffer(float[] buffer)
+    {
+        var spare = Volatile.Read(ref s_spareKernelBuffer);
+        if (spare is null || !spare.TryGetTarget(out var kept) || kept.Length < buffer.Length)
+        {
+            Volatile.Write(ref s_spareKernelBuffer, new WeakReference<float[]>(buffer));
+        }
+    }
 
     // At least `length` floats (a power of two when new, so growing kernels reuse it), taken from the spare if it is long
     // enough; concurrent loads each take their own.

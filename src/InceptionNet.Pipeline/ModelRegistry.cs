@@ -87,8 +87,22 @@ public static class ModelRegistry
         ArgumentNullException.ThrowIfNull(model);
         string weights = FindWeights(model, weightsArgument);
         var kernels = context?.Kernels ?? KernelSet.Default;
-        ThreadPool.UnsafeQueueUserWorkItem(static set => set.WarmUp(), kernels, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static set => WarmUpQuietly(set), kernels, preferLocal: false);
         return model.Load(weights, context);
+    }
+
+    // Only a head start: a warm-up that fails (no memory for its 64 KiB, say) leaves the kernels to compile in the first
+    // pass, and must not end the process, as any exception escaping a thread-pool item would.
+    private static void WarmUpQuietly(KernelSet kernels)
+    {
+        try
+        {
+            kernels.WarmUp();
+        }
+        catch (Exception)
+        {
+            // nothing lost but the head start
+        }
     }
 
     /// <summary>

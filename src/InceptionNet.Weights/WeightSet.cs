@@ -67,13 +67,26 @@ public sealed class WeightSet
     /// Every tensor as stored (read-only view, does not mark anything consumed), in (layer, name) order. Only before the
     /// first <see cref="Take(string, string, int[])"/>: taking hands the values over to the model and the set lets go of them.
     /// </summary>
-    public IEnumerable<WeightTensor> Tensors =>
-        Ordered().Select(e => new WeightTensor(e.Key.Layer, e.Key.Name, e.Shape, e.Copy() ?? throw Released(e.Key.Layer, e.Key.Name), e.Layout));
+    public IEnumerable<WeightTensor> Tensors
+    {
+        get
+        {
+            foreach (var e in Ordered()) // ordered when enumerated, not when the property is read
+            {
+                yield return new WeightTensor(e.Key.Layer, e.Key.Name, e.Shape, e.Copy() ?? throw Released(e.Key.Layer, e.Key.Name), e.Layout);
+            }
+        }
+    }
 
     /// <summary>Adds a tensor; used by readers.</summary>
     public void Add(string layer, string name, int[]? shape, float[] data, WeightLayout layout = WeightLayout.Keras)
     {
         ArgumentNullException.ThrowIfNull(data);
+        if (layout == WeightLayout.Keras)
+        {
+            ArgumentNullException.ThrowIfNull(shape); // only a Torch-flat tensor waits for the model to give its shape
+        }
+
         var key = new Key(layer, name);
         if (!_entries.TryAdd(key, new Entry(key, shape, data, data.Length, null, layout)))
         {

@@ -144,4 +144,73 @@ public sealed class WeightSetMemoryTests
         Assert.Equal(SharedData.Json("fixtures", "facenet-synthetic", "expected.json").GetProperty("weights").GetProperty("params").GetInt64(), set.ParameterCount);
         GC.KeepAlive(set);
     }
+
+    // The digest as its documentation defines it, written out here independently of WeightSet: for every tensor in ordinal
+    // (layer, name) order, "layer/name\n[d0,d1,…]\n" (Keras layout) or "layer/name\ntorch[length]\n" (Torch-flat), then its
+    // float32 values' little-endian bytes; SHA-256 of it all, lower-case hex. Galleries are pinned to it, so its bytes must
+    // never change with the implementation.
+    private static string DigestBySpecification(IEnumerable<(string Layer, string Name, int[]? Shape, float[] Values)> tensors)
+    {
+        var bytes = new List<byte>();
+        foreach (var (layer, name, shape, values) in tensors.OrderBy(t => t.Layer, StringComparer.Ordinal).ThenBy(t => t.Name, StringComparer.Ordinal))
+        {
+            string header = shape is null ? $"{layer}/{name}\ntorch[{values.Length}]\n" : $"{layer}/{name}\n[{string.Join(",", shape)}]\n";
+            bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(header));
+            foreach (float v in values)
+            {
+                bytes.AddRange(BitConverter.GetBytes(v)); // little-endian on every platform we run on
+            }
+        }
+
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. bytes]));
+    }
+
+    // Names whose ordinal order differs from a culture's ("B" before "a", "a_b" after "aB"), a scalar, a 4-d kernel.
+    private static readonly (string Layer, string Name, int[]? Shape, float[] Values)[] Tensors =
+    [
+        ("a", "kernel", [1, 1, 2, 2], [1, 2, 3, -4]),
+        ("B", "bias", [2], [0.5f, -0.5f]),
+        ("aB", "gamma", [], [3.25f]),
+        ("a_b", "beta", [3], [-0f, float.Epsilon, 1e30f]),
+        ("a", "bias", [2], [7, 8]),
+    ];
+
+    [Fact]
+    public void The_digest_has_the_bytes_its_specification_gives_for_tensors_in_memory()
+    {
+        var set = new WeightSet("test.h5", "test");
+        foreach (var (layer, name, shape, values) in Tensors)
+        {
+            set.Add(layer, name, shape, values);
+        }
+
+        Assert.Equal(DigestBySpecification(Tensors), set.Digest);
+    }
+
+    [Fact]
+    public void The_digest_has_the_bytes_its_specification_gives_for_tensors_read_lazily_and_hashed_beside_binding()
+    {
+        var set = new WeightSet("test.h5", "test");
+        foreach (var (layer, name, shape, values) in Tensors)
+        {
+            set.AddLazy(layer, name, shape!, values.Length, destination => values.CopyTo(destination));
+        }
+
+        var first = set.Take("a", "kernel", [1, 1, 2, 2]); // the first take starts the hash (on a second thread when there is one)
+        Assert.Equal([1f, 2, 3, -4], first);
+        Assert.Equal(DigestBySpecification(Tensors), set.Digest);
+    }
+
+    [Fact]
+    public void The_digest_has_the_bytes_its_specification_gives_for_torch_flat_tensors()
+    {
+        (string, string, int[]?, float[])[] torch = [("conv", "weight", null, [1, 2, 3, 4, 5, 6]), ("Conv", "bias", null, [0.25f])];
+        var set = new WeightSet("csv", "test");
+        foreach (var (layer, name, _, values) in torch)
+        {
+            set.Add(layer, name, null, values, WeightLayout.TorchFlat);
+        }
+
+        Assert.Equal(DigestBySpecification(torch), set.Digest);
+    }
 }

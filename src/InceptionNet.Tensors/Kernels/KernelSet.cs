@@ -167,45 +167,54 @@ public abstract class KernelSet
     /// background thread while weights load: a cold <c>embed</c> of one image otherwise compiles about ten kernels, some
     /// 45 ms on Zen 1, in the middle of its first forward pass. Thread-safe, allocates 64 KiB of native memory for the
     /// call, and changes no state; in a NativeAOT build it only runs the kernels (microseconds). The gallery search's
-    /// distance kernels are included.
+    /// distance kernels are included; the vector bodies run at widths that also leave their tails some work.
     /// </summary>
     public unsafe void WarmUp()
     {
-        // Room for every call below: the tallest tile (MaxTileRows × TileColumns), a 5×5 patch of 32 channels, and the
-        // transforms' 25 elements a TileColumns-wide row each; all zero, so every kernel reads and writes zeros.
-        const int Floats = 16 * 1024;
-        float* buffer = (float*)NativeMemory.AlignedAlloc(Floats * sizeof(float), 64);
+        float* buffer = (float*)NativeMemory.AlignedAlloc(WarmUpFloats * sizeof(float), 64);
         try
         {
-            NativeMemory.Clear(buffer, Floats * sizeof(float));
-            float* a = buffer;                    // 1024 floats: a tile's rows of the left operand, or the direct kernel's planes
-            float* b = buffer + 1024;             // 1024: one reduction step of a panel, or the direct form
-            float* tile = buffer + 2048;          // 2048: the accumulator block (MaxTileRows × TileColumns = 256 floats)
-            float* output = buffer + 4096;        // 4096: outputs (up to 32 pixels × TileColumns), then biases and slopes
-            float* transformed = buffer + 8192;   // 8192: 25 transform elements × TileColumns
-            long* offsets = stackalloc long[1];
-            offsets[0] = 0;
-            var relu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, null, relu: true);
-            var prelu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, output + 2048, relu: false);
-            MicroKernel(a, 1, b, 1, tile, accumulate: false);
-            NarrowMicroKernel(a, 1, b, 1, tile, accumulate: false);
-            Epilogue(tile, 1, TileColumns, relu);
-            DirectSmallInput(a, offsets, 1, b, DirectGroup, DirectPixels, prelu);
-            PoolWindow(a, 4, 16, 2, 2, 4, output, PoolKind.Max, 4);
-            WinogradInput(a, 4 * 32, 32, 32, transformed, TileColumns);
-            WinogradOutput(transformed, TileColumns, tile, 2 * TileColumns);
-            Winograd7Input(a, 32, 32, transformed, TileColumns);
-            Winograd7Output(transformed, TileColumns, tile, TileColumns);
-            WinogradS2Input(a, 5 * 32, 32, 32, transformed, TileColumns);
-            WinogradS2Output(transformed, TileColumns, tile, 2 * TileColumns);
-            Relu(new Span<float>(output, 64));
-            SquaredDistances(new ReadOnlySpan<float>(a, 256), 128, new ReadOnlySpan<float>(b, 128), new Span<float>(output, 2));
-            QuantizedDots(new ReadOnlySpan<sbyte>(a, 256), 128, new ReadOnlySpan<short>(b, 128), new Span<int>(output, 2));
+            WarmUp(buffer);
         }
         finally
         {
             NativeMemory.AlignedFree(buffer);
         }
+    }
+
+    /// <summary>Floats of the buffer <see cref="WarmUp(float*)"/> works in.</summary>
+    internal const int WarmUpFloats = 16 * 1024;
+
+    // The warm-up's calls in `buffer` (WarmUpFloats floats, 64-byte aligned), which it zeroes first: room for the tallest
+    // tile (MaxTileRows × TileColumns), a 5×5 patch of 32 channels, and the transforms' 25 elements a TileColumns-wide row
+    // each; every kernel reads and writes zeros, so the buffer is all zeros after (tested, with a canary past its end).
+    internal unsafe void WarmUp(float* buffer)
+    {
+        NativeMemory.Clear(buffer, WarmUpFloats * sizeof(float));
+        float* a = buffer;                    // 1024 floats: a tile's rows of the left operand, or the direct kernel's planes
+        float* b = buffer + 1024;             // 1024: one reduction step of a panel, or the direct form
+        float* tile = buffer + 2048;          // 2048: the accumulator block (MaxTileRows × TileColumns = 256 floats)
+        float* output = buffer + 4096;        // 4096: outputs (up to 32 pixels × TileColumns), then biases and slopes
+        float* transformed = buffer + 8192;   // 8192: 25 transform elements × TileColumns
+        long* offsets = stackalloc long[1];
+        offsets[0] = 0;
+        var relu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, null, relu: true);
+        var prelu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, output + 2048, relu: false);
+        MicroKernel(a, 1, b, 1, tile, accumulate: false);
+        NarrowMicroKernel(a, 1, b, 1, tile, accumulate: false);
+        Epilogue(tile, 1, TileColumns, relu);
+        Epilogue(tile, 2, 13, prelu); // P-Net's and R-Net's few channels: the narrower vectors and the scalar tail
+        DirectSmallInput(a, offsets, 1, b, DirectGroup, DirectPixels, prelu);
+        PoolWindow(a, 19, 2 * 19, 2, 2, 19, output, PoolKind.Max, 4); // 19 channels: whole vectors at every width, and a tail
+        WinogradInput(a, 4 * 32, 32, 32, transformed, TileColumns);
+        WinogradOutput(transformed, TileColumns, tile, 2 * TileColumns);
+        Winograd7Input(a, 32, 32, transformed, TileColumns);
+        Winograd7Output(transformed, TileColumns, tile, TileColumns);
+        WinogradS2Input(a, 5 * 32, 32, 32, transformed, TileColumns);
+        WinogradS2Output(transformed, TileColumns, tile, 2 * TileColumns);
+        Relu(new Span<float>(output, 64));
+        SquaredDistances(new ReadOnlySpan<float>(a, 256), 128, new ReadOnlySpan<float>(b, 128), new Span<float>(output, 2));
+        QuantizedDots(new ReadOnlySpan<sbyte>(a, 256), 128, new ReadOnlySpan<short>(b, 128), new Span<int>(output, 2));
     }
 
     // The reference forms, element by element from `from` on: the scalar set runs them whole, the vector sets on their
