@@ -103,11 +103,8 @@ internal sealed class WinogradWeights
         weights.UnpackKernel(kernel);
         switch (Kind)
         {
-            case WinogradKind.F2x2K3x3:
-                Transform3x3(kernel, plane, u);
-                break;
-            case WinogradKind.F2x2K3x3S2:
-                TransformStride2(kernel, plane, u);
+            case WinogradKind.F2x2K3x3 or WinogradKind.F2x2K3x3S2:
+                TransformBothWays(kernel, plane, u, stride2: Kind == WinogradKind.F2x2K3x3S2);
                 break;
             default:
                 Transform7(kernel, plane, u);
@@ -178,19 +175,13 @@ internal sealed class WinogradWeights
     /// </summary>
     public PackedConvWeights this[int xi] => _transformed[Kind == WinogradKind.F2x2K3x3S2 ? 4 * Math.Min(xi / 5, 3) + Math.Min(xi % 5, 3) : xi];
 
-    // U = G g Gᵀ for F(2×2, 3×3): G's rows map (r0, r1, r2) to (r0, (r0 + r1 + r2)/2, (r0 − r1 + r2)/2, r2).
-    private static void Transform3x3(ReadOnlySpan<float> kernel, int plane, Span<float> u)
+    // U = G g Gᵀ for F(2×2, 3×3): G's rows map (r0, r1, r2) to (r0, (r0 + r1 + r2)/2, (r0 − r1 + r2)/2, r2). At stride 2,
+    // the form's 16 distinct kernels, U = H g Hᵀ without H's repeated last row: (r0, r1, r2) → (r0, r0 + r2, r2, r1),
+    // U[4a + b]; sums of at most four taps. Vectors over the channel pairs, the reference on the rest.
+    private static void TransformBothWays(ReadOnlySpan<float> kernel, int plane, Span<float> u, bool stride2)
     {
-        int done = TransformBothWaysVector(kernel, plane, u, stride2: false);
-        TransformBothWaysScalar(kernel, plane, u, stride2: false, done);
-    }
-
-    // The stride-2 form's 16 distinct kernels, U = H g Hᵀ without H's repeated last row: (r0, r1, r2) → (r0, r0 + r2, r2,
-    // r1), U[4a + b]; sums of at most four taps.
-    private static void TransformStride2(ReadOnlySpan<float> kernel, int plane, Span<float> u)
-    {
-        int done = TransformBothWaysVector(kernel, plane, u, stride2: true);
-        TransformBothWaysScalar(kernel, plane, u, stride2: true, done);
+        int done = TransformBothWaysVector(kernel, plane, u, stride2);
+        TransformBothWaysScalar(kernel, plane, u, stride2, done);
     }
 
     // A 3×3 kernel's 4×4 transform through one 4×3 matrix applied to its columns, then to the rows of that (t = M g,

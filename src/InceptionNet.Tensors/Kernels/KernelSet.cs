@@ -162,7 +162,7 @@ public abstract class KernelSet
     internal abstract unsafe void WinogradS2Output(float* m, long mStride, float* y, long yRowStride);
 
     /// <summary>
-    /// Calls every kernel of this set once on a few zeros, so that a process that compiles its kernels at run time (the JIT
+    /// Calls every kernel of this set on a few zeros, so that a process that compiles its kernels at run time (the JIT
     /// build: the vector kernels are never precompiled) does so now rather than inside the first real pass. Meant for a
     /// background thread while weights load: a cold <c>embed</c> of one image otherwise compiles about ten kernels, some
     /// 45 ms on Zen 1, in the middle of its first forward pass. Thread-safe, allocates 64 KiB of native memory for the
