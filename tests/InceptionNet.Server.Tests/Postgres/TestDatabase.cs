@@ -52,6 +52,10 @@ internal sealed class TestDatabase : IAsyncDisposable
     public static async Task<TestDatabase> CreateAsync(bool migrate = true, string? server = null)
     {
         var admin = PostgresLocation.Parse(server ?? Server());
+        // The store's own 3 s connect timeout answers an outage quickly; here both cores run the whole suite beside the
+        // throwaway cluster, and a first connection took longer than 3 s once (CI, 2026-12-05). A stopped server refuses
+        // at once, so the outage tests do not wait on this; 20, not 15, because Parse reads 15 as "not given".
+        admin.Timeout = 20;
         string name = "t_" + Guid.NewGuid().ToString("N")[..16];
         await using (var source = NpgsqlDataSource.Create(admin.ConnectionString))
         await using (var create = source.CreateCommand($"CREATE DATABASE {name}"))
