@@ -294,7 +294,7 @@ internal static class QuickReport
                             }
                             else
                             {
-                                set.MicroKernel(a + t * rows * k, k, b, k, tile + t * rows * KernelSet.TileColumns, false);
+                                set.MicroKernel(a + t * rows * k, k, b, k, tile + t * rows * KernelSet.TileColumns, false, 0);
                             }
                         }
                     }

@@ -70,6 +70,17 @@ public static partial class Conv2D
             int byBudget = Math.Max(rows, PatchBudget / (_xi * input.C) / rows * rows);
             int bySpread = RoundUp((_tiles + 2 * pool.WorkerCount - 1) / (2 * pool.WorkerCount), rows);
             _runLength = Math.Min(Math.Min(Conv2D.RowBlock, byBudget), Math.Max(rows, bySpread));
+            // Every run streams all of the transformed weights, so a small call (an 8×8 map at batch 1: 16 tiles; at most
+            // MaxSingleRowBlock, as the direct path's single row block) whose patches fit twice the budget, and whose panels
+            // alone give each worker two items, is one run: the weights pass once, split by panels only. Several runs
+            // there read them up to three times.
+            int whole = RoundUp(_tiles, rows);
+            if (whole > _runLength && whole <= MaxSingleRowBlock && (long)whole * _xi * input.C <= 2 * PatchBudget
+                && weights.Panels >= 2 * pool.WorkerCount)
+            {
+                _runLength = whole;
+            }
+
             _runs = (_tiles + _runLength - 1) / _runLength;
             // Fewer items than the direct path aims for: each panel group of a run transforms the run's patches again.
             SplitPanels(_runs, 4 * pool.WorkerCount);
@@ -158,7 +169,9 @@ public static partial class Conv2D
                             int kl = Math.Min(KBlock, c - k0);
                             for (int r = 0; r < padded; r += rows)
                             {
-                                kernels.MicroKernel(a + (long)r * c + k0, c, b + (long)k0 * Tc, kl, acc + (long)r * Tc, k0 > 0);
+                                // The first tile streams U_ξ's slice from memory (prefetching ahead); the others find it in L1.
+                                kernels.MicroKernel(a + (long)r * c + k0, c, b + (long)k0 * Tc, kl, acc + (long)r * Tc, k0 > 0,
+                                    r == 0 ? KernelSet.PrefetchFloats : 0);
                             }
                         }
                     }

@@ -51,8 +51,11 @@ public readonly record struct ConvEpilogue
 /// 2-D convolution on NHWC float32 as a GEMM: C[N·OH·OW, out] = A[N·OH·OW, kh·kw·in] · B[kh·kw·in, out], where the
 /// rows of A are gathered tile by tile from the input (1×1 stride-1 convolutions read the input in place) and B
 /// is pre-packed (<see cref="PackedConvWeights"/>). The kernel set's register-tiled micro-kernel computes each
-/// <see cref="KernelSet.TileRows"/> × 32 tile (<see cref="KernelSet.NarrowTileRows"/> × 16 on narrow panels); bias, residual scale-add and ReLU are fused into the store (the set's
-/// epilogue). Output may be a channel slice of a wider tensor, which is how concatenation is done without copies.
+/// <see cref="KernelSet.TileRows"/> × 32 tile (<see cref="KernelSet.NarrowTileRows"/> × 16 on narrow panels), the first
+/// tile of each reduction slice prefetching the panel ahead (<see cref="KernelSet.PrefetchFloats"/>); a map of a few more
+/// pixels than that, up to the set's <see cref="KernelSet.TallTileRows"/>, goes through its tall tile in one pass over each
+/// panel. Bias, residual scale-add and ReLU are fused into the store (the set's epilogue). Output may be a channel slice
+/// of a wider tensor, which is how concatenation is done without copies.
 /// Weights given a Winograd form (<see cref="PackedConvWeights.PrepareWinograd"/>, which <c>ConvLayer</c> does for its
 /// stride-1 3×3, 1×7 and 7×1 layers, and a model for the stride-2 3×3s it chooses) run windows of that form's stride
 /// through it instead: the same epilogue and outputs, to rounding. Stride-1 windows inside a dense input of at most four
@@ -248,6 +251,7 @@ public static partial class Conv2D
         private int _rows, _rowBlock, _rowBlocks;
         private bool _direct;
         private bool _inPlace;
+        private bool _tall;
         private float[] _gathered = [];
 
         public const int GatherPhase = 0;
@@ -280,6 +284,12 @@ public static partial class Conv2D
             // reads them in place, kernel row by kernel row, instead of from gathered receptive fields.
             _inPlace = !_direct && input.IsDense && top == 0 && left == 0
                 && (outH - 1) * geometry.StrideH + weights.KernelH <= input.H && (outW - 1) * geometry.StrideW + weights.KernelW <= input.W;
+            // A few pixels more than the micro-kernel's height (Block8's 3×3 maps at batch 1): the set's tall tile takes them
+            // in one pass over each panel, where the short one would pass twice and leave the memory idle on the second.
+            // Its rows are gathered once for all items (PreGather) rather than read in place.
+            _tall = kernels.TallTileRows > 0 && weights.Width == PackedConvWeights.PanelWidth
+                && _rows > kernels.TileRows && _rows <= kernels.TallTileRows;
+            _inPlace &= !_tall;
             _rowBlock = _rows <= MaxSingleRowBlock ? _rows : RowBlock;
             _rowBlocks = (_rows + _rowBlock - 1) / _rowBlock;
             SplitPanels(_rowBlocks, 8 * pool.WorkerCount); // enough items that dynamic claiming evens out the cores
@@ -291,7 +301,7 @@ public static partial class Conv2D
             // Every worker's buffers sized for this job up front (see WorkerPool.ReserveScratch): the gather buffer when
             // each item gathers its own rows, and the zero-padded tail when a row block ends short of a full tile.
             int k = weights.ReductionLength, tile = TileRowsFor(weights, kernels), lastBlock = _rows - (_rowBlocks - 1) * _rowBlock;
-            bool tails = _rowBlock % tile != 0 || lastBlock % tile != 0;
+            bool tails = !_tall && (_rowBlock % tile != 0 || lastBlock % tile != 0);
             // Reading in place, the scratch holds the block's tiles that are gathered: at most the block rounded up to tiles.
             int scratch = _inPlace ? (_rowBlock + tile - 1) / tile * tile * k : !_direct && !PreGather ? _rowBlock * k : 0;
             pool.ReserveScratch(scratch, tails ? tile * k : 0);
@@ -347,6 +357,12 @@ public static partial class Conv2D
                 GatherRows(m0, rows, aBuffer, k);
             }
 
+            if (_tall)
+            {
+                ExecuteTall(aBuffer, aOffset, lda, rows, firstPanel, lastPanel);
+                return;
+            }
+
             // A tail of fewer rows than the micro-kernel height is copied into zero-padded rows, so the full-height
             // kernel runs on it (the padding rows' results are discarded) instead of a slow one-row kernel.
             bool narrow = weights.Width == PackedConvWeights.NarrowPanelWidth;
@@ -389,13 +405,37 @@ public static partial class Conv2D
                         {
                             int r = t * kernelRows;
                             float* tileA = r < fullRows ? a + (long)r * lda + k0 : tailBase + k0;
-                            MicroKernel(kernels, narrow, tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate);
+                            // The first tile streams the slice from memory (prefetching ahead); the others find it in L1.
+                            MicroKernel(kernels, narrow, tileA, r < fullRows ? lda : k, b + (long)k0 * nr, kl, acc + t * kernelRows * tc, accumulate,
+                                t == 0 ? KernelSet.PrefetchFloats : 0);
                         }
                     }
 
                     // The tiles' accumulators are the block's rows one after another (row stride tc): one epilogue
                     // call stores the whole block for this panel, the same values as a call per tile.
                     Store(acc, m0, rows, panel, cols);
+                }
+            }
+        }
+
+        // The whole map (rows of A at a, lda apart, from output pixel 0) against panels [firstPanel, lastPanel), one call of
+        // the tall tile over each whole panel: nothing is reused from L1, so the reduction is not cut into slices.
+        [SkipLocalsInit]
+        private void ExecuteTall(float[] aBuffer, int aOffset, int lda, int rows, int firstPanel, int lastPanel)
+        {
+            var weights = _weights!;
+            var kernels = _kernels!;
+            int k = weights.ReductionLength;
+            const int tc = KernelSet.TileColumns;
+            float* accBase = stackalloc float[KernelSet.MaxTallTileRows * tc + 16];
+            float* acc = (float*)(((nuint)accBase + 63) & ~(nuint)63);
+            fixed (float* aBase = aBuffer)
+            {
+                float* packed = weights.Values; // native; the job holds the weights (and so the memory) until it is cleared
+                for (int panel = firstPanel; panel < lastPanel; panel++)
+                {
+                    kernels.TallMicroKernel(aBase + aOffset, lda, rows, packed + (long)panel * k * tc, k, acc, accumulate: false);
+                    Store(acc, 0, rows, panel, Math.Min(tc, weights.OutChannels - panel * tc));
                 }
             }
         }
@@ -469,7 +509,8 @@ public static partial class Conv2D
                             for (int t = 0; t < tiles; t++)
                             {
                                 float* a = gathered[t] ? scratchBase + start[t] + (long)ky * run + k0 : inBase + start[t] + ky * inputRow + k0;
-                                MicroKernel(kernels, narrow, a, gathered[t] ? k : inPlaceLda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0);
+                                MicroKernel(kernels, narrow, a, gathered[t] ? k : inPlaceLda, bSlice, kl, acc + t * kernelRows * tc, ky > 0 || k0 > 0,
+                                    t == 0 ? KernelSet.PrefetchFloats : 0);
                             }
                         }
                     }
@@ -489,7 +530,7 @@ public static partial class Conv2D
             return left >= kernelRows && ox + kernelRows <= _outW;
         }
 
-        private static void MicroKernel(KernelSet kernels, bool narrow, float* a, int lda, float* b, int k, float* tile, bool accumulate)
+        private static void MicroKernel(KernelSet kernels, bool narrow, float* a, int lda, float* b, int k, float* tile, bool accumulate, int prefetch)
         {
             if (narrow)
             {
@@ -497,7 +538,7 @@ public static partial class Conv2D
             }
             else
             {
-                kernels.MicroKernel(a, lda, b, k, tile, accumulate);
+                kernels.MicroKernel(a, lda, b, k, tile, accumulate, prefetch);
             }
         }
 

@@ -37,6 +37,14 @@ public sealed class Conv2DTests : IDisposable
         { 2, 5, 7, 600, 33, 1, 1, 1, PaddingMode.Valid },   // K = 600 read in place
         { 1, 8, 12, 9, 64, 3, 3, 1, PaddingMode.Same },     // 96 rows: the largest single row block, split over panels only
         { 1, 97, 1, 5, 96, 1, 1, 1, PaddingMode.Valid },    // 97 rows: back to 48-row blocks, last one a 1-row tail
+        // 7 to 12 output pixels on wide panels, which the 512-bit set takes through its tall tile: a 3×3 map read in place
+        // (Block8's 1×1s, the last of three panels one channel), gathered with same padding (its 1×3), a valid stride-2
+        // window that would be read in place but is gathered for the tall tile (Mixed_7a), and 7 and 12 rows.
+        { 1, 3, 3, 70, 65, 1, 1, 1, PaddingMode.Valid },
+        { 1, 3, 3, 40, 64, 1, 3, 1, PaddingMode.Same },
+        { 1, 7, 7, 33, 40, 3, 3, 2, PaddingMode.Valid },
+        { 1, 1, 7, 9, 32, 1, 1, 1, PaddingMode.Valid },
+        { 2, 2, 3, 300, 33, 1, 1, 1, PaddingMode.Valid },   // 12 rows over two images, K = 300 in one pass
     };
 
     [SkippableTheory]

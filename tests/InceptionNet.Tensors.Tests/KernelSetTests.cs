@@ -57,7 +57,7 @@ public sealed unsafe class KernelSetTests
             fixed (float* bp = b)
             fixed (float* tp = tile)
             {
-                kernels.MicroKernel(ap, lda, bp, k, tp, accumulate);
+                kernels.MicroKernel(ap, lda, bp, k, tp, accumulate, prefetch: 0);
             }
 
             var expected = new double[tileRows * nr];
@@ -77,6 +77,88 @@ public sealed unsafe class KernelSetTests
 
             // Float accumulation of k ≤ 256 products of magnitude ≤ 1: |error| ≲ k·2^-24·Σ|terms| ≪ 5e-5 (as Conv2DTests).
             Assert.InRange(TestData.MaxAbsDiff(tile, expected), 0, 5e-5);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Reductions))]
+    public void Prefetching_never_changes_a_micro_kernel_value_even_ahead_of_the_panels_end(int k, SimdLevel level, int tileRows)
+    {
+        // The hint reaches PrefetchFloats past each step, so past the end of b for every step of these short panels, and,
+        // at a megabyte ahead, most likely into memory that is not mapped at all: a prefetch must not fault there.
+        var kernels = Resolve(level, tileRows);
+        const int nr = KernelSet.TileColumns;
+        var a = TestData.Uniform(tileRows * k, 47);
+        var b = TestData.Uniform(k * nr, 48);
+        var start = TestData.Uniform(tileRows * nr, 49);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] Run(int prefetch)
+            {
+                var tile = (float[])start.Clone();
+                fixed (float* ap = a)
+                fixed (float* bp = b)
+                fixed (float* tp = tile)
+                {
+                    kernels.MicroKernel(ap, k, bp, k, tp, accumulate, prefetch);
+                }
+
+                return tile;
+            }
+
+            var plain = Run(0).Select(BitConverter.SingleToInt32Bits).ToArray();
+            Assert.Equal(plain, Run(KernelSet.PrefetchFloats).Select(BitConverter.SingleToInt32Bits));
+            Assert.Equal(plain, Run(1 << 18).Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    public static IEnumerable<object[]> TallCases =>
+        from rows in Enumerable.Range(7, 6) from k in new[] { 1, 3, 17, 256, 1000 } select new object[] { rows, k };
+
+    [SkippableTheory]
+    [MemberData(nameof(TallCases))]
+    public void Tall_micro_kernel_gives_the_six_row_kernels_values_bit_for_bit_and_reads_no_row_past_the_last(int rows, int k)
+    {
+        // Only the 512-bit set has a tall tile (TallTileRows 12); the others report 0 and are never asked for one.
+        Assert.All(KernelSet.AllVariants.Where(set => set.Level != SimdLevel.Vector512), set => Assert.Equal(0, set.TallTileRows));
+        var kernels = Resolve(SimdLevel.Vector512, 6);
+        Assert.Equal(KernelSet.MaxTallTileRows, kernels.TallTileRows);
+        const int nr = KernelSet.TileColumns, tall = KernelSet.MaxTallTileRows;
+        int lda = k + 3;
+        // Rows past `rows` are NaN: a kernel that read them would put NaN into the tile's spare rows.
+        var a = TestData.Uniform(tall * lda, 61);
+        Array.Fill(a, float.NaN, rows * lda, (tall - rows) * lda);
+        var b = TestData.Uniform(k * nr, 62);
+        var start = TestData.Uniform(tall * nr, 63);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            // The six-row kernel over rows 0..5, then over rows 6.. with the last real row standing in for the missing ones.
+            var expected = (float[])start.Clone();
+            var second = new float[6 * lda];
+            for (int r = 0; r < 6; r++)
+            {
+                Array.Copy(a, Math.Min(6 + r, rows - 1) * lda, second, r * lda, lda);
+            }
+
+            var tile = accumulate ? (float[])start.Clone() : Enumerable.Repeat(float.NaN, tall * nr).ToArray(); // fresh must overwrite
+            fixed (float* ap = a)
+            fixed (float* sp = second)
+            fixed (float* bp = b)
+            fixed (float* ep = expected)
+            fixed (float* tp = tile)
+            {
+                kernels.MicroKernel(ap, lda, bp, k, ep, accumulate, prefetch: 0);
+                kernels.MicroKernel(sp, lda, bp, k, ep + 6 * nr, accumulate, prefetch: 0);
+                kernels.TallMicroKernel(ap, lda, rows, bp, k, tp, accumulate);
+            }
+
+            for (int i = 0; i < rows * nr; i++)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(tile[i]),
+                    $"rows={rows} k={k} accumulate={accumulate}: row {i / nr}, column {i % nr} is {tile[i]}, expected {expected[i]}");
+            }
+
+            Assert.All(tile, value => Assert.False(float.IsNaN(value)));
         }
     }
 
@@ -126,7 +208,7 @@ public sealed unsafe class KernelSetTests
                     fixed (float* blockp = block)
                     fixed (float* rap = rowsA)
                     {
-                        kernels.MicroKernel(rap, lda, wp, k, blockp, accumulate);
+                        kernels.MicroKernel(rap, lda, wp, k, blockp, accumulate, prefetch: 0);
                     }
 
                     for (int r = r0; r < Math.Min(rows, r0 + kernels.TileRows); r++)
@@ -646,9 +728,9 @@ public sealed unsafe class KernelSetTests
     {
         var kernels = Resolve(level, tileRows);
         const int k = 33, length = 127;
-        var a = TestData.Uniform(KernelSet.MaxTileRows * k, 81);
+        var a = TestData.Uniform(KernelSet.MaxTallTileRows * k, 81);
         var b = TestData.Uniform(k * KernelSet.TileColumns, 82);
-        var tile = new float[KernelSet.MaxTileRows * KernelSet.TileColumns];
+        var tile = new float[KernelSet.MaxTallTileRows * KernelSet.TileColumns];
         var output = new float[tileRows * KernelSet.TileColumns];
         var bias = new float[KernelSet.TileColumns];
         var src = TestData.Uniform(length, 83);
@@ -665,8 +747,13 @@ public sealed unsafe class KernelSetTests
             fixed (float* op = output)
             fixed (float* bi = bias)
             {
-                kernels.MicroKernel(ap, k, bp, k, tp, accumulate: false);
+                kernels.MicroKernel(ap, k, bp, k, tp, accumulate: false, KernelSet.PrefetchFloats);
                 kernels.NarrowMicroKernel(ap, k, bp, k, tp, accumulate: false);
+                if (kernels.TallTileRows > 0)
+                {
+                    kernels.TallMicroKernel(ap, k, kernels.TallTileRows, bp, k, tp, accumulate: false);
+                }
+
                 kernels.Epilogue(tp, tileRows, 29, new EpilogueTarget(op, KernelSet.TileColumns, bi, null, 0, 1f, null, relu: true));
             }
 

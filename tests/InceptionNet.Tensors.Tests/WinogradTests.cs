@@ -40,6 +40,7 @@ public sealed class WinogradTests : IDisposable
         { 1, 38, 38, 80, 192, PaddingMode.Valid }, // FaceNet's Conv2d_4a: 18 tiles a row, runs crossing tile rows
         { 2, 4, 40, 32, 32, PaddingMode.Same },    // wide rows: a run ends mid tile row
         { 2, 8, 8, 256, 256, PaddingMode.Same },   // FaceNet's Mixed_7a 3×3 past the default cap (prepared on request)
+        { 1, 8, 8, 64, 200, PaddingMode.Same },    // 16 tiles and seven panels (the last 8 channels): one run, split by panels
     });
 
     [SkippableTheory]
@@ -68,6 +69,7 @@ public sealed class WinogradTests : IDisposable
                                                     // both ways: only the odd-odd product is nonzero, so no rounding differs)
         { 3, 6, 5, 96, 40, PaddingMode.Valid },     // 2×2 outputs per image, tiles across images in one run
         { 1, 12, 13, 300, 33, PaddingMode.Valid },  // C = 300: two reduction slices (the patch budget binds in the 36×36 case)
+        { 1, 17, 17, 48, 200, PaddingMode.Valid },  // Mixed_6a's 8×8 outputs at batch 1 with seven panels: one run, split by panels
     });
 
     [SkippableTheory]
@@ -129,6 +131,7 @@ public sealed class WinogradTests : IDisposable
         { 1, 10, 3, 40, 32, 7, 1, PaddingMode.Valid },
         { 1, 1, 1, 32, 32, 7, 1, PaddingMode.Same },     // a single pixel: one tile, all padding but the centre tap
         { 2, 20, 40, 300, 33, 1, 7, PaddingMode.Same },  // C = 300: two reduction slices; 800 tiles, runs of 27 set by the patch budget
+        { 1, 8, 8, 32, 200, 7, 1, PaddingMode.Same },    // 32 tiles and seven panels: one run, split by panels
     });
 
     [SkippableTheory]

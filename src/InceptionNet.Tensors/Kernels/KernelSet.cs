@@ -18,6 +18,9 @@ public abstract class KernelSet
     /// <summary>The tallest tile of any set, wide or narrow (sizes the convolution's accumulator block).</summary>
     internal const int MaxTileRows = 8;
 
+    /// <summary>The tallest <see cref="TallTileRows"/> of any set.</summary>
+    internal const int MaxTallTileRows = 12;
+
     private static readonly KernelSet[] ByLevel =
     [
         new ScalarKernels(),
@@ -56,10 +59,38 @@ public abstract class KernelSet
     public override string ToString() => $"{Level} ({TileRows}x{TileColumns} conv tile, {NarrowTileRows}x{PackedConvWeights.NarrowPanelWidth} narrow)";
 
     /// <summary>
-    /// <c>tile[r, 0..32) (+)= Σ_p a[r·lda + p] · b[p·32 + 0..32)</c> for r below <see cref="TileRows"/> and p below
-    /// <paramref name="k"/>; the tile's rows are <see cref="TileColumns"/> floats apart and 64-byte aligned.
+    /// How far ahead of the step in hand (floats: 4 KiB) a kernel that streams a weight panel from memory asks for it
+    /// (<see cref="MicroKernel"/>'s <c>prefetch</c>, <see cref="TallMicroKernel"/>). At batch 1 the hardware prefetcher alone
+    /// leaves the panel's stream short of the memory's pace. On Zen 5, 2 KiB ahead gained less, 8 KiB as much, and 16 KiB
+    /// or more less again (bench/results/README.md, round two on Zen 5).
     /// </summary>
-    internal abstract unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate);
+    internal const int PrefetchFloats = 1024;
+
+    /// <summary>
+    /// <c>tile[r, 0..32) (+)= Σ_p a[r·lda + p] · b[p·32 + 0..32)</c> for r below <see cref="TileRows"/> and p below
+    /// <paramref name="k"/>; the tile's rows are <see cref="TileColumns"/> floats apart and 64-byte aligned. With
+    /// <paramref name="prefetch"/> above zero each step also asks for the panel that many floats ahead to be brought into
+    /// L2: a hint, which never faults (even past the panel's end) and never changes a value. The 256- and 512-bit sets
+    /// issue it; the scalar and 128-bit sets ignore it.
+    /// </summary>
+    internal abstract unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate, int prefetch);
+
+    /// <summary>
+    /// Rows of the set's tall tile (<see cref="TallMicroKernel"/>), or 0 where it has none. Only the 512-bit set has one:
+    /// 12 rows × 32 columns take 24 of its 32 registers, more than a 16-register set holds.
+    /// </summary>
+    internal virtual int TallTileRows => 0;
+
+    /// <summary>
+    /// The micro-kernel over <paramref name="rows"/> rows (above <see cref="TileRows"/>, at most
+    /// <see cref="TallTileRows"/>) in one pass over the panel, which it prefetches <see cref="PrefetchFloats"/> ahead: for a
+    /// map of a few pixels (Block8's 3×3 at batch 1) the panel then streams from memory without the pauses of a second
+    /// pass over it. The tile's rows from <paramref name="rows"/> up to <see cref="TallTileRows"/> are overwritten (they
+    /// repeat the last row's products); no row of <paramref name="a"/> past the last is read. Every value is
+    /// <see cref="MicroKernel"/>'s, bit for bit (the same multiply-adds in the same order).
+    /// </summary>
+    internal virtual unsafe void TallMicroKernel(float* a, int lda, int rows, float* b, int k, float* tile, bool accumulate) =>
+        throw new NotSupportedException($"{this} has no tall tile.");
 
     /// <summary>
     /// The micro-kernel on a narrow panel: <c>tile[r, 0..16) (+)= Σ_p a[r·lda + p] · b[p·16 + 0..16)</c> for r below
@@ -186,21 +217,26 @@ public abstract class KernelSet
     internal const int WarmUpFloats = 16 * 1024;
 
     // The warm-up's calls in `buffer` (WarmUpFloats floats, 64-byte aligned), which it zeroes first: room for the tallest
-    // tile (MaxTileRows × TileColumns), a 5×5 patch of 32 channels, and the transforms' 25 elements a TileColumns-wide row
+    // tile (MaxTallTileRows × TileColumns), a 5×5 patch of 32 channels, and the transforms' 25 elements a TileColumns-wide row
     // each; every kernel reads and writes zeros, so the buffer is all zeros after (tested, with a canary past its end).
     internal unsafe void WarmUp(float* buffer)
     {
         NativeMemory.Clear(buffer, WarmUpFloats * sizeof(float));
         float* a = buffer;                    // 1024 floats: a tile's rows of the left operand, or the direct kernel's planes
         float* b = buffer + 1024;             // 1024: one reduction step of a panel, or the direct form
-        float* tile = buffer + 2048;          // 2048: the accumulator block (MaxTileRows × TileColumns = 256 floats)
+        float* tile = buffer + 2048;          // 2048: the accumulator block (MaxTallTileRows × TileColumns = 384 floats)
         float* output = buffer + 4096;        // 4096: outputs (up to 32 pixels × TileColumns), then biases and slopes
         float* transformed = buffer + 8192;   // 8192: 25 transform elements × TileColumns
         long* offsets = stackalloc long[1];
         offsets[0] = 0;
         var relu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, null, relu: true);
         var prelu = new EpilogueTarget(output, TileColumns, output + 2048, null, 0, 1f, output + 2048, relu: false);
-        MicroKernel(a, 1, b, 1, tile, accumulate: false);
+        MicroKernel(a, 1, b, 1, tile, accumulate: false, PrefetchFloats);
+        if (TallTileRows > 0)
+        {
+            TallMicroKernel(a, 1, TallTileRows, b, 1, tile, accumulate: false);
+        }
+
         NarrowMicroKernel(a, 1, b, 1, tile, accumulate: false);
         Epilogue(tile, 1, TileColumns, relu);
         Epilogue(tile, 2, 13, prelu); // P-Net's and R-Net's few channels: the narrower vectors and the scalar tail

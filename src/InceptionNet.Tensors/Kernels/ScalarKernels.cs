@@ -9,7 +9,7 @@ internal sealed class ScalarKernels : KernelSet
 
     public override int NarrowTileRows => 1;
 
-    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate) =>
+    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate, int prefetch) =>
         Row(a, b, k, tile, accumulate, TileColumns);
 
     internal override unsafe void NarrowMicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate) =>

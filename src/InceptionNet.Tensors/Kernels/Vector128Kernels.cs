@@ -35,7 +35,7 @@ internal sealed class Vector128Kernels : VectorKernels<Vector128<float>, Vector1
 
     public override int NarrowTileRows => TileRows;
 
-    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate, int prefetch)
     {
         if (TileRows == 6)
         {

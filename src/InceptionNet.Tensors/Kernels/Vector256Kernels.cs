@@ -65,7 +65,7 @@ internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector2
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate)
+    internal override unsafe void MicroKernel(float* a, int lda, float* b, int k, float* tile, bool accumulate, int prefetch)
     {
         Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
@@ -80,6 +80,12 @@ internal sealed class Vector256Kernels : VectorKernels<Vector256<float>, Vector2
         float* a0 = a, a1 = a + lda, a2 = a1 + lda;
         for (int p = 0; p < k; p++, b += 32)
         {
+            if (prefetch > 0 && Sse.IsSupported)
+            {
+                Sse.Prefetch1(b + prefetch); // both cache lines of the step `prefetch` floats ahead
+                Sse.Prefetch1(b + prefetch + 16);
+            }
+
             var x0 = Vector256.Create(a0[p]);
             var x1 = Vector256.Create(a1[p]);
             var x2 = Vector256.Create(a2[p]);
