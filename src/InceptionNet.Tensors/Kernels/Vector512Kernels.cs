@@ -63,7 +63,7 @@ internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector5
         float* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         for (int p = 0; p < k; p++, b += 32)
         {
-            if (prefetch > 0)
+            if (prefetch > 0 && Sse.IsSupported)
             {
                 Sse.Prefetch1(b + prefetch); // both cache lines of the step `prefetch` floats ahead
                 Sse.Prefetch1(b + prefetch + 16);
@@ -133,8 +133,12 @@ internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector5
         float* a10 = a + (long)Math.Min(10, last) * lda, a11 = a + (long)Math.Min(11, last) * lda;
         for (int p = 0; p < k; p++, b += 32)
         {
-            Sse.Prefetch0(b + PrefetchFloats);
-            Sse.Prefetch0(b + PrefetchFloats + 16);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(b + PrefetchFloats);
+                Sse.Prefetch0(b + PrefetchFloats + 16);
+            }
+
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             var x = Vector512.Create(a0[p]);
