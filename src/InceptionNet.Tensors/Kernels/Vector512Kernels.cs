@@ -102,7 +102,7 @@ internal sealed class Vector512Kernels : VectorKernels<Vector512<float>, Vector5
     internal override int TallTileRows => 12;
 
     // The 6×32 kernel's step for twelve rows, prefetching into L1 (the panel is read once, so what is fetched is used
-    // next). Rows from `rows` up read the last row again: their results are discarded, and no row is read past a's end.
+    // next). Rows from `rows` up read the last row again: their results are discarded, and no row past the last is read.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override unsafe void TallMicroKernel(float* a, int lda, int rows, float* b, int k, float* tile, bool accumulate)
     {
