@@ -58,7 +58,11 @@ public sealed class ServiceFixture : IAsyncLifetime
         string mtcnn = SharedData.PathOf("weights", "mtcnn");
         Host = await ServiceHost.StartAsync(Options, () => new FacePipeline(model, ModelRegistry.LoadEncoder(model, weights), FaceInput.Choose(model, FaceInputMode.Auto, null, null), mtcnn), TextWriter.Null);
         await Host.Ready.WaitAsync(TimeSpan.FromMinutes(2));
-        Client = new HttpClient { BaseAddress = Host.Address, Timeout = TimeSpan.FromMinutes(2) };
+        // Expect100ContinueTimeout: a request sent with "Expect: 100-continue" waits for the server's answer (a 413, or
+        // "100 Continue") instead of sending its body after the default 1 s. On a loaded CI machine the answer can take
+        // longer, and a 5 MB body written into a connection the server closes after its 413 is a broken pipe.
+        var handler = new SocketsHttpHandler { Expect100ContinueTimeout = TimeSpan.FromMinutes(1) };
+        Client = new HttpClient(handler) { BaseAddress = Host.Address, Timeout = TimeSpan.FromMinutes(2) };
 
         // The collections every test may use: "door" with obama enrolled from his two train photos, and "other".
         await Send(HttpMethod.Put, "/v1/collections/door", "admin");
