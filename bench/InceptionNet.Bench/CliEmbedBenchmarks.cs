@@ -10,11 +10,18 @@ namespace InceptionNet.Bench;
 
 /// <summary>
 /// The CLI as a user runs it against ONNX Runtime's engine alone, in one BenchmarkDotNet run (issue 19, goal 2):
-/// <c>inceptionnet embed --model facenet</c> over 1, 16 and 64 course images as whole processes (the 1-image case is the
-/// time to the first embedding from process start; 64 − 16, four batches against one at the CLI's default batch of 16,
-/// gives the marginal time per image once loaded and warm), and
-/// ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at batch 16,
-/// 2 threads each, warmed in setup.
+/// <list type="bullet">
+/// <item><c>inceptionnet embed --model facenet</c> over one course image as a whole process: the time to the first
+/// embedding from process start;</item>
+/// <item>rounds (<c>jit rounds</c>): each invocation runs the CLI over 64 and over 16 images, back to back, and ONNX
+/// Runtime over 16 images at batch 16 in this process. 64 − 16 (four batches against one at the CLI's default batch of
+/// 16) over 48 is the marginal time per image once loaded and warm, and the round's ratio sets it against ONNX
+/// Runtime's time per image minutes-free: measured seconds apart, so the VM's drift between BenchmarkDotNet's cases
+/// (a third of the speed on a Zen 5 VM) cannot land in the difference or the ratio. The order within a round alternates
+/// (64, 16, ORT; then ORT, 16, 64), so a steady drift within rounds cancels too;</item>
+/// <item>ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at
+/// batch 16, 2 threads each, warmed in setup: the reference rows, each its own case.</item>
+/// </list>
 /// The <see cref="PerImageColumn"/> puts them side by side. The CLI builds come from the environment as for
 /// <see cref="NativeSteadyStateBenchmarks"/>: <c>INCEPTIONNET_JIT_CLI</c> always, <c>INCEPTIONNET_NATIVE_CLI</c> when set
 /// (<c>bench/native/cli-vs-ort.sh</c> sets both).
@@ -31,11 +38,32 @@ public class CliEmbedBenchmarks
     /// </summary>
     internal static double MarginalPerImage(double mean64, double mean16) => (mean64 - mean16) / 48;
 
+    /// <summary>The images of a round's two CLI processes.</summary>
+    public static readonly int[] RoundImages = [64, 16];
+
+    /// <summary>
+    /// What each round of a <c>rounds</c> case measured, by case, in the order run; the first is BenchmarkDotNet's warm-up
+    /// invocation, which <see cref="MeasuredRounds"/> leaves out. The toolchain runs the benchmarks in this process, so the
+    /// columns read them here.
+    /// </summary>
+    internal static readonly Dictionary<string, List<Round>> Rounds = new(StringComparer.Ordinal);
+
+    /// <summary>The measured rounds of <paramref name="case"/> (all but the warm-up's), or none.</summary>
+    internal static IReadOnlyList<Round> MeasuredRounds(string @case)
+    {
+        lock (Rounds)
+        {
+            return Rounds.TryGetValue(@case, out var rounds) ? [.. rounds.Skip(1)] : [];
+        }
+    }
+
     /// <summary>Threads of every contender: ONNX Runtime's intra-op pool, our engine's workers, the CLI's (INCEPTIONNET_THREADS).</summary>
     public const int Threads = 2;
 
     private string? _folder;
     private string[] _arguments = [];
+    private string[] _arguments16 = [];
+    private int _round;
     private InferenceSession? _ort;
     private DenseTensor<float>? _ortInput;
     private InceptionNet.Models.FaceEncoder? _engine;
@@ -45,9 +73,10 @@ public class CliEmbedBenchmarks
     private InceptionNet.Tensors.WorkerPool? _workers;
 
     /// <summary>
-    /// What one invocation runs: <c>jit N</c> / <c>native N</c> (a CLI process over N course images, the synthetic FaceNet
-    /// weights as the others use: time does not depend on the weights' values), or <c>ort bB</c> /
-    /// <c>engine bB</c> (16 images at batch B in this process).
+    /// What one invocation runs: <c>jit 1</c> / <c>native 1</c> (a CLI process over one course image, the synthetic
+    /// FaceNet weights as the others use: time does not depend on the weights' values), <c>jit rounds</c> /
+    /// <c>native rounds</c> (one round: CLI processes over 64 and 16 images and ONNX Runtime over 16 at batch 16), or
+    /// <c>ort bB</c> / <c>engine bB</c> (16 images at batch B in this process).
     /// </summary>
     [ParamsSource(nameof(Cases))]
     public string Case { get; set; } = "jit 16";
@@ -61,10 +90,8 @@ public class CliEmbedBenchmarks
         yield return "engine b16";
         foreach (string build in string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INCEPTIONNET_NATIVE_CLI")) ? ["jit"] : new[] { "jit", "native" })
         {
-            foreach (int images in new[] { 1, 16, 64 })
-            {
-                yield return $"{build} {images}";
-            }
+            yield return $"{build} 1";
+            yield return $"{build} rounds";
         }
     }
 
@@ -73,6 +100,7 @@ public class CliEmbedBenchmarks
     {
         var (kind, count) = Parse(Case);
         _batch = count;
+        bool rounds = count == 0;
         if (kind == "engine")
         {
             // Our engine in this process, as FaceNetBenchmarks runs it: what the CLI's marginal would be with nothing around it.
@@ -90,8 +118,9 @@ public class CliEmbedBenchmarks
             return;
         }
 
-        if (kind == "ort")
+        if (kind == "ort" || rounds)
         {
+            count = rounds ? OrtImages : count;
             var options = new SessionOptions { IntraOpNumThreads = Threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
             _ort = new InferenceSession(BenchData.PathOf("fixtures", "facenet-synthetic", "model.onnx"), options);
             var model = InceptionNet.Models.FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"));
@@ -101,7 +130,16 @@ public class CliEmbedBenchmarks
                 RunOrt(); // ONNX Runtime's first passes plan memory and warm its thread pool
             }
 
-            return;
+            if (!rounds)
+            {
+                return;
+            }
+
+            count = RoundImages.Max();
+            lock (Rounds)
+            {
+                Rounds[Case] = [];
+            }
         }
 
         // N course images in a temporary folder (symbolic links), cycling through the 18 faces in name order.
@@ -116,6 +154,7 @@ public class CliEmbedBenchmarks
         }
 
         _arguments = ["embed", "--model", "facenet", "--weights", NativeCli.WeightsOf("facenet"), "--json", .. images];
+        _arguments16 = [.. _arguments.SkipLast(count - RoundImages.Min())];
     }
 
     [GlobalCleanup]
@@ -146,7 +185,7 @@ public class CliEmbedBenchmarks
             return;
         }
 
-        if (_ort is not null)
+        if (_ort is not null && _arguments.Length == 0)
         {
             for (int done = 0; done < OrtImages; done += _ortInput!.Dimensions[0])
             {
@@ -156,14 +195,49 @@ public class CliEmbedBenchmarks
             return;
         }
 
-        NativeCli.Run(native: Case.StartsWith("native", StringComparison.Ordinal), _arguments,
-            new Dictionary<string, string> { ["INCEPTIONNET_THREADS"] = Threads.ToString(CultureInfo.InvariantCulture) });
+        if (_ort is null)
+        {
+            RunCli(_arguments);
+            return;
+        }
+
+        // A round: the three measurements in alternating order, each timed alone.
+        double ms64 = 0, ms16 = 0, msOrt = 0;
+        var steps = new Action[] { () => ms64 = Time(() => RunCli(_arguments)), () => ms16 = Time(() => RunCli(_arguments16)), () => msOrt = TimeOrt() };
+        foreach (var step in _round++ % 2 == 0 ? steps : steps.Reverse())
+        {
+            step();
+        }
+
+        lock (Rounds)
+        {
+            Rounds[Case].Add(new Round(ms64, ms16, msOrt / OrtImages));
+        }
     }
 
+    /// <summary>A case's kind and its count: images or batch; 0 for <c>rounds</c>.</summary>
     internal static (string Kind, int Count) Parse(string @case)
     {
         string[] parts = @case.Split(' ');
-        return (parts[0], int.Parse(parts[1].TrimStart('b'), CultureInfo.InvariantCulture));
+        return (parts[0], parts[1] == "rounds" ? 0 : int.Parse(parts[1].TrimStart('b'), CultureInfo.InvariantCulture));
+    }
+
+    private static double Time(Action action)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        action();
+        return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private void RunCli(string[] arguments) => NativeCli.Run(native: Case.StartsWith("native", StringComparison.Ordinal), arguments,
+        new Dictionary<string, string> { ["INCEPTIONNET_THREADS"] = Threads.ToString(CultureInfo.InvariantCulture) });
+
+    // ONNX Runtime over 16 images at batch 16 within a round: one untimed pass first, since its threads and caches have
+    // sat idle through a CLI process, then the timed one, as warm as its own case's passes.
+    private double TimeOrt()
+    {
+        RunOrt();
+        return Time(() => RunOrt());
     }
 
     private float RunOrt()
@@ -171,48 +245,91 @@ public class CliEmbedBenchmarks
         using var results = _ort!.Run([NamedOnnxValue.CreateFromTensor("input", _ortInput!)]);
         return results[0].AsTensor<float>().GetValue(0);
     }
+
+    /// <summary>One round's measurements (ms): the CLI over 64 and over 16 images, ONNX Runtime's time per image.</summary>
+    internal readonly record struct Round(double Cli64, double Cli16, double OrtPerImage)
+    {
+        /// <summary>The CLI's marginal time per image in this round.</summary>
+        public double Marginal => MarginalPerImage(Cli64, Cli16);
+
+        /// <summary>The marginal over ONNX Runtime's time per image, both from this round.</summary>
+        public double Ratio => Marginal / OrtPerImage;
+    }
+
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
+    internal static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted.Length == 0 ? double.NaN : (sorted[(sorted.Length - 1) / 2] + sorted[sorted.Length / 2]) / 2;
+    }
 }
 
 /// <summary>
 /// <see cref="ProcessBenchConfig"/>'s job (one invocation per iteration) with 21 measured iterations instead of 7, and the
-/// per-image columns. The goal's number is a difference of two whole-process means divided by 48: on a shared 2-core VM a
-/// 64-image run's standard deviation was 100–150 ms, so with 7 runs the marginal's 99.9 % error was ±7 ms on a 17–25 ms
-/// quantity (three runs on one machine gave 0.70, 0.73 and 0.95 of ONNX Runtime). 21 runs bring it to about ±2.6 ms
-/// (√3 from the count, the rest from the narrower Student t quantile at 20 degrees of freedom), for about two more minutes.
+/// per-image columns. The goal's number is the median of 21 rounds' ratios: each round's marginal is a difference of two
+/// whole processes seconds apart (a 64-image run's standard deviation was 100–150 ms on a shared 2-core VM, about
+/// 3 ms in a round's marginal), and the median of 21 holds it to about a third of that.
 /// </summary>
 internal sealed class CliEmbedConfig() : ProcessBenchConfig(
-    ProcessBenchConfig.Job.WithIterationCount(21), new PerImageColumn(ratio: false), new PerImageColumn(ratio: true));
+    ProcessBenchConfig.Job.WithIterationCount(21), new PerImageColumn(ratio: false), new PerImageColumn(ratio: true),
+    new RoundColumn(ort: true), new RoundColumn(ort: false));
 
 /// <summary>
-/// Time per image: ONNX Runtime's or the in-process engine's mean over their <see cref="CliEmbedBenchmarks.OrtImages"/> images; a CLI build's marginal
-/// (mean over 64 images − mean over 16) / 48 on its 64-image row. The ratio column divides a CLI marginal by ONNX
-/// Runtime's best per-image time (batch 1 or 16, whichever is faster) in the same run: issue 19 asks ≤ 0.85.
+/// Time per image: ONNX Runtime's or the in-process engine's mean over their <see cref="CliEmbedBenchmarks.OrtImages"/>
+/// images; on a CLI build's <c>rounds</c> row, the median over its rounds of the marginal (64-image time − 16-image time)
+/// / 48. The ratio column divides that row's marginal by ONNX Runtime's time per image at batch 16 round by round and
+/// gives the median: issue 19 asks ≤ 0.85.
 /// </summary>
 internal sealed class PerImageColumn(bool ratio) : CustomColumn(
     ratio ? "PerImageOverOrt" : "PerImage",
-    ratio ? "Marginal / ORT best" : "Per image",
+    ratio ? "Marginal / ORT" : "Per image",
     ratio ? 1 : 0,
     ratio
-        ? "A CLI build's marginal time per image / ONNX Runtime's best time per image (batch 1 or 16), this run"
-        : "ONNX Runtime and the engine in process: mean / 16 images; CLI, 64-image row: (mean with 64 − mean with 16) / 48, the time of one more image")
+        ? "A CLI build's marginal time per image / ONNX Runtime's time per image at batch 16, round by round: the median"
+        : "ONNX Runtime and the engine in process: mean / 16 images; a CLI build's rounds: the median of (64-image time − 16-image time) / 48, the time of one more image")
 {
     public override string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
     {
-        var (kind, count) = CliEmbedBenchmarks.Parse((string)benchmarkCase.Parameters["Case"]);
-        double? mine = kind is "ort" or "engine" ? Mean(summary, benchmarkCase.Parameters["Case"]) / CliEmbedBenchmarks.OrtImages
-            : count == 64 && Mean(summary, $"{kind} 64") is { } m64 && Mean(summary, $"{kind} 16") is { } m16 ? CliEmbedBenchmarks.MarginalPerImage(m64, m16) : null;
-        if (!ratio)
+        string @case = (string)benchmarkCase.Parameters["Case"];
+        var (kind, count) = CliEmbedBenchmarks.Parse(@case);
+        var rounds = CliEmbedBenchmarks.MeasuredRounds(@case);
+        if (ratio)
         {
-            return mine is { } ms ? ms.ToString("F2", CultureInfo.InvariantCulture) + " ms" : "-";
+            return count == 0 && rounds.Count > 0 ? CliEmbedBenchmarks.Median(rounds.Select(r => r.Ratio)).ToString("F4", CultureInfo.InvariantCulture) : "-";
         }
 
-        double? ort = new[] { Mean(summary, "ort b1"), Mean(summary, "ort b16") }.Where(m => m is not null).Min() / CliEmbedBenchmarks.OrtImages;
-        return kind is not ("ort" or "engine") && mine is > 0 && ort is > 0 ? (mine.Value / ort.Value).ToString("F2", CultureInfo.InvariantCulture) : "-";
+        double? ms = kind is "ort" or "engine" ? summary.BenchmarksCases.Where(c => Equals(c.Parameters["Case"], @case))
+                .Select(c => summary[c]?.ResultStatistics?.Mean / 1e6).FirstOrDefault() / CliEmbedBenchmarks.OrtImages
+            : count == 0 && rounds.Count > 0 ? CliEmbedBenchmarks.Median(rounds.Select(r => r.Marginal)) : null;
+        return ms is { } value ? value.ToString("F3", CultureInfo.InvariantCulture) + " ms" : "-";
     }
+}
 
-    // The mean of the case's invocations, in ms.
-    private static double? Mean(Summary summary, object @case) => summary.BenchmarksCases
-        .Where(c => Equals(c.Parameters["Case"], @case))
-        .Select(c => summary[c]?.ResultStatistics?.Mean / 1e6)
-        .FirstOrDefault();
+/// <summary>
+/// On a <c>rounds</c> row: ONNX Runtime's median time per image at batch 16 within the rounds, or the middle half (25th to
+/// 75th percentile) of the rounds' marginals, the spread behind the median.
+/// </summary>
+internal sealed class RoundColumn(bool ort) : CustomColumn(
+    ort ? "RoundOrt" : "MarginalMiddleHalf",
+    ort ? "ORT b16 in rounds" : "Marginal, middle half",
+    ort ? 2 : 3,
+    ort ? "ONNX Runtime's median time per image at batch 16, measured within the rounds"
+        : "The 25th to 75th percentile of the rounds' marginal times per image")
+{
+    public override string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var rounds = CliEmbedBenchmarks.MeasuredRounds((string)benchmarkCase.Parameters["Case"]);
+        if (rounds.Count == 0)
+        {
+            return "-";
+        }
+
+        if (ort)
+        {
+            return CliEmbedBenchmarks.Median(rounds.Select(r => r.OrtPerImage)).ToString("F3", CultureInfo.InvariantCulture) + " ms";
+        }
+
+        double[] sorted = [.. rounds.Select(r => r.Marginal).Order()];
+        return string.Create(CultureInfo.InvariantCulture, $"{sorted[sorted.Length / 4]:F2}–{sorted[3 * sorted.Length / 4]:F2} ms");
+    }
 }

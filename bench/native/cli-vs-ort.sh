@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The CLI as a user runs it against ONNX Runtime, in one BenchmarkDotNet run (issue 19, goal 2): `inceptionnet embed
-# --model facenet` over 1, 16 and 64 course images as whole processes (JIT build; the native one too when
-# tools/native/publish.sh linux-x64 has been run), ONNX Runtime over 16 images at batch 1 and 16, 2 threads. Prints the
-# table (CliEmbedBenchmarks.cs: per-image columns; "Marginal / ORT best" is the goal's ratio, asked ≤ 0.85).
+# --model facenet` over one course image as a whole process (the first embedding), and rounds of a 64-image and a
+# 16-image process with ONNX Runtime over 16 images at batch 16 between them, so the marginal per image and its ratio to
+# ONNX Runtime come from measurements seconds apart (JIT build; the native one too when tools/native/publish.sh
+# linux-x64 has been run); ONNX Runtime and the engine in process at batch 1 and 16, 2 threads. Prints the table
+# (CliEmbedBenchmarks.cs: per-image columns; "Marginal / ORT" on a rounds row is the goal's ratio, asked ≤ 0.85).
 # Usage: bench/native/cli-vs-ort.sh  (from the repository root; needs ../shared; about 8 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
