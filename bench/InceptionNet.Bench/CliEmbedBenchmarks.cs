@@ -16,8 +16,8 @@ namespace InceptionNet.Bench;
 /// <item>rounds (<c>jit rounds</c>): each invocation runs the CLI over 64 and over 16 images, back to back, and ONNX
 /// Runtime over 16 images at batch 16 in this process. 64 − 16 (four batches against one at the CLI's default batch of
 /// 16) over 48 is the marginal time per image once loaded and warm, and the round's ratio sets it against ONNX
-/// Runtime's time per image minutes-free: measured seconds apart, so the VM's drift between BenchmarkDotNet's cases
-/// (a third of the speed on a Zen 5 VM) cannot land in the difference or the ratio. The order within a round alternates
+/// Runtime's time per image measured seconds from it, so the VM's drift between BenchmarkDotNet's cases (a third of the
+/// speed on a Zen 5 VM) cannot land in the difference or the ratio. The order within a round alternates
 /// (64, 16, ORT; then ORT, 16, 64), so a steady drift within rounds cancels too;</item>
 /// <item>ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at
 /// batch 16, 2 threads each, warmed in setup: the reference rows, each its own case.</item>
@@ -36,10 +36,10 @@ public class CliEmbedBenchmarks
     /// A CLI build's marginal time per image from its whole-process means over 64 and 16 images (ms): the time of one more
     /// image once loaded and warm. The report's column and <see cref="GoalSummary"/> both use it.
     /// </summary>
-    internal static double MarginalPerImage(double mean64, double mean16) => (mean64 - mean16) / 48;
+    internal static double MarginalPerImage(double mean64, double mean16) => (mean64 - mean16) / (RoundLarge - RoundSmall);
 
-    /// <summary>The images of a round's two CLI processes.</summary>
-    public static readonly int[] RoundImages = [64, 16];
+    /// <summary>The images of a round's larger and smaller CLI process.</summary>
+    public const int RoundLarge = 64, RoundSmall = 16;
 
     /// <summary>
     /// What each round of a <c>rounds</c> case measured, by case, in the order run; the first is BenchmarkDotNet's warm-up
@@ -62,7 +62,7 @@ public class CliEmbedBenchmarks
 
     private string? _folder;
     private string[] _arguments = [];
-    private string[] _arguments16 = [];
+    private string[] _argumentsSmall = [];
     private int _round;
     private InferenceSession? _ort;
     private DenseTensor<float>? _ortInput;
@@ -79,7 +79,7 @@ public class CliEmbedBenchmarks
     /// <c>ort bB</c> / <c>engine bB</c> (16 images at batch B in this process).
     /// </summary>
     [ParamsSource(nameof(Cases))]
-    public string Case { get; set; } = "jit 16";
+    public string Case { get; set; } = "jit 1";
 
     /// <summary>The cases this environment can run: the native build's only when it is named.</summary>
     public static IEnumerable<string> Cases()
@@ -135,7 +135,7 @@ public class CliEmbedBenchmarks
                 return;
             }
 
-            count = RoundImages.Max();
+            count = RoundLarge;
             lock (Rounds)
             {
                 Rounds[Case] = [];
@@ -154,7 +154,7 @@ public class CliEmbedBenchmarks
         }
 
         _arguments = ["embed", "--model", "facenet", "--weights", NativeCli.WeightsOf("facenet"), "--json", .. images];
-        _arguments16 = [.. _arguments.SkipLast(count - RoundImages.Min())];
+        _argumentsSmall = [.. _arguments.SkipLast(count - RoundSmall)];
     }
 
     [GlobalCleanup]
@@ -202,8 +202,8 @@ public class CliEmbedBenchmarks
         }
 
         // A round: the three measurements in alternating order, each timed alone.
-        double ms64 = 0, ms16 = 0, msOrt = 0;
-        var steps = new Action[] { () => ms64 = Time(() => RunCli(_arguments)), () => ms16 = Time(() => RunCli(_arguments16)), () => msOrt = TimeOrt() };
+        double msLarge = 0, msSmall = 0, msOrt = 0;
+        var steps = new Action[] { () => msLarge = Time(() => RunCli(_arguments)), () => msSmall = Time(() => RunCli(_argumentsSmall)), () => msOrt = TimeOrt() };
         foreach (var step in _round++ % 2 == 0 ? steps : steps.Reverse())
         {
             step();
@@ -211,7 +211,7 @@ public class CliEmbedBenchmarks
 
         lock (Rounds)
         {
-            Rounds[Case].Add(new Round(ms64, ms16, msOrt / OrtImages));
+            Rounds[Case].Add(new Round(msLarge, msSmall, msOrt / OrtImages));
         }
     }
 
@@ -247,10 +247,10 @@ public class CliEmbedBenchmarks
     }
 
     /// <summary>One round's measurements (ms): the CLI over 64 and over 16 images, ONNX Runtime's time per image.</summary>
-    internal readonly record struct Round(double Cli64, double Cli16, double OrtPerImage)
+    internal readonly record struct Round(double CliLarge, double CliSmall, double OrtPerImage)
     {
         /// <summary>The CLI's marginal time per image in this round.</summary>
-        public double Marginal => MarginalPerImage(Cli64, Cli16);
+        public double Marginal => MarginalPerImage(CliLarge, CliSmall);
 
         /// <summary>The marginal over ONNX Runtime's time per image, both from this round.</summary>
         public double Ratio => Marginal / OrtPerImage;

@@ -52,14 +52,19 @@ public sealed class FaceApiResNet34 : FaceEncoder
     /// 150×150 with <c>tf.image.resizeBilinear</c> (no half-pixel centres, double arithmetic, float32 result) unless the
     /// side is already 150, then <c>(x − mean) / 255</c> as two float32 operations.
     /// </summary>
-    public override float[] Preprocess(RgbImage image)
+    public override void PreprocessInto(RgbImage image, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(image);
         // At side 150 the resize is the identity (every source coordinate is whole, every weight 0), which is face-api's
         // "no resize" case exactly.
         var input = Resize.TfBilinear(PadToSquare(image), InputSize, InputSize);
+        if (destination.Length != input.Length)
+        {
+            throw new ArgumentException($"The input of {ModelId} is {input.Length} values, not {destination.Length}.", nameof(destination));
+        }
+
         Normalize(input);
-        return input;
+        input.CopyTo(destination);
     }
 
     /// <summary>Applies <c>(x − mean[c]) / 255</c> in place to RGB-interleaved values in 0..255.</summary>

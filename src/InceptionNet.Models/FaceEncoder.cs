@@ -95,46 +95,87 @@ public abstract class FaceEncoder : IFaceEncoder
     public Action<string, TensorSlice>? StageObserver { get; set; }
 
     /// <summary>
-    /// Turns an RGB image into the model input, [InputSize, InputSize, 3] floats: resized with PIL NEAREST when its size
-    /// differs (the Keras <c>load_img</c> default), then <c>(float)v / 255f</c>, which equals the course's
-    /// <c>np.around(v / 255.0, 12)</c> cast to float32 for every byte value.
+    /// Turns an RGB image into the model input, [InputSize, InputSize, 3] floats, in a new array (through
+    /// <see cref="PreprocessInto"/>, which a model overrides).
     /// </summary>
-    public virtual float[] Preprocess(RgbImage image)
+    public float[] Preprocess(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var resized = Resize.PilNearest(image, InputSize, InputSize);
-        var input = new float[resized.Pixels.Length];
-        for (int i = 0; i < input.Length; i++)
+        var input = new float[InputSize * InputSize * 3];
+        PreprocessInto(image, input);
+        return input;
+    }
+
+    /// <summary>
+    /// Writes the model input for <paramref name="image"/> into <paramref name="destination"/>, exactly
+    /// [InputSize, InputSize, 3] floats. By default: resized with PIL NEAREST when its size differs (the Keras
+    /// <c>load_img</c> default), then <c>(float)v / 255f</c>, which equals the course's <c>np.around(v / 255.0, 12)</c>
+    /// cast to float32 for every byte value. <see cref="Encode(IReadOnlyList{RgbImage}, int)"/> calls it for the faces
+    /// of a batch on several workers at once, straight into the forward pass's input: an override must not share state
+    /// between calls.
+    /// </summary>
+    public virtual void PreprocessInto(RgbImage image, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var pixels = Resize.PilNearest(image, InputSize, InputSize).Pixels;
+        if (destination.Length != pixels.Length)
         {
-            input[i] = resized.Pixels[i] / 255f;
+            throw new ArgumentException($"The input of {ModelId} is {pixels.Length} values, not {destination.Length}.", nameof(destination));
         }
 
-        return input;
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            destination[i] = pixels[i] / 255f;
+        }
     }
 
     /// <summary>Decodes, preprocesses and encodes one image file.</summary>
     public FaceEncoding Encode(string imagePath) => Encode(ImageDecoder.Decode(imagePath));
 
     /// <summary>Encodes one decoded image.</summary>
-    public FaceEncoding Encode(RgbImage image) => EncodeInputs(Preprocess(image), 1)[0];
+    public FaceEncoding Encode(RgbImage image) => Encode([image], 1)[0];
 
     /// <summary>Encodes images in batches of <paramref name="batchSize"/>.</summary>
     public IReadOnlyList<FaceEncoding> Encode(IReadOnlyList<RgbImage> images, int batchSize = 16)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        for (int i = 0; i < images.Count; i++)
+        {
+            if (images[i] is null)
+            {
+                throw new ArgumentException($"Image {i} of {images.Count} is null.", nameof(images));
+            }
+        }
+
+        // Each batch is preprocessed on the workers straight into the pass's pooled input: no array per face or per
+        // batch, so a long run neither waits on one thread's preprocessing nor feeds the collector 10 MB a batch.
         var results = new List<FaceEncoding>(images.Count);
-        int per = InputSize * InputSize * 3;
         for (int start = 0; start < images.Count; start += batchSize)
         {
             int n = Math.Min(batchSize, images.Count - start);
-            var batch = new float[n * per];
-            for (int i = 0; i < n; i++)
+            var raw = new float[n * EmbeddingSize];
+            int first = start;
+            lock (_gate)
             {
-                Preprocess(images[start + i]).CopyTo(batch, i * per);
+                var input = _context.Pool.Rent(n, InputSize, InputSize, 3);
+                float[] buffer = input.Buffer;
+                int per = InputSize * InputSize * 3;
+                try
+                {
+                    _context.Workers.For(n, i => PreprocessInto(images[first + i], buffer.AsSpan(i * per, per)));
+                }
+                catch (Exception ex)
+                {
+                    _context.Pool.Return(input);
+                    // The override's own exception, as a caller of Preprocess would see it, not the workers' wrapper.
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex is AggregateException { InnerExceptions.Count: 1 } one ? one.InnerExceptions[0] : ex);
+                }
+
+                Run(input, n, raw);
             }
 
-            results.AddRange(EncodeInputs(batch, n));
+            results.AddRange(ToEncodings(raw, n));
         }
 
         return results;
@@ -145,6 +186,12 @@ public abstract class FaceEncoder : IFaceEncoder
     {
         var raw = new float[n * EmbeddingSize];
         Forward(inputs, n, raw);
+        return ToEncodings(raw, n);
+    }
+
+    // The encodings of a pass's raw outputs: each row, and its L2-normalized copy when the model normalizes.
+    private FaceEncoding[] ToEncodings(float[] raw, int n)
+    {
         var embeddings = new float[raw.Length];
         if (NormalizesEmbedding)
         {
@@ -181,23 +228,30 @@ public abstract class FaceEncoder : IFaceEncoder
 
         lock (_gate)
         {
-            var pool = _context.Pool;
-            var current = pool.Rent(n, InputSize, InputSize, 3);
-            inputs.CopyTo(current.Buffer);
-            var shape = new Shape(InputSize, InputSize, 3);
-            foreach (var (name, layer) in _stages)
-            {
-                shape = layer.OutputShape(shape);
-                var next = pool.Rent(n, shape.H, shape.W, shape.C);
-                layer.Forward(current, next, _context);
-                pool.Return(current);
-                current = next;
-                StageObserver?.Invoke(name, current);
-            }
-
-            current.Buffer.AsSpan(0, n * EmbeddingSize).CopyTo(raw);
-            pool.Return(current);
+            var input = _context.Pool.Rent(n, InputSize, InputSize, 3);
+            inputs.CopyTo(input.Buffer);
+            Run(input, n, raw);
         }
+    }
+
+    // The stages over a rented input of n images (returned to the pool here), the raw outputs into raw. Under _gate.
+    private void Run(TensorSlice input, int n, Span<float> raw)
+    {
+        var pool = _context.Pool;
+        var current = input;
+        var shape = new Shape(InputSize, InputSize, 3);
+        foreach (var (name, layer) in _stages)
+        {
+            shape = layer.OutputShape(shape);
+            var next = pool.Rent(n, shape.H, shape.W, shape.C);
+            layer.Forward(current, next, _context);
+            pool.Return(current);
+            current = next;
+            StageObserver?.Invoke(name, current);
+        }
+
+        current.Buffer.AsSpan(0, n * EmbeddingSize).CopyTo(raw);
+        pool.Return(current);
     }
 
     private Shape OutputShapeOf(Shape input)
