@@ -18,7 +18,8 @@ namespace InceptionNet.Bench;
 /// 16) over 48 is the marginal time per image once loaded and warm, and the round's ratio sets it against ONNX
 /// Runtime's time per image measured seconds from it, so the VM's drift between BenchmarkDotNet's cases (a third of the
 /// speed on a Zen 5 VM) cannot land in the difference or the ratio. The order within a round alternates
-/// (64, 16, ORT; then ORT, 16, 64), so a steady drift within rounds cancels too;</item>
+/// (64, 16, ORT, engine; then engine, ORT, 16, 64), so a steady drift within rounds cancels too. The engine's time per
+/// image at batch 16 in the same round says how far the CLI is from the engine it wraps;</item>
 /// <item>ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at
 /// batch 16, 2 threads each, warmed in setup: the reference rows, each its own case.</item>
 /// </list>
@@ -75,7 +76,8 @@ public class CliEmbedBenchmarks
     /// <summary>
     /// What one invocation runs: <c>jit 1</c> / <c>native 1</c> (a CLI process over one course image, the synthetic
     /// FaceNet weights as the others use: time does not depend on the weights' values), <c>jit rounds</c> /
-    /// <c>native rounds</c> (one round: CLI processes over 64 and 16 images and ONNX Runtime over 16 at batch 16), or
+    /// <c>native rounds</c> (one round: CLI processes over 64 and 16 images, ONNX Runtime and the engine over 16 at batch
+    /// 16), or
     /// <c>ort bB</c> / <c>engine bB</c> (16 images at batch B in this process).
     /// </summary>
     [ParamsSource(nameof(Cases))]
@@ -99,23 +101,26 @@ public class CliEmbedBenchmarks
     public void Setup()
     {
         var (kind, count) = Parse(Case);
-        _batch = count;
         bool rounds = count == 0;
-        if (kind == "engine")
+        _batch = rounds ? OrtImages : count;
+        if (kind == "engine" || rounds)
         {
             // Our engine in this process, as FaceNetBenchmarks runs it: what the CLI's marginal would be with nothing around it.
             _workers = new InceptionNet.Tensors.WorkerPool(Threads);
             _engine = InceptionNet.Models.FaceNetInceptionResNetV1.Load(BenchData.PathOf("fixtures", "facenet-synthetic", "weights.h5"),
                 new InceptionNet.Graph.ExecutionContext(_workers));
-            _engineInput = BenchData.Batch(_engine, count);
-            _engineOutput = new float[count * 128];
+            _engineInput = BenchData.Batch(_engine, _batch);
+            _engineOutput = new float[_batch * 128];
             var warm = System.Diagnostics.Stopwatch.StartNew();
             while (warm.Elapsed < TimeSpan.FromSeconds(3))
             {
-                _engine.Forward(_engineInput, count, _engineOutput); // past tiered compilation's tier 0
+                _engine.Forward(_engineInput, _batch, _engineOutput); // past tiered compilation's tier 0
             }
 
-            return;
+            if (!rounds)
+            {
+                return;
+            }
         }
 
         if (kind == "ort" || rounds)
@@ -175,13 +180,9 @@ public class CliEmbedBenchmarks
     [Benchmark]
     public void Run()
     {
-        if (_engine is not null)
+        if (_engine is not null && _arguments.Length == 0)
         {
-            for (int done = 0; done < OrtImages; done += _batch)
-            {
-                _engine.Forward(_engineInput, _batch, _engineOutput);
-            }
-
+            RunEngine();
             return;
         }
 
@@ -202,8 +203,12 @@ public class CliEmbedBenchmarks
         }
 
         // A round: the three measurements in alternating order, each timed alone.
-        double msLarge = 0, msSmall = 0, msOrt = 0;
-        var steps = new Action[] { () => msLarge = Time(() => RunCli(_arguments)), () => msSmall = Time(() => RunCli(_argumentsSmall)), () => msOrt = TimeOrt() };
+        double msLarge = 0, msSmall = 0, msOrt = 0, msEngine = 0;
+        var steps = new Action[]
+        {
+            () => msLarge = Time(() => RunCli(_arguments)), () => msSmall = Time(() => RunCli(_argumentsSmall)),
+            () => msOrt = TimeSecond(() => RunOrt()), () => msEngine = TimeSecond(RunEngine),
+        };
         foreach (var step in _round++ % 2 == 0 ? steps : steps.Reverse())
         {
             step();
@@ -211,7 +216,7 @@ public class CliEmbedBenchmarks
 
         lock (Rounds)
         {
-            Rounds[Case].Add(new Round(msLarge, msSmall, msOrt / OrtImages));
+            Rounds[Case].Add(new Round(msLarge, msSmall, msOrt / OrtImages, msEngine / OrtImages));
         }
     }
 
@@ -232,12 +237,20 @@ public class CliEmbedBenchmarks
     private void RunCli(string[] arguments) => NativeCli.Run(native: Case.StartsWith("native", StringComparison.Ordinal), arguments,
         new Dictionary<string, string> { ["INCEPTIONNET_THREADS"] = Threads.ToString(CultureInfo.InvariantCulture) });
 
-    // ONNX Runtime over 16 images at batch 16 within a round: one untimed pass first, since its threads and caches have
-    // sat idle through a CLI process, then the timed one, as warm as its own case's passes.
-    private double TimeOrt()
+    // ONNX Runtime's or the engine's 16 images at batch 16 within a round: one untimed pass first, since its threads and
+    // caches have sat idle through a CLI process, then the timed one, as warm as its own case's passes.
+    private static double TimeSecond(Action pass)
     {
-        RunOrt();
-        return Time(() => RunOrt());
+        pass();
+        return Time(pass);
+    }
+
+    private void RunEngine()
+    {
+        for (int done = 0; done < OrtImages; done += _batch)
+        {
+            _engine!.Forward(_engineInput, _batch, _engineOutput);
+        }
     }
 
     private float RunOrt()
@@ -246,8 +259,11 @@ public class CliEmbedBenchmarks
         return results[0].AsTensor<float>().GetValue(0);
     }
 
-    /// <summary>One round's measurements (ms): the CLI over 64 and over 16 images, ONNX Runtime's time per image.</summary>
-    internal readonly record struct Round(double CliLarge, double CliSmall, double OrtPerImage)
+    /// <summary>
+    /// One round's measurements (ms): the CLI over 64 and over 16 images, ONNX Runtime's and the engine's time per image at
+    /// batch 16 in this process.
+    /// </summary>
+    internal readonly record struct Round(double CliLarge, double CliSmall, double OrtPerImage, double EnginePerImage)
     {
         /// <summary>The CLI's marginal time per image in this round.</summary>
         public double Marginal => MarginalPerImage(CliLarge, CliSmall);
@@ -272,7 +288,7 @@ public class CliEmbedBenchmarks
 /// </summary>
 internal sealed class CliEmbedConfig() : ProcessBenchConfig(
     ProcessBenchConfig.Job.WithIterationCount(21), new PerImageColumn(ratio: false), new PerImageColumn(ratio: true),
-    new RoundColumn(ort: true), new RoundColumn(ort: false));
+    new RoundColumn(RoundColumn.Kind.Ort), new RoundColumn(RoundColumn.Kind.Engine), new RoundColumn(RoundColumn.Kind.MiddleHalf));
 
 /// <summary>
 /// Time per image: ONNX Runtime's or the in-process engine's mean over their <see cref="CliEmbedBenchmarks.OrtImages"/>
@@ -306,16 +322,33 @@ internal sealed class PerImageColumn(bool ratio) : CustomColumn(
 }
 
 /// <summary>
-/// On a <c>rounds</c> row: ONNX Runtime's median time per image at batch 16 within the rounds, or the middle half (25th to
-/// 75th percentile) of the rounds' marginals, the spread behind the median.
+/// On a <c>rounds</c> row: ONNX Runtime's or the engine's median time per image at batch 16 within the rounds, or the
+/// middle half (25th to 75th percentile) of the rounds' marginals, the spread behind the median.
 /// </summary>
-internal sealed class RoundColumn(bool ort) : CustomColumn(
-    ort ? "RoundOrt" : "MarginalMiddleHalf",
-    ort ? "ORT b16 in rounds" : "Marginal, middle half",
-    ort ? 2 : 3,
-    ort ? "ONNX Runtime's median time per image at batch 16, measured within the rounds"
-        : "The 25th to 75th percentile of the rounds' marginal times per image")
+internal sealed class RoundColumn(RoundColumn.Kind kind) : CustomColumn(
+    $"Round{kind}",
+    kind switch { Kind.Ort => "ORT b16 in rounds", Kind.Engine => "Engine b16 in rounds", _ => "Marginal, middle half" },
+    2 + (int)kind,
+    kind switch
+    {
+        Kind.Ort => "ONNX Runtime's median time per image at batch 16, measured within the rounds",
+        Kind.Engine => "The engine's median time per image at batch 16 in this process, measured within the rounds",
+        _ => "The 25th to 75th percentile of the rounds' marginal times per image",
+    })
 {
+    /// <summary>What the column shows.</summary>
+    public enum Kind
+    {
+        /// <summary>ONNX Runtime's time per image.</summary>
+        Ort,
+
+        /// <summary>The engine's time per image.</summary>
+        Engine,
+
+        /// <summary>The middle half of the marginals.</summary>
+        MiddleHalf,
+    }
+
     public override string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var rounds = CliEmbedBenchmarks.MeasuredRounds((string)benchmarkCase.Parameters["Case"]);
@@ -324,9 +357,9 @@ internal sealed class RoundColumn(bool ort) : CustomColumn(
             return "-";
         }
 
-        if (ort)
+        if (kind != Kind.MiddleHalf)
         {
-            return CliEmbedBenchmarks.Median(rounds.Select(r => r.OrtPerImage)).ToString("F3", CultureInfo.InvariantCulture) + " ms";
+            return CliEmbedBenchmarks.Median(rounds.Select(r => kind == Kind.Ort ? r.OrtPerImage : r.EnginePerImage)).ToString("F3", CultureInfo.InvariantCulture) + " ms";
         }
 
         double[] sorted = [.. rounds.Select(r => r.Marginal).Order()];
