@@ -18,7 +18,7 @@ namespace InceptionNet.Bench;
 /// 16) over 48 is the marginal time per image once loaded and warm, and the round's ratio sets it against ONNX
 /// Runtime's time per image measured seconds from it, so the VM's drift between BenchmarkDotNet's cases (a third of the
 /// speed on a Zen 5 VM) cannot land in the difference or the ratio. The order within a round alternates
-/// (64, 16, ORT, engine; then engine, ORT, 16, 64), so a steady drift within rounds cancels too. The engine's time per
+/// (64, 16, ORT, engine; then ORT, engine, 16, 64), so a steady drift within rounds cancels too. The engine's time per
 /// image at batch 16 in the same round says how far the CLI is from the engine it wraps;</item>
 /// <item>ONNX Runtime and our engine in this process on the same synthetic weights over 16 images at batch 1 and at
 /// batch 16, 2 threads each, warmed in setup: the reference rows, each its own case.</item>
@@ -202,14 +202,14 @@ public class CliEmbedBenchmarks
             return;
         }
 
-        // A round: the three measurements in alternating order, each timed alone.
+        // A round: the four measurements, each timed alone, the CLI's two in alternating order. ONNX Runtime's intra-op
+        // threads spin for a while after a run and take a core from whatever runs next (paired FaceNet passes showed our
+        // batch-1 pass 12-17 ms right after one of ONNX Runtime's against 10-11 alone), so the engine's untimed pass, never
+        // a CLI process, follows ONNX Runtime.
         double msLarge = 0, msSmall = 0, msOrt = 0, msEngine = 0;
-        var steps = new Action[]
-        {
-            () => msLarge = Time(() => RunCli(_arguments)), () => msSmall = Time(() => RunCli(_argumentsSmall)),
-            () => msOrt = TimeSecond(() => RunOrt()), () => msEngine = TimeSecond(RunEngine),
-        };
-        foreach (var step in _round++ % 2 == 0 ? steps : steps.Reverse())
+        Action large = () => msLarge = Time(() => RunCli(_arguments)), small = () => msSmall = Time(() => RunCli(_argumentsSmall));
+        Action ort = () => msOrt = TimeSecond(() => RunOrt()), engine = () => msEngine = TimeSecond(RunEngine);
+        foreach (var step in _round++ % 2 == 0 ? new[] { large, small, ort, engine } : [ort, engine, small, large])
         {
             step();
         }
