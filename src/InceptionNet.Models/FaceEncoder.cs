@@ -133,7 +133,11 @@ public abstract class FaceEncoder : IFaceEncoder
     public FaceEncoding Encode(string imagePath) => Encode(ImageDecoder.Decode(imagePath));
 
     /// <summary>Encodes one decoded image.</summary>
-    public FaceEncoding Encode(RgbImage image) => Encode([image], 1)[0];
+    public FaceEncoding Encode(RgbImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image); // as before the batched route: a null image is an ArgumentNullException
+        return Encode([image], 1)[0];
+    }
 
     /// <summary>Encodes images in batches of <paramref name="batchSize"/>.</summary>
     public IReadOnlyList<FaceEncoding> Encode(IReadOnlyList<RgbImage> images, int batchSize = 16)
