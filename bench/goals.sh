@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 19's measurements on this machine in one go, each peer in the same BenchmarkDotNet run or minutes apart, then a
 # table of every goal's ratio against its target for this machine's class (AVX-512 or AVX2, as the engine runs here):
-#   1. FaceNet against ONNX Runtime at batch 1 and 16, and batch 16's share of the measured FMA peak (FaceNetBenchmarks)
+#   1. FaceNet against ONNX Runtime at batch 1 and 16, as separate cases and in pairs, and batch 16's share of the measured
+#      FMA peak (FaceNetBenchmarks, FaceNetPairedBenchmarks)
 #   2. the CLI's marginal time per image against ONNX Runtime's, round by round, and its first embedding (bench/native/cli-vs-ort.sh)
 #   3. MTCNN's time and allocation per photo (DetectBenchmarks), against facenet-pytorch when FACENET_PYTORCH names a
 #      checkout of github.com/timesler/facenet-pytorch (tools/mtcnn_peer_timing.py; python3 with torch and PIL)
@@ -70,6 +71,7 @@ run() {
 }
 
 run FaceNetBenchmarks
+run FaceNetPairedBenchmarks
 
 echo "$(date -u +%T) CliEmbedBenchmarks (bench/native/cli-vs-ort.sh)…" >&2
 rm -f "$reports/InceptionNet.Bench.CliEmbedBenchmarks-report"*
