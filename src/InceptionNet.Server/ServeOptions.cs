@@ -30,7 +30,11 @@ public sealed record ServeOptions
     /// <summary>When set, every uploaded image is kept in this folder (off by default: no images are stored).</summary>
     public string? KeepCaptures { get; init; }
 
-    /// <summary>Largest request body accepted (413 above).</summary>
+    /// <summary>
+    /// Largest request body accepted (413 above). A body announced over it is refused unread when the client sent
+    /// <c>Expect: 100-continue</c>; otherwise, up to four times this, it is read and discarded first so that a client still
+    /// writing (a browser) reads the 413 instead of a reset connection.
+    /// </summary>
     public long MaxBodyBytes { get; init; } = 10L << 20;
 
     /// <summary>Largest image accepted, width·height (422 above).</summary>

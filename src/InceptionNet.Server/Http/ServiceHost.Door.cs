@@ -116,6 +116,7 @@ public sealed partial class ServiceHost
         var rule = DoorSettings.Get(collection);
         if (ctx.Request.ContentLength > MaxDoorFrameBytes)
         {
+            await DrainOversizedAsync(ctx, MaxDoorFrameBytes).ConfigureAwait(false);
             throw new ApiException(413, $"a door frame is at most {MaxDoorFrameBytes} bytes ({ctx.Request.ContentLength} sent); send a downscaled JPEG");
         }
 

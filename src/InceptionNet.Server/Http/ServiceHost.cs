@@ -341,12 +341,48 @@ public sealed partial class ServiceHost : IAsyncDisposable
         return key;
     }
 
+    /// <summary>How many times its route's limit an oversized body may be before it is refused unread.</summary>
+    internal const int DrainFactor = 4;
+
+    // A client that did not send "Expect: 100-continue" (a browser's fetch never does) is already writing its body when the
+    // 413 is ready. Answering and closing with most of the body unread resets the connection, and the client's next write
+    // fails before it reads the answer: it sees a broken pipe instead of the 413. So a body of up to DrainFactor times the
+    // route's limit is read and thrown away first, and the client gets the answer. A larger body, or a client that asked with
+    // Expect (it waits for the answer before sending), is refused unread, as before. Nothing read here is kept.
+    private static async Task DrainOversizedAsync(HttpContext ctx, long routeLimit)
+    {
+        var request = ctx.Request;
+        var feature = ctx.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (request.Headers.Expect.Count > 0 || request.ContentLength > DrainFactor * routeLimit || feature is null || feature.IsReadOnly)
+        {
+            return;
+        }
+
+        feature.MaxRequestBodySize = request.ContentLength;
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            while (await request.Body.ReadAsync(buffer, ctx.RequestAborted).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            // The client went away or stalled: the 413 below is answered if anyone is still there.
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     // The image from the raw body (image/jpeg, image/png, application/octet-stream) or a multipart form's 'image' part.
     private async Task<byte[]> ReadImageAsync(HttpContext ctx)
     {
         var request = ctx.Request;
         if (request.ContentLength > _options.MaxBodyBytes)
         {
+            await DrainOversizedAsync(ctx, _options.MaxBodyBytes).ConfigureAwait(false);
             throw new ApiException(413, $"the request body ({request.ContentLength} bytes) is over the limit of {_options.MaxBodyBytes} bytes");
         }
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using InceptionNet.Server.Http;
 using InceptionNet.TestSupport;
 using Xunit;
 
@@ -21,6 +22,7 @@ public sealed class BadInputTests(ServiceFixture service) : IClassFixture<Servic
         { "jpeg-as-text", "text/plain", 415 },
         { "no-content-type", "", 415 },
         { "over-the-limit", "image/jpeg", 413 },
+        { "over-the-limit-without-expect", "image/jpeg", 413 },
         { "no-face", "image/png", 422 },
     };
 
@@ -38,8 +40,9 @@ public sealed class BadInputTests(ServiceFixture service) : IClassFixture<Servic
                 content.Headers.ContentType = new MediaTypeHeaderValue(type);
             }
 
-            // Expect: 100-continue, as curl sends for large bodies: the server can refuse an oversized body before it is sent
-            // (without it, the client may still be writing when the 413 arrives and the connection closes).
+            // Expect: 100-continue, as curl sends for large bodies: the server refuses an oversized body before it is sent.
+            // Without it, as from a browser, the client writes the whole body first: the server reads and discards it so the
+            // client can read the 413 (refused unread, the connection would reset under the client's writes: a broken pipe).
             using var response = await service.Send(HttpMethod.Post, path, role, content, expectContinue: kind == "over-the-limit");
             string text = await response.Content.ReadAsStringAsync();
             Assert.True(status == (int)response.StatusCode, $"{kind} to {path}: {(int)response.StatusCode} {text}");
@@ -125,6 +128,10 @@ public sealed class BadInputTests(ServiceFixture service) : IClassFixture<Servic
         "png-claiming-10000x10000" => PngClaiming(10_000, 10_000),
         "jpeg-as-text" or "no-content-type" => File.ReadAllBytes(ServiceFixture.Photo("test", "obama1.jpg")),
         "over-the-limit" => new byte[5 << 20],
+        // Four times the fixture's 4 MB limit, the most the service reads and discards (ServiceHost.DrainFactor, the README):
+        // far more than loopback's socket buffers hold, so a server that closed with the body unread fails this with a
+        // reset, not by luck.
+        "over-the-limit-without-expect" => new byte[ServiceHost.DrainFactor * (4 << 20)],
         "no-face" => PngClaiming(400, 300, withPixels: true), // over 150 px: face-api detects rather than taking it whole
         _ => throw new ArgumentException(kind),
     };

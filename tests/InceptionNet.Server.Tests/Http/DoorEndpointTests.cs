@@ -168,18 +168,22 @@ public sealed class DoorEndpointTests(ServiceFixture service) : IClassFixture<Se
     [InlineData("../etc", "image/jpeg", 400, "door session")]
     [InlineData("cam", "text/plain", 415, "Content-Type")]
     [InlineData("cam", "oversized", 413, "door frame is at most")]
+    [InlineData("cam", "oversized-threefold", 413, "door frame is at most")]
     [InlineData("cam", "garbage", 400, "")]
     public async Task A_bad_door_request_gets_a_clear_4xx(string session, string kind, int status, string says)
     {
         byte[] body = kind switch
         {
             "oversized" => new byte[ServiceHost.MaxDoorFrameBytes + 1],
+            // Sent whole without "Expect: 100-continue", as a browser does: more than loopback's socket buffers hold, so
+            // the client reads the 413 only because the server reads and discards the body (ServiceHost.DrainFactor).
+            "oversized-threefold" => new byte[3 * ServiceHost.MaxDoorFrameBytes],
             "garbage" => [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))],
             _ => File.ReadAllBytes(ServiceFixture.Photo("obama-240p.jpg")),
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/collections/door/door")
         {
-            Content = ServiceFixture.Bytes(body, kind is "oversized" or "garbage" ? "image/jpeg" : kind),
+            Content = ServiceFixture.Bytes(body, kind is "oversized" or "oversized-threefold" or "garbage" ? "image/jpeg" : kind),
         };
         request.Headers.Authorization = new("Bearer", service.Keys["kiosk"]);
         if (session != "none")
