@@ -619,6 +619,15 @@ public sealed unsafe class KernelSetTests
         var input = TestData.Uniform((int)(3 * yStride), 61);
         input[0] = input[xStride] = 0.75f; // a tie in max (the first of two equal values stays)
         input[1 % channels] = -0f;
+        if (kind == PoolKind.Max && channels >= 5)
+        {
+            // Which operand wins: +0 then −0 keeps +0, a NaN after a number keeps the number, a NaN first stays. A max taken
+            // the other way round gives −0, NaN and 2 in these channels, and IEEE's maximum +0, NaN and NaN.
+            (input[2], input[xStride + 2]) = (0f, -0f);
+            (input[3], input[xStride + 3]) = (1f, float.NaN);
+            (input[4], input[xStride + 4]) = (float.NaN, 2f);
+        }
+
         foreach (var (h, w) in new[] { (1, 1), (2, 2), (3, 2) })
         {
             var expected = Run(KernelSet.For(SimdLevel.Scalar), h, w);
