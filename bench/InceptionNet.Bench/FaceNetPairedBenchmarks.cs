@@ -36,7 +36,7 @@ public class FaceNetPairedBenchmarks
     /// How long each side pauses before its untimed pass, so the other side's threads have gone quiet: ONNX Runtime's
     /// slowed our next pass for up to 100 ms on the Zen 5 VM (class remarks), so two and a half times that.
     /// Not a wait on the process's CPU time: Linux counts it in 10 ms ticks, and our pass was still slowed (13.3–14.2 ms)
-    /// once three 10 ms windows in a row showed none.
+    /// once 10 ms windows showed the process all but idle.
     /// </summary>
     public const int SettleMs = 250;
 
