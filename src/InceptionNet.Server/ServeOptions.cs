@@ -31,9 +31,10 @@ public sealed record ServeOptions
     public string? KeepCaptures { get; init; }
 
     /// <summary>
-    /// Largest request body accepted (413 above). A body announced over it is refused unread when the client sent
-    /// <c>Expect: 100-continue</c>; otherwise, up to four times this, it is read and discarded first so that a client still
-    /// writing (a browser) reads the 413 instead of a reset connection.
+    /// Largest request body accepted (413 above). On the image routes, once the key is accepted, a body announced over it
+    /// is refused unread when the client sent <c>Expect: 100-continue</c>; otherwise, up to four times this, it is read and
+    /// discarded first (for at most 30 s) so that a client still writing (a browser) reads the 413 instead of a reset
+    /// connection.
     /// </summary>
     public long MaxBodyBytes { get; init; } = 10L << 20;
 

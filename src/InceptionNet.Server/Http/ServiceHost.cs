@@ -270,15 +270,17 @@ public sealed partial class ServiceHost : IAsyncDisposable
                 ctx.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
         }
+        catch (Exception ex) when (ex is ClientGoneException || (ex is OperationCanceledException or IOException or Microsoft.AspNetCore.Http.BadHttpRequestException
+            && ctx.RequestAborted.IsCancellationRequested))
+        {
+            // Before the bad-request case: a client that leaves mid-body makes Kestrel report an unexpected end of content.
+            outcome = new Outcome(499, new ErrorResponse("the client closed the connection"), "aborted");
+        }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
         {
             int status = ex.StatusCode == 413 ? 413 : 400;
             string message = status == 413 ? $"the request body is over the limit of {_options.MaxBodyBytes} bytes" : $"bad request: {ex.Message}";
             outcome = new Outcome(status, new ErrorResponse(message), $"error {status}");
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
-        {
-            outcome = new Outcome(499, new ErrorResponse("the client closed the connection"), "aborted");
         }
 #pragma warning disable CA1031 // a bug must still get a JSON answer and an audit line; it is logged for the operator
         catch (Exception ex)
@@ -344,11 +346,16 @@ public sealed partial class ServiceHost : IAsyncDisposable
     /// <summary>How many times its route's limit an oversized body may be before it is refused unread.</summary>
     internal const int DrainFactor = 4;
 
+    /// <summary>The longest an oversized body is read for before the 413 goes out anyway (and the connection closes).</summary>
+    internal static readonly TimeSpan DrainBound = TimeSpan.FromSeconds(30);
+
     // A client that did not send "Expect: 100-continue" (a browser's fetch never does) is already writing its body when the
     // 413 is ready. Answering and closing with most of the body unread resets the connection, and the client's next write
     // fails before it reads the answer: it sees a broken pipe instead of the 413. So a body of up to DrainFactor times the
-    // route's limit is read and thrown away first, and the client gets the answer. A larger body, or a client that asked with
-    // Expect (it waits for the answer before sending), is refused unread, as before. Nothing read here is kept.
+    // route's limit is read and thrown away first (for at most DrainBound: Kestrel's minimum data rate alone would let a
+    // slow client hold the request for hours), the client gets the answer and the connection stays open. A larger body, or
+    // a client that asked with Expect (it waits for the answer before sending), is refused unread, as before. Nothing read
+    // here is kept. A client that goes away meanwhile is an aborted request, as anywhere else.
     private static async Task DrainOversizedAsync(HttpContext ctx, long routeLimit)
     {
         var request = ctx.Request;
@@ -359,22 +366,37 @@ public sealed partial class ServiceHost : IAsyncDisposable
         }
 
         feature.MaxRequestBodySize = request.ContentLength;
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        bound.CancelAfter(DrainBound);
         byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
         try
         {
-            while (await request.Body.ReadAsync(buffer, ctx.RequestAborted).ConfigureAwait(false) > 0)
+            while (await request.Body.ReadAsync(buffer, bound.Token).ConfigureAwait(false) > 0)
             {
             }
         }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested && !ctx.RequestAborted.IsCancellationRequested)
+        {
+            // Over the bound: the 413 goes out and the connection closes.
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Under Kestrel's minimum data rate: as over the bound.
+        }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException)
         {
-            // The client went away or stalled: the 413 below is answered if anyone is still there.
+            // The body ended short or the connection went: Kestrel may say so (an unexpected end of content) before it
+            // cancels RequestAborted, so the request is marked here as one nobody is left to answer.
+            throw new ClientGoneException(ex);
         }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    // The client left while its body was being read (see DrainOversizedAsync): audited as aborted, not answered.
+    private sealed class ClientGoneException(Exception inner) : IOException("the client closed the connection", inner);
 
     // The image from the raw body (image/jpeg, image/png, application/octet-stream) or a multipart form's 'image' part.
     private async Task<byte[]> ReadImageAsync(HttpContext ctx)

@@ -175,8 +175,8 @@ public sealed class DoorEndpointTests(ServiceFixture service) : IClassFixture<Se
         byte[] body = kind switch
         {
             "oversized" => new byte[ServiceHost.MaxDoorFrameBytes + 1],
-            // Sent whole without "Expect: 100-continue", as a browser does: more than loopback's socket buffers hold, so
-            // the client reads the 413 only because the server reads and discards the body (ServiceHost.DrainFactor).
+            // Sent whole without "Expect: 100-continue", as a browser does: the client reads the 413 because the server reads
+            // and discards the body (ServiceHost.DrainFactor); unread, the connection reset under the client's writes.
             "oversized-threefold" => new byte[3 * ServiceHost.MaxDoorFrameBytes],
             "garbage" => [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))],
             _ => File.ReadAllBytes(ServiceFixture.Photo("obama-240p.jpg")),
