@@ -346,7 +346,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
     /// <summary>How many times its route's limit an oversized body may be before it is refused unread.</summary>
     internal const int DrainFactor = 4;
 
-    /// <summary>The longest an oversized body is read for before the 413 goes out anyway (and the connection closes).</summary>
+    /// <summary>The longest an oversized body is read for before the 413 goes out anyway, with the rest unread.</summary>
     internal static readonly TimeSpan DrainBound = TimeSpan.FromSeconds(30);
 
     // A client that did not send "Expect: 100-continue" (a browser's fetch never does) is already writing its body when the
@@ -377,7 +377,7 @@ public sealed partial class ServiceHost : IAsyncDisposable
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !ctx.RequestAborted.IsCancellationRequested)
         {
-            // Over the bound: the 413 goes out and the connection closes.
+            // Over the bound: the 413 goes out with the rest of the body unread, as for a larger body.
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status408RequestTimeout)
         {
