@@ -249,7 +249,8 @@ public class CliEmbedBenchmarks
 
     // ONNX Runtime's or the engine's 16 images within a round: one untimed pass first, since its threads and
     // caches have sat idle through a CLI process, then the timed one, as warm as its own case's passes.
-    private static double TimeSecond(Action pass)
+    /// <summary>Runs <paramref name="pass"/> once untimed, then times it again: its time when warm.</summary>
+    internal static double TimeSecond(Action pass)
     {
         pass();
         return Time(pass);

@@ -131,10 +131,7 @@ public class FaceNetPairedBenchmarks
     private static double TimeSecond(Action pass)
     {
         Thread.Sleep(SettleMs);
-        pass();
-        long start = Stopwatch.GetTimestamp();
-        pass();
-        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        return CliEmbedBenchmarks.TimeSecond(pass);
     }
 
     /// <summary>

@@ -172,18 +172,7 @@ public sealed class BadInputTests(ServiceFixture service) : IClassFixture<Servic
             _pending.AddRange(buffer.AsSpan(0, read).ToArray());
         }
 
-        private int IndexOf(byte[] marker)
-        {
-            for (int i = 0; i + marker.Length <= _pending.Count; i++)
-            {
-                if (_pending.Skip(i).Take(marker.Length).SequenceEqual(marker))
-                {
-                    return i;
-                }
-            }
-
-            return -1;
-        }
+        private int IndexOf(byte[] marker) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending).IndexOf(marker);
 
         private List<byte> Take(int count)
         {
