@@ -12,7 +12,7 @@ namespace InceptionNet.Tensors;
 /// </summary>
 internal sealed unsafe partial class PanelMemory
 {
-    private const nuint HugePage = 2 << 20;
+    private const nuint HugePage = HugePages.Size;
     private readonly void* _block; // what was mapped or allocated
     private readonly nuint _bytes; // its size, for munmap
     private readonly bool _mapped;
@@ -83,7 +83,6 @@ internal sealed unsafe partial class PanelMemory
     private static bool TryMap(nuint bytes, out void* block, out nuint mapped, out byte* start)
     {
         const int protReadWrite = 0x1 | 0x2, mapPrivateAnonymous = 0x02 | 0x20;
-        const int madvHugePage = 14, madvPopulateWrite = 23;
         bool huge = bytes >= HugePage;
         nuint size = (bytes + 4095) & ~(nuint)4095;
         nuint request = huge ? size + HugePage : size; // room to slide to a 2 MiB boundary
@@ -113,10 +112,9 @@ internal sealed unsafe partial class PanelMemory
             }
 
             first = aligned;
-            _ = MAdvise(first, size, madvHugePage); // a hint: without transparent huge pages it is 4 KiB pages, as before
         }
 
-        _ = MAdvise(first, size, madvPopulateWrite); // Linux 5.14+; older kernels take the faults as the packer writes
+        HugePages.Advise(first, size); // huge pages when at least 2 MiB, then one call populates the range (Linux 5.14+)
         block = first;
         mapped = size;
         start = first;
@@ -142,7 +140,4 @@ internal sealed unsafe partial class PanelMemory
 
     [LibraryImport("libc", EntryPoint = "munmap")]
     private static partial int MUnmap(void* address, nuint length);
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int MAdvise(void* address, nuint length, int advice);
 }

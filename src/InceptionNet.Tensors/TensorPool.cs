@@ -29,6 +29,7 @@ public sealed class TensorPool
         if (buffer is null)
         {
             buffer = new float[length];
+            HugePages.AdviseNew(buffer); // a batch's large activations: huge pages, populated in one call (Linux)
         }
         else if (clear)
         {

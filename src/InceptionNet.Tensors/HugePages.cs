@@ -1,0 +1,85 @@
+using System.Runtime.InteropServices;
+
+namespace InceptionNet.Tensors;
+
+/// <summary>
+/// Linux memory advice for large blocks that are about to be written whole: the 2 MiB-aligned stretch inside a block is
+/// advised to use transparent huge pages, then the block's whole pages are populated with one call. Taking fresh memory
+/// one 4 KiB fault at a time is dear in a VM, where each fault leaves the guest's user mode: a batch-16 FaceNet pass's
+/// first run wrote about 80 MB of fresh activations that way (half of a 16-image <c>embed</c>'s page faults). Packed
+/// weights (<see cref="PanelMemory"/>) and the activation pool's large buffers (<see cref="TensorPool"/>) use it. Only
+/// advice: on other systems, with transparent huge pages off, or on a kernel without <c>MADV_POPULATE_WRITE</c> (before
+/// 5.14) the memory is the same and the faults come as it is written.
+/// </summary>
+internal static unsafe partial class HugePages
+{
+    /// <summary>The huge page size on x64 and arm64 Linux with 4 KiB base pages.</summary>
+    public const nuint Size = 2 << 20;
+
+    /// <summary>
+    /// Blocks of at least this many bytes are advised: twice <see cref="Size"/>, so an array placed anywhere holds at least
+    /// one whole aligned huge page.
+    /// </summary>
+    public const long MinBytes = 2 * (long)Size;
+
+    private const int MadvHugePage = 14, MadvPopulateWrite = 23;
+
+    private static bool s_unavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Advises the whole 2 MiB pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) to be huge, then
+    /// populates its whole 4 KiB pages for writing. Values already there are kept. Returns false when the advice could
+    /// not be given at all (not Linux, or no bindable libc).
+    /// </summary>
+    public static bool Advise(void* start, nuint bytes)
+    {
+        if (s_unavailable || bytes == 0)
+        {
+            return false;
+        }
+
+        nuint first = (nuint)start, end = first + bytes;
+        nuint hugeFirst = (first + Size - 1) & ~(Size - 1), hugeEnd = end & ~(Size - 1);
+        nuint pageFirst = (first + 4095) & ~(nuint)4095, pageEnd = end & ~(nuint)4095;
+        try
+        {
+            if (hugeEnd > hugeFirst)
+            {
+                _ = MAdvise((void*)hugeFirst, hugeEnd - hugeFirst, MadvHugePage);
+            }
+
+            if (pageEnd > pageFirst)
+            {
+                _ = MAdvise((void*)pageFirst, pageEnd - pageFirst, MadvPopulateWrite);
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            s_unavailable = true;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Advise"/> for a new array's values when it is at least <see cref="MinBytes"/> long. The array is pinned
+    /// only for the call: a large object is not moved by the collector unless told to compact that heap, and if it were,
+    /// the advice would only have been wasted.
+    /// </summary>
+    public static void AdviseNew(float[] array)
+    {
+        if (s_unavailable || (long)array.Length * sizeof(float) < MinBytes)
+        {
+            return;
+        }
+
+        fixed (float* values = array)
+        {
+            Advise(values, (nuint)array.Length * sizeof(float));
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int MAdvise(void* address, nuint length, int advice);
+}
