@@ -61,6 +61,9 @@ public static class JpegDecoder
         public int H;
         public int V;
         public int QuantTable;
+        // The table the component's first scan found under QuantTable: a DQT that redefines it later applies only to
+        // components whose first scan comes after it (libjpeg's latch_quant_tables).
+        public ushort[]? Quant;
         public int DcTable;
         public int AcTable;
         public int Width;          // downsampled_width: ceil(imageWidth · H / Hmax)
@@ -172,6 +175,11 @@ public static class JpegDecoder
                 }
 
                 byte marker = data[pos++];
+                if (marker == 0x00)
+                {
+                    continue; // FF 00, a stuffed zero in stray data: libjpeg's next_marker discards it and looks on
+                }
+
                 if (marker == 0xD9)
                 {
                     break;
@@ -180,6 +188,12 @@ public static class JpegDecoder
                 if (marker is >= 0xD0 and <= 0xD7 or 0x01)
                 {
                     continue;
+                }
+
+                if (!IsSegmentMarker(marker))
+                {
+                    // libjpeg's read_markers stops at any other marker (JERR_UNKNOWN_MARKER, or JERR_SOI_DUPLICATE).
+                    throw new FormatException(marker == 0xD8 ? "a second start-of-image marker." : $"unknown marker 0x{marker:X2}.");
                 }
 
                 if (pos + 2 > data.Length)
@@ -216,7 +230,8 @@ public static class JpegDecoder
                         pos = ReadScan(data, pos + length, segment);
                         continue;
                     case 0xE0:
-                        _sawJfif |= segment.Length >= 5 && segment[..5].SequenceEqual("JFIF\0"u8);
+                        // libjpeg (jdmarker.c examine_app0) counts a JFIF segment only when it holds the 14 bytes of its header.
+                        _sawJfif |= segment.Length >= 14 && segment[..5].SequenceEqual("JFIF\0"u8);
                         break;
                     case 0xEE:
                         if (segment.Length >= 12 && segment[..5].SequenceEqual("Adobe"u8))
@@ -238,6 +253,11 @@ public static class JpegDecoder
 
             return Output();
         }
+
+        // The markers with a length-prefixed segment that libjpeg reads or skips: the frame headers (SOF0-SOF15 but for the
+        // reserved 0xC8), DHT, DAC, SOS, DQT, DNL, DRI, APP0-APP15 and COM.
+        private static bool IsSegmentMarker(byte marker) =>
+            marker is >= 0xC0 and <= 0xCF and not 0xC8 or >= 0xDA and <= 0xDD or >= 0xE0 and <= 0xEF or 0xFE;
 
         private void ReadFrame(ReadOnlySpan<byte> s, bool progressive)
         {
@@ -399,6 +419,7 @@ public static class JpegDecoder
                     throw new FormatException($"scan lists component {id} twice.");
                 }
 
+                scan[i].Quant ??= _quant[scan[i].QuantTable] ?? throw new FormatException($"quantization table {scan[i].QuantTable} is not defined.");
                 scan[i].DcTable = s[2 + 2 * i] >> 4;
                 scan[i].AcTable = s[2 + 2 * i] & 15;
                 if (scan[i].DcTable > 3 || scan[i].AcTable > 3)
@@ -822,8 +843,7 @@ public static class JpegDecoder
             for (int i = 0; i < _components.Length; i++)
             {
                 var c = _components[i];
-                var quant = _quant[c.QuantTable] ?? throw new FormatException($"quantization table {c.QuantTable} is not defined.");
-                if (c.Coefficients.Length == 0)
+                if (c.Coefficients.Length == 0 || c.Quant is not { } quant)
                 {
                     throw new FormatException($"component {c.Id} has no scan (truncated file).");
                 }
