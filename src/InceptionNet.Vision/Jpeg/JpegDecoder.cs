@@ -64,6 +64,9 @@ public static class JpegDecoder
         // The table the component's first scan found under QuantTable: a DQT that redefines it later applies only to
         // components whose first scan comes after it (libjpeg's latch_quant_tables).
         public ushort[]? Quant;
+        // Progressive only: for the zig-zag coefficients 0-9, the point transform Al of the last scan that sent them (0 when
+        // known to full precision), or -1 before any scan did (libjpeg's coef_bits, which its block smoothing reads).
+        public readonly int[] CoefBits = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
         public int DcTable;
         public int AcTable;
         public int Width;          // downsampled_width: ceil(imageWidth · H / Hmax)
@@ -439,6 +442,17 @@ public static class JpegDecoder
             {
                 // jdphuff.c start_pass_phuff_decoder refuses the same (JERR_BAD_PROGRESSION).
                 throw new FormatException($"invalid progressive scan parameters Ss={ss} Se={se} Ah={ah} Al={al}.");
+            }
+
+            if (_progressive)
+            {
+                foreach (var c in scan)
+                {
+                    for (int k = ss; k <= Math.Min(se, 9); k++)
+                    {
+                        c.CoefBits[k] = al;
+                    }
+                }
             }
 
             // jdinput.c per_scan_setup: an interleaved MCU holds at most 10 blocks (JERR_BAD_MCU_SIZE).
@@ -840,17 +854,28 @@ public static class JpegDecoder
             // IDCT every block into a padded plane per component, whose every sample the IDCT writes.
             var strides = new int[_components.Length];
             Span<int> workspace = stackalloc int[64];
-            for (int i = 0; i < _components.Length; i++)
+            foreach (var c in _components)
             {
-                var c = _components[i];
-                if (c.Coefficients.Length == 0 || c.Quant is not { } quant)
+                if (c.Coefficients.Length == 0 || c.Quant is null)
                 {
                     throw new FormatException($"component {c.Id} has no scan (truncated file).");
                 }
+            }
 
+            bool smoothing = BlockSmoothingApplies();
+            for (int i = 0; i < _components.Length; i++)
+            {
+                var c = _components[i];
+                var quant = c.Quant!;
                 int stride = c.BlocksPerLine * 8;
                 var plane = planes[i] = Rent<byte>(stride * c.BlocksPerColumn * 8, clear: false);
-                for (int by = 0; by < c.BlocksPerColumn; by++)
+                int smoothedRows = smoothing ? (c.Height + 7) / 8 : 0;
+                if (smoothing)
+                {
+                    Smooth(c, plane, stride, workspace);
+                }
+
+                for (int by = smoothedRows; by < c.BlocksPerColumn; by++)
                 {
                     for (int bx = 0; bx < c.BlocksPerLine; bx++)
                     {
@@ -901,6 +926,161 @@ public static class JpegDecoder
             }
 
             return new RgbImage(_width, _height, pixels);
+        }
+
+        // libjpeg's smoothing_ok (jdcoefct.c, libjpeg-turbo 2.1), with the file read to its end as PIL reads it: a progressive
+        // image whose scans left any of the first nine AC coefficients of any component short of full precision, every
+        // component's DC at least partly sent, and no zero among the quantizers the estimates divide by.
+        private bool BlockSmoothingApplies()
+        {
+            if (!_progressive)
+            {
+                return false;
+            }
+
+            bool useful = false;
+            foreach (var c in _components)
+            {
+                var q = c.Quant!;
+                if (q[0] == 0 || q[1] == 0 || q[8] == 0 || q[16] == 0 || q[9] == 0 || q[2] == 0 || q[3] == 0 || q[10] == 0 || q[17] == 0
+                    || q[24] == 0 || c.CoefBits[0] < 0)
+                {
+                    return false;
+                }
+
+                for (int k = 1; k < 10; k++)
+                {
+                    useful |= c.CoefBits[k] != 0;
+                }
+            }
+
+            return useful;
+        }
+
+        // libjpeg's decompress_smooth_data for one component: every block of the image (the MCU padding is transformed as
+        // is) gets estimates for the coefficients among its first nine AC that are still zero and not known to be exact,
+        // from the DC values of the 5 x 5 blocks around it; with no AC data at all, the DC is re-estimated too. The estimates
+        // go into a copy of the block, so every estimate reads the decoded DC values. Rows above and below the image repeat
+        // the nearest row as libjpeg picks it (by iMCU row, so near the bottom a row two below can repeat the row one below),
+        // columns the nearest column.
+        private void Smooth(Component c, byte[] plane, int stride, Span<int> workspace)
+        {
+            int widthInBlocks = (c.Width + 7) / 8, heightInBlocks = (c.Height + 7) / 8, v = c.V;
+            int lastImcuRow = (_height + 8 * _vMax - 1) / (8 * _vMax) - 1;
+            int[] bits = c.CoefBits;
+            bool changeDc = true;
+            for (int k = 1; k < 10; k++)
+            {
+                changeDc &= bits[k] == -1;
+            }
+
+            var q = c.Quant!;
+            long q00 = q[0], q01 = q[1], q10 = q[8], q20 = q[16], q11 = q[9], q02 = q[2], q03 = q[3], q12 = q[10], q21 = q[17], q30 = q[24];
+            short[] coefficients = c.Coefficients;
+            int perRow = c.BlocksPerLine * 64;
+            Span<short> block = stackalloc short[64];
+            for (int r = 0; r < heightInBlocks; r++)
+            {
+                int m = r / v, br = r % v;
+                int blockRows = m < lastImcuRow || heightInBlocks % v == 0 ? v : heightInBlocks % v;
+                int prev = br > 0 || m > 0 ? r - 1 : r;
+                int prevPrev = br > 1 || m > 1 ? r - 2 : prev;
+                int next = br < blockRows - 1 || m < lastImcuRow ? r + 1 : r;
+                int nextNext = br < blockRows - 2 || m + 1 < lastImcuRow ? r + 2 : next;
+                int rowPP = prevPrev * perRow, rowP = prev * perRow, row = r * perRow, rowN = next * perRow, rowNN = nextNext * perRow;
+
+                // The sliding registers DC01-DC25 (five per row, columns b-2 ... b+2), started as libjpeg starts them.
+                int dc01, dc02, dc03, dc04, dc05, dc06, dc07, dc08, dc09, dc10, dc11, dc12, dc13, dc14, dc15;
+                int dc16, dc17, dc18, dc19, dc20, dc21, dc22, dc23, dc24, dc25;
+                dc01 = dc02 = dc03 = dc04 = dc05 = coefficients[rowPP];
+                dc06 = dc07 = dc08 = dc09 = dc10 = coefficients[rowP];
+                dc11 = dc12 = dc13 = dc14 = dc15 = coefficients[row];
+                dc16 = dc17 = dc18 = dc19 = dc20 = coefficients[rowN];
+                dc21 = dc22 = dc23 = dc24 = dc25 = coefficients[rowNN];
+                int last = widthInBlocks - 1;
+                for (int b = 0; b <= last; b++)
+                {
+                    if (b == 0 && b < last)
+                    {
+                        dc04 = coefficients[rowPP + 64];
+                        dc09 = coefficients[rowP + 64];
+                        dc14 = coefficients[row + 64];
+                        dc19 = coefficients[rowN + 64];
+                        dc24 = coefficients[rowNN + 64];
+                    }
+
+                    if (b + 1 < last)
+                    {
+                        int at = (b + 2) * 64;
+                        dc05 = coefficients[rowPP + at];
+                        dc10 = coefficients[rowP + at];
+                        dc15 = coefficients[row + at];
+                        dc20 = coefficients[rowN + at];
+                        dc25 = coefficients[rowNN + at];
+                    }
+
+                    coefficients.AsSpan(row + b * 64, 64).CopyTo(block);
+                    Estimate(block, 1, bits[1], q01, q00 * (changeDc
+                        ? -dc01 - dc02 + dc04 + dc05 - 3 * dc06 + 13 * dc07 - 13 * dc09 + 3 * dc10 - 3 * dc11 + 38 * dc12 - 38 * dc14
+                          + 3 * dc15 - 3 * dc16 + 13 * dc17 - 13 * dc19 + 3 * dc20 - dc21 - dc22 + dc24 + dc25
+                        : -7 * dc11 + 50 * dc12 - 50 * dc14 + 7 * dc15));
+                    Estimate(block, 8, bits[2], q10, q00 * (changeDc
+                        ? -dc01 - 3 * dc02 - 3 * dc03 - 3 * dc04 - dc05 - dc06 + 13 * dc07 + 38 * dc08 + 13 * dc09 - dc10 + dc16
+                          - 13 * dc17 - 38 * dc18 - 13 * dc19 + dc20 + dc21 + 3 * dc22 + 3 * dc23 + 3 * dc24 + dc25
+                        : -7 * dc03 + 50 * dc08 - 50 * dc18 + 7 * dc23));
+                    Estimate(block, 16, bits[3], q20, q00 * (changeDc
+                        ? dc03 + 2 * dc07 + 7 * dc08 + 2 * dc09 - 5 * dc12 - 14 * dc13 - 5 * dc14 + 2 * dc17 + 7 * dc18 + 2 * dc19 + dc23
+                        : -dc03 + 13 * dc08 - 24 * dc13 + 13 * dc18 - dc23));
+                    Estimate(block, 9, bits[4], q11, q00 * (changeDc
+                        ? -dc01 + dc05 + 9 * dc07 - 9 * dc09 - 9 * dc17 + 9 * dc19 + dc21 - dc25
+                        : dc10 + dc16 - 10 * dc17 + 10 * dc19 - dc02 - dc20 + dc22 - dc24 + dc04 - dc06 + 10 * dc07 - 10 * dc09));
+                    Estimate(block, 2, bits[5], q02, q00 * (changeDc
+                        ? 2 * dc07 - 5 * dc08 + 2 * dc09 + dc11 + 7 * dc12 - 14 * dc13 + 7 * dc14 + dc15 + 2 * dc17 - 5 * dc18 + 2 * dc19
+                        : -dc11 + 13 * dc12 - 24 * dc13 + 13 * dc14 - dc15));
+                    if (changeDc)
+                    {
+                        Estimate(block, 3, bits[6], q03, q00 * (dc07 - dc09 + 2 * dc12 - 2 * dc14 + dc17 - dc19));
+                        Estimate(block, 10, bits[7], q12, q00 * (dc07 - 3 * dc08 + dc09 - dc17 + 3 * dc18 - dc19));
+                        Estimate(block, 17, bits[8], q21, q00 * (dc07 - dc09 - 3 * dc12 + 3 * dc14 + dc17 - dc19));
+                        Estimate(block, 24, bits[9], q30, q00 * (dc07 + 2 * dc08 + dc09 - dc17 - 2 * dc18 - dc19));
+                        long num = q00 * (-2 * dc01 - 6 * dc02 - 8 * dc03 - 6 * dc04 - 2 * dc05 - 6 * dc06 + 6 * dc07 + 42 * dc08 + 6 * dc09
+                            - 6 * dc10 - 8 * dc11 + 42 * dc12 + 152 * dc13 + 42 * dc14 - 8 * dc15 - 6 * dc16 + 6 * dc17 + 42 * dc18
+                            + 6 * dc19 - 6 * dc20 - 2 * dc21 - 6 * dc22 - 8 * dc23 - 6 * dc24 - 2 * dc25);
+                        block[0] = unchecked((short)(num >= 0 ? (int)(((q00 << 7) + num) / (q00 << 8)) : -(int)(((q00 << 7) - num) / (q00 << 8))));
+                    }
+
+                    JpegIdct.Transform(block, q, plane.AsSpan(r * 8 * stride + b * 8), stride, workspace);
+                    dc01 = dc02; dc02 = dc03; dc03 = dc04; dc04 = dc05;
+                    dc06 = dc07; dc07 = dc08; dc08 = dc09; dc09 = dc10;
+                    dc11 = dc12; dc12 = dc13; dc13 = dc14; dc14 = dc15;
+                    dc16 = dc17; dc17 = dc18; dc18 = dc19; dc19 = dc20;
+                    dc21 = dc22; dc22 = dc23; dc23 = dc24; dc24 = dc25;
+                }
+
+                for (int b = widthInBlocks; b < c.BlocksPerLine; b++)
+                {
+                    JpegIdct.Transform(coefficients.AsSpan(row + b * 64, 64), q, plane.AsSpan(r * 8 * stride + b * 8), stride, workspace);
+                }
+            }
+        }
+
+        // One estimate of decompress_smooth_data: applied when the coefficient at natural position `at` is still zero and not
+        // known exactly (al, its coef_bits, is not 0); rounded half away from zero by truncating division, then held below
+        // 2^al when al > 0, as the bits still to come could add no more.
+        private static void Estimate(Span<short> block, int at, int al, long quantizer, long num)
+        {
+            if (al == 0 || block[at] != 0)
+            {
+                return;
+            }
+
+            int pred = (int)((((quantizer << 7) + Math.Abs(num))) / (quantizer << 8));
+            if (al > 0 && pred >= 1 << al)
+            {
+                pred = (1 << al) - 1;
+            }
+
+            block[at] = unchecked((short)(num >= 0 ? pred : -pred));
         }
 
         // libjpeg's default_decompress_parms colour-space guess for three components.
