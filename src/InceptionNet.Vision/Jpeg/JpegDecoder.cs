@@ -501,6 +501,7 @@ public static class JpegDecoder
 
             int total = mcusPerLine * mcusPerColumn;
             int restart = 0;
+            bool insufficient = false;
             for (int mcu = 0; mcu < total;)
             {
                 if (_restartInterval > 0 && mcu > 0 && mcu % _restartInterval == 0)
@@ -513,6 +514,15 @@ public static class JpegDecoder
                     }
 
                     _eobRun = 0;
+                    insufficient = false;
+                }
+
+                if (insufficient)
+                {
+                    // libjpeg (jdhuff.c, jdphuff.c): once an MCU has read past the segment's data, the MCUs after it up to the
+                    // next restart are not decoded; their coefficients stay as they are (zero, or an earlier scan's).
+                    mcu++;
+                    continue;
                 }
 
                 if (_eobRun > 0)
@@ -528,6 +538,7 @@ public static class JpegDecoder
 
                     _eobRun -= run;
                     mcu += run;
+                    insufficient = reader.OverrunBits > 0;
                     continue;
                 }
 
@@ -548,6 +559,7 @@ public static class JpegDecoder
 
                 mcu++;
                 CheckOverrun(ref reader);
+                insufficient = reader.OverrunBits > 0;
             }
 
             _overrunBits += reader.TotalOverrunBits;
