@@ -21,6 +21,12 @@ public sealed class JpegReferenceTests
     /// the MCUs after it undecoded up to the next restart marker (baseline, restart intervals, progressive DC and AC).</summary>
     public static TheoryData<string, int, int, string> ShortScans() => Fixtures("jpeg-short-scans");
 
+    /// <summary>Files with one restart marker out of order: libjpeg leaves a marker that is not a restart, or one of the
+    /// next two, in place (the intervals up to it read as empty), passes over one of the two before, and takes any other
+    /// restart as the expected one (jpeg_resync_to_restart); baseline with a restart every MCU row, progressive every 2 MCUs.
+    /// They were refused before.</summary>
+    public static TheoryData<string, int, int, string> Resync() => Fixtures("jpeg-resync");
+
     [Theory]
     [MemberData(nameof(Smoothing))]
     public void An_incompletely_refined_progressive_jpeg_decodes_to_libjpeg_turbos_smoothed_pixels(string name, int width, int height, string sha256) =>
@@ -30,6 +36,11 @@ public sealed class JpegReferenceTests
     [MemberData(nameof(ShortScans))]
     public void A_scan_whose_data_ends_early_leaves_the_rest_of_its_restart_interval_undecoded_as_libjpeg_does(string name, int width, int height, string sha256) =>
         AssertDecodesTo("jpeg-short-scans", name, width, height, sha256);
+
+    [Theory]
+    [MemberData(nameof(Resync))]
+    public void A_restart_marker_out_of_order_is_resynchronised_on_as_libjpeg_does(string name, int width, int height, string sha256) =>
+        AssertDecodesTo("jpeg-resync", name, width, height, sha256);
 
     private static void AssertDecodesTo(string folder, string name, int width, int height, string sha256)
     {

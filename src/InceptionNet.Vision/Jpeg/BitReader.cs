@@ -151,23 +151,70 @@ internal ref struct BitReader
         return value < 1 << (s - 1) ? value - (1 << s) + 1 : value;
     }
 
-    /// <summary>Discards buffered bits and moves past the restart marker that must come next.</summary>
-    public void Restart(int expected)
+    /// <summary>
+    /// Moves to the restart marker RST<paramref name="expected"/> that ends the current interval, as libjpeg does
+    /// (jdmarker.c read_restart_marker and jpeg_resync_to_restart): past any stray bytes to the next marker; the expected
+    /// one is taken. Any other marker is resynchronised on: a marker that is not a restart, or one of the next two restarts,
+    /// is left where it is (the interval it ends reads as empty: its first MCU gets zeros, the rest is skipped); one of the
+    /// two restarts before is passed over and the next marker judged again; any other restart is taken in place of the
+    /// expected one. Returns whether a marker was taken (libjpeg then clears its insufficient-data state; a marker left in
+    /// place keeps it).
+    /// </summary>
+    /// <exception cref="FormatException">The data ends before another marker (a truncated file).</exception>
+    public bool Restart(int expected)
     {
         _overrunBeforeRestart += OverrunBits;
         _buffer = 0;
         _bits = 0;
         PaddingBits = 0;
-        while (_position + 1 < _data.Length && !(_data[_position] == 0xFF && _data[_position + 1] is >= 0xD0 and <= 0xD7))
+        while (true)
         {
-            _position++;
-        }
+            byte marker = NextMarker();
+            int distance = (marker - 0xD0 - expected) & 7;
+            bool restart = marker is >= 0xD0 and <= 0xD7;
+            if (restart && (distance == 0 || distance is >= 3 and <= 5))
+            {
+                _position += 2; // the expected marker, or a restart too far off to judge: taken as the expected one
+                return true;
+            }
 
-        if (_position + 1 >= _data.Length || _data[_position + 1] != 0xD0 + expected)
+            if (marker >= 0xC0 && (!restart || distance is 1 or 2))
+            {
+                return false; // a real marker, or a restart still to come: stays for the interval it ends
+            }
+
+            _position += 2; // not a marker (below SOF0), or one of the two restarts before: look further
+        }
+    }
+
+    // libjpeg's next_marker: the next 0xFF followed by neither 0x00 (a stuffed zero) nor 0xFF (fill), stray bytes skipped.
+    // Leaves the position on the 0xFF and returns the marker code.
+    private byte NextMarker()
+    {
+        while (true)
         {
-            throw new FormatException($"expected restart marker RST{expected}, found {(_position + 1 < _data.Length ? $"0x{_data[_position + 1]:X2}" : "the end of the file")}.");
-        }
+            while (_position < _data.Length && _data[_position] != 0xFF)
+            {
+                _position++;
+            }
 
-        _position += 2;
+            while (_position + 1 < _data.Length && _data[_position + 1] == 0xFF)
+            {
+                _position++;
+            }
+
+            if (_position + 1 >= _data.Length)
+            {
+                throw new FormatException("the file ends inside the entropy-coded data, before a restart marker (truncated).");
+            }
+
+            byte code = _data[_position + 1];
+            if (code != 0x00)
+            {
+                return code;
+            }
+
+            _position += 2;
+        }
     }
 }

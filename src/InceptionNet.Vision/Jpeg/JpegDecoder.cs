@@ -506,7 +506,8 @@ public static class JpegDecoder
             {
                 if (_restartInterval > 0 && mcu > 0 && mcu % _restartInterval == 0)
                 {
-                    reader.Restart(restart);
+                    // A marker left in place by the resynchronisation keeps the state: the interval it ends is not decoded.
+                    insufficient &= !reader.Restart(restart);
                     restart = (restart + 1) & 7;
                     foreach (var c in _components)
                     {
@@ -514,7 +515,6 @@ public static class JpegDecoder
                     }
 
                     _eobRun = 0;
-                    insufficient = false;
                 }
 
                 if (insufficient)
