@@ -7,7 +7,7 @@ namespace InceptionNet.Vision.Tests;
 
 /// <summary>
 /// JPEGs where libjpeg-turbo (and so PIL) does more than decode what is there, with PIL's bytes beside them
-/// (tools/jpeg_reference/*.py, synthetic images through cjpeg). The decoder must give the same bytes. Without the behaviour
+/// (tools/jpeg_reference/smoothing.py and damaged.py, synthetic images through cjpeg). The decoder must give the same bytes. Without the behaviour
 /// a test names, each of its files decodes to other bytes (checked when they were added).
 /// </summary>
 public sealed class JpegReferenceTests
@@ -27,6 +27,16 @@ public sealed class JpegReferenceTests
     /// They were refused before.</summary>
     public static TheoryData<string, int, int, string> Resync() => Fixtures("jpeg-resync");
 
+    /// <summary>Files with 32 one-bits put into a scan's data, no code of its Huffman tables: libjpeg takes 17 bits and
+    /// decodes a zero (jpeg_huff_decode), and decodes on from there (baseline, progressive DC and AC scans). They were
+    /// refused before.</summary>
+    public static TheoryData<string, int, int, string> BadCodes() => Fixtures("jpeg-bad-codes");
+
+    /// <summary>Files whose quantizers (all 255 on a quality-100 encoding) push dequantized values far past 16 bits:
+    /// libjpeg-turbo's SIMD IDCT saturates there and its C IDCT does not; the decoder follows the C one, so these expected
+    /// bytes are PIL's with JSIMD_FORCENONE=1 (the generator checks that the two differ on each).</summary>
+    public static TheoryData<string, int, int, string> CIdct() => Fixtures("jpeg-c-idct");
+
     [Theory]
     [MemberData(nameof(Smoothing))]
     public void An_incompletely_refined_progressive_jpeg_decodes_to_libjpeg_turbos_smoothed_pixels(string name, int width, int height, string sha256) =>
@@ -41,6 +51,16 @@ public sealed class JpegReferenceTests
     [MemberData(nameof(Resync))]
     public void A_restart_marker_out_of_order_is_resynchronised_on_as_libjpeg_does(string name, int width, int height, string sha256) =>
         AssertDecodesTo("jpeg-resync", name, width, height, sha256);
+
+    [Theory]
+    [MemberData(nameof(BadCodes))]
+    public void A_bit_string_that_is_no_huffman_code_decodes_as_a_zero_as_libjpeg_does(string name, int width, int height, string sha256) =>
+        AssertDecodesTo("jpeg-bad-codes", name, width, height, sha256);
+
+    [Theory]
+    [MemberData(nameof(CIdct))]
+    public void Dequantized_values_past_16_bits_give_libjpeg_turbos_c_idct_bytes(string name, int width, int height, string sha256) =>
+        AssertDecodesTo("jpeg-c-idct", name, width, height, sha256);
 
     private static void AssertDecodesTo(string folder, string name, int width, int height, string sha256)
     {

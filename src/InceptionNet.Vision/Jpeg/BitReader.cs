@@ -122,7 +122,11 @@ internal ref struct BitReader
             l++;
             if (l > 16)
             {
-                throw new FormatException("corrupt entropy-coded data (invalid Huffman code).");
+                // No code of 16 bits or fewer: libjpeg (jpeg_huff_decode, and HUFF_DECODE_FAST) has taken 17 bits by then,
+                // warns, and decodes a zero, "the safest result". Fill kept at least 57 bits in the buffer.
+                _buffer <<= 17;
+                _bits -= 17;
+                return 0;
             }
 
             code = (int)(_buffer >> (64 - l));
