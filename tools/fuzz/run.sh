@@ -50,6 +50,12 @@ mkdir -p "$work_root"
   if [[ $target == png ]]; then
     cp "$root"/tests/InceptionNet.Vision.Tests/Png/*-5x3.png "$work/seeds/"
   fi
+  # The JPEG decoder's reference files (progressive scripts, restart intervals, damaged scans, a few KB each) as seeds too.
+  if [[ $target == jpeg ]]; then
+    for f in "$root"/tests/InceptionNet.Vision.Tests/Fixtures/jpeg-*/*.jpg; do
+      cp "$f" "$work/seeds/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+  fi
   for dll in "${instrument[@]}"; do
     "$tools/sharpfuzz" "$bin/$dll"
   done
