@@ -78,6 +78,16 @@ public sealed class JpegMarkerTests
         Assert.Contains("edited.jpg", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_four_component_jpeg_is_refused_as_cmyk_naming_the_file()
+    {
+        // PIL would return CMYK pixels, which are not what convert("RGB") of a colour photo means here: refused, saying so.
+        byte[] cmyk = [.. HostileFiles.Soi, .. HostileFiles.Dqt(), .. HostileFiles.Sof(0xC0, 8, 8, 4), .. HostileFiles.Eoi];
+        var error = Assert.Throws<InvalidImageException>(() => ImageDecoder.Decode(cmyk, "cmyk.jpg"));
+        Assert.Contains("CMYK", error.Message, StringComparison.Ordinal);
+        Assert.Contains("cmyk.jpg", error.Message, StringComparison.Ordinal);
+    }
+
     private readonly record struct Segment(byte Marker, int Start, int Length); // Start at the FF, Length with the length field
 
     // The marker segments from SOI up to and including the first SOS (the header a course photo has before its data), and

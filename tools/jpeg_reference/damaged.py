@@ -26,11 +26,15 @@ from smoothing import content
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "InceptionNet.Vision.Tests", "Fixtures")
 
 
-def cjpeg(pixels, args):
+def cjpeg(pixels, args, scans=None):
     with tempfile.TemporaryDirectory() as work:
         source, target = os.path.join(work, "in.ppm"), os.path.join(work, "out.jpg")
         with open(source, "wb") as f:
             f.write(b"P6\n%d %d\n255\n" % (pixels.shape[1], pixels.shape[0]) + pixels.tobytes())
+        if scans is not None:
+            with open(os.path.join(work, "scans.txt"), "w") as f:
+                f.write(scans)
+            args = [*args, "-scans", os.path.join(work, "scans.txt")]
         subprocess.run(["cjpeg", "-quality", "80", *args, "-outfile", target, source], check=True)
         return open(target, "rb").read()
 
@@ -119,7 +123,6 @@ def main():
     ends = segments_ends(progressive)
     files.append(("progressive-cut-dc.jpg", cut(progressive, ends[0], 12)))
     files.append(("progressive-cut-ac.jpg", cut(progressive, ends[3], 30)))
-    write("jpeg-short-scans", files)
 
     # Restart markers out of order, one per file, in a baseline file with a restart every MCU row and in a progressive one
     # with a restart every 2 MCUs: each of libjpeg's resynchronisation actions.
@@ -183,6 +186,16 @@ def main():
         ("progressive-q255.jpg", rescaled(cjpeg(content(16, 24, rng), ["-quality", "100", "-progressive", "-sample", "1x1,1x1,1x1"]))),
     ]
     write("jpeg-c-idct", overflow, c_idct=True)
+
+    # Drawn last, so that the files above keep their content. Luma's AC sent to one bit short of full precision, then the
+    # last scan (Cr's AC) cut: the smoothing estimates luma's low AC coefficients, and past the row where the last scan's
+    # data ran out it takes each component's state from before its latest scan (for luma: no AC, so the DC is estimated too).
+    approximate = cjpeg(content(40, 64, rng), ["-sample", "1x1,1x1,1x1"],
+                        scans="0,1,2: 0-0, 0, 0;\n0: 1-63, 0, 1;\n1: 1-63, 0, 0;\n2: 1-63, 0, 0;\n")
+    ends = segments_ends(approximate)
+    scan_data = ends[-1] - [p for p in range(len(approximate) - 1) if approximate[p:p + 2] == b"\xff\xda"][-1]
+    files.append(("progressive-smoothed-cut-last.jpg", cut(approximate, ends[-1], scan_data * 3 // 10)))
+    write("jpeg-short-scans", files)
 
 
 if __name__ == "__main__":

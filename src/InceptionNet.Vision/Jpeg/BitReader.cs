@@ -123,7 +123,13 @@ internal ref struct BitReader
             if (l > 16)
             {
                 // No code of 16 bits or fewer: libjpeg (jpeg_huff_decode, and HUFF_DECODE_FAST) has taken 17 bits by then,
-                // warns, and decodes a zero, "the safest result". Fill kept at least 57 bits in the buffer.
+                // warns, and decodes a zero, "the safest result". The 17th bit may not be buffered yet (16 were enough
+                // above); reading it from the data keeps a code at a segment's real end from counting as read past it.
+                if (_bits < 17)
+                {
+                    Fill();
+                }
+
                 _buffer <<= 17;
                 _bits -= 17;
                 return 0;

@@ -67,6 +67,9 @@ public static class JpegDecoder
         // Progressive only: for the zig-zag coefficients 0-9, the point transform Al of the last scan that sent them (0 when
         // known to full precision), or -1 before any scan did (libjpeg's coef_bits, which its block smoothing reads).
         public readonly int[] CoefBits = [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+        // CoefBits as they were before the component's latest scan (0 before the file's first scan): the smoothing reads these
+        // for the image rows past the last scan's end of data (libjpeg's coef_bits[ci + num_components]).
+        public readonly int[] PrevCoefBits = new int[10];
         public int DcTable;
         public int AcTable;
         public int Width;          // downsampled_width: ceil(imageWidth · H / Hmax)
@@ -137,6 +140,7 @@ public static class JpegDecoder
         private int _adobeTransform;
         private int _eobRun;
         private int _scans;
+        private int _lastGoodImcuRow; // the iMCU row of the last MCU a scan decoded with data left (libjpeg's last_good_iMCU_row)
         private int _overrunBits; // consumed by earlier scans and restart intervals, see OverrunBudgetBits
 
         // libjpeg-turbo's tjDecompress limits progressive scans for the same reason: each scan walks every block, so a
@@ -448,6 +452,12 @@ public static class JpegDecoder
             {
                 foreach (var c in scan)
                 {
+                    // jdphuff.c start_pass_phuff_decoder: coefficients min(Ss, 1) to max(Se, 9) keep their previous state.
+                    for (int k = ss == 0 ? 0 : 1; k < 10; k++)
+                    {
+                        c.PrevCoefBits[k] = _scans > 1 ? c.CoefBits[k] : 0;
+                    }
+
                     for (int k = ss; k <= Math.Min(se, 9); k++)
                     {
                         c.CoefBits[k] = al;
@@ -521,7 +531,7 @@ public static class JpegDecoder
                 {
                     // libjpeg (jdhuff.c, jdphuff.c): once an MCU has read past the segment's data, the MCUs after it up to the
                     // next restart are not decoded; their coefficients stay as they are (zero, or an earlier scan's).
-                    mcu++;
+                    mcu = _restartInterval > 0 ? (int)Math.Min(total, (mcu / _restartInterval + 1L) * _restartInterval) : total;
                     continue;
                 }
 
@@ -531,6 +541,7 @@ public static class JpegDecoder
                     // only corrects coefficients that are already nonzero. Skip the run as a whole, up to the next restart.
                     int end = _restartInterval > 0 ? (int)Math.Min(total, (mcu / _restartInterval + 1L) * _restartInterval) : total;
                     int run = Math.Min(_eobRun, end - mcu);
+                    _lastGoodImcuRow = (mcu + run - 1) / mcusPerLine / scan[0].V; // a run's scan has one component
                     if (ah > 0)
                     {
                         RefineRun(ref reader, scan[0], mcu, run, mcusPerLine, ss, se, al);
@@ -543,6 +554,7 @@ public static class JpegDecoder
                 }
 
                 int row = mcu / mcusPerLine, col = mcu % mcusPerLine;
+                _lastGoodImcuRow = count == 1 ? row / scan[0].V : row; // a single component's MCU is one block
                 foreach (var c in scan)
                 {
                     int hBlocks = count == 1 ? 1 : c.H, vBlocks = count == 1 ? 1 : c.V;
@@ -979,11 +991,20 @@ public static class JpegDecoder
         {
             int widthInBlocks = (c.Width + 7) / 8, heightInBlocks = (c.Height + 7) / 8, v = c.V;
             int lastImcuRow = (_height + 8 * _vMax - 1) / (8 * _vMax) - 1;
-            int[] bits = c.CoefBits;
-            bool changeDc = true;
-            for (int k = 1; k < 10; k++)
+            // Rows past where the last scan's data ran out use the state from before each component's latest scan, or none
+            // in a file of one scan (decompress_smooth_data, smoothing_ok).
+            int[] previous = _scans > 1 ? c.PrevCoefBits : [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1];
+            static bool NoAcSent(int[] bits)
             {
-                changeDc &= bits[k] == -1;
+                for (int k = 1; k < 10; k++)
+                {
+                    if (bits[k] != -1)
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
             }
 
             var q = c.Quant!;
@@ -994,6 +1015,8 @@ public static class JpegDecoder
             for (int r = 0; r < heightInBlocks; r++)
             {
                 int m = r / v, br = r % v;
+                int[] bits = m > _lastGoodImcuRow ? previous : c.CoefBits;
+                bool changeDc = NoAcSent(bits); // no AC data at all: the DC is estimated too
                 int blockRows = m < lastImcuRow || heightInBlocks % v == 0 ? v : heightInBlocks % v;
                 int prev = br > 0 || m > 0 ? r - 1 : r;
                 int prevPrev = br > 1 || m > 1 ? r - 2 : prev;
