@@ -303,7 +303,9 @@ public static class JpegDecoder
                     : $"JPEG with {count} components is not supported.");
             }
 
-            _components = new Component[count];
+            // Built aside and kept only whole: a component refused halfway would leave an empty slot that returning the
+            // buffers after the failure then trips over (a NullReferenceException in place of the error, found by fuzzing).
+            var components = new Component[count];
             for (int i = 0; i < count; i++)
             {
                 var c = new Component { Id = s[6 + i * 3], H = s[7 + i * 3] >> 4, V = s[7 + i * 3] & 15, QuantTable = s[8 + i * 3] };
@@ -312,13 +314,15 @@ public static class JpegDecoder
                     throw new FormatException($"component {c.Id} has sampling {c.H}x{c.V} / quant table {c.QuantTable}.");
                 }
 
-                if (_components.Take(i).Any(other => other.Id == c.Id))
+                if (components.Take(i).Any(other => other.Id == c.Id))
                 {
                     throw new FormatException($"two components have id {c.Id}.");
                 }
 
-                _components[i] = c;
+                components[i] = c;
             }
+
+            _components = components;
 
             _hMax = _components.Max(c => c.H);
             _vMax = _components.Max(c => c.V);
