@@ -12,7 +12,6 @@ namespace InceptionNet.Tensors;
 /// </summary>
 internal sealed unsafe partial class PanelMemory
 {
-    private const nuint HugePage = HugePages.Size;
     private readonly void* _block; // what was mapped or allocated
     private readonly nuint _bytes; // its size, for munmap
     private readonly bool _mapped;
@@ -83,9 +82,9 @@ internal sealed unsafe partial class PanelMemory
     private static bool TryMap(nuint bytes, out void* block, out nuint mapped, out byte* start)
     {
         const int protReadWrite = 0x1 | 0x2, mapPrivateAnonymous = 0x02 | 0x20;
-        bool huge = bytes >= HugePage;
+        bool huge = bytes >= HugePages.Size;
         nuint size = (bytes + 4095) & ~(nuint)4095;
-        nuint request = huge ? size + HugePage : size; // room to slide to a 2 MiB boundary
+        nuint request = huge ? size + HugePages.Size : size; // room to slide to a 2 MiB boundary
         var p = MMap(null, request, protReadWrite, mapPrivateAnonymous, -1, 0);
         if (p == (void*)-1)
         {
@@ -99,7 +98,7 @@ internal sealed unsafe partial class PanelMemory
         if (huge)
         {
             // Unmap the unaligned head and the tail, keeping exactly [aligned, aligned + size).
-            var aligned = (byte*)(((nuint)first + HugePage - 1) & ~(HugePage - 1));
+            var aligned = (byte*)(((nuint)first + HugePages.Size - 1) & ~(HugePages.Size - 1));
             nuint head = (nuint)(aligned - first), tail = request - head - size;
             if (head > 0)
             {

@@ -60,6 +60,11 @@ def segments_ends(data):
     return ends
 
 
+def scan_starts(data):
+    """Positions of the SOS markers (their 0xFF)."""
+    return [p for p in range(len(data) - 1) if data[p] == 0xFF and data[p + 1] == 0xDA]
+
+
 def cut(data, end, count):
     return data[:end - count] + data[end:]
 
@@ -150,7 +155,7 @@ def main():
     end = segments_ends(baseline)[0]
     progressive = cjpeg(content(40, 40, rng), ["-progressive", "-sample", "1x1,1x1,1x1"])
     ends = segments_ends(progressive)
-    sos = [p for p in range(len(progressive) - 1) if progressive[p] == 0xFF and progressive[p + 1] == 0xDA]
+    sos = scan_starts(progressive)
     def inserted(data, scan_start, scan_end):
         # The first of a few places inside the scan where the result does not depend on the IDCT's overflow handling.
         for fraction in (0.5, 0.4, 0.6, 0.3, 0.7, 0.8):
@@ -193,7 +198,7 @@ def main():
     approximate = cjpeg(content(40, 64, rng), ["-sample", "1x1,1x1,1x1"],
                         scans="0,1,2: 0-0, 0, 0;\n0: 1-63, 0, 1;\n1: 1-63, 0, 0;\n2: 1-63, 0, 0;\n")
     ends = segments_ends(approximate)
-    scan_data = ends[-1] - [p for p in range(len(approximate) - 1) if approximate[p:p + 2] == b"\xff\xda"][-1]
+    scan_data = ends[-1] - scan_starts(approximate)[-1]
     files.append(("progressive-smoothed-cut-last.jpg", cut(approximate, ends[-1], scan_data * 3 // 10)))
     write("jpeg-short-scans", files)
 

@@ -197,34 +197,45 @@ internal ref struct BitReader
         }
     }
 
-    // libjpeg's next_marker: the next 0xFF followed by neither 0x00 (a stuffed zero) nor 0xFF (fill), stray bytes skipped.
-    // Leaves the position on the 0xFF and returns the marker code.
+    // The restart search's next marker: its code, the position left on its 0xFF.
     private byte NextMarker()
     {
+        int at = FindMarker(_data, _position);
+        _position = at >= 0 ? at : _data.Length;
+        return at >= 0 ? _data[at + 1]
+            : throw new FormatException("the file ends inside the entropy-coded data, before a restart marker (truncated).");
+    }
+
+    /// <summary>
+    /// libjpeg's next_marker: from <paramref name="from"/>, the position of the next 0xFF followed by neither 0x00 (a stuffed
+    /// zero, discarded) nor 0xFF (fill), stray bytes skipped; −1 when the data ends first.
+    /// </summary>
+    public static int FindMarker(ReadOnlySpan<byte> data, int from)
+    {
+        int position = from;
         while (true)
         {
-            while (_position < _data.Length && _data[_position] != 0xFF)
+            while (position < data.Length && data[position] != 0xFF)
             {
-                _position++;
+                position++;
             }
 
-            while (_position + 1 < _data.Length && _data[_position + 1] == 0xFF)
+            while (position + 1 < data.Length && data[position + 1] == 0xFF)
             {
-                _position++;
+                position++;
             }
 
-            if (_position + 1 >= _data.Length)
+            if (position + 1 >= data.Length)
             {
-                throw new FormatException("the file ends inside the entropy-coded data, before a restart marker (truncated).");
+                return -1;
             }
 
-            byte code = _data[_position + 1];
-            if (code != 0x00)
+            if (data[position + 1] != 0x00)
             {
-                return code;
+                return position;
             }
 
-            _position += 2;
+            position += 2;
         }
     }
 }

@@ -165,27 +165,15 @@ public static class JpegDecoder
             int pos = 2;
             while (true)
             {
-                // Find the next marker, skipping fill bytes (libjpeg tolerates garbage between segments the same way).
-                while (pos < data.Length && data[pos] != 0xFF)
-                {
-                    pos++;
-                }
-
-                while (pos < data.Length && data[pos] == 0xFF)
-                {
-                    pos++;
-                }
-
-                if (pos >= data.Length)
+                // The next marker, past stray bytes, fill bytes and stuffed zeros, as libjpeg's next_marker finds it.
+                int at = BitReader.FindMarker(data, pos);
+                if (at < 0)
                 {
                     throw new FormatException("the file ends before the end-of-image marker (truncated).");
                 }
 
-                byte marker = data[pos++];
-                if (marker == 0x00)
-                {
-                    continue; // FF 00, a stuffed zero in stray data: libjpeg's next_marker discards it and looks on
-                }
+                byte marker = data[at + 1];
+                pos = at + 2;
 
                 if (marker == 0xD9)
                 {
