@@ -22,7 +22,7 @@ internal static unsafe partial class HugePages
     /// </summary>
     public const long MinBytes = 2 * (long)Size;
 
-    private const int MadvHugePage = 14, MadvPopulateWrite = 23;
+    private const int MadvDontNeed = 4, MadvHugePage = 14, MadvPopulateWrite = 23;
 
     private static bool s_unavailable = !OperatingSystem.IsLinux();
 
@@ -33,24 +33,55 @@ internal static unsafe partial class HugePages
     /// </summary>
     public static bool Advise(void* start, nuint bytes)
     {
-        if (s_unavailable || bytes == 0)
+        nuint first = (nuint)start, end = first + bytes;
+        return AdviseHuge(start, bytes) && Call((first + 4095) & ~(nuint)4095, end & ~(nuint)4095, MadvPopulateWrite);
+    }
+
+    /// <summary>
+    /// Advises the whole 2 MiB pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) to be huge, without
+    /// populating anything: a page is taken when first written or populated, a whole huge page at a time.
+    /// </summary>
+    public static bool AdviseHuge(void* start, nuint bytes)
+    {
+        nuint first = (nuint)start, end = first + bytes;
+        return Call((first + Size - 1) & ~(Size - 1), end & ~(Size - 1), MadvHugePage);
+    }
+
+    /// <summary>
+    /// Populates for writing every page that holds a byte of [<paramref name="start"/>, + <paramref name="bytes"/>),
+    /// rounded out to whole 4 KiB pages: only for memory whose pages all belong to the caller's own mapping. Values
+    /// already there are kept.
+    /// </summary>
+    public static bool Populate(void* start, nuint bytes)
+    {
+        nuint first = (nuint)start, end = first + bytes;
+        return Call(first & ~(nuint)4095, (end + 4095) & ~(nuint)4095, MadvPopulateWrite);
+    }
+
+    /// <summary>
+    /// Gives the whole 4 KiB pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) back to the system
+    /// (<c>MADV_DONTNEED</c>): they read as zero if touched again. Only for memory nothing will read, in the caller's own
+    /// mapping; a huge page that holds them is split.
+    /// </summary>
+    public static bool Release(void* start, nuint bytes)
+    {
+        nuint first = (nuint)start, end = first + bytes;
+        return Call((first + 4095) & ~(nuint)4095, end & ~(nuint)4095, MadvDontNeed);
+    }
+
+    // madvise over [first, end) when that is not empty; false only when there is no madvise to call.
+    private static bool Call(nuint first, nuint end, int advice)
+    {
+        if (s_unavailable)
         {
             return false;
         }
 
-        nuint first = (nuint)start, end = first + bytes;
-        nuint hugeFirst = (first + Size - 1) & ~(Size - 1), hugeEnd = end & ~(Size - 1);
-        nuint pageFirst = (first + 4095) & ~(nuint)4095, pageEnd = end & ~(nuint)4095;
         try
         {
-            if (hugeEnd > hugeFirst)
+            if (end > first)
             {
-                _ = MAdvise((void*)hugeFirst, hugeEnd - hugeFirst, MadvHugePage);
-            }
-
-            if (pageEnd > pageFirst)
-            {
-                _ = MAdvise((void*)pageFirst, pageEnd - pageFirst, MadvPopulateWrite);
+                _ = MAdvise((void*)first, end - first, advice);
             }
 
             return true;

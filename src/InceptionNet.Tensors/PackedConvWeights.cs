@@ -81,16 +81,18 @@ public sealed class PackedConvWeights
         _memory = PanelMemory.Allocate(Panels * k * width); // zeroed: the padding columns need no writes
         var panels = _memory.Span;
         bool vector = !outputScale.IsEmpty && Simd.Default >= SimdLevel.Vector128 && Vector128.IsHardwareAccelerated;
-        for (int panel = 0; panel < Panels; panel++)
+        // Kernel row by kernel row, each split across the panels: the kernel is read in order (panel by panel read a strip of
+        // it a row apart, 20-35 % slower into warm memory on FaceNet's shapes).
+        for (int row = 0; row < k; row++)
         {
-            // Each panel row is a contiguous run of the kernel row: copied (or scaled) as one span.
-            int first = panel * width, columns = Math.Min(width, outChannels - first);
-            var panelRows = panels.Slice(panel * k * width, k * width);
-            var scale = outputScale.IsEmpty ? default : outputScale.Slice(first, columns);
-            for (int row = 0; row < k; row++)
+            var kernelRow = kernel.Slice(row * outChannels, outChannels);
+            for (int panel = 0; panel < Panels; panel++)
             {
-                var source = kernel.Slice(row * outChannels + first, columns);
-                var destination = panelRows.Slice(row * width, columns);
+                // Each panel row is a contiguous run of the kernel row: copied (or scaled) as one span.
+                int first = panel * width, columns = Math.Min(width, outChannels - first);
+                var source = kernelRow.Slice(first, columns);
+                var destination = panels.Slice((panel * k + row) * width, columns);
+                var scale = outputScale.IsEmpty ? default : outputScale.Slice(first, columns);
                 if (scale.IsEmpty)
                 {
                     source.CopyTo(destination);
@@ -384,13 +386,14 @@ public sealed class PackedConvWeights
     {
         int k = ReductionLength;
         var panels = PanelValues;
-        // Panel by panel, reading the packed values in order (no division per value).
-        for (int panel = 0, first = 0; first < OutChannels; panel++, first += Width)
+        // Kernel row by kernel row, as the constructor packs: the kernel is written in order (panel by panel wrote a strip
+        // of it a row apart).
+        for (int row = 0; row < k; row++)
         {
-            int cols = Math.Min(Width, OutChannels - first);
-            for (int row = 0; row < k; row++)
+            var kernelRow = kernel.Slice(row * OutChannels, OutChannels);
+            for (int panel = 0, first = 0; first < OutChannels; panel++, first += Width)
             {
-                panels.Slice((panel * k + row) * Width, cols).CopyTo(kernel.Slice(row * OutChannels + first, cols));
+                panels.Slice((panel * k + row) * Width, Math.Min(Width, OutChannels - first)).CopyTo(kernelRow[first..]);
             }
         }
 

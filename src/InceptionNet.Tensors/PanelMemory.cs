@@ -3,30 +3,46 @@ using System.Runtime.InteropServices;
 namespace InceptionNet.Tensors;
 
 /// <summary>
-/// Native memory for packed weight panels, outside the GC heap, freed when its owner is collected. On Linux it is an
-/// anonymous mapping, 2 MiB aligned when it is at least that large and advised to use transparent huge pages, and
-/// populated with one call before the packer writes it. That is why it exists: a cold start writes about 90 MB of fresh
-/// panels for FaceNet, and taking those pages one 4 KiB fault at a time cost a third of a native binary's start-up
-/// (perf, Zen 5 VM: <c>exc_page_fault</c> 35 % of an <c>embed</c>). Elsewhere, or when mapping fails, it is an aligned
-/// native allocation. Either way the memory starts zeroed and the start is 64-byte aligned.
+/// Native memory for packed weight panels, outside the GC heap, freed when its owner is collected. On Linux, blocks up to
+/// <see cref="CarveLimit"/> are carved one after another from shared slabs: anonymous mappings of <see cref="SlabBytes"/>,
+/// 2 MiB aligned and advised to use transparent huge pages, each block populated with one call before the packer writes
+/// it. A collected block gives its whole pages back at once, so a load's garbage (the parts of fused branches: 29 of
+/// FaceNet's 152 MB) is not kept resident by the live blocks beside it, and a slab is unmapped once all its blocks are
+/// collected. Larger blocks get a mapping of their own, aligned and advised the same way. That is why it exists: a cold
+/// start writes about 150 MB of fresh panels for FaceNet (its Winograd forms included) in 683 blocks, most under 2 MiB,
+/// and a fresh 4 KiB page cost about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's build took 390-520 ms in a
+/// fresh process, with slabs about 200 (bench/results/README.md). Elsewhere, or when mapping fails, it is an aligned
+/// native allocation. Either way the memory starts zeroed (slabs are fresh and never reused) and the start is page
+/// aligned on Linux, 64-byte aligned otherwise.
 /// </summary>
 internal sealed unsafe partial class PanelMemory
 {
-    private readonly void* _block; // what was mapped or allocated
+    /// <summary>Bytes of one shared slab: sixteen huge pages.</summary>
+    internal const nuint SlabBytes = 32 << 20;
+
+    /// <summary>Blocks of at most this many bytes are carved from a slab; larger ones are mapped on their own.</summary>
+    internal const nuint CarveLimit = SlabBytes / 2;
+
+    private static readonly Lock s_carving = new();
+    private static WeakReference<Slab>? s_current; // weak: a slab none of whose blocks is alive goes, current or not
+
+    private readonly void* _block; // what was mapped or allocated (null when carved)
     private readonly nuint _bytes; // its size, for munmap
     private readonly bool _mapped;
+    private readonly Slab? _slab; // the slab a carved block lives in: kept mapped as long as this block is reachable
 
-    private PanelMemory(void* block, nuint bytes, bool mapped, float* values, int length)
+    private PanelMemory(void* block, nuint bytes, bool mapped, float* values, int length, Slab? slab = null)
     {
         _block = block;
         _bytes = bytes;
         _mapped = mapped;
+        _slab = slab;
         Values = values;
         Length = length;
         GC.AddMemoryPressure((long)bytes);
     }
 
-    /// <summary>First value (64-byte aligned; valid while this object is reachable).</summary>
+    /// <summary>First value (at least 64-byte aligned; valid while this object is reachable).</summary>
     public float* Values { get; }
 
     /// <summary>Number of floats.</summary>
@@ -40,12 +56,117 @@ internal sealed unsafe partial class PanelMemory
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = Math.Max((nuint)length * sizeof(float), 64);
-        if (OperatingSystem.IsLinux() && !s_mappingUnavailable && TryMapOnce(bytes, out var block, out var mapped, out var start))
+        if (OperatingSystem.IsLinux() && !s_mappingUnavailable)
         {
-            return new PanelMemory(block, mapped, true, (float*)start, length);
+            if (bytes <= CarveLimit && TryCarve(length, bytes) is { } carved)
+            {
+                return carved;
+            }
+
+            if (TryMapOnce(bytes, huge: bytes >= HugePages.Size, out var block, out var mapped, out var start))
+            {
+                HugePages.Advise(start, mapped); // huge pages when at least 2 MiB, then one call populates the range (Linux 5.14+)
+                return new PanelMemory(block, mapped, true, (float*)start, length);
+            }
         }
 
         return AllocateAligned(length, bytes);
+    }
+
+    // The next block of the current slab, or of a new one when it has no room left; its pages populated.
+    private static PanelMemory? TryCarve(int length, nuint bytes)
+    {
+        Slab? slab;
+        byte* start;
+        lock (s_carving)
+        {
+            if (s_current is null || !s_current.TryGetTarget(out slab) || (start = slab.TryTake(bytes)) is null)
+            {
+                slab = Slab.TryCreate();
+                if (slab is null)
+                {
+                    return null;
+                }
+
+                s_current = new WeakReference<Slab>(slab);
+                start = slab.TryTake(bytes);
+            }
+        }
+
+        return Carved(slab, start, length, bytes);
+    }
+
+    /// <summary><paramref name="length"/> zeroed floats carved from <paramref name="slab"/>; null when it has no room left.</summary>
+    internal static PanelMemory? CarveFrom(Slab slab, int length)
+    {
+        nuint bytes = Math.Max((nuint)length * sizeof(float), 64);
+        byte* start;
+        lock (s_carving)
+        {
+            start = slab.TryTake(bytes);
+        }
+
+        return start is null ? null : Carved(slab, start, length, bytes);
+    }
+
+    private static PanelMemory Carved(Slab slab, byte* start, int length, nuint bytes)
+    {
+        HugePages.Populate(start, bytes); // outside the lock: another load may carve beside this one meanwhile
+        return new PanelMemory(null, bytes, false, (float*)start, length, slab);
+    }
+
+    /// <summary>A shared mapping blocks are carved from, front to back, and never reused; unmapped when collected.</summary>
+    internal sealed class Slab
+    {
+        private readonly byte* _start;
+        private nuint _taken;
+        private bool _unmapped;
+
+        private Slab(byte* start) => _start = start;
+
+        /// <summary>A fresh slab of <see cref="SlabBytes"/>, 2 MiB aligned and advised huge, nothing populated; null when it cannot be mapped.</summary>
+        public static Slab? TryCreate()
+        {
+            if (!TryMapOnce(SlabBytes, huge: true, out _, out _, out var start))
+            {
+                return null;
+            }
+
+            HugePages.AdviseHuge(start, SlabBytes);
+            return new Slab(start);
+        }
+
+        /// <summary>
+        /// The start of the next <paramref name="bytes"/>, or null when the slab has no room left. Only under the carving
+        /// lock. Every block starts on a 4 KiB page, as a mapping of its own did: with blocks 64 bytes apart FaceNet's
+        /// batch-16 pass was 5-8 % slower (alternating runs of <c>--quick</c>, Zen 5), for 2 KiB of padding a block.
+        /// </summary>
+        public byte* TryTake(nuint bytes)
+        {
+            nuint offset = (_taken + 4095) & ~(nuint)4095;
+            if (bytes > SlabBytes || offset > SlabBytes - bytes)
+            {
+                return null;
+            }
+
+            _taken = offset + bytes;
+            return _start + offset;
+        }
+
+        /// <summary>Gives back the whole pages of a block carved from this slab, unless the slab is gone already.</summary>
+        public void Release(void* block, nuint bytes)
+        {
+            if (!_unmapped)
+            {
+                HugePages.Release(block, bytes);
+            }
+        }
+
+        ~Slab()
+        {
+            _unmapped = true;
+            _ = MUnmap(_start, SlabBytes);
+        }
     }
 
     // The portable path (and the one a test forces): an aligned native allocation, cleared.
@@ -59,11 +180,11 @@ internal sealed unsafe partial class PanelMemory
     private static bool s_mappingUnavailable;
 
     // A libc whose mmap cannot be bound (no "libc" to load) switches to the portable path for the rest of the process.
-    private static bool TryMapOnce(nuint bytes, out void* block, out nuint mapped, out byte* start)
+    private static bool TryMapOnce(nuint bytes, bool huge, out void* block, out nuint mapped, out byte* start)
     {
         try
         {
-            return TryMap(bytes, out block, out mapped, out start);
+            return TryMap(bytes, huge, out block, out mapped, out start);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -75,14 +196,12 @@ internal sealed unsafe partial class PanelMemory
         }
     }
 
-    // Maps bytes rounded up to whole 4 KiB pages, starting on a 2 MiB boundary and advised huge when at least that large,
-    // then populates the range in one call. The mapping ends where the values end: a huge page is only used for a 2 MiB
-    // stretch wholly inside it, so a tail is 4 KiB pages and no block costs more resident memory than its values.
-    // Returns the mapping (to unmap) and its start.
-    private static bool TryMap(nuint bytes, out void* block, out nuint mapped, out byte* start)
+    // Maps bytes rounded up to whole 4 KiB pages, starting on a 2 MiB boundary when `huge`. The mapping ends where the
+    // values end: a huge page is only used for a 2 MiB stretch wholly inside it, so a tail is 4 KiB pages and no block
+    // costs more resident memory than its values. Returns the mapping (to unmap) and its start.
+    private static bool TryMap(nuint bytes, bool huge, out void* block, out nuint mapped, out byte* start)
     {
         const int protReadWrite = 0x1 | 0x2, mapPrivateAnonymous = 0x02 | 0x20;
-        bool huge = bytes >= HugePages.Size;
         nuint size = (bytes + 4095) & ~(nuint)4095;
         nuint request = huge ? size + HugePages.Size : size; // room to slide to a 2 MiB boundary
         var p = MMap(null, request, protReadWrite, mapPrivateAnonymous, -1, 0);
@@ -113,7 +232,6 @@ internal sealed unsafe partial class PanelMemory
             first = aligned;
         }
 
-        HugePages.Advise(first, size); // huge pages when at least 2 MiB, then one call populates the range (Linux 5.14+)
         block = first;
         mapped = size;
         start = first;
@@ -122,7 +240,14 @@ internal sealed unsafe partial class PanelMemory
 
     ~PanelMemory()
     {
-        if (_mapped)
+        // A carved block gives back the pages wholly its own; the slab is unmapped once unreachable, once all its blocks
+        // are. Finalizers run one at a time on one thread, so the slab cannot be unmapped (and its range mapped again
+        // for something else) while this runs; it may already have been, when both became unreachable together.
+        if (_slab is not null)
+        {
+            _slab.Release(Values, _bytes);
+        }
+        else if (_mapped)
         {
             _ = MUnmap(_block, _bytes);
         }

@@ -1,0 +1,150 @@
+using System.Runtime.CompilerServices;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>
+/// Where packed weights live on Linux (<see cref="PanelMemory"/>): small blocks are carved from shared slabs advised for
+/// huge pages, each populated before it is written, given back when collected, and the slab unmapped with its last block.
+/// Most tests carve from a slab of their own, so that other tests' blocks cannot keep its pages resident or it alive.
+/// </summary>
+public sealed unsafe class PanelMemoryTests
+{
+    [SkippableFact]
+    public void A_small_block_lives_in_memory_advised_for_huge_pages()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
+        Skip.IfNot(Directory.Exists("/sys/kernel/mm/transparent_hugepage"), "this kernel has no transparent huge pages");
+        // A block of its own mapping would be too small for huge pages (and would not be advised at all).
+        var block = PanelMemory.Allocate(1000);
+        Assert.Contains(" hg", ProcessMemory.FlagsOfMappingAt(block.Values), StringComparison.Ordinal);
+        GC.KeepAlive(block);
+    }
+
+    [SkippableFact]
+    public void A_carved_block_is_resident_before_it_is_written()
+    {
+        ProcessMemory.SkipUnlessPopulateAdvice();
+        var slab = NewSlab();
+        var block = PanelMemory.CarveFrom(slab, 300_000)!; // 1.2 MB, the slab's first: nothing of it was touched before
+        var (first, bytes) = WholePages(block.Values, 300_000 * sizeof(float));
+        Assert.Equal((int)(bytes / 4096), ProcessMemory.ResidentPages((byte*)first, bytes));
+        GC.KeepAlive(block);
+    }
+
+    [SkippableFact]
+    public void Blocks_carved_from_one_slab_are_aligned_disjoint_zeroed_and_keep_their_values()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
+        var slab = NewSlab();
+        int[] lengths = [1, 17, 1000, 16, 3 << 18, 15, 100_003];
+        var blocks = lengths.Select(n => PanelMemory.CarveFrom(slab, n)!).ToArray();
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            Assert.Equal(lengths[i], blocks[i].Length);
+            Assert.Equal(0u, (nuint)blocks[i].Values & 4095); // each on a page of its own, as a mapping of its own was
+            Assert.True(blocks[i].Span.IndexOfAnyExcept(0f) < 0, $"block {i} is not zero");
+            if (i > 0)
+            {
+                Assert.True((nuint)blocks[i].Values >= (nuint)(blocks[i - 1].Values + lengths[i - 1]), $"block {i} overlaps block {i - 1}");
+            }
+        }
+
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            blocks[i].Span.Fill(i + 1);
+        }
+
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            Assert.True(blocks[i].Span.IndexOfAnyExcept(i + 1f) < 0, $"block {i} lost its values to a neighbour");
+        }
+
+        GC.KeepAlive(blocks);
+    }
+
+    [SkippableFact]
+    public void A_full_slab_carves_nothing_more_and_large_blocks_get_a_mapping_of_their_own()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
+        var slab = NewSlab();
+        var whole = PanelMemory.CarveFrom(slab, (int)(PanelMemory.SlabBytes / sizeof(float)));
+        Assert.NotNull(whole);
+        Assert.Null(PanelMemory.CarveFrom(slab, 1));
+
+        // Past the carving limit: a mapping of its own, starting on a huge-page boundary.
+        var large = PanelMemory.Allocate((int)(PanelMemory.CarveLimit / sizeof(float)) + 1);
+        Assert.Equal(0u, (nuint)large.Values & (HugePages.Size - 1));
+        Assert.True(large.Span.IndexOfAnyExcept(0f) < 0, "a large block is not zero");
+        GC.KeepAlive(whole);
+        GC.KeepAlive(large);
+    }
+
+    [SkippableFact]
+    public void A_collected_block_gives_its_pages_back_and_the_slab_goes_with_its_last_block()
+    {
+        ProcessMemory.SkipUnlessPopulateAdvice();
+        var blocks = TwoBlocksOfANewSlab();
+        Collect();
+        // The released block's whole pages are no longer resident; its neighbour, in the same huge page, keeps its values.
+        Assert.Equal(0, ProcessMemory.ResidentPages((byte*)blocks.ReleasedFirst, blocks.ReleasedBytes));
+        Assert.True(KeptHoldsItsValues(blocks), "the block still alive lost its values");
+        Assert.True(IsAlive(blocks.Slab), "the slab went while one of its blocks was alive");
+
+        blocks.Kept = null; // a field, not a local: nothing else on this frame may still hold the block
+        Collect();
+        Assert.False(IsAlive(blocks.Slab), "the slab outlived its last block");
+    }
+
+    // These two look at the objects in methods of their own, so that no temporary of the test's frame holds one afterwards
+    // (unoptimized code, a debug build's or tier 0's, keeps every temporary alive to the end of the method).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool KeptHoldsItsValues(Blocks blocks) => blocks.Kept!.Span.IndexOfAnyExcept(7f) < 0;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool IsAlive(WeakReference<PanelMemory.Slab> slab) => slab.TryGetTarget(out _);
+
+    private sealed class Blocks(PanelMemory kept, nuint releasedFirst, nuint releasedBytes, WeakReference<PanelMemory.Slab> slab)
+    {
+        public PanelMemory? Kept { get; set; } = kept;
+
+        public nuint ReleasedFirst { get; } = releasedFirst;
+
+        public nuint ReleasedBytes { get; } = releasedBytes;
+
+        public WeakReference<PanelMemory.Slab> Slab { get; } = slab;
+    }
+
+    // A block of 4 MiB that is written and then dropped (its whole pages returned), beside a small one that is kept, both
+    // carved from a new slab this method lets go of.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Blocks TwoBlocksOfANewSlab()
+    {
+        var slab = NewSlab();
+        var dropped = PanelMemory.CarveFrom(slab, 1 << 20)!;
+        var kept = PanelMemory.CarveFrom(slab, 1000)!;
+        dropped.Span.Fill(3f);
+        kept.Span.Fill(7f);
+        var (first, bytes) = WholePages(dropped.Values, (nuint)dropped.Length * sizeof(float));
+        Assert.Equal((int)(bytes / 4096), ProcessMemory.ResidentPages((byte*)first, bytes)); // resident now: the check can tell
+        return new Blocks(kept, first, bytes, new WeakReference<PanelMemory.Slab>(slab));
+    }
+
+    private static PanelMemory.Slab NewSlab() => PanelMemory.Slab.TryCreate() ?? throw new InvalidOperationException("no slab could be mapped");
+
+    // The whole 4 KiB pages inside [start, start + bytes): the first's address and their bytes.
+    private static (nuint First, nuint Bytes) WholePages(void* start, nuint bytes)
+    {
+        nuint first = ((nuint)start + 4095) & ~(nuint)4095, end = ((nuint)start + bytes) & ~(nuint)4095;
+        return (first, end - first);
+    }
+
+    private static void Collect()
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+    }
+}
