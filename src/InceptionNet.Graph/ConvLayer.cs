@@ -22,7 +22,9 @@ public sealed class ConvLayer : ILayer
         Relu = relu;
         if (geometry.StrideH == 1 && geometry.StrideW == 1)
         {
-            weights.PrepareWinograd(); // a 3×3, 1×7 or 7×1 kernel wide enough gets its Winograd form; others are left as they are
+            // A 3×3, 1×7 or 7×1 kernel wide enough gets its Winograd form, made on another thread while the load goes on
+            // (the first pass waits for it); others are left as they are.
+            weights.PrepareWinograd(inBackground: true);
         }
     }
 

@@ -127,7 +127,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     // per image, so the transform halves its time (bench --quick --winograd-layers-ab: 0.94 → 0.46 ms at batch 1 on Zen 3) for 4 MiB more.
     private static ConvLayer OnWholeTiles(ConvLayer conv)
     {
-        conv.Weights.PrepareWinograd(evenIfLarge: true);
+        conv.Weights.PrepareWinograd(evenIfLarge: true, inBackground: true);
         return conv;
     }
 
@@ -136,7 +136,7 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     // cap, so asked for here; Mixed_7a's 3×3 outputs (four tiles, 100 products per channel pair against 81 direct) stay direct.
     private static ConvLayer AtStride2(ConvLayer conv)
     {
-        if (!conv.Weights.PrepareWinograd(evenIfLarge: true, stride: 2))
+        if (!conv.Weights.PrepareWinograd(evenIfLarge: true, stride: 2, inBackground: true))
         {
             throw new InvalidOperationException($"{conv.Name}: no stride-2 Winograd form for its kernel."); // the architecture fixes these shapes
         }

@@ -264,11 +264,26 @@ public sealed class PackedConvWeights
     /// <summary>
     /// The Winograd form of these weights (F(2×2, 3×3), F(2, 7) or the stride-2 3×3 form), once
     /// <see cref="PrepareWinograd"/> has made it: <see cref="Conv2D"/> then runs windows of its stride through it (null:
-    /// always the direct GEMM).
+    /// always the direct GEMM). A form still being made on another thread is waited for, so every pass sees the same form
+    /// (a failure to make it is thrown here).
     /// </summary>
-    internal WinogradWeights? Winograd => Volatile.Read(ref _winograd);
+    internal WinogradWeights? Winograd
+    {
+        get
+        {
+            var form = Volatile.Read(ref _winograd);
+            if (form is null && Volatile.Read(ref _making) is { } making)
+            {
+                making.GetAwaiter().GetResult(); // runs it here if no thread has started it yet
+                form = Volatile.Read(ref _winograd);
+            }
+
+            return form;
+        }
+    }
 
     private WinogradWeights? _winograd;
+    private Task? _making; // the form being made on the thread pool (PrepareWinograd with inBackground)
 
     /// <summary>
     /// Prepares the Winograd form of a 3×3, 1×7 or 7×1 kernel, which <see cref="Conv2D"/> then uses for windows of
@@ -293,8 +308,13 @@ public sealed class PackedConvWeights
     /// </summary>
     /// <param name="evenIfLarge">Prepare kernels past 192 × 192 channels too (the caller knows their maps hold whole tiles).</param>
     /// <param name="stride">The stride of the windows these weights run at: 1, or 2 for a 3×3 kernel.</param>
-    /// <returns>Whether these weights now have a form for <paramref name="stride"/> (false also when they already hold one for another stride).</returns>
-    public bool PrepareWinograd(bool evenIfLarge = false, int stride = 1)
+    /// <param name="inBackground">
+    /// Make the form on the thread pool and return at once: a model's load goes on binding the next layers meanwhile, on a
+    /// machine whose other core would otherwise wait (the forms were about half of FaceNet's build on one thread). The
+    /// first convolution through these weights, or any later call here, waits for the form.
+    /// </param>
+    /// <returns>Whether these weights now have a form for <paramref name="stride"/>, or will have once it is made (false also when they already hold one for another stride).</returns>
+    public bool PrepareWinograd(bool evenIfLarge = false, int stride = 1, bool inBackground = false)
     {
         if (Winograd is { } existing)
         {
@@ -306,9 +326,24 @@ public sealed class PackedConvWeights
             return false;
         }
 
-        Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null);
-        return Winograd!.Stride == stride;
+        if (!inBackground)
+        {
+            Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null);
+            return Winograd!.Stride == stride;
+        }
+
+        var making = new Task(() => Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null));
+        if (Interlocked.CompareExchange(ref _making, making, null) is not null)
+        {
+            return Winograd!.Stride == stride; // another call is making one: wait for it and compare
+        }
+
+        making.Start(SchedulerForTests.Value ?? TaskScheduler.Default);
+        return true;
     }
+
+    // Tests hold the form back with a scheduler of their own (it flows to the test's calls and to nothing else).
+    internal static readonly AsyncLocal<TaskScheduler?> SchedulerForTests = new();
 
     /// <summary>Kernel height.</summary>
     public int KernelH { get; }

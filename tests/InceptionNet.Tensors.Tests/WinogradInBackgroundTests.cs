@@ -1,0 +1,106 @@
+using InceptionNet.TestSupport;
+using Xunit;
+
+namespace InceptionNet.Tensors.Tests;
+
+/// <summary>
+/// Winograd forms made on the thread pool while a model loads (<see cref="PackedConvWeights.PrepareWinograd"/> with
+/// <c>inBackground</c>): the first convolution waits for the form, so it gives the same bits as a form made in place.
+/// </summary>
+public sealed class WinogradInBackgroundTests : IDisposable
+{
+    private const int N = 1, H = 11, W = 9, Cin = 40, Cout = 48;
+    private readonly WorkerPool _pool = new(2);
+
+    public void Dispose() => _pool.Dispose();
+
+    [Theory]
+    [InlineData(3, 3, 1)]
+    [InlineData(1, 7, 1)]
+    [InlineData(3, 3, 2)]
+    public void A_convolution_waits_for_a_form_not_yet_made_and_gives_the_bits_of_one_made_in_place(int kh, int kw, int stride)
+    {
+        var kernel = TestData.Uniform(kh * kw * Cin * Cout, 71);
+        var bias = TestData.Uniform(Cout, 72);
+        var inPlace = new PackedConvWeights(kernel, kh, kw, Cin, Cout, bias);
+        Assert.True(inPlace.PrepareWinograd(evenIfLarge: true, stride));
+        var direct = new PackedConvWeights(kernel, kh, kw, Cin, Cout, bias);
+
+        // A scheduler that runs nothing on its own: the form is still to be made when the convolution starts.
+        var held = new HeldScheduler();
+        var background = new PackedConvWeights(kernel, kh, kw, Cin, Cout, bias);
+        PackedConvWeights.SchedulerForTests.Value = held;
+        try
+        {
+            Assert.True(background.PrepareWinograd(evenIfLarge: true, stride, inBackground: true));
+        }
+        finally
+        {
+            PackedConvWeights.SchedulerForTests.Value = null;
+        }
+
+        Assert.Equal(1, held.Queued);
+        var fromBackground = Run(background, kh, kw, stride);
+        Assert.Equal(1, held.RunInline); // the convolution made the form itself rather than run without it
+        var fromInPlace = Run(inPlace, kh, kw, stride);
+        Assert.True(fromBackground.SequenceEqual(fromInPlace), "the background form gave other bits than the one made in place");
+        Assert.False(Run(direct, kh, kw, stride).SequenceEqual(fromInPlace), "the direct path gives the same bits: this test could not tell");
+    }
+
+    [Fact]
+    public void Preparing_again_while_a_form_is_being_made_waits_for_it_and_answers_for_its_stride()
+    {
+        var kernel = TestData.Uniform(9 * Cin * Cout, 73);
+        var weights = new PackedConvWeights(kernel, 3, 3, Cin, Cout, default);
+        var held = new HeldScheduler();
+        PackedConvWeights.SchedulerForTests.Value = held;
+        try
+        {
+            Assert.True(weights.PrepareWinograd(stride: 2, evenIfLarge: true, inBackground: true));
+            Assert.False(weights.PrepareWinograd(stride: 1, inBackground: true)); // the stride-2 form is the one these weights get
+            Assert.True(weights.PrepareWinograd(stride: 2, evenIfLarge: true));
+        }
+        finally
+        {
+            PackedConvWeights.SchedulerForTests.Value = null;
+        }
+
+        Assert.Equal(1, held.Queued);
+        Assert.Equal(1, held.RunInline);
+    }
+
+    private float[] Run(PackedConvWeights weights, int kh, int kw, int stride)
+    {
+        var geometry = new WindowGeometry(kh, kw, stride, stride, PaddingMode.Same);
+        var (oh, ow, _, _) = geometry.Resolve(H, W);
+        var x = TestData.Uniform(N * H * W * Cin, 74);
+        var y = new float[N * oh * ow * Cout];
+        Conv2D.Forward(TensorSlice.Dense(x, N, H, W, Cin), weights, geometry, TensorSlice.Dense(y, N, oh, ow, Cout), ConvEpilogue.Bias(relu: false),
+            KernelSet.Default, _pool);
+        return y;
+    }
+
+    // Queues what it is given and never runs it, except inline when a waiter asks.
+    private sealed class HeldScheduler : TaskScheduler
+    {
+        private readonly List<Task> _queued = [];
+
+        public int Queued { get; private set; }
+
+        public int RunInline { get; private set; }
+
+        protected override IEnumerable<Task> GetScheduledTasks() => _queued;
+
+        protected override void QueueTask(Task task)
+        {
+            _queued.Add(task);
+            Queued++;
+        }
+
+        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
+        {
+            RunInline++;
+            return TryExecuteTask(task);
+        }
+    }
+}
