@@ -17,6 +17,13 @@ internal static unsafe partial class HugePages
     public const nuint Size = 2 << 20;
 
     /// <summary>
+    /// The system's page size (4 KiB on x64; 4, 16 or 64 KiB on arm64 kernels): every range given to madvise is rounded
+    /// to it, since the kernel rounds a length up to whole pages itself, and a page shared with a neighbour must never
+    /// be released.
+    /// </summary>
+    public static readonly nuint PageSize = (nuint)Environment.SystemPageSize;
+
+    /// <summary>
     /// Blocks of at least this many bytes are advised: twice <see cref="Size"/>, so an array placed anywhere holds at least
     /// one whole aligned huge page.
     /// </summary>
@@ -28,13 +35,13 @@ internal static unsafe partial class HugePages
 
     /// <summary>
     /// Advises the whole 2 MiB pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) to be huge, then
-    /// populates its whole 4 KiB pages for writing. Values already there are kept. Returns false when the advice could
+    /// populates its whole pages for writing. Values already there are kept. Returns false when the advice could
     /// not be given at all (not Linux, or no bindable libc).
     /// </summary>
     public static bool Advise(void* start, nuint bytes)
     {
         nuint first = (nuint)start, end = first + bytes;
-        return AdviseHuge(start, bytes) && Call((first + 4095) & ~(nuint)4095, end & ~(nuint)4095, MadvPopulateWrite);
+        return AdviseHuge(start, bytes) && Call(RoundUp(first), RoundDown(end), MadvPopulateWrite);
     }
 
     /// <summary>
@@ -49,25 +56,31 @@ internal static unsafe partial class HugePages
 
     /// <summary>
     /// Populates for writing every page that holds a byte of [<paramref name="start"/>, + <paramref name="bytes"/>),
-    /// rounded out to whole 4 KiB pages: only for memory whose pages all belong to the caller's own mapping. Values
+    /// rounded out to whole pages: only for memory whose pages all belong to the caller's own mapping. Values
     /// already there are kept.
     /// </summary>
     public static bool Populate(void* start, nuint bytes)
     {
         nuint first = (nuint)start, end = first + bytes;
-        return Call(first & ~(nuint)4095, (end + 4095) & ~(nuint)4095, MadvPopulateWrite);
+        return Call(RoundDown(first), RoundUp(end), MadvPopulateWrite);
     }
 
     /// <summary>
-    /// Gives the whole 4 KiB pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) back to the system
+    /// Gives the whole pages inside [<paramref name="start"/>, + <paramref name="bytes"/>) back to the system
     /// (<c>MADV_DONTNEED</c>): they read as zero if touched again. Only for memory nothing will read, in the caller's own
     /// mapping; a huge page that holds them is split.
     /// </summary>
     public static bool Release(void* start, nuint bytes)
     {
         nuint first = (nuint)start, end = first + bytes;
-        return Call((first + 4095) & ~(nuint)4095, end & ~(nuint)4095, MadvDontNeed);
+        return Call(RoundUp(first), RoundDown(end), MadvDontNeed);
     }
+
+    /// <summary><paramref name="address"/> rounded down to a page boundary.</summary>
+    public static nuint RoundDown(nuint address) => address & ~(PageSize - 1);
+
+    /// <summary><paramref name="address"/> rounded up to a page boundary.</summary>
+    public static nuint RoundUp(nuint address) => (address + PageSize - 1) & ~(PageSize - 1);
 
     // madvise over [first, end) when that is not empty; false only when there is no madvise to call.
     private static bool Call(nuint first, nuint end, int advice)

@@ -6,14 +6,15 @@ namespace InceptionNet.Tensors;
 /// Native memory for packed weight panels, outside the GC heap, freed when its owner is collected. On Linux, blocks up to
 /// <see cref="CarveLimit"/> are carved one after another from shared slabs: anonymous mappings of <see cref="SlabBytes"/>,
 /// 2 MiB aligned and advised to use transparent huge pages, each block populated with one call before the packer writes
-/// it. A collected block gives its whole pages back at once, so a load's garbage (the parts of fused branches: 29 of
-/// FaceNet's 152 MB) is not kept resident by the live blocks beside it, and a slab is unmapped once all its blocks are
-/// collected. Larger blocks get a mapping of their own, aligned and advised the same way. That is why it exists: a cold
-/// start writes about 150 MB of fresh panels for FaceNet (its Winograd forms included) in 683 blocks, most under 2 MiB,
-/// and a fresh 4 KiB page cost about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's build took 390-520 ms in a
-/// fresh process, with slabs about 200 (bench/results/README.md). Elsewhere, or when mapping fails, it is an aligned
-/// native allocation. Either way the memory starts zeroed (slabs are fresh and never reused) and the start is page
-/// aligned on Linux, 64-byte aligned otherwise.
+/// it. A collected block gives back the pages wholly its own at once (splitting the huge page around them, so its live
+/// neighbours go on in small pages), so that a load's garbage (the parts of fused branches: 29 of FaceNet's 152 MB) is
+/// not kept resident by the live blocks beside it; a slab is unmapped once all its blocks are collected. Larger blocks
+/// get a mapping of their own, aligned and advised the same way. That is why it exists: a cold start writes about 150 MB
+/// of fresh panels for FaceNet (its Winograd forms included) in 683 blocks, most under 2 MiB, and a fresh 4 KiB page cost
+/// about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's build took 390-520 ms in a fresh process, with slabs
+/// about 200 (bench/results/README.md). Elsewhere, or when mapping fails, it is an aligned native allocation. Either way
+/// the memory starts zeroed (slabs are fresh and never reused); a block starts on a 4 KiB boundary when carved or mapped,
+/// on a 64-byte one otherwise.
 /// </summary>
 internal sealed unsafe partial class PanelMemory
 {
@@ -119,13 +120,22 @@ internal sealed unsafe partial class PanelMemory
     internal sealed class Slab
     {
         private readonly byte* _start;
+        private readonly nuint _alignment;
         private nuint _taken;
         private bool _unmapped;
 
-        private Slab(byte* start) => _start = start;
+        private Slab(byte* start, nuint alignment)
+        {
+            _start = start;
+            _alignment = alignment;
+        }
 
-        /// <summary>A fresh slab of <see cref="SlabBytes"/>, 2 MiB aligned and advised huge, nothing populated; null when it cannot be mapped.</summary>
-        public static Slab? TryCreate()
+        /// <summary>
+        /// A fresh slab of <see cref="SlabBytes"/>, 2 MiB aligned and advised huge, nothing populated; null when it cannot
+        /// be mapped. Its blocks start on multiples of <paramref name="alignment"/> (a power of two, at least 64; tests
+        /// carve blocks that share pages, as 4 KiB blocks do on a kernel with larger pages).
+        /// </summary>
+        public static Slab? TryCreate(nuint alignment = 4096)
         {
             if (!TryMapOnce(SlabBytes, huge: true, out _, out _, out var start))
             {
@@ -133,17 +143,19 @@ internal sealed unsafe partial class PanelMemory
             }
 
             HugePages.AdviseHuge(start, SlabBytes);
-            return new Slab(start);
+            return new Slab(start, alignment);
         }
 
         /// <summary>
         /// The start of the next <paramref name="bytes"/>, or null when the slab has no room left. Only under the carving
-        /// lock. Every block starts on a 4 KiB page, as a mapping of its own did: with blocks 64 bytes apart FaceNet's
-        /// batch-16 pass was 5-8 % slower (alternating runs of <c>--quick</c>, Zen 5), for 2 KiB of padding a block.
+        /// lock. Every block starts on a 4 KiB boundary, as a mapping of its own did on x64: with blocks 64 bytes apart
+        /// FaceNet's batch-16 pass was 5-8 % slower (alternating runs of <c>--quick</c>, Zen 5), for 2 KiB of padding a
+        /// block. On a kernel with larger pages (16 or 64 KiB on arm64) neighbours may share a page; releasing a block
+        /// rounds inwards to the system's pages, so a shared one is kept.
         /// </summary>
         public byte* TryTake(nuint bytes)
         {
-            nuint offset = (_taken + 4095) & ~(nuint)4095;
+            nuint offset = (_taken + _alignment - 1) & ~(_alignment - 1);
             if (bytes > SlabBytes || offset > SlabBytes - bytes)
             {
                 return null;
@@ -196,13 +208,13 @@ internal sealed unsafe partial class PanelMemory
         }
     }
 
-    // Maps bytes rounded up to whole 4 KiB pages, starting on a 2 MiB boundary when `huge`. The mapping ends where the
-    // values end: a huge page is only used for a 2 MiB stretch wholly inside it, so a tail is 4 KiB pages and no block
+    // Maps bytes rounded up to whole pages, starting on a 2 MiB boundary when `huge`. The mapping ends where the
+    // values end: a huge page is only used for a 2 MiB stretch wholly inside it, so a tail is small pages and no block
     // costs more resident memory than its values. Returns the mapping (to unmap) and its start.
     private static bool TryMap(nuint bytes, bool huge, out void* block, out nuint mapped, out byte* start)
     {
         const int protReadWrite = 0x1 | 0x2, mapPrivateAnonymous = 0x02 | 0x20;
-        nuint size = (bytes + 4095) & ~(nuint)4095;
+        nuint size = HugePages.RoundUp(bytes);
         nuint request = huge ? size + HugePages.Size : size; // room to slide to a 2 MiB boundary
         var p = MMap(null, request, protReadWrite, mapPrivateAnonymous, -1, 0);
         if (p == (void*)-1)

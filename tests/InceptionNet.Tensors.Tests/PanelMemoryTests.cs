@@ -83,10 +83,11 @@ public sealed unsafe class PanelMemoryTests
     [SkippableFact]
     public void A_collected_block_gives_its_pages_back_and_the_slab_goes_with_its_last_block()
     {
-        ProcessMemory.SkipUnlessPopulateAdvice();
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
         var blocks = TwoBlocksOfANewSlab();
         Collect();
-        // The released block's whole pages are no longer resident; its neighbour, in the same huge page, keeps its values.
+        // The released block's whole pages are no longer resident; its neighbour, in the same huge page (split by the
+        // release), keeps its values.
         Assert.Equal(0, ProcessMemory.ResidentPages((byte*)blocks.ReleasedFirst, blocks.ReleasedBytes));
         Assert.True(KeptHoldsItsValues(blocks), "the block still alive lost its values");
         Assert.True(IsAlive(blocks.Slab), "the slab went while one of its blocks was alive");
@@ -94,6 +95,31 @@ public sealed unsafe class PanelMemoryTests
         blocks.Kept = null; // a field, not a local: nothing else on this frame may still hold the block
         Collect();
         Assert.False(IsAlive(blocks.Slab), "the slab outlived its last block");
+    }
+
+    [SkippableFact]
+    public void Releasing_a_block_keeps_the_pages_it_shares_with_its_neighbours()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
+        // Blocks 64 bytes apart share their end pages, as 4 KiB-aligned blocks do on a kernel with 16 or 64 KiB pages: the
+        // release of the middle one may only give back the pages wholly its own.
+        var (before, after) = NeighboursOfADroppedBlock();
+        Collect();
+        Assert.True(before.Span.IndexOfAnyExcept(1f) < 0, "the block before a released one lost values");
+        Assert.True(after.Span.IndexOfAnyExcept(3f) < 0, "the block after a released one lost values");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (PanelMemory Before, PanelMemory After) NeighboursOfADroppedBlock()
+    {
+        var slab = PanelMemory.Slab.TryCreate(alignment: 64) ?? throw new InvalidOperationException("no slab could be mapped");
+        var before = PanelMemory.CarveFrom(slab, 5_003)!;
+        var dropped = PanelMemory.CarveFrom(slab, 7_001)!; // 28 KB: shares a page with each neighbour, and holds whole ones
+        var after = PanelMemory.CarveFrom(slab, 5_003)!;
+        before.Span.Fill(1f);
+        dropped.Span.Fill(2f);
+        after.Span.Fill(3f);
+        return (before, after);
     }
 
     // These two look at the objects in methods of their own, so that no temporary of the test's frame holds one afterwards
@@ -115,13 +141,13 @@ public sealed unsafe class PanelMemoryTests
         public WeakReference<PanelMemory.Slab> Slab { get; } = slab;
     }
 
-    // A block of 4 MiB that is written and then dropped (its whole pages returned), beside a small one that is kept, both
-    // carved from a new slab this method lets go of.
+    // A block of 1 MiB that is written and then dropped (its whole pages returned), beside a small one that is kept in the
+    // same 2 MiB, both carved from a new slab this method lets go of.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Blocks TwoBlocksOfANewSlab()
     {
         var slab = NewSlab();
-        var dropped = PanelMemory.CarveFrom(slab, 1 << 20)!;
+        var dropped = PanelMemory.CarveFrom(slab, 1 << 18)!;
         var kept = PanelMemory.CarveFrom(slab, 1000)!;
         dropped.Span.Fill(3f);
         kept.Span.Fill(7f);

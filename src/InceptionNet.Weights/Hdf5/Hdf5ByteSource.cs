@@ -58,9 +58,11 @@ internal abstract class Hdf5ByteSource : IDisposable
     /// around each object, and takes 326 reads of the file with the windows. Opening that file again in a warm process took
     /// 30-36 ms (medians) with a system call a read, 16-18 with the windows, on a Zen 5 VM; a fresh process's first open is
     /// the runtime's own warm-up. A window is an immutable snapshot, replaced whole, so threads that read at once (the
-    /// digest's beside the model's) need no lock. Larger reads go to the file directly, and so does every read after
-    /// <see cref="MaxWindowReads"/> windows: a file whose structures jump about cannot make the windows allocate more
-    /// than 64 MiB.
+    /// digest's beside the model's) need no lock. Larger reads go to the file directly, and so does every read once the
+    /// windows have taken <see cref="WindowBudget"/> bytes (four times the file, at most 64 MiB): a file whose structures
+    /// jump about cannot make them allocate more than that. A small read answered from a window gives the file's bytes as
+    /// they were when the window was read: a file changed while it is being read (which the reader does not allow for) is
+    /// noticed only by larger reads and by reads past its new end that no window holds.
     /// </summary>
     internal sealed class FileSource(SafeFileHandle handle) : Hdf5ByteSource
     {
@@ -70,15 +72,19 @@ internal abstract class Hdf5ByteSource : IDisposable
         /// <summary>How many windows are kept, the oldest replaced first.</summary>
         public const int Windows = 4;
 
-        /// <summary>Windows read before every read goes to the file directly.</summary>
-        public const int MaxWindowReads = 4096;
+        /// <summary>The most bytes the windows of any file may take before every read goes to the file directly.</summary>
+        public const long MaxWindowBytes = 64L << 20;
 
         private readonly long _length = RandomAccess.GetLength(handle);
+        private long _windowBytes;
         private readonly Window?[] _windows = new Window?[Windows];
         private int _windowReads;
         private int _fileReads;
 
         public override long Length => _length;
+
+        /// <summary>Bytes the windows may take: four times the file and one window, at most <see cref="MaxWindowBytes"/>.</summary>
+        public long WindowBudget => Math.Min(MaxWindowBytes, 4 * _length + WindowBytes);
 
         /// <summary>Reads made of the file itself so far (tests count them).</summary>
         public int FileReads => Volatile.Read(ref _fileReads);
@@ -98,14 +104,14 @@ internal abstract class Hdf5ByteSource : IDisposable
                 }
             }
 
-            int windowReads = Interlocked.Increment(ref _windowReads);
-            var bytes = windowReads <= MaxWindowReads ? new byte[(int)Math.Min(WindowBytes, _length - offset)] : null;
+            int size = (int)Math.Min(WindowBytes, _length - offset);
+            var bytes = Interlocked.Add(ref _windowBytes, size) <= WindowBudget ? new byte[size] : null;
             if (bytes is null || !ReadFile(offset, bytes))
             {
                 return ReadFile(offset, destination); // past the windows' budget; or the file shrank, and may still hold this
             }
 
-            int slot = windowReads % Windows;
+            int slot = (int)((uint)Interlocked.Increment(ref _windowReads) % Windows);
             Volatile.Write(ref _windows[slot], new Window(offset, bytes));
             bytes.AsSpan(0, destination.Length).CopyTo(destination);
             return true;
