@@ -33,6 +33,11 @@ public abstract class FaceEncoder : IFaceEncoder
         {
             throw new InvalidOperationException($"{GetType().Name} produces {output}, expected [1, 1, {EmbeddingSize}].");
         }
+
+        // Counting the products performed reads every convolution's Winograd form, so this waits for those still being
+        // made on other threads (PackedConvWeights.PrepareWinograd in the background): a form that could not be made
+        // fails the load here rather than every pass, and no request waits on one.
+        _ = PerformedMultiplyAddsPerImage;
     }
 
     /// <summary>Model id as the CLI names it (<c>facenet</c>, <c>openface</c>, <c>openface-keras</c>).</summary>

@@ -263,27 +263,38 @@ public sealed class PackedConvWeights
 
     /// <summary>
     /// The Winograd form of these weights (F(2×2, 3×3), F(2, 7) or the stride-2 3×3 form), once
-    /// <see cref="PrepareWinograd"/> has made it: <see cref="Conv2D"/> then runs windows of its stride through it (null:
-    /// always the direct GEMM). A form still being made on another thread is waited for, so every pass sees the same form
-    /// (a failure to make it is thrown here).
+    /// <see cref="PrepareWinograd"/> has asked for it: <see cref="Conv2D"/> then runs windows of its stride through it
+    /// (null: always the direct GEMM). A form still being made on another thread is waited for, and one no thread has
+    /// started is made here, so every pass sees the same form; a failure to make it is thrown here, every time.
     /// </summary>
-    internal WinogradWeights? Winograd
-    {
-        get
-        {
-            var form = Volatile.Read(ref _winograd);
-            if (form is null && Volatile.Read(ref _making) is { } making)
-            {
-                making.GetAwaiter().GetResult(); // runs it here if no thread has started it yet
-                form = Volatile.Read(ref _winograd);
-            }
+    internal WinogradWeights? Winograd => Volatile.Read(ref _making)?.Form.Value;
 
-            return form;
+    /// <summary>Whether the Winograd form asked for has been made (tests: without waiting for it).</summary>
+    internal bool WinogradMade => Volatile.Read(ref _making)?.Form.IsValueCreated == true;
+
+    // The form asked for: the first request decides its stride; made by whoever reads it first (a thread-pool item when
+    // asked for in the background, or the caller), the others wait for it (Lazy, ExecutionAndPublication).
+    private Making? _making;
+
+    private sealed class Making(int stride, Lazy<WinogradWeights> form)
+    {
+        public int Stride { get; } = stride;
+
+        public Lazy<WinogradWeights> Form { get; } = form;
+
+        // The thread-pool item: a failure stays in the Lazy, for whoever reads the form (it must not end the process).
+        public void Run()
+        {
+            try
+            {
+                _ = Form.Value;
+            }
+            catch (Exception)
+            {
+                // thrown again to every reader of Winograd
+            }
         }
     }
-
-    private WinogradWeights? _winograd;
-    private Task? _making; // the form being made on the thread pool (PrepareWinograd with inBackground)
 
     /// <summary>
     /// Prepares the Winograd form of a 3×3, 1×7 or 7×1 kernel, which <see cref="Conv2D"/> then uses for windows of
@@ -304,46 +315,54 @@ public sealed class PackedConvWeights
     /// Returns false, and changes nothing, for kernels where it does not pay: other shapes, fewer than 32 input or output
     /// channels, or input × output channels above 192 × 192 = 36 864 unless <paramref name="evenIfLarge"/> (the largest
     /// kernels usually run on the smallest maps, where the transform saves least for the most memory; FaceNet's Mixed_7a
-    /// 3×3 256 → 256 runs on 8×8 maps and asks for it). Safe to call from several threads; the first form made is kept.
+    /// 3×3 256 → 256 runs on 8×8 maps and asks for it). Safe to call from several threads; the first request decides
+    /// the form.
     /// </summary>
     /// <param name="evenIfLarge">Prepare kernels past 192 × 192 channels too (the caller knows their maps hold whole tiles).</param>
     /// <param name="stride">The stride of the windows these weights run at: 1, or 2 for a 3×3 kernel.</param>
     /// <param name="inBackground">
     /// Make the form on the thread pool and return at once: a model's load goes on binding the next layers meanwhile, on a
     /// machine whose other core would otherwise wait (the forms were about half of FaceNet's build on one thread). The
-    /// first convolution through these weights, or any later call here, waits for the form.
+    /// first convolution through these weights waits for the form, or makes it if no thread has started it; a later call
+    /// here in the background returns at once. <see cref="PerformedMultiplyAdds"/> reads the form too: a model's load
+    /// that counts them waits for every form, and fails if one could not be made.
     /// </param>
     /// <returns>Whether these weights now have a form for <paramref name="stride"/>, or will have once it is made (false also when they already hold one for another stride).</returns>
     public bool PrepareWinograd(bool evenIfLarge = false, int stride = 1, bool inBackground = false)
     {
-        if (Winograd is { } existing)
+        var making = Volatile.Read(ref _making);
+        if (making is null)
         {
-            return existing.Stride == stride;
-        }
+            if (WinogradWeights.KindOf(this, evenIfLarge, stride) is null)
+            {
+                return false;
+            }
 
-        if (WinogradWeights.KindOf(this, evenIfLarge, stride) is null)
-        {
-            return false;
+            var mine = new Making(stride, new Lazy<WinogradWeights>(() => new WinogradWeights(this, evenIfLarge, stride), LazyThreadSafetyMode.ExecutionAndPublication));
+            making = Interlocked.CompareExchange(ref _making, mine, null) ?? mine;
+            if (making == mine && inBackground)
+            {
+                if (HeldForTests.Value is { } held)
+                {
+                    held.Add(mine.Run);
+                }
+                else
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static m => m.Run(), mine, preferLocal: false);
+                }
+            }
         }
 
         if (!inBackground)
         {
-            Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null);
-            return Winograd!.Stride == stride;
+            _ = making.Form.Value; // made here, or waited for
         }
 
-        var making = new Task(() => Interlocked.CompareExchange(ref _winograd, new WinogradWeights(this, evenIfLarge, stride), null));
-        if (Interlocked.CompareExchange(ref _making, making, null) is not null)
-        {
-            return Winograd!.Stride == stride; // another call is making one: wait for it and compare
-        }
-
-        making.Start(SchedulerForTests.Value ?? TaskScheduler.Default);
-        return true;
+        return making.Stride == stride;
     }
 
-    // Tests hold the form back with a scheduler of their own (it flows to the test's calls and to nothing else).
-    internal static readonly AsyncLocal<TaskScheduler?> SchedulerForTests = new();
+    // Tests hold the background work back (it flows to the test's calls and to nothing else).
+    internal static readonly AsyncLocal<List<Action>?> HeldForTests = new();
 
     /// <summary>Kernel height.</summary>
     public int KernelH { get; }

@@ -5,7 +5,9 @@ namespace InceptionNet.Tensors.Tests;
 
 /// <summary>
 /// Winograd forms made on the thread pool while a model loads (<see cref="PackedConvWeights.PrepareWinograd"/> with
-/// <c>inBackground</c>): the first convolution waits for the form, so it gives the same bits as a form made in place.
+/// <c>inBackground</c>): the first convolution waits for the form, or makes it when no thread has started it, so it gives
+/// the same bits as a form made in place. The thread-pool item is held back here (<c>HeldForTests</c>), so the form is
+/// still to be made when the convolution starts.
 /// </summary>
 public sealed class WinogradInBackgroundTests : IDisposable
 {
@@ -26,47 +28,50 @@ public sealed class WinogradInBackgroundTests : IDisposable
         Assert.True(inPlace.PrepareWinograd(evenIfLarge: true, stride));
         var direct = new PackedConvWeights(kernel, kh, kw, Cin, Cout, bias);
 
-        // A scheduler that runs nothing on its own: the form is still to be made when the convolution starts.
-        var held = new HeldScheduler();
+        var held = new List<Action>();
         var background = new PackedConvWeights(kernel, kh, kw, Cin, Cout, bias);
-        PackedConvWeights.SchedulerForTests.Value = held;
+        PackedConvWeights.HeldForTests.Value = held;
         try
         {
             Assert.True(background.PrepareWinograd(evenIfLarge: true, stride, inBackground: true));
         }
         finally
         {
-            PackedConvWeights.SchedulerForTests.Value = null;
+            PackedConvWeights.HeldForTests.Value = null;
         }
 
-        Assert.Equal(1, held.Queued);
+        Assert.Single(held); // queued, not run
+        Assert.False(background.WinogradMade);
         var fromBackground = Run(background, kh, kw, stride);
-        Assert.Equal(1, held.RunInline); // the convolution made the form itself rather than run without it
+        held[0](); // the thread-pool item, late: the form is made already and stays the one the convolution used
+        Assert.True(fromBackground.SequenceEqual(Run(background, kh, kw, stride)), "a later pass gave other bits");
         var fromInPlace = Run(inPlace, kh, kw, stride);
         Assert.True(fromBackground.SequenceEqual(fromInPlace), "the background form gave other bits than the one made in place");
         Assert.False(Run(direct, kh, kw, stride).SequenceEqual(fromInPlace), "the direct path gives the same bits: this test could not tell");
     }
 
     [Fact]
-    public void Preparing_again_while_a_form_is_being_made_waits_for_it_and_answers_for_its_stride()
+    public void Preparing_again_in_the_background_returns_at_once_and_the_first_request_decides_the_stride()
     {
         var kernel = TestData.Uniform(9 * Cin * Cout, 73);
         var weights = new PackedConvWeights(kernel, 3, 3, Cin, Cout, default);
-        var held = new HeldScheduler();
-        PackedConvWeights.SchedulerForTests.Value = held;
+        var held = new List<Action>();
+        PackedConvWeights.HeldForTests.Value = held;
         try
         {
             Assert.True(weights.PrepareWinograd(stride: 2, evenIfLarge: true, inBackground: true));
+            Assert.True(weights.PrepareWinograd(stride: 2, evenIfLarge: true, inBackground: true)); // the same request again: no wait
             Assert.False(weights.PrepareWinograd(stride: 1, inBackground: true)); // the stride-2 form is the one these weights get
-            Assert.True(weights.PrepareWinograd(stride: 2, evenIfLarge: true));
         }
         finally
         {
-            PackedConvWeights.SchedulerForTests.Value = null;
+            PackedConvWeights.HeldForTests.Value = null;
         }
 
-        Assert.Equal(1, held.Queued);
-        Assert.Equal(1, held.RunInline);
+        Assert.Single(held); // one item for the three requests
+        Assert.False(weights.WinogradMade, "a request in the background waited for the form");
+        Assert.False(weights.PrepareWinograd(stride: 1)); // in place: makes the pending form, then compares
+        Assert.Equal(2, weights.Winograd!.Stride);
     }
 
     private float[] Run(PackedConvWeights weights, int kh, int kw, int stride)
@@ -78,29 +83,5 @@ public sealed class WinogradInBackgroundTests : IDisposable
         Conv2D.Forward(TensorSlice.Dense(x, N, H, W, Cin), weights, geometry, TensorSlice.Dense(y, N, oh, ow, Cout), ConvEpilogue.Bias(relu: false),
             KernelSet.Default, _pool);
         return y;
-    }
-
-    // Queues what it is given and never runs it, except inline when a waiter asks.
-    private sealed class HeldScheduler : TaskScheduler
-    {
-        private readonly List<Task> _queued = [];
-
-        public int Queued { get; private set; }
-
-        public int RunInline { get; private set; }
-
-        protected override IEnumerable<Task> GetScheduledTasks() => _queued;
-
-        protected override void QueueTask(Task task)
-        {
-            _queued.Add(task);
-            Queued++;
-        }
-
-        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
-        {
-            RunInline++;
-            return TryExecuteTask(task);
-        }
     }
 }
