@@ -23,7 +23,8 @@ public sealed class ConvLayer : ILayer
         if (geometry.StrideH == 1 && geometry.StrideW == 1)
         {
             // A 3×3, 1×7 or 7×1 kernel wide enough gets its Winograd form, made on another thread while the load goes on
-            // (the first pass waits for it); others are left as they are.
+            // (whoever reads it first makes it or waits for it: a FaceEncoder before its load returns); others are left
+            // as they are.
             weights.PrepareWinograd(inBackground: true);
         }
     }

@@ -56,7 +56,7 @@ internal sealed unsafe partial class PanelMemory
     public static PanelMemory Allocate(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        nuint bytes = Math.Max((nuint)length * sizeof(float), 64);
+        nuint bytes = BytesFor(length);
         if (OperatingSystem.IsLinux() && !s_mappingUnavailable)
         {
             if (bytes <= CarveLimit && TryCarve(length, bytes) is { } carved)
@@ -73,6 +73,9 @@ internal sealed unsafe partial class PanelMemory
 
         return AllocateAligned(length, bytes);
     }
+
+    // The bytes a block of `length` floats takes: never less than a cache line.
+    private static nuint BytesFor(int length) => Math.Max((nuint)length * sizeof(float), 64);
 
     // The next block of the current slab, or of a new one when it has no room left; its pages populated.
     private static PanelMemory? TryCarve(int length, nuint bytes)
@@ -100,7 +103,7 @@ internal sealed unsafe partial class PanelMemory
     /// <summary><paramref name="length"/> zeroed floats carved from <paramref name="slab"/>; null when it has no room left.</summary>
     internal static PanelMemory? CarveFrom(Slab slab, int length)
     {
-        nuint bytes = Math.Max((nuint)length * sizeof(float), 64);
+        nuint bytes = BytesFor(length);
         byte* start;
         lock (s_carving)
         {

@@ -112,7 +112,7 @@ public sealed unsafe class PanelMemoryTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (PanelMemory Before, PanelMemory After) NeighboursOfADroppedBlock()
     {
-        var slab = PanelMemory.Slab.TryCreate(alignment: 64) ?? throw new InvalidOperationException("no slab could be mapped");
+        var slab = NewSlab(alignment: 64);
         var before = PanelMemory.CarveFrom(slab, 5_003)!;
         var dropped = PanelMemory.CarveFrom(slab, 7_001)!; // 28 KB: shares a page with each neighbour, and holds whole ones
         var after = PanelMemory.CarveFrom(slab, 5_003)!;
@@ -156,7 +156,8 @@ public sealed unsafe class PanelMemoryTests
         return new Blocks(kept, first, bytes, new WeakReference<PanelMemory.Slab>(slab));
     }
 
-    private static PanelMemory.Slab NewSlab() => PanelMemory.Slab.TryCreate() ?? throw new InvalidOperationException("no slab could be mapped");
+    private static PanelMemory.Slab NewSlab(nuint alignment = 4096) =>
+        PanelMemory.Slab.TryCreate(alignment) ?? throw new InvalidOperationException("no slab could be mapped");
 
     // The whole 4 KiB pages inside [start, start + bytes): the first's address and their bytes.
     private static (nuint First, nuint Bytes) WholePages(void* start, nuint bytes)
