@@ -77,9 +77,9 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     {
         string p = $"Block35_{i}";
         var branches = new Concatenate(
-            Conv(w, $"{p}_Branch_0_Conv2d_1x1", 1, 1, 256, 32),
-            new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 256, 32), Conv(w, $"{p}_Branch_1_Conv2d_0b_3x3", 3, 3, 32, 32)),
-            new Sequential(Conv(w, $"{p}_Branch_2_Conv2d_0a_1x1", 1, 1, 256, 32), Conv(w, $"{p}_Branch_2_Conv2d_0b_3x3", 3, 3, 32, 32),
+            Head(w, $"{p}_Branch_0_Conv2d_1x1", 256, 32),
+            new Sequential(Head(w, $"{p}_Branch_1_Conv2d_0a_1x1", 256, 32), Conv(w, $"{p}_Branch_1_Conv2d_0b_3x3", 3, 3, 32, 32)),
+            new Sequential(Head(w, $"{p}_Branch_2_Conv2d_0a_1x1", 256, 32), Conv(w, $"{p}_Branch_2_Conv2d_0b_3x3", 3, 3, 32, 32),
                 Conv(w, $"{p}_Branch_2_Conv2d_0c_3x3", 3, 3, 32, 32)));                     // concat: [17, 17, 96]
         return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 96, 256, relu: true), 0.17f);
     }
@@ -96,19 +96,19 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     {
         string p = $"Block17_{i}";
         var branches = new Concatenate(
-            Conv(w, $"{p}_Branch_0_Conv2d_1x1", 1, 1, 896, 128),
-            new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 896, 128), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x7", 1, 7, 128, 128),
+            Head(w, $"{p}_Branch_0_Conv2d_1x1", 896, 128),
+            new Sequential(Head(w, $"{p}_Branch_1_Conv2d_0a_1x1", 896, 128), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x7", 1, 7, 128, 128),
                 Conv(w, $"{p}_Branch_1_Conv2d_0c_7x1", 7, 1, 128, 128)));                   // concat: [8, 8, 256]
         return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 256, 896, relu: true), 0.10f);
     }
 
     // The three 1×1 896→256 heads run as one convolution (FusedConcatenate).
     private static ILayer Mixed7a(WeightSet w) => FusedConcatenate.TryFuse(new Concatenate(
-        new Sequential(Conv(w, "Mixed_7a_Branch_0_Conv2d_0a_1x1", 1, 1, 896, 256),
+        new Sequential(Head(w, "Mixed_7a_Branch_0_Conv2d_0a_1x1", 896, 256),
             Conv(w, "Mixed_7a_Branch_0_Conv2d_1a_3x3", 3, 3, 256, 384, stride: 2, PaddingMode.Valid)), // [3, 3, 384]
-        new Sequential(Conv(w, "Mixed_7a_Branch_1_Conv2d_0a_1x1", 1, 1, 896, 256),
+        new Sequential(Head(w, "Mixed_7a_Branch_1_Conv2d_0a_1x1", 896, 256),
             Conv(w, "Mixed_7a_Branch_1_Conv2d_1a_3x3", 3, 3, 256, 256, stride: 2, PaddingMode.Valid)), // [3, 3, 256]
-        new Sequential(Conv(w, "Mixed_7a_Branch_2_Conv2d_0a_1x1", 1, 1, 896, 256),
+        new Sequential(Head(w, "Mixed_7a_Branch_2_Conv2d_0a_1x1", 896, 256),
             OnWholeTiles(Conv(w, "Mixed_7a_Branch_2_Conv2d_0b_3x3", 3, 3, 256, 256)),
             Conv(w, "Mixed_7a_Branch_2_Conv2d_1a_3x3", 3, 3, 256, 256, stride: 2, PaddingMode.Valid)), // [3, 3, 256]
         PoolLayer.Max(3, 2)));                                                                          // [3, 3, 896]
@@ -117,8 +117,8 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     {
         string p = $"Block8_{i}";
         var branches = new Concatenate(
-            Conv(w, $"{p}_Branch_0_Conv2d_1x1", 1, 1, 1792, 192),
-            new Sequential(Conv(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1, 1, 1792, 192), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x3", 1, 3, 192, 192),
+            Head(w, $"{p}_Branch_0_Conv2d_1x1", 1792, 192),
+            new Sequential(Head(w, $"{p}_Branch_1_Conv2d_0a_1x1", 1792, 192), Conv(w, $"{p}_Branch_1_Conv2d_0b_1x3", 1, 3, 192, 192),
                 Conv(w, $"{p}_Branch_1_Conv2d_0c_3x1", 3, 1, 192, 192)));                   // concat: [3, 3, 384]
         return new ResidualBlock(FusedConcatenate.TryFuse(branches), Up(w, $"{p}_Conv2d_1x1", 384, 1792, relu), scale);
     }
@@ -147,6 +147,14 @@ public sealed class FaceNetInceptionResNetV1 : FaceEncoder
     // keras-facenet conv2d_bn: Conv2D(use_bias=False) → BatchNormalization(name + "_BatchNorm") → ReLU; "same" by default.
     private static ConvLayer Conv(WeightSet w, string name, int kh, int kw, int cin, int cout, int stride = 1, PaddingMode padding = PaddingMode.Same) =>
         ConvLayer.Load(w, name, kh, kw, cin, cout, new WindowGeometry(kh, kw, stride, stride, padding), hasBias: false, $"{name}_BatchNorm", Bn, relu: true);
+
+    // A 1×1 head of a branch that FusedConcatenate.TryFuse copies into the fused convolution and then drops: packed as
+    // interim, apart from the weights the model keeps (29 of FaceNet's 152 MB of packed weights).
+    private static ConvLayer Head(WeightSet w, string name, int cin, int cout)
+    {
+        using var interim = PackedConvWeights.Interim();
+        return Conv(w, name, 1, 1, cin, cout);
+    }
 
     // Residual up-projection: 1×1 Conv2D with bias, no BN; the activation (if any) follows the residual add.
     private static ConvLayer Up(WeightSet w, string name, int cin, int cout, bool relu) =>

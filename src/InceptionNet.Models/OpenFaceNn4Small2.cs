@@ -86,14 +86,14 @@ public sealed class OpenFaceNn4Small2 : FaceEncoder
             Reduce(w, "inception_3a_5x5", 192, 16, 32, 5, stride: 1, pad: 2),
             new Sequential(PoolLayer.Max(3, 2), ConvBn(w, "inception_3a_pool_conv", "inception_3a_pool_bn", 1, 1, 192, 32),
                 new ZeroPadLayer(3, 4, 3, 4)),                                                 // 12 → 5 → 12
-            ConvBn(w, "inception_3a_1x1_conv", "inception_3a_1x1_bn", 1, 1, 192, 64)))));
+            Head(w, "inception_3a_1x1_conv", "inception_3a_1x1_bn", 192, 64)))));
 
         stages.Add(("inception_3b", FusedConcatenate.TryFuse(new Concatenate( // [12, 12, 320]
             Reduce(w, "inception_3b_3x3", 256, 96, 128, 3, stride: 1, pad: 1),
             Reduce(w, "inception_3b_5x5", 256, 32, 64, 5, stride: 1, pad: 2),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_3b_pool_conv", "inception_3b_pool_bn", 1, 1, 256, 64),
                 new ZeroPadLayer(4)),                                                          // 12 → 4 → 12
-            ConvBn(w, "inception_3b_1x1_conv", "inception_3b_1x1_bn", 1, 1, 256, 64)))));
+            Head(w, "inception_3b_1x1_conv", "inception_3b_1x1_bn", 256, 64)))));
 
         stages.Add(("inception_3c", FusedConcatenate.TryFuse(new Concatenate( // [6, 6, 640]
             Reduce(w, "inception_3c_3x3", 320, 128, 256, 3, stride: 2, pad: 1),
@@ -105,7 +105,7 @@ public sealed class OpenFaceNn4Small2 : FaceEncoder
             Reduce(w, "inception_4a_5x5", 640, 32, 64, 5, stride: 1, pad: 2),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_4a_pool_conv", "inception_4a_pool_bn", 1, 1, 640, 128),
                 new ZeroPadLayer(2)),                                                          // 6 → 2 → 6
-            ConvBn(w, "inception_4a_1x1_conv", "inception_4a_1x1_bn", 1, 1, 640, 256)))));
+            Head(w, "inception_4a_1x1_conv", "inception_4a_1x1_bn", 640, 256)))));
 
         stages.Add(("inception_4e", FusedConcatenate.TryFuse(new Concatenate( // [3, 3, 1024]
             Reduce(w, "inception_4e_3x3", 640, 160, 256, 3, stride: 2, pad: 1),
@@ -116,13 +116,13 @@ public sealed class OpenFaceNn4Small2 : FaceEncoder
             Reduce(w, "inception_5a_3x3", 1024, 96, 384, 3, stride: 1, pad: 1),
             new Sequential(BranchPool(3, 3), ConvBn(w, "inception_5a_pool_conv", "inception_5a_pool_bn", 1, 1, 1024, 96),
                 new ZeroPadLayer(1)),                                                          // 3 → 1 → 3
-            ConvBn(w, "inception_5a_1x1_conv", "inception_5a_1x1_bn", 1, 1, 1024, 256)))));
+            Head(w, "inception_5a_1x1_conv", "inception_5a_1x1_bn", 1024, 256)))));
 
         stages.Add(("inception_5b", FusedConcatenate.TryFuse(new Concatenate( // [3, 3, 736]
             Reduce(w, "inception_5b_3x3", 736, 96, 384, 3, stride: 1, pad: 1),
             new Sequential(PoolLayer.Max(3, 2), ConvBn(w, "inception_5b_pool_conv", "inception_5b_pool_bn", 1, 1, 736, 96),
                 new ZeroPadLayer(1)),                                                          // 3 → 1 → 3
-            ConvBn(w, "inception_5b_1x1_conv", "inception_5b_1x1_bn", 1, 1, 736, 256)))));
+            Head(w, "inception_5b_1x1_conv", "inception_5b_1x1_bn", 736, 256)))));
 
         stages.Add(("avg_pool", PoolLayer.Average(3, 1)));                                     // [1, 1, 736]
         stages.Add(("dense_layer", ConvLayer.LoadDense(w, "dense_layer", 736, 128,     // Flatten → Dense 736→128
@@ -132,8 +132,16 @@ public sealed class OpenFaceNn4Small2 : FaceEncoder
 
     // fr_utils.conv2d_bn with two convolutions: 1×1 (name_conv1, name_bn1) → ZeroPadding2D(pad) → k×k/stride (name_conv2, name_bn2).
     private static Sequential Reduce(WeightSet w, string name, int cin, int reduce, int cout, int kernel, int stride, int pad) => new(
-        ConvBn(w, $"{name}_conv1", $"{name}_bn1", 1, 1, cin, reduce),
+        Head(w, $"{name}_conv1", $"{name}_bn1", cin, reduce),
         ConvBn(w, $"{name}_conv2", $"{name}_bn2", kernel, kernel, reduce, cout, stride, pad));
+
+    // A 1×1 convolution that begins a branch, which FusedConcatenate.TryFuse copies into the fused convolution and then
+    // drops: packed as interim, apart from the weights the model keeps.
+    private static ConvLayer Head(WeightSet w, string conv, string bn, int cin, int cout)
+    {
+        using var interim = PackedConvWeights.Interim();
+        return ConvBn(w, conv, bn, 1, 1, cin, cout);
+    }
 
     // Conv2D (with bias) → BatchNormalization(ε = 1e-5 unless given) → ReLU; a preceding ZeroPadding2D(pad) is folded in.
     private static ConvLayer ConvBn(WeightSet w, string conv, string bn, int kh, int kw, int cin, int cout, int stride = 1, int pad = 0,

@@ -153,6 +153,40 @@ public sealed class PackedConvWeights
     }
 
     /// <summary>
+    /// Marks the weights packed on this thread, until the returned scope is disposed, as interim: parts that
+    /// <see cref="Concatenate"/> will copy and then drop, such as the 1×1 heads of an Inception block's branches that
+    /// <c>FusedConcatenate</c> runs as one convolution. They are kept apart from the weights a model keeps, so that giving
+    /// their memory back once they are collected leaves the others on whole huge pages. Weights packed as interim that are
+    /// kept after all work the same; they only share memory with other interim weights. Scopes nest; dispose each on the
+    /// thread that began it.
+    /// </summary>
+    public static InterimScope Interim()
+    {
+        PanelMemory.EnterInterim();
+        return new InterimScope();
+    }
+
+    /// <summary>The scope of <see cref="Interim"/>: disposing it (once) ends interim packing on this thread.</summary>
+    public sealed class InterimScope : IDisposable
+    {
+        private bool _ended;
+
+        internal InterimScope()
+        {
+        }
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            if (!_ended)
+            {
+                _ended = true;
+                PanelMemory.ExitInterim();
+            }
+        }
+    }
+
+    /// <summary>
     /// The weights of convolutions that read the same input side by side, as one convolution whose output channels are
     /// <paramref name="parts"/>' in order (a fused concatenation of 1×1 branches). Built from the packed values directly,
     /// bit for bit, without unpacking: loading a model packs each weight once.

@@ -7,8 +7,10 @@ namespace InceptionNet.Tensors;
 /// <see cref="CarveLimit"/> are carved one after another from shared slabs: anonymous mappings of <see cref="SlabBytes"/>,
 /// 2 MiB aligned and advised to use transparent huge pages, each block populated with one call before the packer writes
 /// it. A collected block gives back the pages wholly its own at once (splitting the huge page around them, so its live
-/// neighbours go on in small pages), so that a load's garbage (the parts of fused branches: 29 of FaceNet's 152 MB) is
-/// not kept resident by the live blocks beside it; a slab is unmapped once all its blocks are collected. Larger blocks
+/// neighbours go on in small pages), so that garbage is not kept resident by the live blocks beside it; a slab is
+/// unmapped once all its blocks are collected. A load's known garbage, the parts of fused branches (29 of FaceNet's
+/// 152 MB), is packed as interim (<see cref="EnterInterim"/>) into slabs of its own, so that its release splits no huge
+/// page of the weights that stay. Larger blocks
 /// get a mapping of their own, aligned and advised the same way. That is why it exists: a cold start writes about 150 MB
 /// of fresh panels for FaceNet (its Winograd forms included) in 683 blocks, most under 2 MiB, and a fresh 4 KiB page cost
 /// about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's build took 390-520 ms in a fresh process, with slabs
@@ -26,6 +28,36 @@ internal sealed unsafe partial class PanelMemory
 
     private static readonly Lock s_carving = new();
     private static WeakReference<Slab>? s_current; // weak: a slab none of whose blocks is alive goes, current or not
+    private static WeakReference<Slab>? s_interim; // the same for interim blocks (EnterInterim)
+
+    [ThreadStatic]
+    private static int t_interimDepth;
+
+    [ThreadStatic]
+    private static long t_interimBytes;
+
+    /// <summary>
+    /// Until the matching <see cref="ExitInterim"/>, blocks this thread allocates are interim: expected to be collected soon
+    /// after the load (the parts of a fused concatenation, copied into the fused block). They are carved from slabs of
+    /// their own. Released among long-lived blocks, they split the huge pages those sit in: FaceNet's batch-16 pass on the
+    /// 256-bit set ran 8-10 % slower on a Zen 5 VM with its heads' pages given back beside the rest than with none
+    /// given back (bench/results/README.md). Nests.
+    /// </summary>
+    internal static void EnterInterim() => t_interimDepth++;
+
+    /// <summary>Ends the innermost <see cref="EnterInterim"/> on this thread.</summary>
+    internal static void ExitInterim()
+    {
+        if (t_interimDepth == 0)
+        {
+            throw new InvalidOperationException("No interim packing to end on this thread.");
+        }
+
+        t_interimDepth--;
+    }
+
+    /// <summary>Bytes of the interim blocks this thread has allocated (tests: which parts a model packs as interim).</summary>
+    internal static long InterimBytesOnThisThread => t_interimBytes;
 
     private readonly void* _block; // what was mapped or allocated (null when carved)
     private readonly nuint _bytes; // its size, for munmap
@@ -52,14 +84,23 @@ internal sealed unsafe partial class PanelMemory
     /// <summary>The values as a span (valid while this object is reachable).</summary>
     public Span<float> Span => new(Values, Length);
 
+    /// <summary>The slab this block was carved from, or null (tests).</summary>
+    internal Slab? CarvedFrom => _slab;
+
     /// <summary><paramref name="length"/> zeroed floats.</summary>
     public static PanelMemory Allocate(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = BytesFor(length);
+        bool interim = t_interimDepth > 0;
+        if (interim)
+        {
+            t_interimBytes += (long)bytes;
+        }
+
         if (OperatingSystem.IsLinux() && !s_mappingUnavailable)
         {
-            if (bytes <= CarveLimit && TryCarve(length, bytes) is { } carved)
+            if (bytes <= CarveLimit && TryCarve(length, bytes, ref interim ? ref s_interim : ref s_current) is { } carved)
             {
                 return carved;
             }
@@ -77,14 +118,14 @@ internal sealed unsafe partial class PanelMemory
     // The bytes a block of `length` floats takes: never less than a cache line.
     private static nuint BytesFor(int length) => Math.Max((nuint)length * sizeof(float), 64);
 
-    // The next block of the current slab, or of a new one when it has no room left; its pages populated.
-    private static PanelMemory? TryCarve(int length, nuint bytes)
+    // The next block of the current slab (long-lived or interim), or of a new one when it has no room left; its pages populated.
+    private static PanelMemory? TryCarve(int length, nuint bytes, ref WeakReference<Slab>? current)
     {
         Slab? slab;
         byte* start;
         lock (s_carving)
         {
-            if (s_current is null || !s_current.TryGetTarget(out slab) || (start = slab.TryTake(bytes)) is null)
+            if (current is null || !current.TryGetTarget(out slab) || (start = slab.TryTake(bytes)) is null)
             {
                 slab = Slab.TryCreate();
                 if (slab is null)
@@ -92,7 +133,7 @@ internal sealed unsafe partial class PanelMemory
                     return null;
                 }
 
-                s_current = new WeakReference<Slab>(slab);
+                current = new WeakReference<Slab>(slab);
                 start = slab.TryTake(bytes);
             }
         }

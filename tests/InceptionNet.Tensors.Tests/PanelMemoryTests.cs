@@ -109,6 +109,47 @@ public sealed unsafe class PanelMemoryTests
         Assert.True(after.Span.IndexOfAnyExcept(3f) < 0, "the block after a released one lost values");
     }
 
+    [SkippableFact]
+    public void Interim_blocks_are_carved_from_slabs_of_their_own()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "slabs are Linux only");
+        // Interim blocks (a fused block's parts) given back among long-lived ones would split the huge pages those sit in.
+        // Other tests carve long-lived blocks meanwhile, so a long-lived slab may change between two allocations here; an
+        // interim one is this thread's alone while it carves.
+        var before = PanelMemory.Allocate(1000);
+        long counted = PanelMemory.InterimBytesOnThisThread;
+        PanelMemory first, second;
+        using (PackedConvWeights.Interim())
+        {
+            first = PanelMemory.Allocate(1000);
+            using (PackedConvWeights.Interim())
+            {
+                second = PanelMemory.Allocate(3000);
+            }
+        }
+
+        var after = PanelMemory.Allocate(1000);
+        Assert.NotNull(before.CarvedFrom); // all carved (none mapped on its own or allocated)
+        Assert.NotNull(first.CarvedFrom);
+        Assert.NotSame(before.CarvedFrom, first.CarvedFrom);
+        Assert.Same(first.CarvedFrom, second.CarvedFrom); // the inner scope's end left the outer one interim
+        Assert.NotSame(first.CarvedFrom, after.CarvedFrom); // and the outer one's end made the next block long-lived
+        Assert.Equal(4000 * sizeof(float), PanelMemory.InterimBytesOnThisThread - counted);
+        GC.KeepAlive(before);
+        GC.KeepAlive(second);
+        GC.KeepAlive(after);
+    }
+
+    [Fact]
+    public void An_interim_scope_ends_once_and_only_on_a_thread_that_began_one()
+    {
+        var scope = PackedConvWeights.Interim();
+        scope.Dispose();
+        scope.Dispose(); // a second dispose ends nothing more: with no scope left, ending one would throw
+        var ex = Assert.Throws<InvalidOperationException>(PanelMemory.ExitInterim);
+        Assert.Contains("No interim packing", ex.Message, StringComparison.Ordinal);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (PanelMemory Before, PanelMemory After) NeighboursOfADroppedBlock()
     {
