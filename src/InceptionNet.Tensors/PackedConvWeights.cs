@@ -157,32 +157,43 @@ public sealed class PackedConvWeights
     /// <see cref="Concatenate"/> will copy and then drop, such as the 1×1 heads of an Inception block's branches that
     /// <c>FusedConcatenate</c> runs as one convolution. They are kept apart from the weights a model keeps, so that giving
     /// their memory back once they are collected leaves the others on whole huge pages. Weights packed as interim that are
-    /// kept after all work the same; they only share memory with other interim weights. Scopes nest; dispose each on the
-    /// thread that began it.
+    /// kept after all work the same; they only share memory with other interim weights. Scopes nest. The scope belongs to
+    /// the thread that began it (no <c>await</c> inside): disposing it on another thread throws and ends nothing.
     /// </summary>
     public static InterimScope Interim()
     {
         PanelMemory.EnterInterim();
-        return new InterimScope();
+        return new InterimScope(Environment.CurrentManagedThreadId);
     }
 
-    /// <summary>The scope of <see cref="Interim"/>: disposing it (once) ends interim packing on this thread.</summary>
+    /// <summary>The scope of <see cref="Interim"/>: disposing it (once, on its thread) ends interim packing there.</summary>
     public sealed class InterimScope : IDisposable
     {
+        private readonly int _thread;
         private bool _ended;
 
-        internal InterimScope()
+        internal InterimScope(int thread)
         {
+            _thread = thread;
         }
 
-        /// <inheritdoc/>
+        /// <summary>Ends the scope; a second call does nothing.</summary>
+        /// <exception cref="InvalidOperationException">Called on a thread other than the one that began the scope.</exception>
         public void Dispose()
         {
-            if (!_ended)
+            if (_ended)
             {
-                _ended = true;
-                PanelMemory.ExitInterim();
+                return;
             }
+
+            if (Environment.CurrentManagedThreadId != _thread)
+            {
+                throw new InvalidOperationException(
+                    $"An interim packing scope begun on thread {_thread} cannot be ended on thread {Environment.CurrentManagedThreadId}.");
+            }
+
+            _ended = true;
+            PanelMemory.ExitInterim();
         }
     }
 

@@ -34,7 +34,7 @@ internal sealed unsafe partial class PanelMemory
     private static int t_interimDepth;
 
     [ThreadStatic]
-    private static long t_interimBytes;
+    private static List<(long Bytes, WeakReference<PanelMemory> Block)>? t_interimLog;
 
     /// <summary>
     /// Until the matching <see cref="ExitInterim"/>, blocks this thread allocates are interim: expected to be collected soon
@@ -56,8 +56,14 @@ internal sealed unsafe partial class PanelMemory
         t_interimDepth--;
     }
 
-    /// <summary>Bytes of the interim blocks this thread has allocated (tests: which parts a model packs as interim).</summary>
-    internal static long InterimBytesOnThisThread => t_interimBytes;
+    /// <summary>
+    /// From now until <see cref="StopLoggingInterim"/>, every interim block this thread allocates is added to the returned
+    /// list with its bytes (tests: which parts a model packs as interim, and whether it drops them all).
+    /// </summary>
+    internal static List<(long Bytes, WeakReference<PanelMemory> Block)> LogInterimOnThisThread() => t_interimLog = [];
+
+    /// <summary>Ends <see cref="LogInterimOnThisThread"/>.</summary>
+    internal static void StopLoggingInterim() => t_interimLog = null;
 
     private readonly void* _block; // what was mapped or allocated (null when carved)
     private readonly nuint _bytes; // its size, for munmap
@@ -93,11 +99,17 @@ internal sealed unsafe partial class PanelMemory
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = BytesFor(length);
         bool interim = t_interimDepth > 0;
-        if (interim)
+        var memory = Allocate(length, bytes, interim);
+        if (interim && t_interimLog is { } log)
         {
-            t_interimBytes += (long)bytes;
+            log.Add(((long)bytes, new WeakReference<PanelMemory>(memory)));
         }
 
+        return memory;
+    }
+
+    private static PanelMemory Allocate(int length, nuint bytes, bool interim)
+    {
         if (OperatingSystem.IsLinux() && !s_mappingUnavailable)
         {
             if (bytes <= CarveLimit && TryCarve(length, bytes, ref interim ? ref s_interim : ref s_current) is { } carved)
