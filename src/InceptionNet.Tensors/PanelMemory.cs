@@ -10,11 +10,10 @@ namespace InceptionNet.Tensors;
 /// neighbours go on in small pages), so that garbage is not kept resident by the live blocks beside it; a slab is
 /// unmapped once all its blocks are collected. A load's known garbage, the parts of fused branches (29 of FaceNet's
 /// 152 MB), is packed as interim (<see cref="EnterInterim"/>) into slabs of its own, so that its release splits no huge
-/// page of the weights that stay. Larger blocks
-/// get a mapping of their own, aligned and advised the same way. That is why it exists: a cold start writes about 150 MB
-/// of fresh panels for FaceNet (its Winograd forms included) in 683 blocks, most under 2 MiB, and a fresh 4 KiB page cost
-/// about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's build took 390-520 ms in a fresh process, with slabs
-/// about 200 (bench/results/README.md). Elsewhere, or when mapping fails, it is an aligned native allocation. Either way
+/// page of the weights that stay. Larger blocks get a mapping of their own, aligned and advised the same way. That is
+/// why it exists: a cold start writes about 150 MB of fresh panels for FaceNet (its Winograd forms included) in 683
+/// blocks, most under 2 MiB, and a fresh 4 KiB page cost about 7 µs on a Zen 5 VM: with a mapping per block FaceNet's
+/// build took 390-520 ms in a fresh process, with slabs about 200 (bench/results/README.md). Elsewhere, or when mapping fails, it is an aligned native allocation. Either way
 /// the memory starts zeroed (slabs are fresh and never reused); a block starts on a 4 KiB boundary when carved or mapped,
 /// on a 64-byte one otherwise.
 /// </summary>
