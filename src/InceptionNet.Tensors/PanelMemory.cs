@@ -36,11 +36,9 @@ internal sealed unsafe partial class PanelMemory
     private static List<(long Bytes, WeakReference<PanelMemory> Block)>? t_interimLog;
 
     /// <summary>
-    /// Until the matching <see cref="ExitInterim"/>, blocks this thread allocates are interim: expected to be collected soon
-    /// after the load (the parts of a fused concatenation, copied into the fused block). They are carved from slabs of
-    /// their own. Released among long-lived blocks, they split the huge pages those sit in: FaceNet's batch-16 pass on the
-    /// 256-bit set ran 8-10 % slower on a Zen 5 VM with its heads' pages given back beside the rest than with none
-    /// given back (bench/results/README.md). Nests.
+    /// Until the matching <see cref="ExitInterim"/>, blocks this thread allocates are interim (<see cref="PackedConvWeights.Interim"/>)
+    /// and carved from slabs of their own. Given back among long-lived blocks, FaceNet's fused heads made its batch-16
+    /// pass on the 256-bit set 8-10 % slower on a Zen 5 VM (bench/results/README.md). Nests.
     /// </summary>
     internal static void EnterInterim() => t_interimDepth++;
 
@@ -98,7 +96,7 @@ internal sealed unsafe partial class PanelMemory
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         nuint bytes = BytesFor(length);
         bool interim = t_interimDepth > 0;
-        var memory = Allocate(length, bytes, interim);
+        var memory = Place(length, bytes, ref interim ? ref s_interim : ref s_current);
         if (interim && t_interimLog is { } log)
         {
             log.Add(((long)bytes, new WeakReference<PanelMemory>(memory)));
@@ -107,11 +105,12 @@ internal sealed unsafe partial class PanelMemory
         return memory;
     }
 
-    private static PanelMemory Allocate(int length, nuint bytes, bool interim)
+    // Carved from the given chain of slabs (long-lived or interim), else mapped on its own, else allocated.
+    private static PanelMemory Place(int length, nuint bytes, ref WeakReference<Slab>? slabs)
     {
         if (OperatingSystem.IsLinux() && !s_mappingUnavailable)
         {
-            if (bytes <= CarveLimit && TryCarve(length, bytes, ref interim ? ref s_interim : ref s_current) is { } carved)
+            if (bytes <= CarveLimit && TryCarve(length, bytes, ref slabs) is { } carved)
             {
                 return carved;
             }
